@@ -1,0 +1,602 @@
+//! The command line: clap derive types (what the user typed) and their validation into a
+//! [`RunConfig`] (what the run does), before any work starts (ripgrep's lowargs -> hiargs).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::errors::UsageError;
+use crate::plan::{RunIgnored, TestFilter};
+
+/// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo",
+    bin_name = "cargo",
+    version,
+    disable_help_subcommand = true
+)]
+pub enum CargoCli {
+    /// Run a workspace's tests in parallel worker processes.
+    Xpar(XparApp),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    version,
+    about = "Run a workspace's tests in parallel worker processes, batching tests per process.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 all tests passed, 100 a test failed, 101 the build failed, \
+                  4 no tests matched, 2 bad usage."
+)]
+pub struct XparApp {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, list and run the tests (the default).
+    Run(RunArgs),
+    /// Build and list the tests that a run would consider, with their binary ids.
+    List(ListArgs),
+}
+
+/// Options forwarded to cargo, spelled as `cargo test` spells them.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Package and target selection")]
+pub struct CargoOptions {
+    /// Package to test (may be given more than once).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Test all packages in the workspace.
+    #[arg(long)]
+    pub workspace: bool,
+    /// Exclude packages from the test (with --workspace).
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Test only this package's library.
+    #[arg(long)]
+    pub lib: bool,
+    /// Test all binaries.
+    #[arg(long)]
+    pub bins: bool,
+    /// Test only the named binary.
+    #[arg(long, value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Test all integration tests.
+    #[arg(long)]
+    pub tests: bool,
+    /// Test only the named integration test.
+    #[arg(long, value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Test all examples.
+    #[arg(long)]
+    pub examples: bool,
+    /// Test only the named example.
+    #[arg(long, value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Test all targets (lib, bins, tests, examples, benches).
+    #[arg(long)]
+    pub all_targets: bool,
+    /// Space or comma separated list of features to activate.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Build artifacts in release mode, with optimizations.
+    #[arg(short = 'r', long, help_heading = "Build options")]
+    pub release: bool,
+    /// Build artifacts with the specified profile.
+    #[arg(long, value_name = "NAME", conflicts_with = "release")]
+    pub profile: Option<String>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Assert that `Cargo.lock` will remain unchanged.
+    #[arg(long)]
+    pub locked: bool,
+    /// Run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Equivalent to specifying both --locked and --offline.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Do not print cargo log messages, nor passing tests.
+    #[arg(short, long, help_heading = "Output", conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Use verbose output (-vv very verbose).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Coloring: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl CargoOptions {
+    /// The flags that select and build targets, for `cargo test --no-run`.
+    pub fn to_cli_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        let mut flag = |on: bool, name: &str| {
+            if on {
+                out.push(name.into());
+            }
+        };
+        flag(self.workspace, "--workspace");
+        flag(self.lib, "--lib");
+        flag(self.bins, "--bins");
+        flag(self.tests, "--tests");
+        flag(self.examples, "--examples");
+        flag(self.all_targets, "--all-targets");
+        flag(self.all_features, "--all-features");
+        flag(self.no_default_features, "--no-default-features");
+        flag(self.release, "--release");
+        flag(self.quiet, "--quiet");
+        out.extend(self.common_args());
+        let mut valued = |name: &str, values: &[String]| {
+            for v in values {
+                out.push(name.into());
+                out.push(v.into());
+            }
+        };
+        valued("--package", &self.packages);
+        valued("--exclude", &self.exclude);
+        valued("--bin", &self.bin);
+        valued("--test", &self.test);
+        valued("--example", &self.example);
+        valued("--features", &self.features);
+        if let Some(profile) = &self.profile {
+            out.extend(["--profile".into(), profile.into()]);
+        }
+        if let Some(dir) = &self.target_dir {
+            out.extend(["--target-dir".into(), dir.into()]);
+        }
+        for _ in 0..self.verbose {
+            out.push("--verbose".into());
+        }
+        out.push("--color".into());
+        out.push(self.color.as_str().into());
+        out
+    }
+
+    /// The flags `cargo metadata` shares with `cargo test`.
+    pub fn common_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        if let Some(path) = &self.manifest_path {
+            out.extend(["--manifest-path".into(), path.into()]);
+        }
+        for (on, name) in [
+            (self.locked, "--locked"),
+            (self.offline, "--offline"),
+            (self.frozen, "--frozen"),
+        ] {
+            if on {
+                out.push(name.into());
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColorChoice::Auto => "auto",
+            ColorChoice::Always => "always",
+            ColorChoice::Never => "never",
+        }
+    }
+}
+
+/// Which tests of the listed binaries to run.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Test selection")]
+pub struct FilterArgs {
+    /// Run only tests whose name contains one of these strings.
+    #[arg(value_name = "FILTERS")]
+    pub filters: Vec<String>,
+    /// Filters must match test names exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip tests whose name contains this string (exactly, with --exact).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// Run only ignored tests.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+    /// Run ignored and not ignored tests.
+    #[arg(long)]
+    pub include_ignored: bool,
+    /// Arguments for the test binaries, as after `cargo test --`. libtest's filter flags
+    /// (names, --exact, --skip, --ignored, --include-ignored, --nocapture) are understood
+    /// here; any other argument is passed to every test process.
+    #[arg(last = true, value_name = "ARGS")]
+    pub test_args: Vec<String>,
+}
+
+/// How to run.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Runner options")]
+pub struct RunnerArgs {
+    /// Number of worker processes: a number, or `auto` for the cores this process may use.
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N|auto",
+        default_value = "auto"
+    )]
+    pub jobs: String,
+    /// Stop scheduling tests after the first failure (the default, as for cargo test).
+    #[arg(long, overrides_with = "no_fail_fast")]
+    pub fail_fast: bool,
+    /// Run every test, whatever fails.
+    #[arg(long, overrides_with = "fail_fast")]
+    pub no_fail_fast: bool,
+    /// Show every test's output, passing ones included, as each test finishes.
+    #[arg(long, visible_alias = "nocapture")]
+    pub no_capture: bool,
+    /// When to show the output of passing tests.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub success_output: Option<OutputWhen>,
+    /// When to show the output of failing tests.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub failure_output: Option<OutputWhen>,
+    /// Write a JUnit XML report of the whole run to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+}
+
+/// When a test's captured output is shown (nextest's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputWhen {
+    Never,
+    Immediate,
+    Final,
+    ImmediateFinal,
+}
+
+impl OutputWhen {
+    pub fn immediate(self) -> bool {
+        matches!(self, OutputWhen::Immediate | OutputWhen::ImmediateFinal)
+    }
+    pub fn at_end(self) -> bool {
+        matches!(self, OutputWhen::Final | OutputWhen::ImmediateFinal)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Binary ids, each followed by its tests, indented.
+    Human,
+    /// One JSON document (see docs/list-format.md).
+    Json,
+}
+
+/// What a run will do, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub cargo: CargoOptions,
+    pub filter: TestFilter,
+    pub jobs: usize,
+    pub fail_fast: bool,
+    pub success_output: OutputWhen,
+    pub failure_output: OutputWhen,
+    pub junit: Option<PathBuf>,
+    /// Extra arguments for every test process.
+    pub test_args: Vec<String>,
+}
+
+/// What `list` will do, validated.
+#[derive(Debug, Clone)]
+pub struct ListConfig {
+    pub cargo: CargoOptions,
+    pub filter: TestFilter,
+    pub format: ListFormat,
+}
+
+/// The validated command.
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    Run(RunConfig),
+    List(ListConfig),
+}
+
+impl XparApp {
+    pub fn into_invocation(self) -> Result<Invocation, UsageError> {
+        match self.command {
+            None => RunConfig::from_args(self.run).map(Invocation::Run),
+            Some(Command::Run(args)) => RunConfig::from_args(args).map(Invocation::Run),
+            Some(Command::List(args)) => {
+                let (filter, no_capture, extra) = build_filter(args.filter)?;
+                if no_capture || !extra.is_empty() {
+                    return Err(UsageError::ListTestArgs);
+                }
+                Ok(Invocation::List(ListConfig {
+                    cargo: args.cargo,
+                    filter,
+                    format: args.format,
+                }))
+            }
+        }
+    }
+}
+
+impl RunConfig {
+    fn from_args(args: RunArgs) -> Result<Self, UsageError> {
+        let (filter, libtest_no_capture, test_args) = build_filter(args.filter)?;
+        let r = args.runner;
+        let no_capture = r.no_capture || libtest_no_capture;
+        let success_output = r.success_output.unwrap_or(if no_capture {
+            OutputWhen::Immediate
+        } else {
+            OutputWhen::Never
+        });
+        Ok(RunConfig {
+            cargo: args.cargo,
+            filter,
+            jobs: parse_jobs(&r.jobs)?,
+            // cargo test and nextest both stop at the first failure unless told otherwise.
+            fail_fast: !r.no_fail_fast,
+            success_output,
+            failure_output: r.failure_output.unwrap_or(OutputWhen::ImmediateFinal),
+            junit: r.junit,
+            test_args,
+        })
+    }
+}
+
+/// `N` (at least 1) or `auto`: the cores this process may use (affinity and cgroup quota,
+/// which `available_parallelism` honours).
+pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
+    if value == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(UsageError::BadJobs {
+            value: value.to_owned(),
+        }),
+    }
+}
+
+/// Merges the selection flags with libtest's own flags given after `--`, so that
+/// `cargo xpar -- name --exact` means what `cargo test -- name --exact` means.
+/// Returns the filter, whether `--nocapture` was among them, and the arguments left for
+/// the test binaries.
+fn build_filter(args: FilterArgs) -> Result<(TestFilter, bool, Vec<String>), UsageError> {
+    let mut filters = args.filters;
+    let mut exact = args.exact;
+    let mut skip = args.skip;
+    let mut ignored = args.ignored;
+    let mut include_ignored = args.include_ignored;
+    let mut no_capture = false;
+    let mut rest = Vec::new();
+    let mut it = args.test_args.into_iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--exact" => exact = true,
+            "--ignored" => ignored = true,
+            "--include-ignored" => include_ignored = true,
+            "--nocapture" | "--no-capture" => no_capture = true,
+            "--skip" => match it.next() {
+                Some(v) => skip.push(v),
+                None => return Err(UsageError::MissingValue { flag: "--skip" }),
+            },
+            s if s.starts_with("--skip=") => skip.push(s["--skip=".len()..].to_owned()),
+            s if is_runner_owned_libtest_flag(s) => {
+                return Err(UsageError::RunnerOwnedTestArg { arg: arg.clone() })
+            }
+            s if !s.starts_with('-') => filters.push(arg),
+            _ => rest.push(arg),
+        }
+    }
+    if ignored && include_ignored {
+        return Err(UsageError::Conflict {
+            a: "--ignored",
+            b: "--include-ignored",
+        });
+    }
+    let run_ignored = if ignored {
+        RunIgnored::Only
+    } else if include_ignored {
+        RunIgnored::Include
+    } else {
+        RunIgnored::Default
+    };
+    let filter = TestFilter {
+        patterns: filters,
+        exact,
+        skip,
+        run_ignored,
+    };
+    Ok((filter, no_capture, rest))
+}
+
+/// libtest flags that the runner sets itself on every batch; letting a user override them
+/// would break the batch protocol, so they are refused with a pointer to the runner's flag.
+fn is_runner_owned_libtest_flag(arg: &str) -> bool {
+    let name = arg.split('=').next().unwrap_or(arg);
+    matches!(
+        name,
+        "--test-threads"
+            | "--format"
+            | "--list"
+            | "-Z"
+            | "--report-time"
+            | "--logfile"
+            | "-q"
+            | "--quiet"
+            | "--show-output"
+            | "--shuffle"
+            | "--shuffle-seed"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
+            .map_err(|e| format!("{:?}", e.kind()))?;
+        let CargoCli::Xpar(app) = cli;
+        app.into_invocation().map_err(|e| e.to_string())
+    }
+
+    fn run(args: &[&str]) -> RunConfig {
+        match parse(args) {
+            Ok(Invocation::Run(cfg)) => cfg,
+            other => panic!("expected a run for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_and_flags() {
+        let cfg = run(&["foo", "bar", "--exact", "--skip", "baz", "-j", "3"]);
+        assert_eq!(cfg.filter.patterns, ["foo", "bar"]);
+        assert!(cfg.filter.exact);
+        assert_eq!(cfg.filter.skip, ["baz"]);
+        assert_eq!(cfg.jobs, 3);
+        assert!(cfg.fail_fast);
+    }
+
+    #[test]
+    fn explicit_run_subcommand_is_the_same_as_none() {
+        let a = run(&["run", "foo", "--no-fail-fast"]);
+        let b = run(&["foo", "--no-fail-fast"]);
+        assert_eq!(a.filter.patterns, b.filter.patterns);
+        assert!(!a.fail_fast && !b.fail_fast);
+    }
+
+    #[test]
+    fn fail_fast_last_flag_wins() {
+        assert!(run(&["--no-fail-fast", "--fail-fast"]).fail_fast);
+        assert!(!run(&["--fail-fast", "--no-fail-fast"]).fail_fast);
+    }
+
+    #[test]
+    fn libtest_flags_after_double_dash() {
+        let cfg = run(&[
+            "--",
+            "name",
+            "--exact",
+            "--skip=slow",
+            "--include-ignored",
+            "--nocapture",
+            "--custom",
+        ]);
+        assert_eq!(cfg.filter.patterns, ["name"]);
+        assert!(cfg.filter.exact);
+        assert_eq!(cfg.filter.skip, ["slow"]);
+        assert_eq!(cfg.filter.run_ignored, RunIgnored::Include);
+        assert_eq!(cfg.success_output, OutputWhen::Immediate);
+        assert_eq!(cfg.test_args, ["--custom"]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        let table: &[(&[&str], &str)] = &[
+            (&["-j", "0"], "invalid value `0` for -j/--jobs"),
+            (&["-j", "many"], "invalid value `many` for -j/--jobs"),
+            (
+                &["--", "--test-threads=4"],
+                "`--test-threads=4` is set by cargo xpar",
+            ),
+            (&["--", "--skip"], "`--skip` needs a value"),
+            (
+                &["--", "--ignored", "--include-ignored"],
+                "cannot be used with",
+            ),
+            (&["--ignored", "--include-ignored"], "ArgumentConflict"),
+            (&["--bogus"], "UnknownArgument"),
+            (
+                &["list", "--", "--nocapture"],
+                "list takes no test arguments",
+            ),
+        ];
+        for (args, want) in table {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(
+                err.contains(want) || format!("{err:?}").contains(want),
+                "{args:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cargo_args_round_trip() {
+        let cfg = run(&[
+            "-p",
+            "a",
+            "--lib",
+            "--test",
+            "it",
+            "--features",
+            "x",
+            "--release",
+            "--locked",
+        ]);
+        let args: Vec<String> = cfg
+            .cargo
+            .to_cli_args()
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        for want in ["--lib", "--release", "--locked", "a", "it", "x"] {
+            assert!(
+                args.iter().any(|a| a == want),
+                "{want} missing from {args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn list_format() {
+        match parse(&["list", "--format", "json", "-p", "x"]) {
+            Ok(Invocation::List(cfg)) => {
+                assert_eq!(cfg.format, ListFormat::Json);
+                assert_eq!(cfg.cargo.packages, ["x"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

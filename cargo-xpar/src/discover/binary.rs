@@ -1,0 +1,130 @@
+//! A built test binary and the id users know it by.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// The id nextest gives a test binary (`crate`, `crate::bin/NAME`, `crate::TARGET`,
+/// `crate::example/NAME`, `crate::bench/NAME`), kept identical so CI history carries over.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct BinaryId(String);
+
+impl BinaryId {
+    pub fn new(package: &str, kind: BinaryKind, target: &str) -> Self {
+        BinaryId(match kind {
+            BinaryKind::Lib | BinaryKind::ProcMacro => package.to_owned(),
+            BinaryKind::Test => format!("{package}::{target}"),
+            BinaryKind::Bin => format!("{package}::bin/{target}"),
+            BinaryKind::Example => format!("{package}::example/{target}"),
+            BinaryKind::Bench => format!("{package}::bench/{target}"),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BinaryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What kind of cargo target a test binary was built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BinaryKind {
+    Lib,
+    ProcMacro,
+    Bin,
+    Test,
+    Example,
+    Bench,
+}
+
+impl BinaryKind {
+    /// From cargo's `target.kind` list (`["lib"]`, `["rlib", "cdylib"]`, `["test"]`, ...).
+    pub fn from_cargo_kinds<'a>(kinds: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut lib = None;
+        for kind in kinds {
+            match kind {
+                "test" => return Some(BinaryKind::Test),
+                "bin" => return Some(BinaryKind::Bin),
+                "example" => return Some(BinaryKind::Example),
+                "bench" => return Some(BinaryKind::Bench),
+                "proc-macro" => return Some(BinaryKind::ProcMacro),
+                "lib" | "rlib" | "dylib" | "cdylib" | "staticlib" => lib = Some(BinaryKind::Lib),
+                _ => {}
+            }
+        }
+        lib
+    }
+}
+
+/// A test executable, where to run it and what environment it expects.
+#[derive(Clone, Debug)]
+pub struct TestBinary {
+    pub id: BinaryId,
+    pub package: String,
+    pub kind: BinaryKind,
+    pub path: PathBuf,
+    /// The package root: `cargo test` runs tests there.
+    pub cwd: PathBuf,
+    /// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*`, the dylib search path.
+    pub env: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_nextest() {
+        let cases = [
+            (BinaryKind::Lib, "my-crate", "my_crate", "my-crate"),
+            (BinaryKind::ProcMacro, "mac", "mac", "mac"),
+            (
+                BinaryKind::Test,
+                "my-crate",
+                "integration",
+                "my-crate::integration",
+            ),
+            (BinaryKind::Bin, "my-crate", "tool", "my-crate::bin/tool"),
+            (
+                BinaryKind::Example,
+                "my-crate",
+                "demo",
+                "my-crate::example/demo",
+            ),
+            (
+                BinaryKind::Bench,
+                "my-crate",
+                "speed",
+                "my-crate::bench/speed",
+            ),
+        ];
+        for (kind, pkg, target, want) in cases {
+            assert_eq!(BinaryId::new(pkg, kind, target).as_str(), want);
+        }
+    }
+
+    #[test]
+    fn kinds_from_cargo() {
+        assert_eq!(
+            BinaryKind::from_cargo_kinds(["rlib", "cdylib"]),
+            Some(BinaryKind::Lib)
+        );
+        assert_eq!(
+            BinaryKind::from_cargo_kinds(["test"]),
+            Some(BinaryKind::Test)
+        );
+        assert_eq!(
+            BinaryKind::from_cargo_kinds(["proc-macro"]),
+            Some(BinaryKind::ProcMacro)
+        );
+        assert_eq!(BinaryKind::from_cargo_kinds(["custom-build"]), None);
+    }
+}

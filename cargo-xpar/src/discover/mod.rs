@@ -1,0 +1,10 @@
+//! Discover: build the test binaries with cargo and list the tests in each.
+
+mod binary;
+mod build;
+mod env;
+mod list;
+
+pub use binary::{BinaryId, BinaryKind, TestBinary};
+pub use build::{build_test_binaries, BuildOutput};
+pub use list::{list_all, parse_terse_list, BinaryContent, ListedBinary, ListedTest, TestList};

@@ -1,0 +1,92 @@
+//! The errors of each stage, and the one top-level error that maps them to exit codes.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::exit_codes;
+
+/// The command line asks for something that cannot be done.
+#[derive(Debug, Error)]
+pub enum UsageError {
+    #[error("invalid value `{value}` for -j/--jobs: expected a number of at least 1, or `auto`")]
+    BadJobs { value: String },
+    #[error("`{flag}` needs a value")]
+    MissingValue { flag: &'static str },
+    #[error("`{a}` cannot be used with `{b}`")]
+    Conflict { a: &'static str, b: &'static str },
+    #[error(
+        "`{arg}` is set by cargo xpar on every test process and cannot be passed after `--` \
+         (use -j for parallelism)"
+    )]
+    RunnerOwnedTestArg { arg: String },
+    #[error("list takes no test arguments after `--` other than filters")]
+    ListTestArgs,
+}
+
+/// Building the tests failed, or cargo could not be run.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("could not run {command}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} failed with {status}")]
+    Failed { command: String, status: String },
+    #[error("could not read cargo's output")]
+    Read(#[source] std::io::Error),
+    #[error("cargo metadata failed: {0}")]
+    Metadata(String),
+}
+
+/// Listing the tests of a binary failed in a way that cannot be worked around.
+#[derive(Debug, Error)]
+pub enum ListError {
+    #[error("could not run {command}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writing a report failed.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error("could not write the JUnit report to {}", path.display())]
+    Junit {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("could not write to stdout")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// Everything that ends a `cargo xpar` invocation early.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("could not start a worker thread")]
+    Thread(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => exit_codes::USAGE,
+            Error::Build(_) => exit_codes::BUILD_FAILED,
+            Error::List(_) | Error::Thread(_) => exit_codes::SETUP_ERROR,
+            Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
+        }
+    }
+}

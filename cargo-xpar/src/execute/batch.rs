@@ -1,0 +1,348 @@
+//! Runs one chunk on one worker: a process of the test binary with
+//! `--exact NAME1 NAME2 ... --test-threads=1`, re-spawned for the tests after one that
+//! killed it, until every test sent has exactly one result.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::libtest_json::{LibtestResult, ParsedEvent, StreamParser};
+use crate::discover::{BinaryId, TestBinary};
+use crate::plan::BatchCost;
+use crate::process::{describe_status, os, ProcessBuilder};
+use crate::report::{worker_name, Failure, TestOutcome, TestStatus};
+
+/// What a worker tells the dispatcher while it runs a chunk.
+#[derive(Debug)]
+pub enum WorkerMsg {
+    Started {
+        worker: usize,
+        binary_id: BinaryId,
+        name: String,
+    },
+    Finished {
+        outcome: TestOutcome,
+    },
+    /// The chunk is done; the worker wants another.
+    Ready {
+        worker: usize,
+        costs: Vec<BatchCost>,
+    },
+}
+
+/// Everything a worker needs to run chunks of one binary.
+pub struct BatchContext<'a> {
+    pub binary_index: usize,
+    pub binary: &'a TestBinary,
+    pub worker: usize,
+    pub workers: usize,
+    pub include_ignored: bool,
+    pub test_args: &'a [String],
+    pub cancel: &'a AtomicBool,
+}
+
+impl BatchContext<'_> {
+    fn process(&self, names: &[String]) -> ProcessBuilder {
+        let mut p = ProcessBuilder::new(&self.binary.path);
+        p.cwd(&self.binary.cwd);
+        for (k, v) in &self.binary.env {
+            p.env(k, v);
+        }
+        p.env("XPAR_WORKER_ID", worker_name(self.worker))
+            .env("XPAR_WORKER_COUNT", self.workers.to_string());
+        if !names.is_empty() {
+            // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a stable-built
+            // binary print them, which is what makes per-test results and times exact.
+            p.env("RUSTC_BOOTSTRAP", "1")
+                .args([
+                    "-Z",
+                    "unstable-options",
+                    "--format",
+                    "json",
+                    "--report-time",
+                ])
+                .args(["--test-threads=1", "--nocapture", "--exact"]);
+            if self.include_ignored {
+                p.arg("--include-ignored");
+            }
+            p.args(names);
+        }
+        p.args(self.test_args);
+        p
+    }
+
+    fn outcome(
+        &self,
+        name: String,
+        status: TestStatus,
+        duration: Duration,
+        output: &[u8],
+    ) -> TestOutcome {
+        TestOutcome {
+            binary_id: self.binary.id.clone(),
+            name,
+            status,
+            duration,
+            output: String::from_utf8_lossy(output).into_owned(),
+            worker: Some(self.worker),
+        }
+    }
+}
+
+/// Spawns `p` with stdout and stderr on one pipe, so their interleaving is kept.
+fn spawn_merged(p: &ProcessBuilder) -> std::io::Result<(Child, std::io::PipeReader)> {
+    let (reader, writer) = std::io::pipe()?;
+    let mut cmd = p.command();
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    let child = cmd.spawn()?;
+    // `cmd` holds the write ends; dropping it lets the reader see EOF when the child exits.
+    drop(cmd);
+    Ok((child, reader))
+}
+
+/// Runs an opaque binary as one test: its verdict is its exit status.
+pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
+    let name = ctx.binary.id.to_string();
+    emit(WorkerMsg::Started {
+        worker: ctx.worker,
+        binary_id: ctx.binary.id.clone(),
+        name: name.clone(),
+    });
+    let p = ctx.process(&[]);
+    let start = Instant::now();
+    let (status, output) = match spawn_merged(&p) {
+        Ok((mut child, reader)) => {
+            let mut output = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut { reader }, &mut output);
+            match child.wait() {
+                Ok(s) if s.success() => (TestStatus::Passed, output),
+                Ok(s) => (
+                    TestStatus::Failed(Failure::OpaqueExit {
+                        status: describe_status(s),
+                    }),
+                    output,
+                ),
+                Err(e) => (no_result(format!("waiting for {p} failed: {e}")), output),
+            }
+        }
+        Err(e) => (
+            no_result(format!("{p} could not be started: {e}")),
+            Vec::new(),
+        ),
+    };
+    let outcome = ctx.outcome(name, status, start.elapsed(), &output);
+    emit(WorkerMsg::Finished { outcome });
+}
+
+fn no_result(reason: String) -> TestStatus {
+    TestStatus::Failed(Failure::NoResult { reason })
+}
+
+/// Runs `tests` of one binary until each has a result; returns the cost of each process.
+pub fn run_named(
+    ctx: &BatchContext<'_>,
+    tests: Vec<String>,
+    emit: &mut dyn FnMut(WorkerMsg),
+) -> Vec<BatchCost> {
+    let mut costs = Vec::new();
+    let mut pending: Vec<String> = tests;
+    while !pending.is_empty() {
+        if ctx.cancel.load(Ordering::Relaxed) {
+            not_run(ctx, pending, emit);
+            break;
+        }
+        let p = ctx.process(&pending);
+        let (child, reader) = match spawn_merged(&p) {
+            Ok(x) => x,
+            Err(e) => {
+                let reason = format!("{p} could not be started: {e}");
+                fail_all(ctx, pending, &reason, b"", emit);
+                break;
+            }
+        };
+        let run = read_batch(ctx, child, reader, &mut pending, emit);
+        costs.extend(run.cost);
+        if run.killed_by_cancel {
+            not_run(ctx, pending, emit);
+            break;
+        }
+        let mut parser = run.parser;
+        let status_text = match &run.status {
+            Ok(s) => describe_status(*s),
+            Err(e) => format!("an unknown status ({e})"),
+        };
+        if let Some((name, output)) = parser.take_in_progress() {
+            // The test that was running killed its process; the rest go to a fresh one.
+            let status = match run.status {
+                Ok(s) => crash_failure(s),
+                Err(_) => Failure::NoResult {
+                    reason: format!("its process ended with {status_text}"),
+                },
+            };
+            pending.retain(|n| *n != name);
+            let outcome = ctx.outcome(
+                name,
+                TestStatus::Failed(status),
+                run.since_last_start,
+                &output,
+            );
+            emit(WorkerMsg::Finished { outcome });
+            continue;
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let outside = parser.take_outside_output();
+        if parser.suite_finished() {
+            // libtest finished normally without running these: they do not exist in it.
+            let reason = "the test binary finished without running it (no test of that exact name)";
+            fail_all(ctx, pending, reason, &outside, emit);
+            break;
+        }
+        if !parser.started_any() {
+            // Died before running anything: running it again would only die again.
+            let reason = format!("{p} ended with {status_text} before running any test");
+            fail_all(ctx, pending, &reason, &outside, emit);
+            break;
+        }
+        // Died between tests (in a destructor, say): the rest go to a fresh process.
+    }
+    costs
+}
+
+/// What reading one batch process gave.
+struct BatchRun {
+    parser: StreamParser,
+    status: std::io::Result<ExitStatus>,
+    since_last_start: Duration,
+    cost: Option<BatchCost>,
+    killed_by_cancel: bool,
+}
+
+fn read_batch(
+    ctx: &BatchContext<'_>,
+    mut child: Child,
+    reader: std::io::PipeReader,
+    pending: &mut Vec<String>,
+    emit: &mut dyn FnMut(WorkerMsg),
+) -> BatchRun {
+    let spawned = Instant::now();
+    let sent: HashSet<String> = pending.iter().cloned().collect();
+    let mut finished: HashSet<String> = HashSet::new();
+    let mut parser = StreamParser::default();
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    let mut last_start = Instant::now();
+    let (mut first_test, mut test_sum, mut count) = (None, 0.0, 0usize);
+    let mut killed_by_cancel = false;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        match parser.feed(&line) {
+            Some(ParsedEvent::Started { name }) => {
+                last_start = Instant::now();
+                emit(WorkerMsg::Started {
+                    worker: ctx.worker,
+                    binary_id: ctx.binary.id.clone(),
+                    name,
+                });
+            }
+            Some(ParsedEvent::Finished {
+                name,
+                result,
+                exec_time,
+                output,
+            }) => {
+                // A name we did not send, or a second result for one, is not a result.
+                if !sent.contains(&name) || !finished.insert(name.clone()) {
+                    continue;
+                }
+                let duration = exec_time
+                    .map(Duration::from_secs_f64)
+                    .unwrap_or_else(|| last_start.elapsed());
+                let secs = duration.as_secs_f64();
+                first_test.get_or_insert(secs);
+                test_sum += secs;
+                count += 1;
+                let status = match result {
+                    LibtestResult::Ok => TestStatus::Passed,
+                    LibtestResult::Failed => TestStatus::Failed(Failure::Failed),
+                    LibtestResult::Ignored => TestStatus::Ignored,
+                };
+                let outcome = ctx.outcome(name, status, duration, &output);
+                emit(WorkerMsg::Finished { outcome });
+                if ctx.cancel.load(Ordering::Relaxed) {
+                    let _ = child.kill();
+                    killed_by_cancel = true;
+                    // The test libtest may have started meanwhile is not run.
+                    let _ = parser.take_in_progress();
+                    break;
+                }
+            }
+            None => {}
+        }
+    }
+    let status = child.wait();
+    pending.retain(|n| !finished.contains(n));
+    let cost = first_test.map(|first| BatchCost {
+        binary: ctx.binary_index,
+        tests: count,
+        wall: spawned.elapsed().as_secs_f64(),
+        first_test: first,
+        test_sum,
+    });
+    BatchRun {
+        parser,
+        status,
+        since_last_start: last_start.elapsed(),
+        cost,
+        killed_by_cancel,
+    }
+}
+
+fn crash_failure(status: ExitStatus) -> Failure {
+    match (status.code(), os::signal(status)) {
+        (Some(code), _) => Failure::Exited { code },
+        (None, Some(signal)) => Failure::Signal {
+            signal,
+            name: os::signal_name(signal),
+        },
+        (None, None) => Failure::NoResult {
+            reason: "its process ended with an unknown status".into(),
+        },
+    }
+}
+
+fn fail_all(
+    ctx: &BatchContext<'_>,
+    names: Vec<String>,
+    reason: &str,
+    output: &[u8],
+    emit: &mut dyn FnMut(WorkerMsg),
+) {
+    for name in names {
+        let status = no_result(reason.to_owned());
+        let outcome = ctx.outcome(name, status, Duration::ZERO, output);
+        emit(WorkerMsg::Finished { outcome });
+    }
+}
+
+fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
+    for name in names {
+        let mut outcome = ctx.outcome(name, cancelled(), Duration::ZERO, b"");
+        outcome.worker = None;
+        emit(WorkerMsg::Finished { outcome });
+    }
+}
+
+/// The status of a test that a fail-fast stop left unrun.
+pub fn cancelled() -> TestStatus {
+    TestStatus::NotRun("the run stopped after a failure (--no-fail-fast runs everything)".into())
+}

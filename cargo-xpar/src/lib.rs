@@ -1,0 +1,119 @@
+//! cargo-xpar: run a workspace's tests in parallel worker processes, batching many tests
+//! into each process and losing no result.
+//!
+//! The stages, each with one contract to the next:
+//! discover (cargo, `--list`) -> plan (pure) -> execute (processes) -> report (events).
+
+pub mod cli;
+pub mod discover;
+pub mod errors;
+pub mod execute;
+pub mod exit_codes;
+pub mod plan;
+pub mod process;
+pub mod report;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use cli::{CargoCli, Invocation, ListConfig, RunConfig};
+use errors::{Error, ReportError};
+use execute::{execute, ExecuteOptions};
+use report::{Display, DisplayOptions, RunRecord};
+
+/// Runs `cargo xpar` with these arguments (the first is the program name) and returns the
+/// exit code. Prints errors itself, once.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // Run directly as `cargo-xpar ...` rather than through cargo: supply the `xpar`.
+    if args.get(1).is_none_or(|a| a != "xpar") {
+        args.insert(1.min(args.len()), "xpar".into());
+    }
+    let cli = match CargoCli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit_codes::USAGE
+            } else {
+                exit_codes::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let CargoCli::Xpar(app) = cli;
+    let result = app
+        .into_invocation()
+        .map_err(Error::from)
+        .and_then(|inv| match inv {
+            Invocation::Run(cfg) => run(&cfg),
+            Invocation::List(cfg) => list(&cfg),
+        });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            e.exit_code()
+        }
+    }
+}
+
+fn print_error(e: &Error) {
+    let mut text = format!("error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text += &format!("\n  caused by: {s}");
+        source = s.source();
+    }
+    eprintln!("{text}");
+}
+
+fn discover(cargo: &cli::CargoOptions, jobs: usize) -> Result<discover::TestList, Error> {
+    let build = discover::build_test_binaries(cargo)?;
+    let mut list = discover::list_all(build.binaries, jobs);
+    // Build order depends on which crate finished compiling first; ids do not.
+    list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
+    Ok(list)
+}
+
+fn run(cfg: &RunConfig) -> Result<i32, Error> {
+    let list = discover(&cfg.cargo, cfg.jobs)?;
+    let selection = plan::select(&list, &cfg.filter);
+    let mut display = Display::new(DisplayOptions {
+        quiet: cfg.cargo.quiet,
+        verbose: cfg.cargo.verbose > 0,
+        color: cfg.cargo.color,
+        success_output: cfg.success_output,
+        failure_output: cfg.failure_output,
+    });
+    let mut record = RunRecord::default();
+    let opts = ExecuteOptions {
+        jobs: cfg.jobs,
+        fail_fast: cfg.fail_fast,
+        run_ignored: cfg.filter.run_ignored,
+        test_args: cfg.test_args.clone(),
+    };
+    execute(&list, selection, &opts, &mut |event| {
+        display.handle(&event);
+        record.handle(&event);
+    })?;
+    display.finish(&record);
+    if let Some(path) = &cfg.junit {
+        report::write_junit(&record, path)?;
+    }
+    let code = record.exit_code();
+    if code == exit_codes::NO_TESTS_RUN {
+        eprintln!("error: no tests to run (the filters matched none)");
+    }
+    Ok(code)
+}
+
+fn list(cfg: &ListConfig) -> Result<i32, Error> {
+    let jobs = cli::parse_jobs("auto")?;
+    let list = discover(&cfg.cargo, jobs)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    report::write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;
+    Ok(exit_codes::OK)
+}

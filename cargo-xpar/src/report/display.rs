@@ -1,0 +1,267 @@
+//! What the user sees on stderr: a live progress bar on a terminal (done/total, failures,
+//! running tests, ETA) or plain status lines elsewhere, then the final summary.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::events::{worker_name, RunEvent, TestOutcome, TestStatus};
+use super::record::RunRecord;
+use crate::cli::{ColorChoice, OutputWhen};
+
+#[derive(Clone, Copy, Debug)]
+pub struct DisplayOptions {
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: ColorChoice,
+    pub success_output: OutputWhen,
+    pub failure_output: OutputWhen,
+}
+
+pub struct Display {
+    opts: DisplayOptions,
+    colors: bool,
+    bar: Option<ProgressBar>,
+    /// worker -> the test it is running.
+    running: BTreeMap<usize, String>,
+    failed: usize,
+    out: std::io::BufWriter<std::io::Stderr>,
+}
+
+const PASS: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
+    .bold();
+const FAIL: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .bold();
+const SKIP: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)))
+    .bold();
+const BOLD: Style = Style::new().bold();
+
+impl Display {
+    pub fn new(opts: DisplayOptions) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let colors = match opts.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Display {
+            opts,
+            colors,
+            bar: tty.then(ProgressBar::hidden),
+            running: BTreeMap::new(),
+            failed: 0,
+            out: std::io::BufWriter::new(std::io::stderr()),
+        }
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.colors {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Writes lines above the progress bar (or plainly, without one).
+    fn emit(&mut self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(text.as_bytes());
+            }),
+            None => {
+                let _ = self.out.write_all(text.as_bytes());
+            }
+        }
+    }
+
+    pub fn handle(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted {
+                to_run,
+                workers,
+                filtered_out,
+                opaque,
+            } => {
+                let mut text = format!(
+                    "{} {to_run} tests on {workers} workers ({filtered_out} filtered out)\n",
+                    self.paint(BOLD, "    Starting")
+                );
+                for (id, reason) in opaque {
+                    text += &format!(
+                        "{} {id} runs as one test: it does not list its tests as libtest does\n",
+                        self.paint(SKIP, "      Opaque")
+                    );
+                    if self.opts.verbose {
+                        text += &format!("{reason}\n");
+                    }
+                }
+                self.emit(&text);
+                if let Some(bar) = &self.bar {
+                    bar.set_length(*to_run as u64);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>12.bold} [{elapsed_precise}] {bar:25} {pos}/{len} ETA {eta} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix("Running");
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(100));
+                }
+            }
+            RunEvent::TestStarted { name, worker, .. } => {
+                self.running.insert(*worker, name.clone());
+                self.update_bar();
+            }
+            RunEvent::TestFinished(outcome) => self.finished(outcome),
+            RunEvent::RunFinished { .. } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+
+    fn update_bar(&self) {
+        if let Some(bar) = &self.bar {
+            let running: Vec<&str> = self.running.values().map(String::as_str).collect();
+            bar.set_message(format!("{} failed | {}", self.failed, running.join(", ")));
+        }
+    }
+
+    fn finished(&mut self, o: &TestOutcome) {
+        if let Some(w) = o.worker {
+            if self.running.get(&w) == Some(&o.name) {
+                self.running.remove(&w);
+            }
+        }
+        let counts_for_progress = !matches!(o.status, TestStatus::Ignored | TestStatus::NotRun(_));
+        if let (Some(bar), true) = (&self.bar, counts_for_progress) {
+            bar.inc(1);
+        }
+        let (show_line, show_output) = match &o.status {
+            TestStatus::Passed => (!self.opts.quiet, self.opts.success_output.immediate()),
+            TestStatus::Failed(_) => {
+                self.failed += 1;
+                (true, self.opts.failure_output.immediate())
+            }
+            TestStatus::Ignored | TestStatus::NotRun(_) => (self.opts.verbose, false),
+        };
+        self.update_bar();
+        let mut text = String::new();
+        if show_line {
+            text += &self.status_line(o);
+        }
+        if show_output {
+            text += &self.output_block(o);
+        }
+        if !text.is_empty() {
+            self.emit(&text);
+        }
+    }
+
+    fn status_line(&self, o: &TestOutcome) -> String {
+        let (word, style) = match &o.status {
+            TestStatus::Passed => ("PASS", PASS),
+            TestStatus::Failed(_) => ("FAIL", FAIL),
+            TestStatus::Ignored => ("SKIP", SKIP),
+            TestStatus::NotRun(_) => ("NOT RUN", SKIP),
+        };
+        let worker = o.worker.map(worker_name).unwrap_or_default();
+        let mut line = format!(
+            "{:>12} [{:>9.3}s] {:>4} {} {}\n",
+            self.paint(style, word),
+            o.duration.as_secs_f64(),
+            worker,
+            self.paint(BOLD, o.binary_id.as_str()),
+            o.name
+        );
+        if let TestStatus::Failed(f) = &o.status {
+            line += &format!("{:>12}   {}\n", "", f.message());
+        }
+        line
+    }
+
+    fn output_block(&self, o: &TestOutcome) -> String {
+        let style = if o.status.is_failure() { FAIL } else { PASS };
+        let header = format!("--- OUTPUT: {} {} ---", o.binary_id, o.name);
+        let mut text = format!("\n{}\n{}", self.paint(style, &header), o.output);
+        if !o.output.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push('\n');
+        text
+    }
+
+    /// The final summary: counts, wall time, sum of test times, speedup, and failures.
+    pub fn finish(&mut self, record: &RunRecord) {
+        let mut text = String::new();
+        if self.opts.success_output.at_end() {
+            for o in record
+                .outcomes
+                .iter()
+                .filter(|o| o.status == TestStatus::Passed)
+            {
+                text += &self.output_block(o);
+            }
+        }
+        if self.opts.failure_output.at_end() {
+            for o in record.failures() {
+                text += &self.output_block(o);
+            }
+        }
+        text += "------------\n";
+        let mut counts = format!(
+            "{} tests run: {} passed, {} failed, {} ignored",
+            record.ran(),
+            record.passed(),
+            record.failed(),
+            record.ignored()
+        );
+        if record.not_run() > 0 {
+            counts += &format!(", {} not run", record.not_run());
+        }
+        if record.filtered_out > 0 {
+            counts += &format!(", {} filtered out", record.filtered_out);
+        }
+        let style = if record.failed() > 0 { FAIL } else { PASS };
+        text += &format!(
+            "{:>12} [{:>9.3}s] {}\n",
+            self.paint(style, "Summary"),
+            record.wall.as_secs_f64(),
+            counts
+        );
+        text += &format!(
+            "{:>12}  sum of test times {:.3}s, {:.2}x speedup on {} workers\n",
+            "",
+            record.test_time_sum().as_secs_f64(),
+            record.speedup(),
+            record.workers
+        );
+        for (id, _) in &record.opaque {
+            text += &format!(
+                "{:>12}  {id} ran as one opaque test (not a libtest binary)\n",
+                ""
+            );
+        }
+        for o in record.failures() {
+            text += &self.status_line(o);
+        }
+        if record.cancelled {
+            text += &format!(
+                "{:>12}  stopped after the first failure; --no-fail-fast runs every test\n",
+                self.paint(FAIL, "Cancelled")
+            );
+        }
+        self.emit(&text);
+        let _ = self.out.flush();
+    }
+}

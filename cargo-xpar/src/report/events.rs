@@ -1,0 +1,100 @@
+//! `RunEvent`: the only thing execute hands to report. Every reporter (progress display,
+//! summary, JUnit) is a consumer of these, so a recorded list of events can test any of
+//! them without running a process.
+
+use std::time::Duration;
+
+use crate::discover::BinaryId;
+
+/// One thing that happened during a run, in the order the dispatcher saw it.
+#[derive(Clone, Debug)]
+pub enum RunEvent {
+    RunStarted {
+        /// Tests that will be run (each opaque binary counts as one).
+        to_run: usize,
+        /// Workers that will run them.
+        workers: usize,
+        /// Tests the filters left out.
+        filtered_out: usize,
+        /// Binaries that run as one opaque test, with the reason.
+        opaque: Vec<(BinaryId, String)>,
+    },
+    TestStarted {
+        binary_id: BinaryId,
+        name: String,
+        worker: usize,
+    },
+    TestFinished(TestOutcome),
+    RunFinished {
+        wall: Duration,
+        /// The run stopped scheduling early (fail-fast).
+        cancelled: bool,
+    },
+}
+
+/// The one result of one test.
+#[derive(Clone, Debug)]
+pub struct TestOutcome {
+    pub binary_id: BinaryId,
+    pub name: String,
+    pub status: TestStatus,
+    pub duration: Duration,
+    /// The test's stdout and stderr, interleaved as written.
+    pub output: String,
+    /// The worker that ran it (`gw<N>`); `None` for tests that did not run.
+    pub worker: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TestStatus {
+    Passed,
+    Failed(Failure),
+    /// `#[ignore]`d and not asked for.
+    Ignored,
+    /// Never started, for the reason given (the run was cancelled).
+    NotRun(String),
+}
+
+/// Why a test failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// libtest reported it failed: a panic, a failed assertion, an `Err` result, a
+    /// `#[should_panic]` that did not panic.
+    Failed,
+    /// Its process died of a signal while it ran (abort, segfault).
+    Signal { signal: i32, name: &'static str },
+    /// Its process exited while it ran (`std::process::exit`), with this status.
+    Exited { code: i32 },
+    /// It was sent to its binary but came back with no result.
+    NoResult { reason: String },
+    /// An opaque binary exited unsuccessfully.
+    OpaqueExit { status: String },
+}
+
+impl Failure {
+    /// One line, for JUnit's `message` and the summary.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Failed => "test failed".to_owned(),
+            Failure::Signal { signal, name } => {
+                format!("test process killed by signal {signal} ({name}) during the test")
+            }
+            Failure::Exited { code } => {
+                format!("test process exited with status {code} during the test")
+            }
+            Failure::NoResult { reason } => format!("no result: {reason}"),
+            Failure::OpaqueExit { status } => format!("test binary failed with {status}"),
+        }
+    }
+}
+
+impl TestStatus {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, TestStatus::Failed(_))
+    }
+}
+
+/// `gw0`, `gw1`, ...: pytest-xdist's worker names.
+pub fn worker_name(index: usize) -> String {
+    format!("gw{index}")
+}

@@ -1,0 +1,97 @@
+//! The record of a run: every outcome, and the counts and exit code derived from them.
+
+use std::time::Duration;
+
+use super::events::{RunEvent, TestOutcome, TestStatus};
+use crate::discover::BinaryId;
+use crate::exit_codes;
+
+#[derive(Clone, Debug, Default)]
+pub struct RunRecord {
+    /// Every result, in the order it arrived.
+    pub outcomes: Vec<TestOutcome>,
+    pub workers: usize,
+    pub to_run: usize,
+    pub filtered_out: usize,
+    pub opaque: Vec<(BinaryId, String)>,
+    pub wall: Duration,
+    pub cancelled: bool,
+}
+
+impl RunRecord {
+    pub fn handle(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted {
+                to_run,
+                workers,
+                filtered_out,
+                opaque,
+            } => {
+                self.to_run = *to_run;
+                self.workers = *workers;
+                self.filtered_out = *filtered_out;
+                self.opaque = opaque.clone();
+            }
+            RunEvent::TestStarted { .. } => {}
+            RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
+            RunEvent::RunFinished { wall, cancelled } => {
+                self.wall = *wall;
+                self.cancelled = *cancelled;
+            }
+        }
+    }
+
+    fn count(&self, pred: impl Fn(&TestStatus) -> bool) -> usize {
+        self.outcomes.iter().filter(|o| pred(&o.status)).count()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.count(|s| *s == TestStatus::Passed)
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(TestStatus::is_failure)
+    }
+
+    pub fn ignored(&self) -> usize {
+        self.count(|s| *s == TestStatus::Ignored)
+    }
+
+    pub fn not_run(&self) -> usize {
+        self.count(|s| matches!(s, TestStatus::NotRun(_)))
+    }
+
+    /// Tests that ran to a verdict.
+    pub fn ran(&self) -> usize {
+        self.passed() + self.failed()
+    }
+
+    /// The time all tests took, added up: what one worker would have needed.
+    pub fn test_time_sum(&self) -> Duration {
+        self.outcomes.iter().map(|o| o.duration).sum()
+    }
+
+    /// How much parallelism gave: the sum of test times over the wall time.
+    pub fn speedup(&self) -> f64 {
+        let wall = self.wall.as_secs_f64();
+        if wall > 0.0 {
+            self.test_time_sum().as_secs_f64() / wall
+        } else {
+            0.0
+        }
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &TestOutcome> {
+        self.outcomes.iter().filter(|o| o.status.is_failure())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        if self.failed() > 0 {
+            exit_codes::TEST_RUN_FAILED
+        } else if self.to_run == 0 {
+            exit_codes::NO_TESTS_RUN
+        } else {
+            exit_codes::OK
+        }
+    }
+}
