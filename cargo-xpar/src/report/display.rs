@@ -68,6 +68,11 @@ impl Display {
         }
     }
 
+    /// A right-aligned status word, padded before it is painted so escapes do not count.
+    fn label(&self, style: Style, word: &str) -> String {
+        self.paint(style, &format!("{word:>12}"))
+    }
+
     /// Writes lines above the progress bar (or plainly, without one).
     fn emit(&mut self, text: &str) {
         match &self.bar {
@@ -91,12 +96,12 @@ impl Display {
             } => {
                 let mut text = format!(
                     "{} {to_run} tests on {workers} workers ({filtered_out} filtered out)\n",
-                    self.paint(BOLD, "    Starting")
+                    self.label(BOLD, "Starting")
                 );
                 for (id, reason) in opaque {
                     text += &format!(
                         "{} {id} runs as one test: it does not list its tests as libtest does\n",
-                        self.paint(SKIP, "      Opaque")
+                        self.label(SKIP, "Opaque")
                     );
                     if self.opts.verbose {
                         text += &format!("{reason}\n");
@@ -177,8 +182,8 @@ impl Display {
         };
         let worker = o.worker.map(worker_name).unwrap_or_default();
         let mut line = format!(
-            "{:>12} [{:>9.3}s] {:>4} {} {}\n",
-            self.paint(style, word),
+            "{} [{:>9.3}s] {:>4} {} {}\n",
+            self.label(style, word),
             o.duration.as_secs_f64(),
             worker,
             self.paint(BOLD, o.binary_id.as_str()),
@@ -234,8 +239,8 @@ impl Display {
         }
         let style = if record.failed() > 0 { FAIL } else { PASS };
         text += &format!(
-            "{:>12} [{:>9.3}s] {}\n",
-            self.paint(style, "Summary"),
+            "{} [{:>9.3}s] {}\n",
+            self.label(style, "Summary"),
             record.wall.as_secs_f64(),
             counts
         );
@@ -257,8 +262,8 @@ impl Display {
         }
         if record.cancelled {
             text += &format!(
-                "{:>12}  stopped after the first failure; --no-fail-fast runs every test\n",
-                self.paint(FAIL, "Cancelled")
+                "{}  stopped after the first failure; --no-fail-fast runs every test\n",
+                self.label(FAIL, "Cancelled")
             );
         }
         self.emit(&text);

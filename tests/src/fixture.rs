@@ -1,0 +1,54 @@
+//! Copies of the fixture workspaces in temp dirs, so that runs never share a target dir
+//! or see each other's edits.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use tempfile::TempDir;
+
+use crate::xpar::workspace_root;
+
+/// A copy of `fixtures/<name>` in a temp dir, removed on drop.
+#[derive(Debug)]
+pub struct FixtureCopy {
+    dir: TempDir,
+}
+
+impl FixtureCopy {
+    /// Copies `fixtures/<name>`, leaving out any `target/` dir left by a manual build.
+    pub fn new(name: &str) -> FixtureCopy {
+        let src = workspace_root().join("fixtures").join(name);
+        assert!(src.is_dir(), "no fixture at {}", src.display());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("xpar-{name}-"))
+            .tempdir()
+            .expect("create a temp dir for the fixture");
+        copy_dir(&src, dir.path())
+            .unwrap_or_else(|err| panic!("could not copy fixture {name}: {err}"));
+        FixtureCopy { dir }
+    }
+
+    /// The root of the copied workspace.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn copy_dir(src: &Path, dst: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(src)? {
+        let entry = entry?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() == "target" {
+                continue;
+            }
+            fs::create_dir(&to)?;
+            copy_dir(&from, &to)?;
+        } else {
+            fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}
