@@ -377,7 +377,7 @@ impl RunConfig {
             // cargo test and nextest both stop at the first failure unless told otherwise.
             fail_fast: !r.no_fail_fast,
             success_output,
-            failure_output: r.failure_output.unwrap_or(OutputWhen::ImmediateFinal),
+            failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,
             test_args,
         })
