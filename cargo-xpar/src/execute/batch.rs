@@ -346,3 +346,150 @@ fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(Work
 pub fn cancelled() -> TestStatus {
     TestStatus::NotRun("the run stopped after a failure (--no-fail-fast runs everything)".into())
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    //! The batch protocol against a scripted stand-in for a libtest binary: it speaks the
+    //! same JSON events and can crash, exit, or leave names out on command.
+
+    use super::*;
+    use crate::discover::{BinaryId, BinaryKind};
+    use std::os::unix::fs::PermissionsExt;
+
+    const FAKE_LIBTEST: &str = r#"#!/bin/sh
+echo x >> "$0.spawns"
+[ -n "$FAKE_STARTUP_FAILURE" ] && { echo "error while loading shared libraries"; exit 127; }
+seen=0
+for a in "$@"; do
+  if [ "$seen" = 1 ]; then
+    case "$a" in missing*) continue;; esac
+    echo "{ \"type\": \"test\", \"event\": \"started\", \"name\": \"$a\" }"
+    echo "output of $a"
+    case "$a" in crash*) kill -ABRT $$;; exit*) exit 0;; esac
+    echo "{ \"type\": \"test\", \"name\": \"$a\", \"event\": \"ok\", \"exec_time\": 0.001 }"
+  fi
+  [ "$a" = "--exact" ] && seen=1
+done
+echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0 }'
+"#;
+
+    struct Fake {
+        dir: tempfile::TempDir,
+        binary: TestBinary,
+    }
+
+    fn fake(env: &[(&str, &str)]) -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fake-test");
+        std::fs::write(&path, FAKE_LIBTEST).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = TestBinary {
+            id: BinaryId::new("fake", BinaryKind::Lib, "fake"),
+            package: "fake".into(),
+            kind: BinaryKind::Lib,
+            path,
+            cwd: dir.path().to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        Fake { dir, binary }
+    }
+
+    impl Fake {
+        fn spawns(&self) -> usize {
+            std::fs::read_to_string(self.dir.path().join("fake-test.spawns"))
+                .map_or(0, |s| s.lines().count())
+        }
+
+        fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
+            let cancel = AtomicBool::new(false);
+            let ctx = BatchContext {
+                binary_index: 0,
+                binary: &self.binary,
+                worker: 0,
+                workers: 1,
+                include_ignored: false,
+                test_args: &[],
+                cancel: &cancel,
+            };
+            let mut outcomes = Vec::new();
+            let names = names.iter().map(|s| s.to_string()).collect();
+            run_named(&ctx, names, &mut |msg| {
+                if let WorkerMsg::Finished { outcome } = msg {
+                    outcomes.push(outcome);
+                }
+            });
+            outcomes
+        }
+    }
+
+    fn status_of<'a>(outcomes: &'a [TestOutcome], name: &str) -> &'a TestStatus {
+        let found: Vec<_> = outcomes.iter().filter(|o| o.name == name).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "{name} must have exactly one result: {outcomes:#?}"
+        );
+        &found[0].status
+    }
+
+    #[test]
+    fn crashes_fail_one_test_and_the_rest_run_in_a_fresh_process() {
+        let f = fake(&[]);
+        let out = f.run(&["a", "crash", "b", "exit0", "c"]);
+        assert_eq!(out.len(), 5);
+        for name in ["a", "b", "c"] {
+            assert_eq!(*status_of(&out, name), TestStatus::Passed);
+        }
+        assert_eq!(
+            *status_of(&out, "crash"),
+            TestStatus::Failed(Failure::Signal {
+                signal: 6,
+                name: "SIGABRT"
+            })
+        );
+        assert_eq!(
+            *status_of(&out, "exit0"),
+            TestStatus::Failed(Failure::Exited { code: 0 })
+        );
+        let crash = out.iter().find(|o| o.name == "crash").unwrap();
+        assert_eq!(crash.output, "output of crash\n");
+        assert_eq!(f.spawns(), 3);
+    }
+
+    #[test]
+    fn a_name_that_comes_back_without_a_result_fails() {
+        let f = fake(&[]);
+        let out = f.run(&["a", "missing_one"]);
+        assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
+        match status_of(&out, "missing_one") {
+            TestStatus::Failed(Failure::NoResult { reason }) => {
+                assert!(reason.contains("finished without running it"), "{reason}")
+            }
+            other => panic!("missing test reported as {other:?}"),
+        }
+        assert_eq!(f.spawns(), 1);
+    }
+
+    #[test]
+    fn a_binary_that_dies_on_start_fails_its_tests_once_without_looping() {
+        let f = fake(&[("FAKE_STARTUP_FAILURE", "1")]);
+        let out = f.run(&["a", "b", "c"]);
+        assert_eq!(out.len(), 3);
+        for o in &out {
+            match &o.status {
+                TestStatus::Failed(Failure::NoResult { reason }) => {
+                    assert!(
+                        reason.contains("exit status 127 before running any test"),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{} reported as {other:?}", o.name),
+            }
+            assert!(o.output.contains("error while loading shared libraries"));
+        }
+        assert_eq!(f.spawns(), 1);
+    }
+}
