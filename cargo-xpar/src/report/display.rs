@@ -260,7 +260,7 @@ impl Display {
         for o in record.failures() {
             text += &self.status_line(o);
         }
-        if record.cancelled {
+        if record.cancelled && record.not_run() > 0 {
             text += &format!(
                 "{}  stopped after the first failure; --no-fail-fast runs every test\n",
                 self.label(FAIL, "Cancelled")
