@@ -1,39 +1,79 @@
-//! Test-side companion of `cargo xpar`: tells a test which worker runs it.
+//! Test-side companion of `cargo xpar`: scheduling markers for tests, and per-worker
+//! isolation helpers.
 //!
-//! The scheduling markers (`#[serial]`, `#[parallel_safe]`, ...) and isolated temp dirs
-//! come later; this crate fixes the names of the environment contract now so that test
-//! code can rely on them.
+//! # Markers
+//!
+//! ```
+//! use xpar_harness::{group, parallel_safe, resource_intensive, serial};
+//!
+//! #[serial] // runs alone: no other marked test at the same time
+//! #[test]
+//! fn migrates_the_schema() {}
+//!
+//! #[serial(db, cache)] // no other test holding `db` or `cache` at the same time
+//! #[test]
+//! fn rebuilds_the_cache() {}
+//!
+//! #[parallel_safe] // may run beside anything
+//! #[test]
+//! fn pure_function() {}
+//!
+//! #[resource_intensive(slots = 2)] // occupies two worker slots under `cargo xpar`
+//! #[group("browser")] // every test of the group runs on one worker
+//! #[test]
+//! fn renders_pages() {}
+//! ```
+//!
+//! Markers go above or below the test attribute (`#[test]`, `#[tokio::test]`, ...), in unit
+//! and integration tests, and several may be stacked on one test. On an `async fn`,
+//! either order works: placed above `#[tokio::test]` the marker holds its lock across the
+//! whole `async` body (the lock guard is `Send`); placed below, it wraps the synchronous
+//! function the test attribute produced.
+//!
+//! Under `cargo xpar` the runner reads the markers (see `XPAR_MARKER_QUERY` in
+//! `xpar-protocol`) and schedules accordingly. Elsewhere the markers still exclude each
+//! other, as a fallback:
+//!
+//! - `#[serial]` excludes every other *marked* test, `#[serial(key)]` excludes marked
+//!   tests sharing a key and `#[serial]` ones; `#[parallel_safe]`, `#[resource_intensive]`
+//!   and `#[group]` only wait out `#[serial]` tests.
+//! - Under `cargo test` (threads of one process) an in-process lock does this; under
+//!   `cargo nextest run` (one process per test) file locks in
+//!   `$TMPDIR/xpar-harness-locks` (or the directory in `XPAR_HARNESS_LOCK_DIR`) do.
+//! - **Unmarked tests are not held back outside `cargo xpar`**: nothing runs in them to
+//!   take a lock, so a `#[serial]` test can overlap with an unmarked one under
+//!   `cargo test` or nextest. Mark a test (`#[parallel_safe]` will do) if it must not run
+//!   beside a `#[serial]` one.
+//!
+//! # Isolation
+//!
+//! [`worker_id`], [`worker_count`], [`testrun_uid`], [`worker_temp_dir`],
+//! [`test_temp_dir`] and [`once_per_run`] give a test what it needs to keep out of the
+//! way of tests on other workers.
+
+mod isolation;
+mod lock;
+mod names;
+mod once;
+mod query;
+mod registry;
+
+pub use isolation::{test_temp_dir, testrun_uid, worker_count, worker_id, worker_temp_dir};
+pub use once::once_per_run;
+pub use xpar_macros::{group, parallel_safe, resource_intensive, serial};
 
 /// Environment variable holding the worker id (`gw0`, `gw1`, ...).
-pub const WORKER_ID_ENV: &str = "XPAR_WORKER_ID";
+pub const WORKER_ID_ENV: &str = xpar_protocol::env::WORKER_ID;
 /// Environment variable holding the number of workers in the run.
-pub const WORKER_COUNT_ENV: &str = "XPAR_WORKER_COUNT";
+pub const WORKER_COUNT_ENV: &str = xpar_protocol::env::WORKER_COUNT;
+/// Environment variable that moves the fallback file locks (see the crate docs).
+pub const LOCK_DIR_ENV: &str = lock::LOCK_DIR_ENV;
 
-/// The id of the worker running this test (`gw0`, `gw1`, ...), or `None` outside `cargo xpar`.
-pub fn worker_id() -> Option<String> {
-    std::env::var(WORKER_ID_ENV).ok().filter(|s| !s.is_empty())
-}
-
-/// The number of workers in this run, or `None` outside `cargo xpar`.
-pub fn worker_count() -> Option<usize> {
-    std::env::var(WORKER_COUNT_ENV).ok()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn worker_id_matches_environment() {
-        // Holds both inside `cargo xpar` (gwN) and outside it (None).
-        match std::env::var(WORKER_ID_ENV) {
-            Ok(id) if !id.is_empty() => {
-                assert_eq!(worker_id().as_deref(), Some(id.as_str()));
-                assert!(id.starts_with("gw"), "unexpected worker id {id}");
-                let n: usize = id[2..].parse().expect("numeric worker index");
-                assert!(n < worker_count().expect("worker count set beside worker id"));
-            }
-            _ => assert_eq!(worker_id(), None),
-        }
-    }
+/// What the macros' expansion names. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::lock::{enter, MarkerGuard};
+    pub use crate::registry::{MarkedTest, SerialMarker, MARKED_TESTS};
+    pub use linkme;
+    pub use xpar_protocol::DEFAULT_RESOURCE_SLOTS;
 }

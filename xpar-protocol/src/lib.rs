@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 /// The version of [`MarkerReport`] this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The slots of a bare `#[resource_intensive]` (no `slots = N`): the fewest that still
+/// mean "more than an ordinary test".
+pub const DEFAULT_RESOURCE_SLOTS: u32 = 2;
+
 /// Environment variables set by the runner in every test process.
 pub mod env {
     /// The worker running the process: `gw0`, `gw1`, ...
@@ -49,7 +53,8 @@ pub struct TestMarkers {
     pub serial: Serial,
     #[serde(default)]
     pub parallel_safe: bool,
-    /// `#[resource_intensive(slots = N)]`: worker slots the test occupies while it runs.
+    /// `#[resource_intensive(slots = N)]`: worker slots the test occupies while it runs
+    /// ([`DEFAULT_RESOURCE_SLOTS`] for a bare `#[resource_intensive]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_slots: Option<u32>,
     /// `#[group("name")]`: tests of one group run on one worker.
@@ -154,8 +159,7 @@ mod tests {
 
     #[test]
     fn missing_fields_default() {
-        let r = MarkerReport::from_json(r#"{"format_version":1,"tests":[{"name":"t"}]}"#)
-            .unwrap();
+        let r = MarkerReport::from_json(r#"{"format_version":1,"tests":[{"name":"t"}]}"#).unwrap();
         assert_eq!(r.tests[0].serial, Serial::No);
         assert!(!r.tests[0].parallel_safe);
     }
