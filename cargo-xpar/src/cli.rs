@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::errors::UsageError;
-use crate::plan::{RunIgnored, TestFilter};
+use crate::plan::{DistMode, RunIgnored, TestFilter};
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
 #[derive(Debug, Parser)]
@@ -236,14 +236,26 @@ pub struct FilterArgs {
 #[derive(Debug, Default, Clone, Args)]
 #[command(next_help_heading = "Runner options")]
 pub struct RunnerArgs {
-    /// Number of worker processes: a number, or `auto` for the cores this process may use.
+    /// Number of workers: a number, `auto` for the cores this process may use (affinity
+    /// and cgroup quota respected), or `logical` for the machine's logical CPUs.
     #[arg(
         short = 'j',
         long = "jobs",
-        value_name = "N|auto",
+        visible_alias = "test-threads",
+        value_name = "N|auto|logical",
         default_value = "auto"
     )]
     pub jobs: String,
+    /// Cap the number of workers, whatever -j says.
+    #[arg(long, value_name = "N")]
+    pub maxprocesses: Option<usize>,
+    /// How tests are shared among workers.
+    #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
+    pub dist: DistMode,
+    /// With loadscope, loadfile and loadgroup: hand scopes out in list order rather
+    /// than largest first.
+    #[arg(long)]
+    pub no_loadscope_reorder: bool,
     /// Stop scheduling tests after the first failure (the default, as for cargo test).
     #[arg(long, overrides_with = "no_fail_fast")]
     pub fail_fast: bool,
@@ -260,8 +272,11 @@ pub struct RunnerArgs {
     #[arg(long, value_enum, value_name = "WHEN")]
     pub failure_output: Option<OutputWhen>,
     /// Write a JUnit XML report of the whole run to this file.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<PathBuf>,
+    /// Write a JSON report of the whole run to this file (see docs/report-format.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
 }
 
 /// When a test's captured output is shown (nextest's values).
@@ -317,10 +332,13 @@ pub struct RunConfig {
     pub cargo: CargoOptions,
     pub filter: TestFilter,
     pub jobs: usize,
+    pub dist: DistMode,
+    pub reorder_scopes: bool,
     pub fail_fast: bool,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
     /// Extra arguments for every test process.
     pub test_args: Vec<String>,
 }
@@ -373,28 +391,43 @@ impl RunConfig {
         Ok(RunConfig {
             cargo: args.cargo,
             filter,
-            jobs: parse_jobs(&r.jobs)?,
+            jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
+            dist: r.dist,
+            reorder_scopes: !r.no_loadscope_reorder,
             // cargo test and nextest both stop at the first failure unless told otherwise.
             fail_fast: !r.no_fail_fast,
             success_output,
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,
+            json: r.json,
             test_args,
         })
     }
 }
 
-/// `N` (at least 1) or `auto`: the cores this process may use (affinity and cgroup quota,
-/// which `available_parallelism` honours).
+/// `N` (at least 1), `auto`: the cores this process may use (affinity and cgroup quota,
+/// which `available_parallelism` honours), or `logical`: the logical CPUs online.
 pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
-    if value == "auto" {
-        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let usable = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    match value {
+        "auto" => return Ok(usable()),
+        "logical" => return Ok(crate::process::os::logical_cpus().unwrap_or_else(usable)),
+        _ => {}
     }
     match value.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(UsageError::BadJobs {
             value: value.to_owned(),
         }),
+    }
+}
+
+/// Applies `--maxprocesses`.
+fn cap_jobs(jobs: usize, max: Option<usize>) -> Result<usize, UsageError> {
+    match max {
+        None => Ok(jobs),
+        Some(0) => Err(UsageError::BadMaxProcesses),
+        Some(m) => Ok(jobs.min(m)),
     }
 }
 
@@ -500,6 +533,31 @@ mod tests {
     }
 
     #[test]
+    fn dist_modes_and_worker_counts() {
+        let cfg = run(&["--dist", "worksteal", "-j", "8", "--maxprocesses", "3"]);
+        assert_eq!(cfg.dist, DistMode::Worksteal);
+        assert_eq!(cfg.jobs, 3);
+        assert!(cfg.reorder_scopes);
+        let cfg = run(&["--dist", "loadscope", "--no-loadscope-reorder"]);
+        assert_eq!(cfg.dist, DistMode::Loadscope);
+        assert!(!cfg.reorder_scopes);
+        assert_eq!(run(&[]).dist, DistMode::Load);
+        for mode in [
+            "load",
+            "loadscope",
+            "loadfile",
+            "loadgroup",
+            "worksteal",
+            "each",
+            "no",
+        ] {
+            assert_eq!(run(&["--dist", mode]).dist.as_str(), mode);
+        }
+        let logical = run(&["-j", "logical"]).jobs;
+        assert!(logical >= run(&["-j", "auto"]).jobs.min(logical) && logical >= 1);
+    }
+
+    #[test]
     fn explicit_run_subcommand_is_the_same_as_none() {
         let a = run(&["run", "foo", "--no-fail-fast"]);
         let b = run(&["foo", "--no-fail-fast"]);
@@ -537,6 +595,11 @@ mod tests {
         let table: &[(&[&str], &str)] = &[
             (&["-j", "0"], "invalid value `0` for -j/--jobs"),
             (&["-j", "many"], "invalid value `many` for -j/--jobs"),
+            (
+                &["--maxprocesses", "0"],
+                "--maxprocesses must be at least 1",
+            ),
+            (&["--dist", "random"], "InvalidValue"),
             (
                 &["--", "--test-threads=4"],
                 "`--test-threads=4` is set by cargo xpar",

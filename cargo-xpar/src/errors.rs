@@ -9,8 +9,13 @@ use crate::exit_codes;
 /// The command line asks for something that cannot be done.
 #[derive(Debug, Error)]
 pub enum UsageError {
-    #[error("invalid value `{value}` for -j/--jobs: expected a number of at least 1, or `auto`")]
+    #[error(
+        "invalid value `{value}` for -j/--jobs: expected a number of at least 1, `auto` or \
+         `logical`"
+    )]
     BadJobs { value: String },
+    #[error("--maxprocesses must be at least 1")]
+    BadMaxProcesses,
     #[error("`{flag}` needs a value")]
     MissingValue { flag: &'static str },
     #[error("`{a}` cannot be used with `{b}`")]
@@ -60,6 +65,12 @@ pub enum ReportError {
         path: PathBuf,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("could not write the JSON report to {}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("could not write to stdout")]
     Stdout(#[source] std::io::Error),

@@ -9,6 +9,7 @@ pub mod discover;
 pub mod errors;
 pub mod execute;
 pub mod exit_codes;
+pub mod history;
 pub mod plan;
 pub mod process;
 pub mod report;
@@ -20,6 +21,7 @@ use clap::Parser;
 use cli::{CargoCli, Invocation, ListConfig, RunConfig};
 use errors::{Error, ReportError};
 use execute::{execute, ExecuteOptions};
+use plan::PlanOptions;
 use report::{Display, DisplayOptions, RunRecord};
 
 /// Runs `cargo xpar` with these arguments (the first is the program name) and returns the
@@ -69,17 +71,32 @@ fn print_error(e: &Error) {
     eprintln!("{text}");
 }
 
-fn discover(cargo: &cli::CargoOptions, jobs: usize) -> Result<discover::TestList, Error> {
+fn discover(
+    cargo: &cli::CargoOptions,
+    jobs: usize,
+) -> Result<(discover::TestList, std::path::PathBuf), Error> {
     let build = discover::build_test_binaries(cargo)?;
     let mut list = discover::list_all(build.binaries, jobs);
     // Build order depends on which crate finished compiling first; ids do not.
     list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
-    Ok(list)
+    Ok((list, build.target_dir))
 }
 
 fn run(cfg: &RunConfig) -> Result<i32, Error> {
-    let list = discover(&cfg.cargo, cfg.jobs)?;
+    let (list, target_dir) = discover(&cfg.cargo, cfg.jobs)?;
     let selection = plan::select(&list, &cfg.filter);
+    let history_path = history::path(&target_dir);
+    let durations = history::load(&history_path);
+    let schedule = plan::plan(
+        &list,
+        &selection,
+        &durations,
+        &PlanOptions {
+            mode: cfg.dist,
+            workers: cfg.dist.workers(cfg.jobs, selection.run_count()),
+            reorder_scopes: cfg.reorder_scopes,
+        },
+    );
     let mut display = Display::new(DisplayOptions {
         quiet: cfg.cargo.quiet,
         verbose: cfg.cargo.verbose > 0,
@@ -89,18 +106,26 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
     });
     let mut record = RunRecord::default();
     let opts = ExecuteOptions {
-        jobs: cfg.jobs,
         fail_fast: cfg.fail_fast,
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
     };
-    execute(&list, selection, &opts, &mut |event| {
+    execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);
         record.handle(&event);
     })?;
     display.finish(&record);
+    if let Err(e) = history::save(&history_path, durations, &record) {
+        eprintln!(
+            "warning: could not update the duration history at {}: {e}",
+            history_path.display()
+        );
+    }
     if let Some(path) = &cfg.junit {
         report::write_junit(&record, path)?;
+    }
+    if let Some(path) = &cfg.json {
+        report::write_json(&record, cfg.dist, path)?;
     }
     let code = record.exit_code();
     if code == exit_codes::NO_TESTS_RUN {
@@ -111,7 +136,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
 
 fn list(cfg: &ListConfig) -> Result<i32, Error> {
     let jobs = cli::parse_jobs("auto")?;
-    let list = discover(&cfg.cargo, jobs)?;
+    let (list, _) = discover(&cfg.cargo, jobs)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     report::write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;

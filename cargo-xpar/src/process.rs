@@ -118,6 +118,14 @@ pub mod os {
         status.signal()
     }
 
+    /// The logical CPUs online, whatever this process's affinity (std only offers the
+    /// affinity- and quota-limited count).
+    pub fn logical_cpus() -> Option<usize> {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        usize::try_from(n).ok().filter(|&n| n > 0)
+    }
+
     /// The conventional name of a signal; std has no table, and pulling in `libc` or `nix`
     /// for a dozen numbers that are the same on every Unix is not worth a dependency.
     pub fn signal_name(sig: i32) -> &'static str {
@@ -146,6 +154,10 @@ pub mod os {
     use std::process::ExitStatus;
 
     pub fn signal(_status: ExitStatus) -> Option<i32> {
+        None
+    }
+
+    pub fn logical_cpus() -> Option<usize> {
         None
     }
 

@@ -18,6 +18,9 @@ use crate::process::{describe_status, ProcessBuilder};
 #[derive(Debug)]
 pub struct BuildOutput {
     pub binaries: Vec<TestBinary>,
+    /// The workspace's target directory (where cargo xpar keeps its own files, under
+    /// `xpar/`).
+    pub target_dir: PathBuf,
 }
 
 /// Runs `cargo test --no-run --message-format=json-render-diagnostics`, showing cargo's
@@ -82,6 +85,11 @@ pub fn build_test_binaries(opts: &CargoOptions) -> Result<BuildOutput, BuildErro
     };
     Ok(BuildOutput {
         binaries: test_binaries(&artifacts, &metadata, &sysroot),
+        // `cargo metadata` knows CARGO_TARGET_DIR and config files, not our flag.
+        target_dir: opts
+            .target_dir
+            .clone()
+            .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf()),
     })
 }
 

@@ -1,5 +1,8 @@
-//! Lists the tests of each binary (`--list --format terse`, and again with `--ignored`),
-//! all binaries at once. A binary whose answer is not libtest's becomes one opaque test.
+//! Lists the tests of each binary, all binaries at once: libtest's JSON listing
+//! (`-Z unstable-options --format json --list`, which gives names, `#[ignore]` and source
+//! files in one process), else the stable terse listing run twice (`--list --format
+//! terse`, and again with `--ignored`). A binary whose answer is neither becomes one
+//! opaque test.
 
 use std::collections::HashSet;
 use std::process::{Output, Stdio};
@@ -13,10 +16,24 @@ use super::binary::TestBinary;
 use crate::process::{describe_status, tail, ProcessBuilder};
 
 /// One test as its binary lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ListedTest {
     pub name: String,
     pub ignored: bool,
+    /// The source file that defines it, relative to the workspace root, when libtest's
+    /// JSON listing gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_path: Option<String>,
+    /// The markers the harness reported for it (none for a binary without the harness).
+    #[serde(skip)]
+    pub markers: Markers,
+}
+
+/// What `xpar-harness` markers say about a test, as far as scheduling is concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Markers {
+    /// `#[group("name")]`: every test of the group runs on one worker.
+    pub group: Option<String>,
 }
 
 /// What listing a binary found.
@@ -41,9 +58,10 @@ pub struct TestList {
     pub binaries: Vec<ListedBinary>,
 }
 
-/// A line of `--list --format terse` output that is not `NAME: test` / `NAME: benchmark`.
+/// A line of list output that libtest would not print (`NAME: test` in the terse form, an
+/// event in the JSON form), or a JSON listing cut short.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("line {line_no} of the list output is not `NAME: test`: {line:?}")]
+#[error("line {line_no} of the list output is not libtest's: {line:?}")]
 pub struct ListParseError {
     pub line_no: usize,
     pub line: String,
@@ -106,6 +124,11 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> TestList {
 }
 
 fn list_binary(binary: &TestBinary) -> BinaryContent {
+    match run_json_list(binary) {
+        Ok(JsonListing::Tests(tests)) => return BinaryContent::Tests(tests),
+        Ok(JsonListing::Foreign(reason)) => return BinaryContent::Opaque { reason },
+        Err(()) => {}
+    }
     let all = match run_list(binary, false) {
         Ok(names) => names,
         Err(reason) => return BinaryContent::Opaque { reason },
@@ -119,9 +142,93 @@ fn list_binary(binary: &TestBinary) -> BinaryContent {
             .map(|name| ListedTest {
                 ignored: ignored.contains(&name),
                 name,
+                ..ListedTest::default()
             })
             .collect(),
     )
+}
+
+/// What the JSON listing attempt found.
+enum JsonListing {
+    Tests(Vec<ListedTest>),
+    /// The binary exited successfully without printing a libtest listing: it ignores its
+    /// arguments (a `harness = false` target), so asking again in the terse form would
+    /// only run it a second time.
+    Foreign(String),
+}
+
+/// Asks for libtest's JSON listing. `Err` when the binary refused the unstable flags
+/// (an old libtest, or another harness), so the terse listing is worth a try.
+fn run_json_list(binary: &TestBinary) -> Result<JsonListing, ()> {
+    let mut p = ProcessBuilder::new(&binary.path);
+    p.args(["-Z", "unstable-options", "--format", "json", "--list"])
+        .cwd(&binary.cwd)
+        // libtest's JSON format is unstable-only; this lets a stable-built binary print it.
+        .env("RUSTC_BOOTSTRAP", "1");
+    for (k, v) in &binary.env {
+        p.env(k, v);
+    }
+    let out: Output = p.command().stdin(Stdio::null()).output().map_err(|_| ())?;
+    if !out.status.success() {
+        return Err(());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(match parse_json_list(&stdout) {
+        Ok(tests) => JsonListing::Tests(tests),
+        Err(e) => JsonListing::Foreign(format!(
+            "{p} exited successfully but printed no libtest list ({e}):\n{}",
+            tail(&stdout, 10)
+        )),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct JsonListLine {
+    #[serde(rename = "type")]
+    kind: String,
+    event: String,
+    name: Option<String>,
+    #[serde(default)]
+    ignore: bool,
+    source_path: Option<String>,
+}
+
+/// The tests in libtest's JSON listing (`--format json --list`). The listing must end with
+/// the suite's `completed` event; benchmarks are left out, as in the terse form.
+pub fn parse_json_list(output: &str) -> Result<Vec<ListedTest>, ListParseError> {
+    let mut tests = Vec::new();
+    let mut completed = false;
+    let mut last_line = 0;
+    for (i, line) in output.lines().enumerate() {
+        last_line = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = || ListParseError {
+            line_no: i + 1,
+            line: line.to_owned(),
+        };
+        let event: JsonListLine = serde_json::from_str(line).map_err(|_| bad())?;
+        match (event.kind.as_str(), event.event.as_str()) {
+            ("suite", "discovery") => {}
+            ("suite", "completed") => completed = true,
+            ("test", "discovered") => tests.push(ListedTest {
+                name: event.name.ok_or_else(bad)?,
+                ignored: event.ignore,
+                source_path: event.source_path.filter(|s| !s.is_empty()),
+                markers: Markers::default(),
+            }),
+            ("bench", _) => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !completed {
+        return Err(ListParseError {
+            line_no: last_line,
+            line: "(the listing ended without its `completed` event)".into(),
+        });
+    }
+    Ok(tests)
 }
 
 fn run_list(binary: &TestBinary, ignored: bool) -> Result<Vec<String>, String> {
@@ -160,6 +267,44 @@ mod tests {
         assert_eq!(parse_terse_list(out).unwrap(), ["tests::a", "tests::b::c"]);
     }
 
+    /// Real output of a libtest 1.95 binary asked for `-Z unstable-options --format json --list`.
+    const JSON_LIST: &str = r#"{ "type": "suite", "event": "discovery" }
+{ "type": "test", "event": "discovered", "name": "tests::a", "ignore": false, "ignore_message": "", "source_path": "alpha/src/lib.rs", "start_line": 35, "start_col": 8, "end_line": 35, "end_col": 23 }
+{ "type": "test", "event": "discovered", "name": "tests::slow", "ignore": true, "ignore_message": "", "source_path": "alpha/src/lib.rs", "start_line": 98, "start_col": 8, "end_line": 98, "end_col": 15 }
+{ "type": "suite", "event": "completed", "tests": 2, "benchmarks": 0, "total": 2, "ignored": 1 }
+"#;
+
+    #[test]
+    fn parses_libtest_json_listing() {
+        let tests = parse_json_list(JSON_LIST).unwrap();
+        assert_eq!(
+            tests,
+            [
+                ListedTest {
+                    name: "tests::a".into(),
+                    ignored: false,
+                    source_path: Some("alpha/src/lib.rs".into()),
+                    markers: Markers::default(),
+                },
+                ListedTest {
+                    name: "tests::slow".into(),
+                    ignored: true,
+                    source_path: Some("alpha/src/lib.rs".into()),
+                    markers: Markers::default(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn json_listing_must_be_complete_and_pure() {
+        let cut = JSON_LIST.lines().take(2).collect::<Vec<_>>().join("\n");
+        insta::assert_snapshot!(parse_json_list(&cut).unwrap_err().to_string(),
+            @r#"line 2 of the list output is not libtest's: "(the listing ended without its `completed` event)""#);
+        let foreign = format!("alpha binary ran\n{JSON_LIST}");
+        assert_eq!(parse_json_list(&foreign).unwrap_err().line_no, 1);
+    }
+
     #[test]
     fn empty_output_is_no_tests() {
         assert_eq!(parse_terse_list("").unwrap(), Vec::<String>::new());
@@ -181,7 +326,7 @@ mod tests {
                 line: "running my own harness".into()
             }
         );
-        insta::assert_snapshot!(err.to_string(), @r#"line 2 of the list output is not `NAME: test`: "running my own harness""#);
+        insta::assert_snapshot!(err.to_string(), @r#"line 2 of the list output is not libtest's: "running my own harness""#);
     }
 
     #[test]

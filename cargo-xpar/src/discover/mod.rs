@@ -7,4 +7,7 @@ mod list;
 
 pub use binary::{BinaryId, BinaryKind, TestBinary};
 pub use build::{build_test_binaries, BuildOutput};
-pub use list::{list_all, parse_terse_list, BinaryContent, ListedBinary, ListedTest, TestList};
+pub use list::{
+    list_all, parse_json_list, parse_terse_list, BinaryContent, ListedBinary, ListedTest, Markers,
+    TestList,
+};

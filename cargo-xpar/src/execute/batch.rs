@@ -41,6 +41,8 @@ pub struct BatchContext<'a> {
     pub include_ignored: bool,
     pub test_args: &'a [String],
     pub cancel: &'a AtomicBool,
+    /// When the run started: test start times are reported from it.
+    pub run_start: Instant,
 }
 
 impl BatchContext<'_> {
@@ -77,7 +79,7 @@ impl BatchContext<'_> {
         &self,
         name: String,
         status: TestStatus,
-        duration: Duration,
+        (started, duration): (Option<Instant>, Duration),
         output: &[u8],
     ) -> TestOutcome {
         TestOutcome {
@@ -87,6 +89,7 @@ impl BatchContext<'_> {
             duration,
             output: String::from_utf8_lossy(output).into_owned(),
             worker: Some(self.worker),
+            started: started.map(|s| s.saturating_duration_since(self.run_start)),
         }
     }
 }
@@ -134,7 +137,7 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
             Vec::new(),
         ),
     };
-    let outcome = ctx.outcome(name, status, start.elapsed(), &output);
+    let outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
     emit(WorkerMsg::Finished { outcome });
 }
 
@@ -187,7 +190,7 @@ pub fn run_named(
             let outcome = ctx.outcome(
                 name,
                 TestStatus::Failed(status),
-                run.since_last_start,
+                (Some(run.last_start), run.last_start.elapsed()),
                 &output,
             );
             emit(WorkerMsg::Finished { outcome });
@@ -218,7 +221,8 @@ pub fn run_named(
 struct BatchRun {
     parser: StreamParser,
     status: std::io::Result<ExitStatus>,
-    since_last_start: Duration,
+    /// When the last test that started, started.
+    last_start: Instant,
     cost: Option<BatchCost>,
     killed_by_cancel: bool,
 }
@@ -276,7 +280,7 @@ fn read_batch(
                     LibtestResult::Failed => TestStatus::Failed(Failure::Failed),
                     LibtestResult::Ignored => TestStatus::Ignored,
                 };
-                let outcome = ctx.outcome(name, status, duration, &output);
+                let outcome = ctx.outcome(name, status, (Some(last_start), duration), &output);
                 emit(WorkerMsg::Finished { outcome });
                 if ctx.cancel.load(Ordering::Relaxed) {
                     let _ = child.kill();
@@ -301,7 +305,7 @@ fn read_batch(
     BatchRun {
         parser,
         status,
-        since_last_start: last_start.elapsed(),
+        last_start,
         cost,
         killed_by_cancel,
     }
@@ -329,14 +333,14 @@ fn fail_all(
 ) {
     for name in names {
         let status = no_result(reason.to_owned());
-        let outcome = ctx.outcome(name, status, Duration::ZERO, output);
+        let outcome = ctx.outcome(name, status, (None, Duration::ZERO), output);
         emit(WorkerMsg::Finished { outcome });
     }
 }
 
 fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
     for name in names {
-        let mut outcome = ctx.outcome(name, cancelled(), Duration::ZERO, b"");
+        let mut outcome = ctx.outcome(name, cancelled(), (None, Duration::ZERO), b"");
         outcome.worker = None;
         emit(WorkerMsg::Finished { outcome });
     }
@@ -413,6 +417,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 include_ignored: false,
                 test_args: &[],
                 cancel: &cancel,
+                run_start: Instant::now(),
             };
             let mut outcomes = Vec::new();
             let names = names.iter().map(|s| s.to_string()).collect();

@@ -1,6 +1,7 @@
-//! The dispatcher: one loop owns the run state (the queue, the cost model, counts,
+//! The dispatcher: one loop owns the run state (the schedule, the cost model, counts,
 //! cancellation); each worker thread owns only the process it is running. They talk by
-//! messages.
+//! messages. The dispatcher only carries the plan out: which worker gets what, and when a
+//! dry worker steals, is the schedule's decision.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -9,28 +10,29 @@ use std::time::{Duration, Instant};
 use super::batch::{cancelled, run_named, run_opaque, BatchContext, WorkerMsg};
 use crate::discover::{BinaryContent, TestList};
 use crate::errors::Error;
-use crate::plan::{Chunk, CostModel, LoadQueue, RunIgnored, Selection, UnitTests};
+use crate::plan::{Chunk, CostModel, RunIgnored, Schedule, Selection, UnitTests};
 use crate::report::{RunEvent, TestOutcome, TestStatus};
 
 /// How to carry out a run.
 #[derive(Clone, Debug)]
 pub struct ExecuteOptions {
-    pub jobs: usize,
     pub fail_fast: bool,
     pub run_ignored: RunIgnored,
     pub test_args: Vec<String>,
 }
 
-/// Runs the selected tests of `list` and hands every event to `sink`, in order.
+/// Runs `schedule` over the tests of `list` and hands every event to `sink`, in order;
+/// `selection` supplies the tests reported without running (ignored, filtered out).
 pub fn execute(
     list: &TestList,
     selection: Selection,
+    mut schedule: Schedule,
     opts: &ExecuteOptions,
     sink: &mut dyn FnMut(RunEvent),
 ) -> Result<(), Error> {
     let start = Instant::now();
-    let to_run = selection.run_count();
-    let workers = opts.jobs.clamp(1, to_run.max(1));
+    let to_run = schedule.remaining();
+    let workers = schedule.workers();
     let opaque = list
         .binaries
         .iter()
@@ -53,10 +55,10 @@ pub fn execute(
             duration: Duration::ZERO,
             output: String::new(),
             worker: None,
+            started: None,
         }));
     }
 
-    let mut queue = LoadQueue::new(selection.units, workers);
     let mut cost = CostModel::default();
     let cancel = AtomicBool::new(false);
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
@@ -71,7 +73,7 @@ pub fn execute(
             std::thread::Builder::new()
                 .name(format!("xpar-worker-{worker}"))
                 .spawn_scoped(scope, move || {
-                    worker_loop(list, worker, workers, opts, cancel, rx, out)
+                    worker_loop(list, (worker, workers), opts, (cancel, start), rx, out)
                 })
                 .map_err(Error::Thread)?;
         }
@@ -86,7 +88,7 @@ pub fn execute(
                     let next = if cancel.load(Ordering::Relaxed) {
                         None
                     } else {
-                        queue.next_chunk(&cost)
+                        schedule.next(worker, &cost)
                     };
                     // A worker that is gone has nothing left to receive.
                     let _ = to_workers[worker].send(next);
@@ -104,7 +106,7 @@ pub fn execute(
                     let failed = outcome.status.is_failure();
                     sink(RunEvent::TestFinished(outcome));
                     if failed && opts.fail_fast && !cancel.swap(true, Ordering::Relaxed) {
-                        for chunk in queue.drain() {
+                        for chunk in schedule.drain() {
                             report_not_run(list, chunk, sink);
                         }
                     }
@@ -123,10 +125,9 @@ pub fn execute(
 
 fn worker_loop(
     list: &TestList,
-    worker: usize,
-    workers: usize,
+    (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
-    cancel: &AtomicBool,
+    (cancel, run_start): (&AtomicBool, Instant),
     chunks: mpsc::Receiver<Option<Chunk>>,
     out: mpsc::Sender<WorkerMsg>,
 ) {
@@ -151,6 +152,7 @@ fn worker_loop(
             include_ignored: opts.run_ignored != RunIgnored::Default,
             test_args: &opts.test_args,
             cancel,
+            run_start,
         };
         let mut emit = |msg: WorkerMsg| {
             let _ = out.send(msg);
@@ -176,6 +178,7 @@ fn report_not_run(list: &TestList, chunk: Chunk, sink: &mut dyn FnMut(RunEvent))
             duration: Duration::ZERO,
             output: String::new(),
             worker: None,
+            started: None,
         }));
     }
 }

@@ -142,6 +142,7 @@ mod tests {
                             .map(|(n, ig)| ListedTest {
                                 name: n.to_string(),
                                 ignored: *ig,
+                                ..ListedTest::default()
                             })
                             .collect(),
                     ),

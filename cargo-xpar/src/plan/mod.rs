@@ -1,8 +1,14 @@
-//! Plan: pure functions from the test list and options to what runs where. No processes,
-//! clock or files here.
+//! Plan: pure functions from the test list, the duration history and the options to what
+//! runs where. No processes, clock or files here.
 
+mod cost;
+mod dist;
+mod durations;
 mod filter;
-mod load;
+mod schedule;
 
+pub use cost::{BatchCost, CostModel};
+pub use dist::{plan, DistMode, PlanOptions};
+pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
-pub use load::{BatchCost, Chunk, CostModel, LoadQueue};
+pub use schedule::{Chunk, Schedule};

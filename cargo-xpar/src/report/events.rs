@@ -43,6 +43,8 @@ pub struct TestOutcome {
     pub output: String,
     /// The worker that ran it (`gw<N>`); `None` for tests that did not run.
     pub worker: Option<usize>,
+    /// When it started, from the start of the run; `None` for tests that did not run.
+    pub started: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

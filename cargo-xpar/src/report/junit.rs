@@ -78,6 +78,7 @@ mod tests {
             duration: Duration::from_millis(5),
             output: output.into(),
             worker: Some(1),
+            started: None,
         })
     }
 

@@ -1,0 +1,151 @@
+//! The duration history on disk: `<target-dir>/xpar/durations.json`, read before a run to
+//! plan it and merged with the run's measurements after it. A history that cannot be read
+//! or written costs a warning, never the run: it only makes schedules better.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Durations;
+use crate::report::{RunRecord, TestStatus};
+
+/// Raised on any incompatible change of the file; an unknown version is ignored, not
+/// misread.
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct HistoryFile {
+    format_version: u32,
+    /// Seconds per test, by binary id, then test name.
+    durations: Durations,
+}
+
+/// Where the history of the workspace whose target dir is `target_dir` lives.
+pub fn path(target_dir: &Path) -> PathBuf {
+    target_dir.join("xpar").join("durations.json")
+}
+
+/// The recorded durations; empty when there is no history yet. A history that cannot be
+/// read is reported as a warning and treated as empty.
+pub fn load(path: &Path) -> Durations {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Durations::default(),
+        Err(e) => {
+            warn(path, &e.to_string());
+            return Durations::default();
+        }
+    };
+    match serde_json::from_str::<HistoryFile>(&text) {
+        Ok(f) if f.format_version == FORMAT_VERSION => f.durations,
+        Ok(f) => {
+            warn(
+                path,
+                &format!(
+                    "format version {} is not {FORMAT_VERSION}",
+                    f.format_version
+                ),
+            );
+            Durations::default()
+        }
+        Err(e) => {
+            warn(path, &e.to_string());
+            Durations::default()
+        }
+    }
+}
+
+fn warn(path: &Path, why: &str) {
+    eprintln!(
+        "warning: ignoring the duration history at {} ({why}); it is rebuilt by this run",
+        path.display()
+    );
+}
+
+/// Merges the durations `record` measured into `history` and writes it to `path`
+/// atomically (a temp file renamed over it), so a concurrent run never reads half a file.
+pub fn save(path: &Path, mut history: Durations, record: &RunRecord) -> std::io::Result<()> {
+    history.merge_run(record.outcomes.iter().filter_map(|o| {
+        let ran = matches!(o.status, TestStatus::Passed | TestStatus::Failed(_));
+        (ran && o.worker.is_some()).then(|| {
+            (
+                o.binary_id.as_str(),
+                o.name.as_str(),
+                o.duration.as_secs_f64(),
+            )
+        })
+    }));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let file = HistoryFile {
+        format_version: FORMAT_VERSION,
+        durations: history,
+    };
+    serde_json::to_writer(&mut tmp, &file)?;
+    tmp.flush()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::BinaryId;
+    use crate::report::{Failure, TestOutcome};
+    use std::time::Duration;
+
+    fn outcome(name: &str, status: TestStatus, secs: f64) -> TestOutcome {
+        TestOutcome {
+            binary_id: BinaryId::new("a", crate::discover::BinaryKind::Lib, "a"),
+            name: name.into(),
+            status,
+            duration: Duration::from_secs_f64(secs),
+            output: String::new(),
+            worker: Some(0),
+            started: None,
+        }
+    }
+
+    #[test]
+    fn runs_accumulate_and_only_tests_that_ran_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(dir.path());
+        assert!(load(&p).is_empty());
+        let mut record = RunRecord {
+            outcomes: vec![
+                outcome("pass", TestStatus::Passed, 2.0),
+                outcome("fail", TestStatus::Failed(Failure::Failed), 1.0),
+                outcome("skip", TestStatus::Ignored, 0.0),
+                outcome("unrun", TestStatus::NotRun("stopped".into()), 0.0),
+            ],
+            ..RunRecord::default()
+        };
+        save(&p, load(&p), &record).unwrap();
+        let h = load(&p);
+        assert_eq!(h.get("a", "pass"), Some(2.0));
+        assert_eq!(h.get("a", "fail"), Some(1.0));
+        assert_eq!(h.len(), 2);
+        record.outcomes = vec![outcome("pass", TestStatus::Passed, 4.0)];
+        save(&p, h, &record).unwrap();
+        let h = load(&p);
+        assert_eq!(h.get("a", "pass"), Some(3.0));
+        assert_eq!(h.get("a", "fail"), Some(1.0));
+    }
+
+    #[test]
+    fn a_corrupt_or_foreign_history_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(dir.path());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "{ not json").unwrap();
+        assert!(load(&p).is_empty());
+        std::fs::write(
+            &p,
+            r#"{"format_version": 9, "durations": {"a": {"t": 1.0}}}"#,
+        )
+        .unwrap();
+        assert!(load(&p).is_empty());
+    }
+}

@@ -1,0 +1,88 @@
+//! What a batch process costs, learned while the run goes on: per binary, the time a
+//! warm test takes and what a process costs beyond its tests (start-up, fixtures, exit).
+//! Chunks are never so small that starting a process costs more than a quarter of the
+//! chunk's expected run time.
+
+use std::collections::HashMap;
+
+/// What one finished batch process cost, fed back by the executor.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchCost {
+    pub binary: usize,
+    pub tests: usize,
+    /// Seconds from spawning the process to its exit.
+    pub wall: f64,
+    /// Seconds the first test took (it pays for lazily built fixtures).
+    pub first_test: f64,
+    /// Seconds all tests took together.
+    pub test_sum: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Estimate {
+    /// Seconds a test takes, once the process is warm.
+    mean_test: f64,
+    /// Seconds a process costs beyond its tests: start-up, fixtures, exit.
+    overhead: f64,
+    samples: u32,
+}
+
+/// Per-binary estimates learned while the run goes on.
+#[derive(Clone, Debug, Default)]
+pub struct CostModel {
+    per_binary: HashMap<usize, Estimate>,
+}
+
+impl CostModel {
+    /// Folds one batch into the estimate for its binary. Batches of one test say nothing
+    /// about warm test time and are skipped.
+    pub fn record(&mut self, c: BatchCost) {
+        if c.tests < 2 {
+            return;
+        }
+        let mean_test = ((c.test_sum - c.first_test) / (c.tests - 1) as f64).max(0.0);
+        let overhead = (c.wall - mean_test * c.tests as f64).max(0.0);
+        let e = self.per_binary.entry(c.binary).or_default();
+        let n = e.samples as f64;
+        e.mean_test = (e.mean_test * n + mean_test) / (n + 1.0);
+        e.overhead = (e.overhead * n + overhead) / (n + 1.0);
+        e.samples += 1;
+    }
+
+    /// The fewest tests of `binary` worth a process of their own: enough that the
+    /// process overhead is at most a quarter of the chunk. 1 while nothing is known.
+    pub fn min_chunk(&self, binary: usize) -> usize {
+        match self.per_binary.get(&binary) {
+            Some(e) if e.samples > 0 && e.mean_test > 0.0 => {
+                let n = (4.0 * e.overhead / e.mean_test).ceil();
+                if n.is_finite() {
+                    (n as usize).max(1)
+                } else {
+                    1
+                }
+            }
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expensive_processes_need_larger_chunks() {
+        let mut cost = CostModel::default();
+        // 40 ms of fixture in the first test, 2 ms per test after it.
+        cost.record(BatchCost {
+            binary: 0,
+            tests: 100,
+            wall: 0.243,
+            first_test: 0.042,
+            test_sum: 0.240,
+        });
+        // 4 x 43 ms overhead / 2 ms per test, rounded up.
+        assert_eq!(cost.min_chunk(0), 87);
+        assert_eq!(cost.min_chunk(1), 1);
+    }
+}

@@ -1,0 +1,394 @@
+//! The schedule a run follows: a state machine that gives each worker that asks its next
+//! chunk (tests of one binary, for one process). Where the work comes from depends on the
+//! distribution mode, built in `dist.rs`: a worker's own queue first (a scope it took, its
+//! worksteal slice, its copy under `each`), then whole scopes, then the shared load
+//! queue, and last, under worksteal, the back half of the longest queue of another
+//! worker. Pure: the executor reports what processes cost and asks; no clock or processes.
+
+use std::collections::VecDeque;
+
+use super::cost::CostModel;
+use super::filter::UnitTests;
+
+/// Work handed to one worker: tests of one binary, to run in one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub binary: usize,
+    pub tests: UnitTests,
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match &self.tests {
+            UnitTests::Named(n) => n.len(),
+            UnitTests::Opaque => 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A test and the seconds it is expected to take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedTest {
+    pub name: String,
+    pub expected: f64,
+}
+
+/// Tests of one binary, in the order they are to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub binary: usize,
+    /// The whole binary as one test (its one entry is named after the binary id).
+    pub opaque: bool,
+    pub tests: VecDeque<PlannedTest>,
+}
+
+impl Segment {
+    pub fn time(&self) -> f64 {
+        self.tests.iter().map(|t| t.expected).sum()
+    }
+
+    fn longest(&self) -> f64 {
+        self.tests.iter().map(|t| t.expected).fold(0.0, f64::max)
+    }
+}
+
+/// How a worker takes from its own queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnRule {
+    /// The whole front segment: a scope, or a copy under `each`, runs in one process.
+    Whole,
+    /// Half of what the worker has left (but enough to pay for the process), so that
+    /// the other half is always there to be stolen.
+    Halving,
+}
+
+/// The most bytes of test names one command line carries, so argument lists stay far
+/// below the operating system's limit however large a binary is.
+const MAX_ARG_BYTES: usize = 64 * 1024;
+
+/// What remains to be handed out, and the rules for handing it out.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    workers: usize,
+    /// Work that belongs to one worker.
+    own: Vec<VecDeque<Segment>>,
+    /// Units that must run whole on one worker, handed out in this order.
+    scopes: VecDeque<Vec<Segment>>,
+    /// The load queue, shared by all workers.
+    shared: VecDeque<Segment>,
+    own_rule: OwnRule,
+    steal: bool,
+}
+
+impl Schedule {
+    pub(super) fn new(workers: usize, own_rule: OwnRule, steal: bool) -> Self {
+        let workers = workers.max(1);
+        Schedule {
+            workers,
+            own: vec![VecDeque::new(); workers],
+            scopes: VecDeque::new(),
+            shared: VecDeque::new(),
+            own_rule,
+            steal,
+        }
+    }
+
+    pub(super) fn push_own(&mut self, worker: usize, segments: impl IntoIterator<Item = Segment>) {
+        self.own[worker].extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
+    }
+
+    pub(super) fn push_scope(&mut self, scope: Vec<Segment>) {
+        let scope: Vec<Segment> = scope.into_iter().filter(|s| !s.tests.is_empty()).collect();
+        if !scope.is_empty() {
+            self.scopes.push_back(scope);
+        }
+    }
+
+    pub(super) fn push_shared(&mut self, segments: impl IntoIterator<Item = Segment>) {
+        self.shared
+            .extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Tests not yet handed out.
+    pub fn remaining(&self) -> usize {
+        self.all_segments().map(|s| s.tests.len()).sum()
+    }
+
+    fn all_segments(&self) -> impl Iterator<Item = &Segment> {
+        self.own
+            .iter()
+            .flatten()
+            .chain(self.scopes.iter().flatten())
+            .chain(self.shared.iter())
+    }
+
+    /// The next chunk for `worker`, which has nothing to run; `None` when nothing is left
+    /// that it may run.
+    pub fn next(&mut self, worker: usize, cost: &CostModel) -> Option<Chunk> {
+        loop {
+            if let Some(front) = self.own[worker].front() {
+                let take = match self.own_rule {
+                    OwnRule::Whole => Take::Whole,
+                    OwnRule::Halving => Take::Guided {
+                        target: queue_time(&self.own[worker]) / 2.0,
+                        min_count: cost.min_chunk(front.binary),
+                    },
+                };
+                return take_chunk(&mut self.own[worker], take);
+            }
+            if let Some(scope) = self.scopes.pop_front() {
+                self.own[worker].extend(scope);
+                continue;
+            }
+            if let Some(front) = self.shared.front() {
+                // Guided self-scheduling: a worker's share of what is left, so chunks
+                // are large at first and shrink as the queue drains.
+                let take = Take::Guided {
+                    target: queue_time(&self.shared) / self.workers as f64,
+                    min_count: cost.min_chunk(front.binary),
+                };
+                return take_chunk(&mut self.shared, take);
+            }
+            if self.steal && self.steal_for(worker) {
+                continue;
+            }
+            return None;
+        }
+    }
+
+    /// Moves the back half (by expected time) of the longest other queue to `thief`.
+    fn steal_for(&mut self, thief: usize) -> bool {
+        let victim = (0..self.workers)
+            .filter(|&w| w != thief && !self.own[w].is_empty())
+            .max_by(|&a, &b| queue_time(&self.own[a]).total_cmp(&queue_time(&self.own[b])));
+        let Some(victim) = victim else {
+            return false;
+        };
+        let half = queue_time(&self.own[victim]) / 2.0;
+        let mut stolen: VecDeque<Segment> = VecDeque::new();
+        let mut stolen_time = 0.0;
+        let queue = &mut self.own[victim];
+        while stolen.is_empty() || stolen_time < half {
+            let Some(mut last) = queue.pop_back() else {
+                break;
+            };
+            if last.opaque {
+                stolen_time += last.time();
+                stolen.push_front(last);
+                continue;
+            }
+            let mut part = Segment {
+                binary: last.binary,
+                opaque: false,
+                tests: VecDeque::new(),
+            };
+            while part.tests.is_empty() || stolen_time < half {
+                let Some(t) = last.tests.pop_back() else {
+                    break;
+                };
+                stolen_time += t.expected;
+                part.tests.push_front(t);
+            }
+            if !last.tests.is_empty() {
+                queue.push_back(last);
+            }
+            stolen.push_front(part);
+        }
+        let found = !stolen.is_empty();
+        self.own[thief].extend(stolen);
+        found
+    }
+
+    /// Empties the schedule, returning what was never handed out (for a cancelled run).
+    pub fn drain(&mut self) -> Vec<Chunk> {
+        let mut segments: Vec<Segment> = Vec::new();
+        for q in &mut self.own {
+            segments.extend(q.drain(..));
+        }
+        segments.extend(self.scopes.drain(..).flatten());
+        segments.extend(self.shared.drain(..));
+        segments
+            .into_iter()
+            .map(|s| Chunk {
+                binary: s.binary,
+                tests: if s.opaque {
+                    UnitTests::Opaque
+                } else {
+                    UnitTests::Named(s.tests.into_iter().map(|t| t.name).collect())
+                },
+            })
+            .collect()
+    }
+}
+
+/// Longest first: segments by their longest test, then by their total, both descending.
+/// Stable, so with nothing known the list order stays.
+pub(super) fn sort_longest_first(segments: &mut [Segment]) {
+    segments.sort_by(|a, b| {
+        b.longest()
+            .total_cmp(&a.longest())
+            .then(b.time().total_cmp(&a.time()))
+    });
+}
+
+fn queue_time(q: &VecDeque<Segment>) -> f64 {
+    q.iter().map(Segment::time).sum()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Take {
+    Whole,
+    /// Tests from the front until their expected time reaches `target` and there are at
+    /// least `min_count` of them (one at the very least).
+    Guided {
+        target: f64,
+        min_count: usize,
+    },
+}
+
+fn take_chunk(queue: &mut VecDeque<Segment>, take: Take) -> Option<Chunk> {
+    let front = queue.front_mut()?;
+    let binary = front.binary;
+    if front.opaque {
+        queue.pop_front();
+        return Some(Chunk {
+            binary,
+            tests: UnitTests::Opaque,
+        });
+    }
+    let (target, min_count) = match take {
+        Take::Whole => (f64::INFINITY, usize::MAX),
+        Take::Guided { target, min_count } => (target, min_count.max(1)),
+    };
+    let mut taken = Vec::new();
+    let (mut time, mut bytes) = (0.0, 0);
+    while let Some(t) = front.tests.front() {
+        let enough = !taken.is_empty() && time >= target && taken.len() >= min_count;
+        let too_long = !taken.is_empty() && bytes + t.name.len() + 1 > MAX_ARG_BYTES;
+        if enough || too_long {
+            break;
+        }
+        bytes += t.name.len() + 1;
+        time += t.expected;
+        taken.extend(front.tests.pop_front().map(|t| t.name));
+    }
+    if front.tests.is_empty() {
+        queue.pop_front();
+    }
+    Some(Chunk {
+        binary,
+        tests: UnitTests::Named(taken),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::cost::BatchCost;
+
+    fn seg(binary: usize, times: &[f64]) -> Segment {
+        Segment {
+            binary,
+            opaque: false,
+            tests: times
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| PlannedTest {
+                    name: format!("b{binary}::t{i}"),
+                    expected: t,
+                })
+                .collect(),
+        }
+    }
+
+    fn sizes(s: &mut Schedule, worker: usize) -> Vec<usize> {
+        let cost = CostModel::default();
+        std::iter::from_fn(|| s.next(worker, &cost))
+            .map(|c| c.len())
+            .collect()
+    }
+
+    #[test]
+    fn shared_chunks_shrink_as_the_queue_drains() {
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_shared([seg(0, &[1.0; 1000])]);
+        let sizes = sizes(&mut s, 0);
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert_eq!(sizes[0], 500);
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert_eq!(*sizes.last().unwrap(), 1);
+    }
+
+    #[test]
+    fn chunk_sizes_follow_expected_time_not_count() {
+        // Two long tests then many short ones: a worker's share of the time is reached
+        // after the first long test.
+        let mut times = vec![10.0, 10.0];
+        times.extend([0.1; 100]);
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_shared([seg(0, &times)]);
+        let cost = CostModel::default();
+        assert_eq!(s.next(0, &cost).unwrap().len(), 2);
+        assert!(s.next(1, &cost).unwrap().len() < 100);
+    }
+
+    #[test]
+    fn expensive_processes_get_larger_chunks() {
+        let mut cost = CostModel::default();
+        cost.record(BatchCost {
+            binary: 0,
+            tests: 100,
+            wall: 0.243,
+            first_test: 0.042,
+            test_sum: 0.240,
+        });
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_shared([seg(0, &[1.0; 100])]);
+        assert_eq!(s.next(0, &cost).unwrap().len(), 87);
+        assert_eq!(s.next(1, &cost).unwrap().len(), 13);
+        assert!(s.next(0, &cost).is_none());
+    }
+
+    #[test]
+    fn a_dry_worker_steals_the_back_half_of_the_longest_queue() {
+        let mut s = Schedule::new(3, OwnRule::Halving, true);
+        s.push_own(0, [seg(0, &[1.0; 4])]);
+        s.push_own(1, [seg(1, &[1.0; 8])]);
+        let cost = CostModel::default();
+        let c = s.next(2, &cost).unwrap();
+        // Worker 1 had 8 s queued: the thief took the last 4 tests and runs half of them.
+        assert_eq!(c.binary, 1);
+        assert_eq!(
+            c.tests,
+            UnitTests::Named(vec!["b1::t4".into(), "b1::t5".into()])
+        );
+        assert_eq!(s.remaining(), 4 + 4 + 2);
+        // Worker 1 keeps the front half, in order.
+        assert_eq!(
+            s.next(1, &cost).unwrap().tests,
+            UnitTests::Named(vec!["b1::t0".into(), "b1::t1".into()])
+        );
+    }
+
+    #[test]
+    fn a_chunk_never_mixes_binaries() {
+        let mut s = Schedule::new(1, OwnRule::Whole, false);
+        s.push_shared([seg(0, &[1.0; 3]), seg(1, &[1.0; 5])]);
+        assert_eq!(sizes(&mut s, 0), [3, 5]);
+    }
+
+    #[test]
+    fn longest_first_orders_by_longest_test_then_total() {
+        let mut v = vec![seg(0, &[0.1; 50]), seg(1, &[2.0]), seg(2, &[1.0, 1.0, 1.0])];
+        sort_longest_first(&mut v);
+        assert_eq!(v.iter().map(|s| s.binary).collect::<Vec<_>>(), [1, 2, 0]);
+    }
+}
