@@ -51,6 +51,10 @@
 //! [`test_temp_dir`] and [`once_per_run`] give a test what it needs to keep out of the
 //! way of tests on other workers.
 
+// The crate docs show markers on `#[test]` functions as users write them; the doctest
+// still compiles them, which is what it is there for.
+#![allow(clippy::test_attr_in_doctest)]
+
 mod isolation;
 mod lock;
 mod names;

@@ -124,7 +124,13 @@ impl Markers {
     /// Adds the marker written as a stacked attribute (`#[group("g")]` below the one
     /// being expanded).
     pub fn add_attribute(&mut self, kind: Kind, attr: &Attribute) -> syn::Result<()> {
-        let span = attr.pound_token.span;
+        // The marker's name: the most telling part of the attribute to point at.
+        let span = attr
+            .meta
+            .path()
+            .segments
+            .last()
+            .map_or(attr.pound_token.span, |s| s.ident.span());
         let args = match &attr.meta {
             Meta::Path(_) => TokenStream::new(),
             Meta::List(list) => list.tokens.clone(),
@@ -137,12 +143,6 @@ impl Markers {
                     ),
                 ))
             }
-        };
-        // An empty list (`#[serial()]`) has no tokens to point at: point at the attribute.
-        let span = if args.is_empty() {
-            span
-        } else {
-            attr.meta.path().segments[0].ident.span()
         };
         self.add(kind, args, span)
     }
