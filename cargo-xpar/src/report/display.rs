@@ -95,8 +95,9 @@ impl Display {
                 opaque,
             } => {
                 let mut text = format!(
-                    "{} {to_run} tests on {workers} workers ({filtered_out} filtered out)\n",
-                    self.label(BOLD, "Starting")
+                    "{} {to_run} tests on {} ({filtered_out} filtered out)\n",
+                    self.label(BOLD, "Starting"),
+                    plural(*workers, "worker")
                 );
                 for (id, reason) in opaque {
                     text += &format!(
@@ -245,11 +246,11 @@ impl Display {
             counts
         );
         text += &format!(
-            "{:>12}  sum of test times {:.3}s, {:.2}x speedup on {} workers\n",
+            "{:>12}  sum of test times {:.3}s, {:.2}x speedup on {}\n",
             "",
             record.test_time_sum().as_secs_f64(),
             record.speedup(),
-            record.workers
+            plural(record.workers, "worker")
         );
         for (id, _) in &record.opaque {
             text += &format!(
@@ -268,5 +269,14 @@ impl Display {
         }
         self.emit(&text);
         let _ = self.out.flush();
+    }
+}
+
+/// `1 worker`, `2 workers`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }

@@ -35,9 +35,12 @@ struct JsonBinary<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct JsonTest<'a> {
     name: &'a str,
     ignored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_path: Option<&'a str>,
 }
 
 /// Writes the tests of `list` that `filter` selects (ignored ones included, as marked,
@@ -60,6 +63,7 @@ pub fn write_list(
                     vec![JsonTest {
                         name,
                         ignored: false,
+                        source_path: None,
                     }]
                 } else {
                     vec![]
@@ -75,6 +79,7 @@ pub fn write_list(
                     .map(|t| JsonTest {
                         name: &t.name,
                         ignored: t.ignored,
+                        source_path: t.source_path.as_deref(),
                     })
                     .collect(),
             ),
