@@ -93,6 +93,7 @@ fn separate_processes_keep_apart() {
         (LOG_ENV, Some(log.as_os_str())),
         (xpar_harness::LOCK_DIR_ENV, Some(locks.as_os_str())),
         (xpar_protocol::env::SCHEDULED, None),
+        (xpar_protocol::env::RUN_DIR, None),
     ];
     let tests = [
         "child_serial",
@@ -114,6 +115,24 @@ fn separate_processes_keep_apart() {
         (summary.runs, summary.processes),
         (tests.len(), tests.len())
     );
+}
+
+#[test]
+fn an_unscheduled_xpar_run_locks_in_its_shared_directory() {
+    // Workers of one run have separate TMPDIRs; only the run directory is shared.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let env = [
+        (LOG_ENV, Some(log.as_os_str())),
+        (xpar_harness::LOCK_DIR_ENV, None),
+        (xpar_protocol::env::SCHEDULED, None),
+        (xpar_protocol::env::RUN_DIR, Some(dir.path().as_os_str())),
+    ];
+    child::success(child::spawn("child_key_ab", &env));
+    let locks = dir.path().join("xpar-locks");
+    for file in ["all.lock", "key-a.lock", "key-b.lock"] {
+        assert!(locks.join(file).exists(), "{file} not in {locks:?}");
+    }
 }
 
 /// Meets the other child: announces itself in the rendezvous directory, then waits for

@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 use super::process::Claim;
 use crate::names::file_stem;
 
-/// Overrides the lock directory (by default `xpar-harness-locks` in the system temp
-/// directory), e.g. to keep one suite's locks apart from another's.
+/// Overrides the lock directory, e.g. to keep one suite's locks apart from another's.
 pub const LOCK_DIR_ENV: &str = "XPAR_HARNESS_LOCK_DIR";
 
 /// The file locks of one claim, released when dropped (closing a file releases its lock,
@@ -24,11 +23,19 @@ pub struct FileGuard {
     _files: Vec<File>,
 }
 
+/// Where the lock files live: [`LOCK_DIR_ENV`] if set; else, in a `cargo xpar` run that
+/// does not schedule marked tests itself, the run's shared directory (each worker's
+/// `TMPDIR` is its own, so the temp directory would not be shared); else
+/// `xpar-harness-locks` in the system temp directory.
 pub fn lock_dir() -> PathBuf {
-    match std::env::var_os(LOCK_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => std::env::temp_dir().join("xpar-harness-locks"),
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(LOCK_DIR_ENV) {
+        return PathBuf::from(dir);
     }
+    if let Some(run_dir) = var(xpar_protocol::env::RUN_DIR) {
+        return PathBuf::from(run_dir).join("xpar-locks");
+    }
+    std::env::temp_dir().join("xpar-harness-locks")
 }
 
 /// Waits until `claim` can be taken across processes, then takes it.
