@@ -225,6 +225,10 @@ pub struct FilterArgs {
     /// Run ignored and not ignored tests.
     #[arg(long)]
     pub include_ignored: bool,
+    /// Select tests by xpar-harness marker: `serial`, `parallel_safe`,
+    /// `resource_intensive`, `group`, with `not`, `and`, `or` and parentheses.
+    #[arg(short = 'm', value_name = "EXPR")]
+    pub markers: Option<String>,
     /// Arguments for the test binaries, as after `cargo test --`. libtest's filter flags
     /// (names, --exact, --skip, --ignored, --include-ignored, --nocapture) are understood
     /// here; any other argument is passed to every test process.
@@ -256,6 +260,12 @@ pub struct RunnerArgs {
     /// than largest first.
     #[arg(long)]
     pub no_loadscope_reorder: bool,
+    /// Treat tests not marked `#[parallel_safe]` (or `#[serial(..)]`) as `#[serial]`.
+    #[arg(long)]
+    pub require_parallel_safe: bool,
+    /// Keep the run's temporary directories (XPAR_TMPDIR of each worker) after the run.
+    #[arg(long)]
+    pub keep_tmp: bool,
     /// Stop scheduling tests after the first failure (the default, as for cargo test).
     #[arg(long, overrides_with = "no_fail_fast")]
     pub fail_fast: bool,
@@ -334,6 +344,8 @@ pub struct RunConfig {
     pub jobs: usize,
     pub dist: DistMode,
     pub reorder_scopes: bool,
+    pub require_parallel_safe: bool,
+    pub keep_tmp: bool,
     pub fail_fast: bool,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
@@ -394,6 +406,8 @@ impl RunConfig {
             jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
             dist: r.dist,
             reorder_scopes: !r.no_loadscope_reorder,
+            require_parallel_safe: r.require_parallel_safe,
+            keep_tmp: r.keep_tmp,
             // cargo test and nextest both stop at the first failure unless told otherwise.
             fail_fast: !r.no_fail_fast,
             success_output,
@@ -475,11 +489,17 @@ fn build_filter(args: FilterArgs) -> Result<(TestFilter, bool, Vec<String>), Usa
     } else {
         RunIgnored::Default
     };
+    let markers = args
+        .markers
+        .as_deref()
+        .map(crate::plan::MarkerExpr::parse)
+        .transpose()?;
     let filter = TestFilter {
         patterns: filters,
         exact,
         skip,
         run_ignored,
+        markers,
     };
     Ok((filter, no_capture, rest))
 }

@@ -14,6 +14,8 @@ pub enum UsageError {
          `logical`"
     )]
     BadJobs { value: String },
+    #[error(transparent)]
+    MarkerExpr(#[from] crate::plan::MarkerExprError),
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]
@@ -49,6 +51,14 @@ pub enum BuildError {
 /// Listing the tests of a binary failed in a way that cannot be worked around.
 #[derive(Debug, Error)]
 pub enum ListError {
+    #[error("could not read the markers of {binary}")]
+    Markers {
+        binary: String,
+        #[source]
+        source: xpar_protocol::ReadError,
+    },
+    #[error("could not create a temporary file for the marker query")]
+    TempDir(#[source] std::io::Error),
     #[error("could not run {command}")]
     Spawn {
         command: String,

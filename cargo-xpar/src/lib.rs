@@ -76,7 +76,7 @@ fn discover(
     jobs: usize,
 ) -> Result<(discover::TestList, std::path::PathBuf), Error> {
     let build = discover::build_test_binaries(cargo)?;
-    let mut list = discover::list_all(build.binaries, jobs);
+    let mut list = discover::list_all(build.binaries, jobs)?;
     // Build order depends on which crate finished compiling first; ids do not.
     list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
     Ok((list, build.target_dir))
@@ -95,6 +95,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
             mode: cfg.dist,
             workers: cfg.dist.workers(cfg.jobs, selection.run_count()),
             reorder_scopes: cfg.reorder_scopes,
+            require_parallel_safe: cfg.require_parallel_safe,
         },
     );
     let mut display = Display::new(DisplayOptions {

@@ -12,7 +12,10 @@ use std::sync::Mutex;
 use serde::Serialize;
 use thiserror::Error;
 
+use xpar_protocol::{MarkerReport, Serial, TestMarkers};
+
 use super::binary::TestBinary;
+use crate::errors::ListError;
 use crate::process::{describe_status, tail, ProcessBuilder};
 
 /// One test as its binary lists it.
@@ -32,8 +35,30 @@ pub struct ListedTest {
 /// What `xpar-harness` markers say about a test, as far as scheduling is concerned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Markers {
+    /// `#[serial]` or `#[serial(keys)]`.
+    pub serial: Serial,
+    /// `#[parallel_safe]`.
+    pub parallel_safe: bool,
+    /// `#[resource_intensive(slots = N)]`: the worker slots it occupies.
+    pub resource_slots: Option<u32>,
     /// `#[group("name")]`: every test of the group runs on one worker.
     pub group: Option<String>,
+}
+
+impl Markers {
+    fn from_report(m: TestMarkers) -> Self {
+        Markers {
+            serial: m.serial,
+            parallel_safe: m.parallel_safe,
+            resource_slots: m.resource_slots,
+            group: m.group,
+        }
+    }
+
+    /// Whether the test carries any marker (`-m` selects by them).
+    pub fn is_marked(&self) -> bool {
+        *self != Markers::default()
+    }
 }
 
 /// What listing a binary found.
@@ -89,10 +114,13 @@ pub fn parse_terse_list(output: &str) -> Result<Vec<String>, ListParseError> {
     Ok(names)
 }
 
-/// Lists every binary, `jobs` processes at a time.
-pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> TestList {
+/// Lists every binary, `jobs` processes at a time. Fails only when a binary's harness
+/// reports markers this runner cannot read (a version mismatch): scheduling it without
+/// them could run serial tests side by side.
+pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, ListError> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<BinaryContent>>> = Mutex::new(vec![None; binaries.len()]);
+    type Slot = Option<Result<BinaryContent, ListError>>;
+    let results: Mutex<Vec<Slot>> = Mutex::new((0..binaries.len()).map(|_| None).collect());
     let threads = jobs.clamp(1, binaries.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..threads {
@@ -109,43 +137,71 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> TestList {
         }
     });
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    TestList {
-        binaries: binaries
-            .into_iter()
-            .zip(results)
-            .map(|(binary, content)| ListedBinary {
-                binary,
-                content: content.unwrap_or(BinaryContent::Opaque {
-                    reason: "listing it did not finish".into(),
-                }),
-            })
-            .collect(),
+    let mut out = Vec::with_capacity(binaries.len());
+    for (binary, content) in binaries.into_iter().zip(results) {
+        let content = content.unwrap_or(Ok(BinaryContent::Opaque {
+            reason: "listing it did not finish".into(),
+        }))?;
+        out.push(ListedBinary { binary, content });
+    }
+    Ok(TestList { binaries: out })
+}
+
+fn list_binary(binary: &TestBinary) -> Result<BinaryContent, ListError> {
+    // The marker query rides along with the first listing: a binary linked with the
+    // harness writes its markers to this file before libtest's main runs.
+    let query_dir = tempfile::tempdir().map_err(ListError::TempDir)?;
+    let query = query_dir.path().join("markers.json");
+    let mut tests = match run_json_list(binary, &query) {
+        Ok(JsonListing::Tests(tests)) => tests,
+        Ok(JsonListing::Foreign(reason)) => return Ok(BinaryContent::Opaque { reason }),
+        Err(()) => match list_terse(binary, &query) {
+            Ok(tests) => tests,
+            Err(reason) => return Ok(BinaryContent::Opaque { reason }),
+        },
+    };
+    match std::fs::read_to_string(&query) {
+        Ok(text) => {
+            let report = MarkerReport::from_json(&text).map_err(|source| ListError::Markers {
+                binary: binary.id.to_string(),
+                source,
+            })?;
+            attach_markers(&mut tests, report);
+        }
+        // No harness in this binary (or no marked test): no markers.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(ListError::TempDir(e)),
+    }
+    Ok(BinaryContent::Tests(tests))
+}
+
+/// Gives each listed test the markers the harness reported for it. A reported name that
+/// is not listed (a test compiled out by `cfg`) has nothing to mark.
+pub fn attach_markers(tests: &mut [ListedTest], report: MarkerReport) {
+    let mut by_name: std::collections::HashMap<String, TestMarkers> = report
+        .tests
+        .into_iter()
+        .map(|m| (m.name.clone(), m))
+        .collect();
+    for t in tests {
+        if let Some(m) = by_name.remove(&t.name) {
+            t.markers = Markers::from_report(m);
+        }
     }
 }
 
-fn list_binary(binary: &TestBinary) -> BinaryContent {
-    match run_json_list(binary) {
-        Ok(JsonListing::Tests(tests)) => return BinaryContent::Tests(tests),
-        Ok(JsonListing::Foreign(reason)) => return BinaryContent::Opaque { reason },
-        Err(()) => {}
-    }
-    let all = match run_list(binary, false) {
-        Ok(names) => names,
-        Err(reason) => return BinaryContent::Opaque { reason },
-    };
-    let ignored: HashSet<String> = match run_list(binary, true) {
-        Ok(names) => names.into_iter().collect(),
-        Err(reason) => return BinaryContent::Opaque { reason },
-    };
-    BinaryContent::Tests(
-        all.into_iter()
-            .map(|name| ListedTest {
-                ignored: ignored.contains(&name),
-                name,
-                ..ListedTest::default()
-            })
-            .collect(),
-    )
+/// The stable listing: `--list --format terse`, then again with `--ignored`.
+fn list_terse(binary: &TestBinary, query: &std::path::Path) -> Result<Vec<ListedTest>, String> {
+    let all = run_list(binary, false, Some(query))?;
+    let ignored: HashSet<String> = run_list(binary, true, None)?.into_iter().collect();
+    Ok(all
+        .into_iter()
+        .map(|name| ListedTest {
+            ignored: ignored.contains(&name),
+            name,
+            ..ListedTest::default()
+        })
+        .collect())
 }
 
 /// What the JSON listing attempt found.
@@ -159,12 +215,13 @@ enum JsonListing {
 
 /// Asks for libtest's JSON listing. `Err` when the binary refused the unstable flags
 /// (an old libtest, or another harness), so the terse listing is worth a try.
-fn run_json_list(binary: &TestBinary) -> Result<JsonListing, ()> {
+fn run_json_list(binary: &TestBinary, query: &std::path::Path) -> Result<JsonListing, ()> {
     let mut p = ProcessBuilder::new(&binary.path);
     p.args(["-Z", "unstable-options", "--format", "json", "--list"])
         .cwd(&binary.cwd)
         // libtest's JSON format is unstable-only; this lets a stable-built binary print it.
-        .env("RUSTC_BOOTSTRAP", "1");
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env(xpar_protocol::env::MARKER_QUERY, query);
     for (k, v) in &binary.env {
         p.env(k, v);
     }
@@ -231,11 +288,18 @@ pub fn parse_json_list(output: &str) -> Result<Vec<ListedTest>, ListParseError> 
     Ok(tests)
 }
 
-fn run_list(binary: &TestBinary, ignored: bool) -> Result<Vec<String>, String> {
+fn run_list(
+    binary: &TestBinary,
+    ignored: bool,
+    query: Option<&std::path::Path>,
+) -> Result<Vec<String>, String> {
     let mut p = ProcessBuilder::new(&binary.path);
     p.args(["--list", "--format", "terse"]).cwd(&binary.cwd);
     if ignored {
         p.arg("--ignored");
+    }
+    if let Some(q) = query {
+        p.env(xpar_protocol::env::MARKER_QUERY, q);
     }
     for (k, v) in &binary.env {
         p.env(k, v);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::batch::{cancelled, run_named, run_opaque, BatchContext, WorkerMsg};
 use crate::discover::{BinaryContent, TestList};
 use crate::errors::Error;
-use crate::plan::{Chunk, CostModel, RunIgnored, Schedule, Selection, UnitTests};
+use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
 use crate::report::{RunEvent, TestOutcome, TestStatus};
 
 /// How to carry out a run.
@@ -79,19 +79,34 @@ pub fn execute(
         }
         drop(to_dispatcher);
 
+        // Workers told to wait (for slots that `#[serial]` or `#[resource_intensive]`
+        // tests hold); asked again whenever another worker finishes a chunk.
+        let mut parked: Vec<usize> = Vec::new();
+        let answer = |worker: usize, schedule: &mut Schedule, cost: &CostModel| -> bool {
+            let next = if cancel.load(Ordering::Relaxed) {
+                Next::Done
+            } else {
+                schedule.next(worker, cost)
+            };
+            // A worker that is gone has nothing left to receive.
+            match next {
+                Next::Run(chunk) => drop(to_workers[worker].send(Some(chunk))),
+                Next::Done => drop(to_workers[worker].send(None)),
+                Next::Wait => return false,
+            }
+            true
+        };
+
         for msg in from_workers {
             match msg {
                 WorkerMsg::Ready { worker, costs } => {
                     for c in costs {
                         cost.record(c);
                     }
-                    let next = if cancel.load(Ordering::Relaxed) {
-                        None
-                    } else {
-                        schedule.next(worker, &cost)
-                    };
-                    // A worker that is gone has nothing left to receive.
-                    let _ = to_workers[worker].send(next);
+                    if !answer(worker, &mut schedule, &cost) {
+                        parked.push(worker);
+                    }
+                    parked.retain(|&w| w == worker || !answer(w, &mut schedule, &cost));
                 }
                 WorkerMsg::Started {
                     worker,
@@ -109,6 +124,7 @@ pub fn execute(
                         for chunk in schedule.drain() {
                             report_not_run(list, chunk, sink);
                         }
+                        parked.retain(|&w| !answer(w, &mut schedule, &cost));
                     }
                 }
             }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use super::durations::Durations;
 use super::filter::{Selection, UnitTests};
 use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
-use crate::discover::{BinaryContent, ListedTest, TestList};
+use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
+use xpar_protocol::Serial;
 
 /// How tests are shared among workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -62,10 +63,16 @@ pub struct PlanOptions {
     /// Largest scopes first (`loadscope`, `loadfile`, `loadgroup`); off with
     /// `--no-loadscope-reorder`, which keeps list order.
     pub reorder_scopes: bool,
+    /// `--require-parallel-safe`: tests not marked `#[parallel_safe]` are `#[serial]`.
+    pub require_parallel_safe: bool,
 }
 
 /// The schedule for `selection`: every selected test placed exactly once (once per
-/// worker for `each`).
+/// worker for `each`), with the markers kept:
+/// - `#[serial]` tests run in a first phase, alone (they hold every worker slot);
+/// - `#[resource_intensive(slots = N)]` tests in that phase too, holding N slots;
+/// - tests that share a `#[serial(key)]` form one scope, run by one worker in order,
+///   so no two of them overlap while everything else runs beside them.
 pub fn plan(
     list: &TestList,
     selection: &Selection,
@@ -74,70 +81,189 @@ pub fn plan(
 ) -> Schedule {
     let units = planned_units(list, selection, durations);
     let workers = opts.workers.max(1);
-    match opts.mode {
-        DistMode::Load => {
-            let mut s = Schedule::new(workers, OwnRule::Whole, false);
-            s.push_shared(longest_first(units));
-            s
-        }
-        DistMode::No => {
-            let mut s = Schedule::new(1, OwnRule::Whole, false);
-            s.push_own(0, units.into_iter().map(|u| u.segment));
-            s
-        }
-        DistMode::Each => {
-            let mut s = Schedule::new(workers, OwnRule::Whole, false);
-            for w in 0..workers {
-                s.push_own(w, units.iter().map(|u| u.segment.clone()));
+    if opts.mode == DistMode::No {
+        // One worker: nothing can overlap, so markers change nothing.
+        let mut s = Schedule::new(1, OwnRule::Whole, false);
+        s.push_own(0, units.into_iter().map(|u| u.segment));
+        return s;
+    }
+    let own_rule = match opts.mode {
+        DistMode::Worksteal => OwnRule::Halving,
+        _ => OwnRule::Whole,
+    };
+    let mut s = Schedule::new(workers, own_rule, opts.mode == DistMode::Worksteal);
+    let split = classify(&units, opts, workers);
+
+    if opts.mode == DistMode::Each {
+        for w in 0..workers {
+            for (seg, slots) in &split.special {
+                s.push_special(seg.clone(), *slots, Some(w));
             }
-            s
+            s.push_own(w, split.rest.iter().cloned());
         }
+        return s;
+    }
+    for (seg, slots) in split.special {
+        s.push_special(seg, slots, None);
+    }
+    for scope in ordered(split.scopes, opts.reorder_scopes) {
+        s.push_scope(scope);
+    }
+    match opts.mode {
         DistMode::Worksteal => {
-            let mut s = Schedule::new(workers, OwnRule::Halving, true);
-            for (w, slice) in slices(longest_first(units), workers)
-                .into_iter()
-                .enumerate()
-            {
+            let slices = slices(longest_first_segments(split.rest), workers);
+            for (w, slice) in slices.into_iter().enumerate() {
                 s.push_own(w, slice);
             }
-            s
         }
-        DistMode::Loadscope | DistMode::Loadfile => {
-            let mut s = Schedule::new(workers, OwnRule::Whole, false);
-            let key = |u: &PlannedUnit, i: usize| -> Option<String> {
-                Some(if opts.mode == DistMode::Loadscope {
-                    module_of(&u.segment.tests[i].name).to_owned()
-                } else {
-                    u.listed[i]
-                        .and_then(|t| t.source_path.clone())
-                        .unwrap_or_default()
-                })
+        _ => s.push_shared(longest_first_segments(split.rest)),
+    }
+    s
+}
+
+/// The tests of a run sorted by how they may be scheduled.
+struct Split {
+    /// Tests that hold worker slots while they run, per binary: (segment, slots).
+    special: Vec<(Segment, usize)>,
+    /// Tests that must run on one worker together, in list order.
+    scopes: Vec<(String, Vec<Segment>)>,
+    /// Everything else, per binary, in list order.
+    rest: Vec<Segment>,
+}
+
+fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Split {
+    let mut special: Vec<(Segment, usize)> = Vec::new();
+    let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
+    let mut rest = Vec::new();
+    for u in units {
+        let mut loose = u.segment.empty_like();
+        for (i, t) in u.segment.tests.iter().enumerate() {
+            let listed = u.listed[i];
+            let markers = listed.map(|l| l.markers.clone()).unwrap_or_default();
+            let serial = effective_serial(&markers, opts.require_parallel_safe);
+            let slots = match (&serial, markers.resource_slots) {
+                (Serial::All, _) => Some(workers),
+                (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
+                (_, Some(n)) => Some((n as usize).clamp(1, workers)),
+                _ => None,
             };
-            let (scopes, _) = scopes_by(&units, key);
-            for scope in ordered(scopes, opts.reorder_scopes) {
-                s.push_scope(scope);
-            }
-            s
-        }
-        DistMode::Loadgroup => {
-            let mut s = Schedule::new(workers, OwnRule::Whole, false);
-            let key = |u: &PlannedUnit, i: usize| u.listed[i].and_then(|t| t.markers.group.clone());
-            let (groups, rest) = scopes_by(&units, key);
-            // A group spans binaries: the (binary, group) scopes of one group are one.
-            let mut merged: Vec<(String, Vec<Segment>)> = Vec::new();
-            for (group, segs) in groups {
-                match merged.iter_mut().find(|(g, _)| *g == group) {
-                    Some((_, all)) => all.extend(segs),
-                    None => merged.push((group, segs)),
+            if let Some(slots) = slots {
+                match special
+                    .iter_mut()
+                    .find(|(s, n)| s.binary == u.segment.binary && *n == slots)
+                {
+                    Some((seg, _)) => seg.tests.push_back(t.clone()),
+                    None => {
+                        let mut seg = u.segment.empty_like();
+                        seg.tests.push_back(t.clone());
+                        special.push((seg, slots));
+                    }
                 }
+                continue;
             }
-            for scope in ordered(merged, opts.reorder_scopes) {
-                s.push_scope(scope);
+            let mut labels = Vec::new();
+            let binary = u.segment.binary;
+            match opts.mode {
+                DistMode::Loadscope => {
+                    labels.push(format!("s:{binary}/{}", module_of(&t.name)));
+                }
+                DistMode::Loadfile => {
+                    let file = listed.and_then(|l| l.source_path.as_deref());
+                    labels.push(format!("f:{binary}/{}", file.unwrap_or("")));
+                }
+                DistMode::Loadgroup => {
+                    labels.extend(markers.group.as_ref().map(|g| format!("g:{g}")));
+                }
+                _ => {}
             }
-            s.push_shared(longest_first_segments(rest));
-            s
+            if let Serial::Keys(keys) = &serial {
+                labels.extend(keys.iter().map(|k| format!("k:{k}")));
+            }
+            if labels.is_empty() {
+                loose.tests.push_back(t.clone());
+            } else {
+                labelled.push((binary, u.segment.opaque, t.clone(), labels));
+            }
+        }
+        if !loose.tests.is_empty() {
+            rest.push(loose);
         }
     }
+    Split {
+        special,
+        scopes: join_scopes(labelled),
+        rest,
+    }
+}
+
+/// What `#[serial]` means for a test in this run: `--require-parallel-safe` makes every
+/// test that did not declare itself safe (or name its serial keys) `#[serial]`. A test
+/// that holds worker slots and serial keys is run alone: slot phases and key scopes
+/// cannot both hold it.
+fn effective_serial(m: &Markers, require_parallel_safe: bool) -> Serial {
+    match &m.serial {
+        Serial::No if require_parallel_safe && !m.parallel_safe => Serial::All,
+        Serial::Keys(_) if m.resource_slots.is_some() => Serial::All,
+        other => other.clone(),
+    }
+}
+
+/// Joins tests that share a label (scope, file, group, serial key) into scopes: a test
+/// with labels `a` and `b` joins the scopes of both. Each scope keeps list order, its
+/// tests split by binary.
+fn join_scopes(
+    labelled: Vec<(usize, bool, PlannedTest, Vec<String>)>,
+) -> Vec<(String, Vec<Segment>)> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut parent: Vec<usize> = Vec::new();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (_, _, _, labels) in &labelled {
+        let mut first = None;
+        for l in labels {
+            let id = *ids.entry(l.as_str()).or_insert_with(|| {
+                parent.push(parent.len());
+                parent.len() - 1
+            });
+            match first {
+                None => first = Some(id),
+                Some(f) => {
+                    let (a, b) = (find(&mut parent, f), find(&mut parent, id));
+                    parent[b] = a;
+                }
+            }
+        }
+    }
+    let roots: Vec<usize> = labelled
+        .iter()
+        .map(|(_, _, _, labels)| {
+            let id = ids[labels[0].as_str()];
+            find(&mut parent, id)
+        })
+        .collect();
+    let mut scopes: Vec<(String, Vec<Segment>)> = Vec::new();
+    let mut scope_of_root: HashMap<usize, usize> = HashMap::new();
+    for ((binary, opaque, test, labels), root) in labelled.into_iter().zip(roots) {
+        let i = *scope_of_root.entry(root).or_insert_with(|| {
+            scopes.push((labels[0].clone(), Vec::new()));
+            scopes.len() - 1
+        });
+        let segs = &mut scopes[i].1;
+        match segs.iter_mut().find(|s| s.binary == binary) {
+            Some(seg) => seg.tests.push_back(test),
+            None => segs.push(Segment {
+                binary,
+                opaque,
+                tests: [test].into(),
+            }),
+        }
+    }
+    scopes
 }
 
 /// One selected binary's tests, with their expected times and their listing.
@@ -200,11 +326,7 @@ fn planned_units<'a>(
         .collect()
 }
 
-/// Each unit's tests longest first, and the units ordered by their longest test.
-fn longest_first(units: Vec<PlannedUnit<'_>>) -> Vec<Segment> {
-    longest_first_segments(units.into_iter().map(|u| u.segment).collect())
-}
-
+/// Each segment's tests longest first, and the segments ordered by their longest test.
 fn longest_first_segments(mut segments: Vec<Segment>) -> Vec<Segment> {
     for s in &mut segments {
         s.tests
@@ -258,49 +380,6 @@ fn module_of(name: &str) -> &str {
     name.rsplit_once("::").map_or("", |(m, _)| m)
 }
 
-/// Splits every unit's tests by `key`: tests with a key go to the scope of
-/// (binary, key), in list order, scopes in order of first appearance; tests without
-/// one are returned as plain segments.
-fn scopes_by(
-    units: &[PlannedUnit<'_>],
-    key: impl Fn(&PlannedUnit<'_>, usize) -> Option<String>,
-) -> (Vec<(String, Vec<Segment>)>, Vec<Segment>) {
-    let mut scopes: Vec<(String, Vec<Segment>)> = Vec::new();
-    let mut index: HashMap<(usize, String), usize> = HashMap::new();
-    let mut rest = Vec::new();
-    for u in units {
-        let mut loose = Segment {
-            binary: u.segment.binary,
-            opaque: u.segment.opaque,
-            tests: Default::default(),
-        };
-        for (i, t) in u.segment.tests.iter().enumerate() {
-            let Some(k) = key(u, i) else {
-                loose.tests.push_back(t.clone());
-                continue;
-            };
-            let slot = *index
-                .entry((u.segment.binary, k.clone()))
-                .or_insert_with(|| {
-                    scopes.push((
-                        k,
-                        vec![Segment {
-                            binary: u.segment.binary,
-                            opaque: u.segment.opaque,
-                            tests: Default::default(),
-                        }],
-                    ));
-                    scopes.len() - 1
-                });
-            scopes[slot].1[0].tests.push_back(t.clone());
-        }
-        if !loose.tests.is_empty() {
-            rest.push(loose);
-        }
-    }
-    (scopes, rest)
-}
-
 /// Scopes largest first (by expected time, which is the test count when nothing is
 /// known), or in list order.
 fn ordered(scopes: Vec<(String, Vec<Segment>)>, reorder: bool) -> Vec<Vec<Segment>> {
@@ -314,16 +393,23 @@ fn ordered(scopes: Vec<(String, Vec<Segment>)>, reorder: bool) -> Vec<Vec<Segmen
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
 
     use proptest::prelude::*;
 
     use super::*;
     use crate::discover::{BinaryId, BinaryKind, ListedBinary, Markers, TestBinary};
-    use crate::plan::{select, Chunk, CostModel, TestFilter};
+    use crate::plan::{select, Chunk, CostModel, Next, TestFilter};
 
-    /// A test for the list: (name, source file, group).
-    type T = (String, &'static str, Option<&'static str>);
+    /// A test for the list: (name, source file, markers).
+    type T = (String, &'static str, Markers);
+
+    fn grp(g: &str) -> Markers {
+        Markers {
+            group: Some(g.into()),
+            ..Markers::default()
+        }
+    }
 
     fn list_of(bins: Vec<Vec<T>>) -> TestList {
         TestList {
@@ -344,13 +430,11 @@ mod tests {
                         content: BinaryContent::Tests(
                             tests
                                 .into_iter()
-                                .map(|(name, file, group)| ListedTest {
+                                .map(|(name, file, markers)| ListedTest {
                                     name,
                                     ignored: false,
                                     source_path: Some(file.to_owned()),
-                                    markers: Markers {
-                                        group: group.map(str::to_owned),
-                                    },
+                                    markers,
                                 })
                                 .collect(),
                         ),
@@ -365,6 +449,7 @@ mod tests {
             mode,
             workers: mode.workers(workers, usize::MAX),
             reorder_scopes: true,
+            require_parallel_safe: false,
         }
     }
 
@@ -378,21 +463,48 @@ mod tests {
         mut s: Schedule,
         turns: &[usize],
         drain_after: Option<usize>,
-    ) -> (Vec<Handed>, Vec<(usize, String)>) {
+    ) -> (Vec<Handed>, Vec<(usize, String)>, Vec<Span>) {
         let cost = CostModel::default();
+        let mut spans: Vec<Span> = Vec::new();
+        let mut open: HashMap<usize, usize> = HashMap::new();
+        let mut step = 0;
         let mut active: Vec<usize> = (0..s.workers()).collect();
         let mut out = Vec::new();
         let mut drained = Vec::new();
         let mut chunks = 0;
         let mut turn = 0;
+        // A worker told to wait lets the next one go; a whole round of waits is a deadlock.
+        let mut waited = 0;
+        let mut forced: Option<usize> = None;
         while !active.is_empty() {
-            let i = turns.get(turn % turns.len().max(1)).copied().unwrap_or(0) % active.len();
+            let pick = forced
+                .take()
+                .unwrap_or_else(|| turns.get(turn % turns.len().max(1)).copied().unwrap_or(0));
+            let i = pick % active.len();
             turn += 1;
             let w = active[i];
+            step += 1;
+            // Asking again means its chunk finished.
+            if let Some(span) = open.remove(&w) {
+                spans[span].end = step;
+            }
             match s.next(w, &cost) {
-                Some(c) => {
+                Next::Wait => {
+                    waited += 1;
+                    assert!(waited <= 2 * active.len(), "every worker waits: deadlock");
+                    forced = Some(i + 1);
+                    continue;
+                }
+                Next::Run(c) => {
+                    waited = 0;
                     assert!(!c.is_empty());
                     out.extend(names(&c).into_iter().map(|n| (w, c.binary, n)));
+                    open.insert(w, spans.len());
+                    spans.push(Span {
+                        start: step,
+                        end: usize::MAX,
+                        tests: names(&c).into_iter().map(|n| (c.binary, n)).collect(),
+                    });
                     chunks += 1;
                     if drain_after == Some(chunks) {
                         for c in s.drain() {
@@ -400,13 +512,85 @@ mod tests {
                         }
                     }
                 }
-                None => {
+                Next::Done => {
+                    waited = 0;
                     active.remove(i);
                 }
             }
         }
         assert_eq!(s.remaining(), 0);
-        (out, drained)
+        (out, drained, spans)
+    }
+
+    /// A chunk's run in the simulation: from the step it was handed out to the step its
+    /// worker asked again.
+    #[derive(Debug)]
+    struct Span {
+        start: usize,
+        end: usize,
+        tests: Vec<(usize, String)>,
+    }
+
+    /// No `#[serial]` chunk overlaps another, no two overlapping chunks share a serial
+    /// key, and overlapping chunks never hold more slots than there are workers.
+    fn check_exclusion(list: &TestList, spans: &[Span], workers: usize) -> Result<(), String> {
+        let markers = |b: usize, n: &str| -> Markers {
+            match &list.binaries[b].content {
+                BinaryContent::Tests(t) => t
+                    .iter()
+                    .find(|t| t.name == n)
+                    .map(|t| t.markers.clone())
+                    .unwrap_or_default(),
+                BinaryContent::Opaque { .. } => Markers::default(),
+            }
+        };
+        let info = |sp: &Span| {
+            let mut keys = BTreeSet::new();
+            let (mut all, mut slots) = (false, 1);
+            for (b, n) in &sp.tests {
+                let m = markers(*b, n);
+                match effective_serial(&m, false) {
+                    Serial::All => all = true,
+                    Serial::Keys(k) => keys.extend(k),
+                    Serial::No => {}
+                }
+                slots = slots.max(m.resource_slots.map_or(1, |n| (n as usize).min(workers)));
+            }
+            (all, keys, if all { workers } else { slots })
+        };
+        for (i, a) in spans.iter().enumerate() {
+            let (a_all, a_keys, _) = info(a);
+            let mut held = info(a).2;
+            for b in spans.iter().skip(i + 1) {
+                if b.start >= a.end || a.start >= b.end {
+                    continue;
+                }
+                let (b_all, b_keys, b_slots) = info(b);
+                if a_all || b_all {
+                    return Err(format!("serial overlap: {a:?} / {b:?}"));
+                }
+                if let Some(k) = a_keys.intersection(&b_keys).next() {
+                    return Err(format!("key {k} overlap: {a:?} / {b:?}"));
+                }
+                // Chunks running when `a` started.
+                if b.start <= a.start {
+                    held += b_slots;
+                }
+            }
+            if held > workers {
+                return Err(format!("{held} slots held at {a:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    impl Next {
+        fn into_chunk(self) -> Chunk {
+            match self {
+                Next::Run(c) => c,
+                other => panic!("expected a chunk, got {other:?}"),
+            }
+        }
     }
 
     fn names(c: &Chunk) -> Vec<String> {
@@ -417,7 +601,14 @@ mod tests {
     }
 
     fn arb_list() -> impl Strategy<Value = (TestList, Durations)> {
-        let test = (0usize..3, 0usize..3, prop::option::of(0usize..3), 0u32..5);
+        let marks = (0usize..8, prop::option::of(1u32..4), any::<bool>());
+        let test = (
+            0usize..3,
+            0usize..3,
+            prop::option::of(0usize..3),
+            0u32..5,
+            marks,
+        );
         let binary = prop::collection::vec(test, 0..12);
         prop::collection::vec(binary, 1..5).prop_map(|bins| {
             let mut durations = Durations::default();
@@ -429,14 +620,25 @@ mod tests {
                     tests
                         .into_iter()
                         .enumerate()
-                        .map(|(i, (module, file, group, ms))| {
+                        .map(|(i, (module, file, group, ms, (serial, slots, safe)))| {
                             let name = format!("m{module}::t{i}");
                             if ms > 0 {
                                 measured.push((format!("crate{b}"), name.clone(), f64::from(ms)));
                             }
                             let file = ["a.rs", "b.rs", "c.rs"][file];
-                            let group = group.map(|g| ["g0", "g1", "g2"][g]);
-                            (name, file, group)
+                            let markers = Markers {
+                                serial: match serial {
+                                    0..=3 => Serial::No,
+                                    4 => Serial::All,
+                                    5 => Serial::Keys(vec!["k0".into()]),
+                                    6 => Serial::Keys(vec!["k1".into()]),
+                                    _ => Serial::Keys(vec!["k0".into(), "k2".into()]),
+                                },
+                                parallel_safe: safe,
+                                resource_slots: slots.filter(|_| serial < 2),
+                                group: group.map(|g| ["g0", "g1", "g2"][g].to_owned()),
+                            };
+                            (name, file, markers)
                         })
                         .collect()
                 })
@@ -485,6 +687,12 @@ mod tests {
             return None;
         };
         let t = tests.iter().find(|t| t.name == name)?;
+        // Slot-holding tests (`#[serial]`, `#[resource_intensive]`) run in their own
+        // phase, outside any scope.
+        if effective_serial(&t.markers, false) == Serial::All || t.markers.resource_slots.is_some()
+        {
+            return None;
+        }
         match mode {
             DistMode::Loadscope => Some(format!("{binary}/{}", module_of(name))),
             DistMode::Loadfile => Some(format!("{binary}/{}", t.source_path.clone()?)),
@@ -505,7 +713,10 @@ mod tests {
             let sel = select(&list, &TestFilter::default());
             let o = opts(mode, workers);
             let schedule = plan(&list, &sel, &durations, &o);
-            let (handed, drained) = simulate(schedule, &turns, drain_after);
+            let (handed, drained, spans) = simulate(schedule, &turns, drain_after);
+            if mode != DistMode::Each {
+                prop_assert_eq!(check_exclusion(&list, &spans, o.workers), Ok(()));
+            }
             let want = selected(&list);
 
             if mode == DistMode::Each {
@@ -515,8 +726,8 @@ mod tests {
                         .filter(|(hw, _, _)| *hw == w)
                         .map(|(_, b, n)| (*b, n.clone()))
                         .collect();
-                    // Each worker runs everything once, in list order.
-                    prop_assert_eq!(&mine, &want);
+                    // Each worker runs everything once.
+                    prop_assert_eq!(sorted(mine), sorted(want.clone()));
                 }
                 return Ok(());
             }
@@ -558,7 +769,7 @@ mod tests {
     fn named(names: &[&str]) -> Vec<T> {
         names
             .iter()
-            .map(|n| (n.to_string(), "a.rs", None))
+            .map(|n| (n.to_string(), "a.rs", Markers::default()))
             .collect()
     }
 
@@ -574,15 +785,15 @@ mod tests {
         ]);
         let sel = select(&list, &TestFilter::default());
         let mut s = plan(&list, &sel, &d, &opts(DistMode::Load, 2));
-        let first = s.next(0, &CostModel::default()).unwrap();
+        let first = s.next(0, &CostModel::default()).into_chunk();
         assert_eq!(first.binary, 1);
         assert_eq!(names(&first), ["long"]);
-        let second = s.next(1, &CostModel::default()).unwrap();
+        let second = s.next(1, &CostModel::default()).into_chunk();
         assert_eq!(names(&second), ["short"]);
         // Within a binary: longest first too, in chunks of a worker's share.
         let c = CostModel::default();
-        assert_eq!(names(&s.next(1, &c).unwrap()), ["b"]);
-        assert_eq!(names(&s.next(0, &c).unwrap()), ["a"]);
+        assert_eq!(names(&s.next(1, &c).into_chunk()), ["b"]);
+        assert_eq!(names(&s.next(0, &c).into_chunk()), ["a"]);
     }
 
     #[test]
@@ -593,21 +804,24 @@ mod tests {
         let mut s = plan(&list, &sel, &d, &opts(DistMode::Loadscope, 2));
         let c = CostModel::default();
         assert_eq!(
-            names(&s.next(0, &c).unwrap()),
+            names(&s.next(0, &c).into_chunk()),
             ["big::a", "big::b", "big::c"]
         );
-        assert_eq!(names(&s.next(1, &c).unwrap()), ["small::a"]);
+        assert_eq!(names(&s.next(1, &c).into_chunk()), ["small::a"]);
         let mut keep = opts(DistMode::Loadscope, 2);
         keep.reorder_scopes = false;
         let mut s = plan(&list, &sel, &d, &keep);
-        assert_eq!(names(&s.next(0, &c).unwrap()), ["small::a"]);
+        assert_eq!(names(&s.next(0, &c).into_chunk()), ["small::a"]);
     }
 
     #[test]
     fn a_group_spanning_binaries_goes_to_one_worker() {
         let list = list_of(vec![
-            vec![("x".into(), "a.rs", Some("db")), ("y".into(), "a.rs", None)],
-            vec![("z".into(), "b.rs", Some("db"))],
+            vec![
+                ("x".into(), "a.rs", grp("db")),
+                ("y".into(), "a.rs", Markers::default()),
+            ],
+            vec![("z".into(), "b.rs", grp("db"))],
         ]);
         let sel = select(&list, &TestFilter::default());
         let mut s = plan(
@@ -617,11 +831,11 @@ mod tests {
             &opts(DistMode::Loadgroup, 2),
         );
         let c = CostModel::default();
-        assert_eq!(names(&s.next(0, &c).unwrap()), ["x"]);
+        assert_eq!(names(&s.next(0, &c).into_chunk()), ["x"]);
         // Worker 1 gets the ungrouped test; the rest of the group stays with worker 0.
-        assert_eq!(names(&s.next(1, &c).unwrap()), ["y"]);
-        assert!(s.next(1, &c).is_none());
-        assert_eq!(names(&s.next(0, &c).unwrap()), ["z"]);
+        assert_eq!(names(&s.next(1, &c).into_chunk()), ["y"]);
+        assert_eq!(s.next(1, &c), Next::Done);
+        assert_eq!(names(&s.next(0, &c).into_chunk()), ["z"]);
     }
 
     #[test]
@@ -637,9 +851,9 @@ mod tests {
         let sel = select(&list, &TestFilter::default());
         let mut s = plan(&list, &sel, &d, &opts(DistMode::Worksteal, 2));
         let c = CostModel::default();
-        assert_eq!(names(&s.next(0, &c).unwrap()), ["a"]);
-        assert_eq!(names(&s.next(1, &c).unwrap()), ["b", "c"]);
-        assert_eq!(names(&s.next(1, &c).unwrap()), ["d"]);
-        assert!(s.next(0, &c).is_none());
+        assert_eq!(names(&s.next(0, &c).into_chunk()), ["a"]);
+        assert_eq!(names(&s.next(1, &c).into_chunk()), ["b", "c"]);
+        assert_eq!(names(&s.next(1, &c).into_chunk()), ["d"]);
+        assert_eq!(s.next(0, &c), Next::Done);
     }
 }

@@ -1,6 +1,7 @@
 //! Which listed tests run, which are reported ignored, and which are filtered out.
 
-use crate::discover::{BinaryContent, TestList};
+use super::markexpr::MarkerExpr;
+use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
 
 /// What to do with `#[ignore]`d tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,13 +16,14 @@ pub enum RunIgnored {
 }
 
 /// libtest's selection rules: a test runs if it matches a filter (or there is none) and
-/// matches no `--skip`; substring matches unless `--exact`.
+/// matches no `--skip`; substring matches unless `--exact`. Then `-m`, by marker.
 #[derive(Clone, Debug, Default)]
 pub struct TestFilter {
     pub patterns: Vec<String>,
     pub exact: bool,
     pub skip: Vec<String>,
     pub run_ignored: RunIgnored,
+    pub markers: Option<MarkerExpr>,
 }
 
 impl TestFilter {
@@ -34,6 +36,15 @@ impl TestFilter {
             }
         };
         (self.patterns.is_empty() || self.patterns.iter().any(hit)) && !self.skip.iter().any(hit)
+    }
+
+    fn matches_markers(&self, markers: &Markers) -> bool {
+        self.markers.as_ref().is_none_or(|e| e.matches(markers))
+    }
+
+    /// Name and marker filters together.
+    pub fn matches(&self, test: &ListedTest) -> bool {
+        self.matches_name(&test.name) && self.matches_markers(&test.markers)
     }
 }
 
@@ -84,6 +95,7 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
             BinaryContent::Opaque { .. } => {
                 if filter.run_ignored != RunIgnored::Only
                     && filter.matches_name(lb.binary.id.as_str())
+                    && filter.matches_markers(&Markers::default())
                 {
                     sel.units.push(Unit {
                         binary: i,
@@ -96,7 +108,7 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
             BinaryContent::Tests(tests) => {
                 let mut names = Vec::new();
                 for t in tests {
-                    if !filter.matches_name(&t.name) {
+                    if !filter.matches(t) {
                         sel.filtered_out += 1;
                         continue;
                     }
@@ -169,6 +181,7 @@ mod tests {
             exact,
             skip: skip.iter().map(|s| s.to_string()).collect(),
             run_ignored: RunIgnored::Default,
+            markers: None,
         };
         assert_eq!(
             names(&select(&list, &f(&["pre"], false, &[]))),

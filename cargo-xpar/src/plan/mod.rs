@@ -5,10 +5,12 @@ mod cost;
 mod dist;
 mod durations;
 mod filter;
+mod markexpr;
 mod schedule;
 
 pub use cost::{BatchCost, CostModel};
 pub use dist::{plan, DistMode, PlanOptions};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
-pub use schedule::{Chunk, Schedule};
+pub use markexpr::{MarkerExpr, MarkerExprError};
+pub use schedule::{Chunk, Next, Schedule};

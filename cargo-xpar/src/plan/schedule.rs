@@ -1,9 +1,11 @@
 //! The schedule a run follows: a state machine that gives each worker that asks its next
 //! chunk (tests of one binary, for one process). Where the work comes from depends on the
-//! distribution mode, built in `dist.rs`: a worker's own queue first (a scope it took, its
-//! worksteal slice, its copy under `each`), then whole scopes, then the shared load
-//! queue, and last, under worksteal, the back half of the longest queue of another
-//! worker. Pure: the executor reports what processes cost and asks; no clock or processes.
+//! distribution mode, built in `dist.rs`. First come chunks that hold several worker slots
+//! (`#[serial]` holds all of them, `#[resource_intensive(slots = N)]` N): a worker waits
+//! until enough slots are free. Then a worker's own queue (a scope it took, its worksteal
+//! slice, its copy under `each`), then whole scopes, then the shared load queue, and last,
+//! under worksteal, the back half of the longest queue of another worker. Pure: the
+//! executor reports what processes cost and asks; no clock or processes.
 
 use std::collections::VecDeque;
 
@@ -47,6 +49,15 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A segment of the same binary with no tests yet.
+    pub fn empty_like(&self) -> Segment {
+        Segment {
+            binary: self.binary,
+            opaque: self.opaque,
+            tests: VecDeque::new(),
+        }
+    }
+
     pub fn time(&self) -> f64 {
         self.tests.iter().map(|t| t.expected).sum()
     }
@@ -70,11 +81,36 @@ pub enum OwnRule {
 /// below the operating system's limit however large a binary is.
 const MAX_ARG_BYTES: usize = 64 * 1024;
 
+/// The answer to a worker that asks for work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    Run(Chunk),
+    /// Nothing it may start now, but there will be once other workers finish: ask again.
+    Wait,
+    /// Nothing left for it.
+    Done,
+}
+
+/// A chunk that holds `slots` worker slots while it runs (optionally only for one worker).
+#[derive(Clone, Debug)]
+struct Special {
+    segment: Segment,
+    slots: usize,
+    worker: Option<usize>,
+}
+
 /// What remains to be handed out, and the rules for handing it out.
 #[derive(Clone, Debug)]
 pub struct Schedule {
     workers: usize,
-    /// Work that belongs to one worker.
+    /// Chunks that hold slots, handed out before anything else.
+    special: VecDeque<Special>,
+    /// The slots each worker's running chunk holds (0 when it is asking).
+    holding: Vec<usize>,
+    /// The rest of the scope each worker took: run whole, in order, never stolen.
+    taken: Vec<VecDeque<Segment>>,
+    /// Work that belongs to one worker (its slice under worksteal, its copy under
+    /// `each`).
     own: Vec<VecDeque<Segment>>,
     /// Units that must run whole on one worker, handed out in this order.
     scopes: VecDeque<Vec<Segment>>,
@@ -89,6 +125,9 @@ impl Schedule {
         let workers = workers.max(1);
         Schedule {
             workers,
+            special: VecDeque::new(),
+            holding: vec![0; workers],
+            taken: vec![VecDeque::new(); workers],
             own: vec![VecDeque::new(); workers],
             scopes: VecDeque::new(),
             shared: VecDeque::new(),
@@ -99,6 +138,18 @@ impl Schedule {
 
     pub(super) fn push_own(&mut self, worker: usize, segments: impl IntoIterator<Item = Segment>) {
         self.own[worker].extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
+    }
+
+    /// A chunk that holds `slots` of the worker slots while it runs (all of them for
+    /// `#[serial]`), for any worker or only `worker`.
+    pub(super) fn push_special(&mut self, segment: Segment, slots: usize, worker: Option<usize>) {
+        if !segment.tests.is_empty() {
+            self.special.push_back(Special {
+                segment,
+                slots: slots.clamp(1, self.workers),
+                worker,
+            });
+        }
     }
 
     pub(super) fn push_scope(&mut self, scope: Vec<Segment>) {
@@ -123,17 +174,57 @@ impl Schedule {
     }
 
     fn all_segments(&self) -> impl Iterator<Item = &Segment> {
-        self.own
+        self.special
             .iter()
-            .flatten()
+            .map(|s| &s.segment)
+            .chain(self.taken.iter().flatten())
+            .chain(self.own.iter().flatten())
             .chain(self.scopes.iter().flatten())
             .chain(self.shared.iter())
     }
 
-    /// The next chunk for `worker`, which has nothing to run; `None` when nothing is left
-    /// that it may run.
-    pub fn next(&mut self, worker: usize, cost: &CostModel) -> Option<Chunk> {
+    /// What `worker`, which has just finished its chunk (or not started one), runs next.
+    pub fn next(&mut self, worker: usize, cost: &CostModel) -> Next {
+        self.holding[worker] = 0;
+        let free = self.workers - self.holding.iter().sum::<usize>();
+        if !self.special.is_empty() {
+            // Until the slot-holding chunks are done nothing else starts, or a worker
+            // wanting every slot could wait for ever behind a stream of small chunks.
+            let fits = self
+                .special
+                .iter()
+                .position(|s| s.slots <= free && s.worker.is_none_or(|w| w == worker));
+            let Some(i) = fits else {
+                return Next::Wait;
+            };
+            let Some(special) = self.special.remove(i) else {
+                return Next::Wait;
+            };
+            self.holding[worker] = special.slots;
+            let mut queue = VecDeque::from([special.segment]);
+            return match take_chunk(&mut queue, Take::Whole) {
+                Some(chunk) => Next::Run(chunk),
+                None => Next::Wait,
+            };
+        }
+        if free == 0 && self.remaining() > 0 {
+            // The last slot-holding chunk still runs (a `#[serial]` test, say).
+            return Next::Wait;
+        }
+        match self.next_plain(worker, cost) {
+            Some(chunk) => {
+                self.holding[worker] = 1;
+                Next::Run(chunk)
+            }
+            None => Next::Done,
+        }
+    }
+
+    fn next_plain(&mut self, worker: usize, cost: &CostModel) -> Option<Chunk> {
         loop {
+            if !self.taken[worker].is_empty() {
+                return take_chunk(&mut self.taken[worker], Take::Whole);
+            }
             if let Some(front) = self.own[worker].front() {
                 let take = match self.own_rule {
                     OwnRule::Whole => Take::Whole,
@@ -145,7 +236,7 @@ impl Schedule {
                 return take_chunk(&mut self.own[worker], take);
             }
             if let Some(scope) = self.scopes.pop_front() {
-                self.own[worker].extend(scope);
+                self.taken[worker].extend(scope);
                 continue;
             }
             if let Some(front) = self.shared.front() {
@@ -209,8 +300,8 @@ impl Schedule {
 
     /// Empties the schedule, returning what was never handed out (for a cancelled run).
     pub fn drain(&mut self) -> Vec<Chunk> {
-        let mut segments: Vec<Segment> = Vec::new();
-        for q in &mut self.own {
+        let mut segments: Vec<Segment> = self.special.drain(..).map(|s| s.segment).collect();
+        for q in self.taken.iter_mut().chain(&mut self.own) {
             segments.extend(q.drain(..));
         }
         segments.extend(self.scopes.drain(..).flatten());
@@ -311,9 +402,58 @@ mod tests {
 
     fn sizes(s: &mut Schedule, worker: usize) -> Vec<usize> {
         let cost = CostModel::default();
-        std::iter::from_fn(|| s.next(worker, &cost))
+        std::iter::from_fn(|| s.next(worker, &cost).chunk())
             .map(|c| c.len())
             .collect()
+    }
+
+    impl Next {
+        fn chunk(self) -> Option<Chunk> {
+            match self {
+                Next::Run(c) => Some(c),
+                Next::Wait => panic!("unexpected wait"),
+                Next::Done => None,
+            }
+        }
+    }
+
+    #[test]
+    fn slot_holding_chunks_go_first_and_wait_for_free_slots() {
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_special(seg(0, &[1.0]), 2, None);
+        s.push_special(seg(1, &[1.0, 1.0]), 1, None);
+        s.push_shared([seg(2, &[1.0; 4])]);
+        let cost = CostModel::default();
+        // Worker 0 takes the chunk that holds both slots: worker 1 must wait.
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 0);
+        assert_eq!(s.next(1, &cost), Next::Wait);
+        // Worker 0 is done with it: one-slot chunks may run side by side, but nothing
+        // plain starts while a slot-holding chunk is still queued.
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 1);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().binary, 2);
+    }
+
+    #[test]
+    fn pinned_chunks_wait_for_their_worker() {
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_special(seg(0, &[1.0]), 2, Some(1));
+        let cost = CostModel::default();
+        assert_eq!(s.next(0, &cost), Next::Wait);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().binary, 0);
+        assert_eq!(s.next(0, &cost), Next::Done);
+        assert_eq!(s.next(1, &cost), Next::Done);
+    }
+
+    #[test]
+    fn nothing_starts_beside_the_last_serial_chunk() {
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_special(seg(0, &[1.0]), 2, None);
+        s.push_shared([seg(1, &[1.0; 4])]);
+        let cost = CostModel::default();
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 0);
+        assert_eq!(s.next(1, &cost), Next::Wait);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 1);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().binary, 1);
     }
 
     #[test]
@@ -336,8 +476,8 @@ mod tests {
         let mut s = Schedule::new(2, OwnRule::Whole, false);
         s.push_shared([seg(0, &times)]);
         let cost = CostModel::default();
-        assert_eq!(s.next(0, &cost).unwrap().len(), 2);
-        assert!(s.next(1, &cost).unwrap().len() < 100);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 2);
+        assert!(s.next(1, &cost).chunk().unwrap().len() < 100);
     }
 
     #[test]
@@ -352,9 +492,9 @@ mod tests {
         });
         let mut s = Schedule::new(2, OwnRule::Whole, false);
         s.push_shared([seg(0, &[1.0; 100])]);
-        assert_eq!(s.next(0, &cost).unwrap().len(), 87);
-        assert_eq!(s.next(1, &cost).unwrap().len(), 13);
-        assert!(s.next(0, &cost).is_none());
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 87);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().len(), 13);
+        assert_eq!(s.next(0, &cost), Next::Done);
     }
 
     #[test]
@@ -363,7 +503,7 @@ mod tests {
         s.push_own(0, [seg(0, &[1.0; 4])]);
         s.push_own(1, [seg(1, &[1.0; 8])]);
         let cost = CostModel::default();
-        let c = s.next(2, &cost).unwrap();
+        let c = s.next(2, &cost).chunk().unwrap();
         // Worker 1 had 8 s queued: the thief took the last 4 tests and runs half of them.
         assert_eq!(c.binary, 1);
         assert_eq!(
@@ -373,7 +513,7 @@ mod tests {
         assert_eq!(s.remaining(), 4 + 4 + 2);
         // Worker 1 keeps the front half, in order.
         assert_eq!(
-            s.next(1, &cost).unwrap().tests,
+            s.next(1, &cost).chunk().unwrap().tests,
             UnitTests::Named(vec!["b1::t0".into(), "b1::t1".into()])
         );
     }

@@ -74,7 +74,7 @@ pub fn write_list(
                 None,
                 tests
                     .iter()
-                    .filter(|t| filter.matches_name(&t.name))
+                    .filter(|t| filter.matches(t))
                     .filter(|t| t.ignored || filter.run_ignored != RunIgnored::Only)
                     .map(|t| JsonTest {
                         name: &t.name,

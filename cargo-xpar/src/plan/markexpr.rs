@@ -1,0 +1,186 @@
+//! `-m EXPR`: selection by marker, as pytest's `-m` does: marker names combined with
+//! `not`, `and`, `or` and parentheses (`-m "parallel_safe and not resource_intensive"`).
+//!
+//! Written by hand: the grammar is four rules, and no well-kept crate parses pytest's
+//! marker expressions.
+
+use thiserror::Error;
+
+use crate::discover::Markers;
+use xpar_protocol::Serial;
+
+/// The marker names `-m` knows.
+const MARKERS: &[&str] = &["serial", "parallel_safe", "resource_intensive", "group"];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarkerExpr {
+    Marker(String),
+    Not(Box<MarkerExpr>),
+    And(Box<MarkerExpr>, Box<MarkerExpr>),
+    Or(Box<MarkerExpr>, Box<MarkerExpr>),
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MarkerExprError {
+    #[error(
+        "unknown marker `{0}` in -m (known: serial, parallel_safe, resource_intensive, group)"
+    )]
+    Unknown(String),
+    #[error("-m expression ends early: expected a marker, `not` or `(`")]
+    UnexpectedEnd,
+    #[error("unexpected `{0}` in -m expression")]
+    Unexpected(String),
+}
+
+impl MarkerExpr {
+    pub fn parse(text: &str) -> Result<Self, MarkerExprError> {
+        let tokens = tokenize(text);
+        let mut p = Parser { tokens, pos: 0 };
+        let e = p.or()?;
+        match p.tokens.get(p.pos) {
+            None => Ok(e),
+            Some(t) => Err(MarkerExprError::Unexpected(t.clone())),
+        }
+    }
+
+    pub fn matches(&self, m: &Markers) -> bool {
+        match self {
+            MarkerExpr::Marker(name) => match name.as_str() {
+                "serial" => m.serial != Serial::No,
+                "parallel_safe" => m.parallel_safe,
+                "resource_intensive" => m.resource_slots.is_some(),
+                "group" => m.group.is_some(),
+                _ => false,
+            },
+            MarkerExpr::Not(e) => !e.matches(m),
+            MarkerExpr::And(a, b) => a.matches(m) && b.matches(m),
+            MarkerExpr::Or(a, b) => a.matches(m) || b.matches(m),
+        }
+    }
+}
+
+fn tokenize(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c == '(' || c == ')' || c.is_whitespace() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        } else {
+            word.push(c);
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+struct Parser {
+    tokens: Vec<String>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.pos).map(String::as_str)
+    }
+
+    fn or(&mut self) -> Result<MarkerExpr, MarkerExprError> {
+        let mut e = self.and()?;
+        while self.peek() == Some("or") {
+            self.pos += 1;
+            e = MarkerExpr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+
+    fn and(&mut self) -> Result<MarkerExpr, MarkerExprError> {
+        let mut e = self.not()?;
+        while self.peek() == Some("and") {
+            self.pos += 1;
+            e = MarkerExpr::And(Box::new(e), Box::new(self.not()?));
+        }
+        Ok(e)
+    }
+
+    fn not(&mut self) -> Result<MarkerExpr, MarkerExprError> {
+        match self.peek() {
+            Some("not") => {
+                self.pos += 1;
+                Ok(MarkerExpr::Not(Box::new(self.not()?)))
+            }
+            _ => self.atom(),
+        }
+    }
+
+    fn atom(&mut self) -> Result<MarkerExpr, MarkerExprError> {
+        let Some(tok) = self.peek().map(str::to_owned) else {
+            return Err(MarkerExprError::UnexpectedEnd);
+        };
+        self.pos += 1;
+        match tok.as_str() {
+            "(" => {
+                let e = self.or()?;
+                match self.peek() {
+                    Some(")") => {
+                        self.pos += 1;
+                        Ok(e)
+                    }
+                    Some(t) => Err(MarkerExprError::Unexpected(t.to_owned())),
+                    None => Err(MarkerExprError::UnexpectedEnd),
+                }
+            }
+            ")" | "and" | "or" => Err(MarkerExprError::Unexpected(tok)),
+            name if MARKERS.contains(&name) => Ok(MarkerExpr::Marker(tok)),
+            _ => Err(MarkerExprError::Unknown(tok)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn markers(serial: bool, safe: bool, heavy: bool) -> Markers {
+        Markers {
+            serial: if serial { Serial::All } else { Serial::No },
+            parallel_safe: safe,
+            resource_slots: heavy.then_some(2),
+            group: None,
+        }
+    }
+
+    #[test]
+    fn precedence_is_not_then_and_then_or() {
+        let e = MarkerExpr::parse("serial or parallel_safe and not resource_intensive").unwrap();
+        assert!(e.matches(&markers(true, false, true)));
+        assert!(e.matches(&markers(false, true, false)));
+        assert!(!e.matches(&markers(false, true, true)));
+        let e = MarkerExpr::parse("(serial or parallel_safe) and not resource_intensive").unwrap();
+        assert!(!e.matches(&markers(true, false, true)));
+        let e = MarkerExpr::parse("not not serial").unwrap();
+        assert!(e.matches(&markers(true, false, false)));
+        assert!(!e.matches(&Markers::default()));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let table = [
+            ("slow", "unknown marker `slow`"),
+            ("serial and", "ends early"),
+            ("(serial", "ends early"),
+            ("serial parallel_safe", "unexpected `parallel_safe`"),
+            ("and serial", "unexpected `and`"),
+            ("", "ends early"),
+        ];
+        for (text, want) in table {
+            let err = MarkerExpr::parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+}
