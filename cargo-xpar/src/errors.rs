@@ -99,6 +99,8 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error("could not start a worker thread")]
     Thread(#[source] std::io::Error),
+    #[error("could not create the run's temporary directories")]
+    TempDir(#[source] std::io::Error),
 }
 
 impl Error {
@@ -106,7 +108,7 @@ impl Error {
         match self {
             Error::Usage(_) => exit_codes::USAGE,
             Error::Build(_) => exit_codes::BUILD_FAILED,
-            Error::List(_) | Error::Thread(_) => exit_codes::SETUP_ERROR,
+            Error::List(_) | Error::Thread(_) | Error::TempDir(_) => exit_codes::SETUP_ERROR,
             Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
         }
     }

@@ -110,6 +110,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         fail_fast: cfg.fail_fast,
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
+        keep_tmp: cfg.keep_tmp,
     };
     execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);

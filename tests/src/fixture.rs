@@ -46,6 +46,12 @@ fn copy_dir(src: &Path, dst: &Path) -> io::Result<()> {
             }
             fs::create_dir(&to)?;
             copy_dir(&from, &to)?;
+        } else if entry.file_name() == "Cargo.toml" {
+            // Fixtures depend on this workspace's crates by relative path, which a copy
+            // elsewhere must spell out in full.
+            let root = workspace_root().display().to_string();
+            let text = fs::read_to_string(&from)?.replace("\"../../", &format!("\"{root}/"));
+            fs::write(&to, text)?;
         } else {
             fs::copy(&from, &to)?;
         }

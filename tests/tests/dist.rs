@@ -57,10 +57,10 @@ fn all_once(run: &JsonRun) {
 }
 
 /// Tests grouped by `scope`, each group in start order.
-fn by_scope<'a>(
-    run: &'a JsonRun,
+fn by_scope(
+    run: &JsonRun,
     scope: impl Fn(&JsonTest) -> String,
-) -> BTreeMap<String, Vec<&'a JsonTest>> {
+) -> BTreeMap<String, Vec<&JsonTest>> {
     let mut out: BTreeMap<String, Vec<&JsonTest>> = BTreeMap::new();
     for t in &run.tests {
         out.entry(scope(t)).or_default().push(t);

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::libtest_json::{LibtestResult, ParsedEvent, StreamParser};
+use super::run_env::RunEnv;
 use crate::discover::{BinaryId, TestBinary};
 use crate::plan::BatchCost;
 use crate::process::{describe_status, os, ProcessBuilder};
-use crate::report::{worker_name, Failure, TestOutcome, TestStatus};
+use crate::report::{Failure, TestOutcome, TestStatus};
 
 /// What a worker tells the dispatcher while it runs a chunk.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ pub struct BatchContext<'a> {
     pub cancel: &'a AtomicBool,
     /// When the run started: test start times are reported from it.
     pub run_start: Instant,
+    pub run_env: &'a RunEnv,
 }
 
 impl BatchContext<'_> {
@@ -52,8 +54,7 @@ impl BatchContext<'_> {
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
-        p.env("XPAR_WORKER_ID", worker_name(self.worker))
-            .env("XPAR_WORKER_COUNT", self.workers.to_string());
+        self.run_env.apply(&mut p, self.worker, self.workers);
         if !names.is_empty() {
             // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a stable-built
             // binary print them, which is what makes per-test results and times exact.
@@ -409,6 +410,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
 
         fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
             let cancel = AtomicBool::new(false);
+            let run_env = RunEnv::create(1, false).unwrap();
             let ctx = BatchContext {
                 binary_index: 0,
                 binary: &self.binary,
@@ -418,6 +420,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 test_args: &[],
                 cancel: &cancel,
                 run_start: Instant::now(),
+                run_env: &run_env,
             };
             let mut outcomes = Vec::new();
             let names = names.iter().map(|s| s.to_string()).collect();

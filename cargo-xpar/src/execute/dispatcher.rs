@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::batch::{cancelled, run_named, run_opaque, BatchContext, WorkerMsg};
+use super::run_env::RunEnv;
 use crate::discover::{BinaryContent, TestList};
 use crate::errors::Error;
 use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
@@ -19,6 +20,8 @@ pub struct ExecuteOptions {
     pub fail_fast: bool,
     pub run_ignored: RunIgnored,
     pub test_args: Vec<String>,
+    /// Keep the run's temporary directories (`--keep-tmp`).
+    pub keep_tmp: bool,
 }
 
 /// Runs `schedule` over the tests of `list` and hands every event to `sink`, in order;
@@ -59,6 +62,7 @@ pub fn execute(
         }));
     }
 
+    let run_env = RunEnv::create(workers, opts.keep_tmp).map_err(Error::TempDir)?;
     let mut cost = CostModel::default();
     let cancel = AtomicBool::new(false);
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
@@ -70,10 +74,12 @@ pub fn execute(
             to_workers.push(tx);
             let out = to_dispatcher.clone();
             let cancel = &cancel;
+            let run_env = &run_env;
             std::thread::Builder::new()
                 .name(format!("xpar-worker-{worker}"))
                 .spawn_scoped(scope, move || {
-                    worker_loop(list, (worker, workers), opts, (cancel, start), rx, out)
+                    let shared = (cancel, start, run_env);
+                    worker_loop(list, (worker, workers), opts, shared, rx, out)
                 })
                 .map_err(Error::Thread)?;
         }
@@ -132,6 +138,12 @@ pub fn execute(
         Ok(())
     })?;
 
+    if let Some(dir) = run_env.kept() {
+        eprintln!(
+            "note: kept the run's temporary directories at {}",
+            dir.display()
+        );
+    }
     sink(RunEvent::RunFinished {
         wall: start.elapsed(),
         cancelled: cancel.load(Ordering::Relaxed),
@@ -143,7 +155,7 @@ fn worker_loop(
     list: &TestList,
     (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
-    (cancel, run_start): (&AtomicBool, Instant),
+    (cancel, run_start, run_env): (&AtomicBool, Instant, &RunEnv),
     chunks: mpsc::Receiver<Option<Chunk>>,
     out: mpsc::Sender<WorkerMsg>,
 ) {
@@ -169,6 +181,7 @@ fn worker_loop(
             test_args: &opts.test_args,
             cancel,
             run_start,
+            run_env,
         };
         let mut emit = |msg: WorkerMsg| {
             let _ = out.send(msg);

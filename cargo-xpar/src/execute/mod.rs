@@ -3,5 +3,7 @@
 mod batch;
 mod dispatcher;
 mod libtest_json;
+mod run_env;
 
 pub use dispatcher::{execute, ExecuteOptions};
+pub use run_env::RunEnv;
