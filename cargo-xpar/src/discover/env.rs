@@ -96,18 +96,46 @@ fn lossy(s: OsString) -> String {
     s.to_string_lossy().into_owned()
 }
 
-/// The toolchain's library directories, from `rustc --print sysroot` (empty if rustc
-/// cannot be asked; only `prefer-dynamic` builds need them).
+/// The toolchain's library directories: `lib` under the sysroot, and the target's
+/// libdir, where the `libstd-*.so` that proc-macro crates' test binaries link against
+/// lives (`rustc --print sysroot --print target-libdir`; empty if rustc cannot be asked).
 pub fn sysroot_libs() -> Vec<PathBuf> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = std::process::Command::new(rustc)
-        .args(["--print", "sysroot"])
+        .args(["--print", "sysroot", "--print", "target-libdir"])
         .output();
     match out {
         Ok(o) if o.status.success() => {
-            let root = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            vec![root.join("lib")]
+            let text = String::from_utf8_lossy(&o.stdout);
+            let mut lines = text.lines().map(|l| PathBuf::from(l.trim()));
+            let mut dirs = Vec::new();
+            if let Some(root) = lines.next() {
+                dirs.push(root.join("lib"));
+            }
+            dirs.extend(lines);
+            dirs
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// A proc-macro crate's test binary links `libstd-*.so` dynamically; without its
+    /// directory on the loader path it cannot even start.
+    #[test]
+    fn the_toolchain_libstd_is_on_the_library_path() {
+        let has_libstd = |d: &PathBuf| {
+            std::fs::read_dir(d).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("libstd-") && name.ends_with(".so")
+                })
+            })
+        };
+        let dirs = sysroot_libs();
+        assert!(dirs.iter().any(has_libstd), "no libstd-*.so in {dirs:?}");
     }
 }
