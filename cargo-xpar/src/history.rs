@@ -78,13 +78,16 @@ pub fn save(path: &Path, mut history: Durations, record: &RunRecord) -> std::io:
     }));
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
     let file = HistoryFile {
         format_version: FORMAT_VERSION,
         durations: history,
     };
-    serde_json::to_writer(&mut tmp, &file)?;
-    tmp.flush()?;
+    // serde_json writes in small pieces: buffer them, or each is a system call.
+    let mut out = std::io::BufWriter::new(tmp);
+    serde_json::to_writer(&mut out, &file)?;
+    out.flush()?;
+    let tmp = out.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
