@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::coverage::CoverageFormat;
 use crate::errors::UsageError;
 use crate::plan::{DistMode, RunIgnored, TestFilter};
 
@@ -287,6 +288,43 @@ pub struct RunnerArgs {
     /// Write a JSON report of the whole run to this file (see docs/report-format.md).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Collect LLVM source-based coverage, merged over every worker and binary.
+    #[arg(long, help_heading = "Coverage")]
+    pub coverage: bool,
+    /// Coverage report formats (several allowed, comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FORMAT",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub coverage_format: Vec<CoverageFormat>,
+    /// Where to write the coverage reports [default: <target-dir>/xpar/coverage].
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub coverage_output: Option<PathBuf>,
+    /// Exit with 111 when line coverage is below this percentage.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub fail_under_lines: Option<f64>,
+}
+
+/// `--coverage` and its options, validated.
+#[derive(Debug, Clone)]
+pub struct CoverageConfig {
+    pub formats: Vec<CoverageFormat>,
+    pub output: Option<PathBuf>,
+    pub fail_under_lines: Option<f64>,
 }
 
 /// When a test's captured output is shown (nextest's values).
@@ -351,6 +389,7 @@ pub struct RunConfig {
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    pub coverage: Option<CoverageConfig>,
     /// Extra arguments for every test process.
     pub test_args: Vec<String>,
 }
@@ -414,6 +453,12 @@ impl RunConfig {
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,
             json: r.json,
+            coverage: coverage_config(
+                r.coverage,
+                r.coverage_format,
+                r.coverage_output,
+                r.fail_under_lines,
+            )?,
             test_args,
         })
     }
@@ -434,6 +479,29 @@ pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
             value: value.to_owned(),
         }),
     }
+}
+
+fn coverage_config(
+    on: bool,
+    mut formats: Vec<CoverageFormat>,
+    output: Option<PathBuf>,
+    fail_under_lines: Option<f64>,
+) -> Result<Option<CoverageConfig>, UsageError> {
+    if !on {
+        return Ok(None);
+    }
+    if let Some(p) = fail_under_lines.filter(|p| !(0.0..=100.0).contains(p)) {
+        return Err(UsageError::BadPercent(p));
+    }
+    if formats.is_empty() {
+        formats.push(CoverageFormat::Lcov);
+    }
+    formats.dedup();
+    Ok(Some(CoverageConfig {
+        formats,
+        output,
+        fail_under_lines,
+    }))
 }
 
 /// Applies `--maxprocesses`.
@@ -575,6 +643,33 @@ mod tests {
         }
         let logical = run(&["-j", "logical"]).jobs;
         assert!(logical >= run(&["-j", "auto"]).jobs.min(logical) && logical >= 1);
+    }
+
+    #[test]
+    fn coverage_options() {
+        assert!(run(&[]).coverage.is_none());
+        let c = run(&["--coverage"]).coverage.unwrap();
+        assert_eq!(c.formats, [CoverageFormat::Lcov]);
+        let c = run(&[
+            "--coverage",
+            "--coverage-format",
+            "lcov,cobertura",
+            "--coverage-format",
+            "html",
+            "--fail-under-lines",
+            "80",
+        ])
+        .coverage
+        .unwrap();
+        assert_eq!(
+            c.formats,
+            [
+                CoverageFormat::Lcov,
+                CoverageFormat::Cobertura,
+                CoverageFormat::Html
+            ]
+        );
+        assert_eq!(c.fail_under_lines, Some(80.0));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum UsageError {
     BadJobs { value: String },
     #[error(transparent)]
     MarkerExpr(#[from] crate::plan::MarkerExprError),
+    #[error("--fail-under-lines takes a percentage from 0 to 100, not `{0}`")]
+    BadPercent(f64),
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]
@@ -86,6 +88,39 @@ pub enum ReportError {
     Stdout(#[source] std::io::Error),
 }
 
+/// Making the coverage report failed.
+#[derive(Debug, Error)]
+pub enum CoverageError {
+    #[error(
+        "llvm-profdata and llvm-cov matching LLVM {llvm} were not found; install them with \
+         `rustup component add llvm-tools-preview` (or put llvm-profdata-{llvm} and \
+         llvm-cov-{llvm} on PATH)"
+    )]
+    ToolsMissing { llvm: String },
+    #[error("no coverage profile was written to {} (did any test run?)", dir.display())]
+    NoProfiles { dir: PathBuf },
+    #[error("could not run {command}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command} failed with {status}:\n{output}")]
+    Tool {
+        command: String,
+        status: String,
+        output: String,
+    },
+    #[error("could not read {0}")]
+    Parse(String),
+    #[error("could not write {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Everything that ends a `cargo xpar` invocation early.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -97,6 +132,8 @@ pub enum Error {
     List(#[from] ListError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Coverage(#[from] CoverageError),
     #[error("could not start a worker thread")]
     Thread(#[source] std::io::Error),
     #[error("could not create the run's temporary directories")]
@@ -110,6 +147,7 @@ impl Error {
             Error::Build(_) => exit_codes::BUILD_FAILED,
             Error::List(_) | Error::Thread(_) | Error::TempDir(_) => exit_codes::SETUP_ERROR,
             Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
+            Error::Coverage(_) => exit_codes::COVERAGE_ERROR,
         }
     }
 }

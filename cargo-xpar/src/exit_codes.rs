@@ -15,3 +15,7 @@ pub const TEST_RUN_FAILED: i32 = 100;
 pub const BUILD_FAILED: i32 = 101;
 /// Writing a report (JUnit) failed.
 pub const WRITE_OUTPUT_ERROR: i32 = 110;
+/// `--coverage --fail-under-lines P`: every test passed but line coverage is below P.
+pub const COVERAGE_BELOW_THRESHOLD: i32 = 111;
+/// `--coverage`: the report could not be made (tools missing, merge or export failed).
+pub const COVERAGE_ERROR: i32 = 112;

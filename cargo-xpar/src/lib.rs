@@ -5,6 +5,7 @@
 //! discover (cargo, `--list`) -> plan (pure) -> execute (processes) -> report (events).
 
 pub mod cli;
+pub mod coverage;
 pub mod discover;
 pub mod errors;
 pub mod execute;
@@ -71,21 +72,47 @@ fn print_error(e: &Error) {
     eprintln!("{text}");
 }
 
-fn discover(
-    cargo: &cli::CargoOptions,
-    jobs: usize,
-) -> Result<(discover::TestList, std::path::PathBuf), Error> {
-    let build = discover::build_test_binaries(cargo)?;
+/// The built and listed tests, and where the workspace and its target dir are.
+struct Discovered {
+    list: discover::TestList,
+    target_dir: std::path::PathBuf,
+    workspace_root: std::path::PathBuf,
+}
+
+fn discover(cargo: &cli::CargoOptions, jobs: usize, coverage: bool) -> Result<Discovered, Error> {
+    let build = discover::build_test_binaries(cargo, coverage)?;
     let mut list = discover::list_all(build.binaries, jobs)?;
     // Build order depends on which crate finished compiling first; ids do not.
     list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
-    Ok((list, build.target_dir))
+    Ok(Discovered {
+        list,
+        target_dir: build.target_dir,
+        workspace_root: build.workspace_root,
+    })
 }
 
 fn run(cfg: &RunConfig) -> Result<i32, Error> {
-    let (list, target_dir) = discover(&cfg.cargo, cfg.jobs)?;
+    // Without the tools there is no report: say so before building anything.
+    let coverage = cfg
+        .coverage
+        .as_ref()
+        .map(coverage::CoverageSession::start)
+        .transpose()?;
+    let Discovered {
+        list,
+        target_dir,
+        workspace_root,
+    } = discover(&cfg.cargo, cfg.jobs, coverage.is_some())?;
+    let profile_dir = match &coverage {
+        Some(c) => Some(c.profile_dir(&target_dir)?),
+        None => None,
+    };
     let selection = plan::select(&list, &cfg.filter);
-    let history_path = history::path(&target_dir);
+    // Instrumented tests run slower: their durations are kept apart.
+    let history_path = match coverage {
+        Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
+        None => history::path(&target_dir),
+    };
     let durations = history::load(&history_path);
     let schedule = plan::plan(
         &list,
@@ -111,6 +138,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
+        profile_dir: profile_dir.clone(),
     };
     execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);
@@ -129,16 +157,44 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
     if let Some(path) = &cfg.json {
         report::write_json(&record, cfg.dist, path)?;
     }
-    let code = record.exit_code();
+    let mut code = record.exit_code();
     if code == exit_codes::NO_TESTS_RUN {
         eprintln!("error: no tests to run (the filters matched none)");
+    }
+    if let (Some(session), Some(dir)) = (&coverage, &profile_dir) {
+        if code != exit_codes::NO_TESTS_RUN {
+            let result = session.finish(&list, dir, &target_dir, &workspace_root)?;
+            code = code.max(report_coverage(&result, session.fail_under_lines(), code));
+        }
     }
     Ok(code)
 }
 
+/// Prints the coverage table and where the reports went; the exit code the threshold
+/// asks for when the tests themselves passed.
+fn report_coverage(result: &coverage::CoverageResult, fail_under: Option<f64>, code: i32) -> i32 {
+    eprintln!(
+        "{:>12} merged from {}",
+        "Coverage",
+        result.profile_dir.display()
+    );
+    eprint!("{}", coverage::render(&result.summary));
+    for f in &result.files {
+        eprintln!("{:>12} {}", "Wrote", f.display());
+    }
+    let lines = result.summary.total.lines.percent();
+    match fail_under {
+        Some(min) if code == exit_codes::OK && lines < min => {
+            eprintln!("error: line coverage {lines:.2}% is below --fail-under-lines {min}");
+            exit_codes::COVERAGE_BELOW_THRESHOLD
+        }
+        _ => code,
+    }
+}
+
 fn list(cfg: &ListConfig) -> Result<i32, Error> {
     let jobs = cli::parse_jobs("auto")?;
-    let (list, _) = discover(&cfg.cargo, jobs)?;
+    let list = discover(&cfg.cargo, jobs, false)?.list;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     report::write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;

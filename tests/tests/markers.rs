@@ -61,6 +61,7 @@ fn xpar_run(fixture: &FixtureCopy, logs: &Logs, args: &[&str]) -> Run {
 
 #[test]
 fn cargo_xpar_keeps_markers_in_every_mode() {
+    let _target = lock_fixture_target();
     let fixture = FixtureCopy::new("markers");
     let cases: &[&[&str]] = &[
         &["-j", "2"],
@@ -130,6 +131,7 @@ fn spans(log: &str) -> Vec<(String, String, u128, u128, String)> {
 
 #[test]
 fn every_worker_shares_the_run_id_and_has_its_own_dir() {
+    let _target = lock_fixture_target();
     let fixture = FixtureCopy::new("markers");
     let target = fixture_target();
     let args = [
@@ -180,6 +182,7 @@ fn every_worker_shares_the_run_id_and_has_its_own_dir() {
 
 #[test]
 fn marker_expressions_select_tests() {
+    let _target = lock_fixture_target();
     let fixture = FixtureCopy::new("markers");
     let target = fixture_target();
     let list = |expr: &str| -> Vec<String> {
@@ -235,6 +238,7 @@ fn cargo(fixture: &FixtureCopy, logs: &Logs, args: &[&str]) -> Run {
 
 #[test]
 fn fallback_locks_hold_under_cargo_test_and_nextest() {
+    let _target = lock_fixture_target();
     let fixture = FixtureCopy::new("markers");
     let logs = Logs::new(fixture.path(), "cargo-test");
     let r = cargo(&fixture, &logs, &["test", "--", "--test-threads=8"]);

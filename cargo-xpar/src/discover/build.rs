@@ -19,13 +19,41 @@ use crate::process::{describe_status, ProcessBuilder};
 pub struct BuildOutput {
     pub binaries: Vec<TestBinary>,
     /// The workspace's target directory (where cargo xpar keeps its own files, under
-    /// `xpar/`).
+    /// `xpar/`); under `--coverage` still the usual one, not the instrumented build's.
     pub target_dir: PathBuf,
+    pub workspace_root: PathBuf,
+}
+
+/// Where `--coverage` builds, beside the usual build so that switching coverage on and
+/// off rebuilds neither.
+pub fn coverage_target_dir(target_dir: &std::path::Path) -> PathBuf {
+    target_dir.join("xpar").join("coverage-target")
+}
+
+/// The user's RUSTFLAGS with the coverage flags added, as the variable cargo reads:
+/// `CARGO_ENCODED_RUSTFLAGS` when the user set that (cargo then ignores `RUSTFLAGS`),
+/// else `RUSTFLAGS`. Flags from `build.rustflags` in cargo's config are not merged: cargo
+/// ignores the config when either variable is set.
+fn coverage_rustflags() -> (&'static str, String) {
+    let flags = crate::coverage::RUSTFLAGS;
+    match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        Ok(enc) if !enc.is_empty() => {
+            let mut all: Vec<&str> = enc.split('\x1f').collect();
+            all.extend(flags);
+            ("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"))
+        }
+        _ => {
+            let user = std::env::var("RUSTFLAGS").unwrap_or_default();
+            let all = format!("{user} {}", flags.join(" "));
+            ("RUSTFLAGS", all.trim().to_owned())
+        }
+    }
 }
 
 /// Runs `cargo test --no-run --message-format=json-render-diagnostics`, showing cargo's
-/// progress and rendered diagnostics on stderr as cargo shows them.
-pub fn build_test_binaries(opts: &CargoOptions) -> Result<BuildOutput, BuildError> {
+/// progress and rendered diagnostics on stderr as cargo shows them; with `coverage`,
+/// instrumented, into [`coverage_target_dir`].
+pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildOutput, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
     // `cargo metadata --no-deps` is cheap and independent of the build: run it alongside.
@@ -43,15 +71,41 @@ pub fn build_test_binaries(opts: &CargoOptions) -> Result<BuildOutput, BuildErro
         );
         (cmd.exec(), sysroot_libs())
     });
-
+    type MetadataJoin = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
+    let join = |handle: MetadataJoin| match handle.join() {
+        Ok((Ok(m), sysroot)) => Ok((m, sysroot)),
+        Ok((Err(e), _)) => Err(BuildError::Metadata(e.to_string())),
+        Err(_) => Err(BuildError::Metadata("the metadata thread panicked".into())),
+    };
+    let mut pending = Some(metadata);
+    let mut known: Option<(Metadata, Vec<PathBuf>)> = None;
+    let mut build_opts = opts.clone();
     let mut build = ProcessBuilder::new(&cargo);
+    if let (true, Some(handle)) = (coverage, pending.take_if(|_| coverage)) {
+        // The instrumented build goes beside the usual one, which metadata locates.
+        let (m, sysroot) = join(handle)?;
+        let target = opts
+            .target_dir
+            .clone()
+            .unwrap_or_else(|| m.target_directory.clone().into_std_path_buf());
+        let cov_target = coverage_target_dir(&target);
+        build_opts.target_dir = Some(cov_target.clone());
+        let (var, flags) = coverage_rustflags();
+        // Build scripts are instrumented too: keep their profiles out of the report.
+        let scratch = cov_target
+            .join("xpar")
+            .join("build-profraw")
+            .join("%m.profraw");
+        build.env(var, flags).env("LLVM_PROFILE_FILE", scratch);
+        known = Some((m, sysroot));
+    }
     build
         .args([
             "test",
             "--no-run",
             "--message-format=json-render-diagnostics",
         ])
-        .args(opts.to_cli_args());
+        .args(build_opts.to_cli_args());
     let mut child = build
         .command()
         .stdout(Stdio::piped())
@@ -78,10 +132,10 @@ pub fn build_test_binaries(opts: &CargoOptions) -> Result<BuildOutput, BuildErro
         });
     }
 
-    let (metadata, sysroot) = match metadata.join() {
-        Ok((Ok(m), sysroot)) => (m, sysroot),
-        Ok((Err(e), _)) => return Err(BuildError::Metadata(e.to_string())),
-        Err(_) => return Err(BuildError::Metadata("the metadata thread panicked".into())),
+    let (metadata, sysroot) = match (known, pending) {
+        (Some(k), _) => k,
+        (None, Some(handle)) => join(handle)?,
+        (None, None) => return Err(BuildError::Metadata("no metadata".into())),
     };
     Ok(BuildOutput {
         binaries: test_binaries(&artifacts, &metadata, &sysroot),
@@ -90,6 +144,7 @@ pub fn build_test_binaries(opts: &CargoOptions) -> Result<BuildOutput, BuildErro
             .target_dir
             .clone()
             .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf()),
+        workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
     })
 }
 

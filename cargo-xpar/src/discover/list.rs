@@ -175,6 +175,13 @@ fn list_binary(binary: &TestBinary) -> Result<BinaryContent, ListError> {
     Ok(BinaryContent::Tests(tests))
 }
 
+/// Where an instrumented (`--coverage`) binary writes the profile of its listing: beside
+/// the marker query, removed with it, so listing neither counts as coverage nor leaves a
+/// `default.profraw` in the package.
+fn scratch_profile(query: &std::path::Path) -> std::path::PathBuf {
+    query.with_file_name("list-%p.profraw")
+}
+
 /// Gives each listed test the markers the harness reported for it. A reported name that
 /// is not listed (a test compiled out by `cfg`) has nothing to mark.
 pub fn attach_markers(tests: &mut [ListedTest], report: MarkerReport) {
@@ -192,8 +199,8 @@ pub fn attach_markers(tests: &mut [ListedTest], report: MarkerReport) {
 
 /// The stable listing: `--list --format terse`, then again with `--ignored`.
 fn list_terse(binary: &TestBinary, query: &std::path::Path) -> Result<Vec<ListedTest>, String> {
-    let all = run_list(binary, false, Some(query))?;
-    let ignored: HashSet<String> = run_list(binary, true, None)?.into_iter().collect();
+    let all = run_list(binary, false, query, true)?;
+    let ignored: HashSet<String> = run_list(binary, true, query, false)?.into_iter().collect();
     Ok(all
         .into_iter()
         .map(|name| ListedTest {
@@ -221,7 +228,8 @@ fn run_json_list(binary: &TestBinary, query: &std::path::Path) -> Result<JsonLis
         .cwd(&binary.cwd)
         // libtest's JSON format is unstable-only; this lets a stable-built binary print it.
         .env("RUSTC_BOOTSTRAP", "1")
-        .env(xpar_protocol::env::MARKER_QUERY, query);
+        .env(xpar_protocol::env::MARKER_QUERY, query)
+        .env("LLVM_PROFILE_FILE", scratch_profile(query));
     for (k, v) in &binary.env {
         p.env(k, v);
     }
@@ -291,15 +299,17 @@ pub fn parse_json_list(output: &str) -> Result<Vec<ListedTest>, ListParseError> 
 fn run_list(
     binary: &TestBinary,
     ignored: bool,
-    query: Option<&std::path::Path>,
+    query: &std::path::Path,
+    ask_markers: bool,
 ) -> Result<Vec<String>, String> {
     let mut p = ProcessBuilder::new(&binary.path);
     p.args(["--list", "--format", "terse"]).cwd(&binary.cwd);
     if ignored {
         p.arg("--ignored");
     }
-    if let Some(q) = query {
-        p.env(xpar_protocol::env::MARKER_QUERY, q);
+    p.env("LLVM_PROFILE_FILE", scratch_profile(query));
+    if ask_markers {
+        p.env(xpar_protocol::env::MARKER_QUERY, query);
     }
     for (k, v) in &binary.env {
         p.env(k, v);

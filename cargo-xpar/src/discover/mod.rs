@@ -6,7 +6,7 @@ mod env;
 mod list;
 
 pub use binary::{BinaryId, BinaryKind, TestBinary};
-pub use build::{build_test_binaries, BuildOutput};
+pub use build::{build_test_binaries, coverage_target_dir, BuildOutput};
 pub use list::{
     list_all, parse_json_list, parse_terse_list, BinaryContent, ListedBinary, ListedTest, Markers,
     TestList,

@@ -410,7 +410,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
 
         fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
             let cancel = AtomicBool::new(false);
-            let run_env = RunEnv::create(1, false).unwrap();
+            let run_env = RunEnv::create(1, false, None).unwrap();
             let ctx = BatchContext {
                 binary_index: 0,
                 binary: &self.binary,

@@ -22,6 +22,8 @@ pub struct ExecuteOptions {
     pub test_args: Vec<String>,
     /// Keep the run's temporary directories (`--keep-tmp`).
     pub keep_tmp: bool,
+    /// Under `--coverage`: where every worker's test processes write their profiles.
+    pub profile_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `schedule` over the tests of `list` and hands every event to `sink`, in order;
@@ -62,7 +64,8 @@ pub fn execute(
         }));
     }
 
-    let run_env = RunEnv::create(workers, opts.keep_tmp).map_err(Error::TempDir)?;
+    let run_env =
+        RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
     let mut cost = CostModel::default();
     let cancel = AtomicBool::new(false);
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();

@@ -17,12 +17,18 @@ pub struct RunEnv {
     uid: String,
     dir: Option<tempfile::TempDir>,
     kept: Option<PathBuf>,
+    /// `--coverage`: where the profiles go.
+    profile_dir: Option<PathBuf>,
 }
 
 impl RunEnv {
     /// Creates the run's directory (under the system temp dir) with one directory per
     /// worker and a shared one.
-    pub fn create(workers: usize, keep: bool) -> std::io::Result<Self> {
+    pub fn create(
+        workers: usize,
+        keep: bool,
+        profile_dir: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
         // Random enough to tell runs apart; the pid and the time make it unique here.
         let uid = format!(
             "{:016x}",
@@ -41,7 +47,12 @@ impl RunEnv {
         } else {
             (Some(dir), None)
         };
-        Ok(RunEnv { uid, dir, kept })
+        Ok(RunEnv {
+            uid,
+            dir,
+            kept,
+            profile_dir,
+        })
     }
 
     fn root(&self) -> &Path {
@@ -68,6 +79,10 @@ impl RunEnv {
             .env(env::RUN_DIR, self.root().join("shared"))
             // The schedule keeps marked tests apart, so the harness need not lock files.
             .env(env::SCHEDULED, "1");
+        if let Some(dir) = &self.profile_dir {
+            let pattern = crate::coverage::profile_pattern(dir, &worker_name(worker));
+            p.env("LLVM_PROFILE_FILE", pattern);
+        }
     }
 }
 
@@ -77,7 +92,7 @@ mod tests {
 
     #[test]
     fn directories_per_worker_and_removed_unless_kept() {
-        let run = RunEnv::create(2, false).unwrap();
+        let run = RunEnv::create(2, false, None).unwrap();
         let root = run.root().to_owned();
         assert!(root.join("gw0").is_dir() && root.join("gw1").is_dir());
         assert!(root.join("shared").is_dir());
@@ -88,7 +103,7 @@ mod tests {
         drop(run);
         assert!(!root.exists());
 
-        let kept = RunEnv::create(1, true).unwrap();
+        let kept = RunEnv::create(1, true, None).unwrap();
         let root = kept.kept().unwrap().to_owned();
         drop(kept);
         assert!(root.join("gw0").is_dir());
@@ -97,8 +112,8 @@ mod tests {
 
     #[test]
     fn each_run_has_its_own_uid() {
-        let a = RunEnv::create(1, false).unwrap();
-        let b = RunEnv::create(1, false).unwrap();
+        let a = RunEnv::create(1, false, None).unwrap();
+        let b = RunEnv::create(1, false, None).unwrap();
         assert_ne!(a.uid, b.uid);
         assert_eq!(a.uid.len(), 16);
     }

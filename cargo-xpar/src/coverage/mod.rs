@@ -1,0 +1,34 @@
+//! Coverage (`--coverage`): LLVM source-based coverage of a whole run, merged from every
+//! worker and every test binary into lcov, Cobertura, JSON and HTML reports, with a
+//! per-crate summary.
+
+mod cobertura;
+mod report;
+mod session;
+mod summary;
+mod tools;
+
+pub use cobertura::{cobertura_xml, parse_lcov, FileCoverage};
+pub use report::{write_reports, CoverageFormat, ReportInput};
+pub use session::{CoverageResult, CoverageSession};
+pub use summary::{parse_summary, render, Count, Coverage, Summary};
+pub use tools::{find as find_tools, LlvmTools};
+
+/// What the build adds to the user's RUSTFLAGS: instrumentation, `cfg(coverage)` for
+/// code that wants to know, and counters kept in the profile file as they change
+/// (continuous mode), so a test that aborts or segfaults does not take the counts of the
+/// tests before it in its process.
+pub const RUSTFLAGS: &[&str] = &[
+    "-C",
+    "instrument-coverage",
+    "--cfg",
+    "coverage",
+    "-C",
+    "llvm-args=-runtime-counter-relocation",
+];
+
+/// `LLVM_PROFILE_FILE` for the processes of worker `worker`: one file per worker and
+/// binary (`%m` merges the processes of one binary into it), written continuously (`%c`).
+pub fn profile_pattern(dir: &std::path::Path, worker: &str) -> std::path::PathBuf {
+    dir.join(format!("{worker}-%m%c.profraw"))
+}

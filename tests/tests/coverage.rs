@@ -1,0 +1,222 @@
+//! `cargo xpar --coverage` on `fixtures/coverage`: lines reached by tests in different
+//! binaries, on different workers, by a spawned executable, and by a test that ran just
+//! before another aborted its process, all show in one merged report; a line no test
+//! reaches shows 0. The reports are read by real consumers: genhtml (lcov) and pycobertura
+//! (Cobertura), which CI installs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use xpar_tests::{run, run_json, FixtureCopy};
+
+/// The line of `src/lib.rs` tagged `// LINE: tag`.
+fn tagged_line(fixture: &Path, tag: &str) -> u32 {
+    let src = std::fs::read_to_string(fixture.join("src/lib.rs")).unwrap();
+    let at = src
+        .lines()
+        .position(|l| l.ends_with(&format!("// LINE: {tag}")))
+        .unwrap_or_else(|| panic!("no line tagged {tag}"));
+    at as u32 + 1
+}
+
+/// Line -> hits of `file` in an lcov tracefile.
+fn lcov_lines(lcov: &str, file: &Path) -> BTreeMap<u32, u64> {
+    let mut out = BTreeMap::new();
+    let mut inside = false;
+    for line in lcov.lines() {
+        if let Some(sf) = line.strip_prefix("SF:") {
+            inside = Path::new(sf) == file;
+        } else if let (true, Some(da)) = (inside, line.strip_prefix("DA:")) {
+            let (n, hits) = da.split_once(',').unwrap();
+            *out.entry(n.parse().unwrap()).or_default() += hits.parse::<u64>().unwrap();
+        }
+    }
+    out
+}
+
+fn tool(name: &str) -> Command {
+    let probe = Command::new(name).arg("--help").output();
+    assert!(
+        probe.is_ok_and(|o| o.status.success()),
+        "{name} is needed to read the reports (apt-get install lcov; pip install pycobertura)"
+    );
+    Command::new(name)
+}
+
+#[test]
+fn merged_report_from_every_worker_binary_and_spawned_executable() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    let report = run_json(
+        dir,
+        &[
+            "-j",
+            "2",
+            "--no-fail-fast",
+            "--coverage",
+            "--coverage-format",
+            "lcov,cobertura,json,html",
+        ],
+    );
+    let r = &report.run;
+    // `zz_aborts` fails the run; the report is made all the same.
+    assert_eq!(r.code(), Some(100), "{r}");
+    let workers: BTreeSet<_> = report
+        .tests
+        .iter()
+        .filter_map(|t| t.worker.clone())
+        .collect();
+    assert_eq!(workers.len(), 2, "tests ran on both workers: {r}");
+    assert!(r.stderr.contains("TOTAL"), "no summary table: {r}");
+
+    let out = dir.join("target/xpar/coverage");
+    let lcov = std::fs::read_to_string(out.join("lcov.info")).expect("lcov.info");
+    let lib = dir.join("src/lib.rs");
+    let lines = lcov_lines(&lcov, &lib);
+    for tag in ["unit", "integration", "binary", "before-abort"] {
+        let n = tagged_line(dir, tag);
+        assert!(
+            lines.get(&n).copied().unwrap_or(0) > 0,
+            "line {n} ({tag}) not hit: {lines:?}"
+        );
+    }
+    let never = tagged_line(dir, "never");
+    assert_eq!(
+        lines.get(&never),
+        Some(&0),
+        "the unreached line shows 0: {lines:?}"
+    );
+    // Only the workspace's sources, none of the standard library's.
+    assert!(
+        !lcov.contains("/rustc/") && !lcov.contains("library/std"),
+        "{lcov}"
+    );
+
+    // Real consumers read what was written.
+    let html = dir.join("genhtml");
+    let g = tool("genhtml")
+        .arg(out.join("lcov.info"))
+        .arg("--output-directory")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        g.status.success(),
+        "genhtml: {}",
+        String::from_utf8_lossy(&g.stderr)
+    );
+    assert!(html.join("index.html").is_file());
+    let p = tool("pycobertura")
+        .arg("show")
+        .arg(out.join("cobertura.xml"))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&p.stdout);
+    assert!(
+        p.status.success(),
+        "pycobertura: {}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    assert!(
+        shown.contains("src/lib.rs") && shown.contains("TOTAL"),
+        "{shown}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("coverage.json")).unwrap())
+            .expect("coverage.json is JSON");
+    assert_eq!(json["type"], "llvm.coverage.json.export");
+    let index = std::fs::read_to_string(out.join("html/index.html")).expect("html report");
+    assert!(index.contains("lib.rs"), "{index}");
+
+    // The run's profile data is kept for later merging: a few files per worker and
+    // binary, not one per test.
+    let runs = dir.join("target/xpar/coverage-runs");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let profraw = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "profraw"))
+        .count();
+    assert!(
+        (1..=2 * 4).contains(&profraw),
+        "{profraw} profile files in {run_dir:?}"
+    );
+}
+
+#[test]
+fn an_aborting_test_keeps_its_batch_mates_coverage() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    // One worker, one process for the library's tests: `aaa_before_abort` runs in the
+    // very process `zz_aborts` kills.
+    let r = run(
+        dir,
+        &["--dist", "no", "--lib", "--no-fail-fast", "--coverage"],
+    );
+    assert_eq!(r.code(), Some(100), "{r}");
+    assert!(r.stderr.contains("signal 6"), "{r}");
+    let lcov = std::fs::read_to_string(dir.join("target/xpar/coverage/lcov.info")).unwrap();
+    let lines = lcov_lines(&lcov, &dir.join("src/lib.rs"));
+    let n = tagged_line(dir, "before-abort");
+    assert!(
+        lines.get(&n).copied().unwrap_or(0) > 0,
+        "line {n}: {lines:?}\n{r}"
+    );
+}
+
+#[test]
+fn fail_under_lines_sets_the_exit_code() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    let out = dir.join("cov-out");
+    let args = |min: &'static str| -> Vec<String> {
+        [
+            "--coverage",
+            "--coverage-output",
+            out.to_str().unwrap(),
+            "--fail-under-lines",
+            min,
+            "--skip",
+            "zz_aborts",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let strs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+    let argv = args("100");
+    let r = run(dir, &argv.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code(), Some(111), "{}: {r}", strs(&argv));
+    assert!(r.stderr.contains("is below --fail-under-lines 100"), "{r}");
+    assert!(
+        out.join("lcov.info").is_file(),
+        "--coverage-output is honoured"
+    );
+    let argv = args("10");
+    let r = run(dir, &argv.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code(), Some(0), "{r}");
+}
+
+#[test]
+fn missing_tools_are_one_clear_error_before_building() {
+    let fixture = FixtureCopy::new("coverage");
+    let mut cmd = xpar_tests::xpar(fixture.path());
+    // A rustc that cannot say where its tools are.
+    cmd.env("RUSTC", "/nonexistent/rustc").arg("--coverage");
+    let r = xpar_tests::Run::of(&mut cmd);
+    assert_eq!(r.code(), Some(112), "{r}");
+    assert!(
+        r.stderr.contains("rustup component add llvm-tools-preview"),
+        "{r}"
+    );
+    assert!(
+        !r.stderr.contains("Compiling"),
+        "nothing is built first: {r}"
+    );
+}
