@@ -22,6 +22,18 @@ fn fixture_target() -> PathBuf {
         .join("markers")
 }
 
+/// Held by a test while it builds and runs in [`fixture_target`]. Copies of the fixture
+/// at different paths build test binaries of the same file name there, so a second build
+/// would replace the binaries a running test is about to start; the lock (a file lock, as
+/// the tests may run in several processes) lets one test at a time use it.
+fn lock_fixture_target() -> std::fs::File {
+    let dir = fixture_target();
+    std::fs::create_dir_all(&dir).expect("create the fixture target dir");
+    let file = std::fs::File::create(dir.join("xpar-tests.lock")).expect("create the lock file");
+    file.lock().expect("lock the fixture target dir");
+    file
+}
+
 struct Logs {
     log: PathBuf,
     once: PathBuf,
