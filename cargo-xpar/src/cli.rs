@@ -29,7 +29,8 @@ pub enum CargoCli {
     about = "Run a workspace's tests in parallel worker processes, batching tests per process.",
     args_conflicts_with_subcommands = true,
     after_help = "Exit codes: 0 all tests passed, 100 a test failed, 101 the build failed, \
-                  4 no tests matched, 2 bad usage."
+                  4 no tests matched, 2 bad usage, 111 coverage below --fail-under-lines, \
+                  112 no coverage report."
 )]
 pub struct XparApp {
     #[command(subcommand)]
