@@ -3,11 +3,13 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::coverage::CoverageFormat;
 use crate::errors::UsageError;
+use crate::execute::{MaxFail, Timeouts};
 use crate::plan::{DistMode, RunIgnored, TestFilter};
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
@@ -39,6 +41,8 @@ pub struct XparApp {
     pub run: RunArgs,
 }
 
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, list and run the tests (the default).
@@ -274,6 +278,23 @@ pub struct RunnerArgs {
     /// Run every test, whatever fails.
     #[arg(long, overrides_with = "fail_fast")]
     pub no_fail_fast: bool,
+    /// Stop scheduling after N failures (running tests finish); `N:immediate` kills them.
+    #[arg(long, value_name = "N[:immediate]")]
+    pub maxfail: Option<String>,
+    /// Print a SLOW line for a test still running after this long (and each multiple).
+    #[arg(long, value_name = "DURATION")]
+    pub slow_timeout: Option<String>,
+    /// End a test that runs longer than this: SIGTERM to its process group, then SIGKILL
+    /// after --timeout-grace. It is reported timed out; its batch goes on.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Between SIGTERM and SIGKILL, for --timeout, --run-timeout, --maxfail and signals.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout_grace: String,
+    /// End the whole test phase after this long: running tests are killed and reported
+    /// timed out, the rest not run.
+    #[arg(long, value_name = "DURATION")]
+    pub run_timeout: Option<String>,
     /// Show every test's output, passing ones included, as each test finishes.
     #[arg(long, visible_alias = "nocapture")]
     pub no_capture: bool,
@@ -386,6 +407,10 @@ pub struct RunConfig {
     pub require_parallel_safe: bool,
     pub keep_tmp: bool,
     pub fail_fast: bool,
+    /// What stops scheduling: `--maxfail`, else 1 under fail-fast.
+    pub max_fail: Option<MaxFail>,
+    pub timeouts: Timeouts,
+    pub run_timeout: Option<Duration>,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
@@ -404,6 +429,7 @@ pub struct ListConfig {
 }
 
 /// The validated command.
+#[allow(clippy::large_enum_variant)] // one per process
 #[derive(Debug, Clone)]
 pub enum Invocation {
     Run(RunConfig),
@@ -450,6 +476,20 @@ impl RunConfig {
             keep_tmp: r.keep_tmp,
             // cargo test and nextest both stop at the first failure unless told otherwise.
             fail_fast: !r.no_fail_fast,
+            max_fail: match r.maxfail.as_deref() {
+                Some(v) => Some(parse_maxfail(v)?),
+                None => (!r.no_fail_fast).then_some(MaxFail {
+                    count: 1,
+                    immediate: false,
+                }),
+            },
+            timeouts: Timeouts {
+                slow: parse_duration("--slow-timeout", r.slow_timeout.as_deref())?,
+                test: parse_duration("--timeout", r.timeout.as_deref())?,
+                grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?
+                    .unwrap_or_default(),
+            },
+            run_timeout: parse_duration("--run-timeout", r.run_timeout.as_deref())?,
             success_output,
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,
@@ -503,6 +543,32 @@ fn coverage_config(
         output,
         fail_under_lines,
     }))
+}
+
+/// `30s`, `1m 30s`, `250ms` (humantime's forms).
+fn parse_duration(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+    value
+        .map(|v| {
+            humantime::parse_duration(v).map_err(|e| UsageError::BadDuration {
+                flag,
+                value: v.to_owned(),
+                why: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// `N` or `N:immediate`, N at least 1.
+fn parse_maxfail(value: &str) -> Result<MaxFail, UsageError> {
+    let (n, immediate) = match value.split_once(':') {
+        Some((n, "immediate")) => (n, true),
+        Some(_) => return Err(UsageError::BadMaxFail(value.to_owned())),
+        None => (value, false),
+    };
+    match n.parse::<usize>() {
+        Ok(count) if count > 0 => Ok(MaxFail { count, immediate }),
+        _ => Err(UsageError::BadMaxFail(value.to_owned())),
+    }
 }
 
 /// Applies `--maxprocesses`.
@@ -644,6 +710,40 @@ mod tests {
         }
         let logical = run(&["-j", "logical"]).jobs;
         assert!(logical >= run(&["-j", "auto"]).jobs.min(logical) && logical >= 1);
+    }
+
+    #[test]
+    fn stopping_and_timeouts() {
+        let cfg = run(&[]);
+        assert_eq!(
+            cfg.max_fail,
+            Some(MaxFail {
+                count: 1,
+                immediate: false
+            })
+        );
+        assert_eq!(cfg.timeouts.grace, Duration::from_secs(5));
+        assert_eq!(run(&["--no-fail-fast"]).max_fail, None);
+        let cfg = run(&[
+            "--maxfail",
+            "3:immediate",
+            "--timeout",
+            "1m 30s",
+            "--slow-timeout",
+            "250ms",
+            "--run-timeout",
+            "10m",
+        ]);
+        assert_eq!(
+            cfg.max_fail,
+            Some(MaxFail {
+                count: 3,
+                immediate: true
+            })
+        );
+        assert_eq!(cfg.timeouts.test, Some(Duration::from_secs(90)));
+        assert_eq!(cfg.timeouts.slow, Some(Duration::from_millis(250)));
+        assert_eq!(cfg.run_timeout, Some(Duration::from_secs(600)));
     }
 
     #[test]

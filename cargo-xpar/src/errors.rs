@@ -18,6 +18,14 @@ pub enum UsageError {
     MarkerExpr(#[from] crate::plan::MarkerExprError),
     #[error("--fail-under-lines takes a percentage from 0 to 100, not `{0}`")]
     BadPercent(f64),
+    #[error("invalid value `{value}` for {flag}: {why} (e.g. `30s`, `2m`, `1m 30s`)")]
+    BadDuration {
+        flag: &'static str,
+        value: String,
+        why: String,
+    },
+    #[error("invalid value `{0}` for --maxfail: expected N or N:immediate, N at least 1")]
+    BadMaxFail(String),
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]
@@ -138,6 +146,8 @@ pub enum Error {
     Thread(#[source] std::io::Error),
     #[error("could not create the run's temporary directories")]
     TempDir(#[source] std::io::Error),
+    #[error("could not listen for signals")]
+    Signals(#[source] std::io::Error),
 }
 
 impl Error {
@@ -145,7 +155,9 @@ impl Error {
         match self {
             Error::Usage(_) => exit_codes::USAGE,
             Error::Build(_) => exit_codes::BUILD_FAILED,
-            Error::List(_) | Error::Thread(_) | Error::TempDir(_) => exit_codes::SETUP_ERROR,
+            Error::List(_) | Error::Thread(_) | Error::TempDir(_) | Error::Signals(_) => {
+                exit_codes::SETUP_ERROR
+            }
             Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
             Error::Coverage(_) => exit_codes::COVERAGE_ERROR,
         }

@@ -19,3 +19,8 @@ pub const WRITE_OUTPUT_ERROR: i32 = 110;
 pub const COVERAGE_BELOW_THRESHOLD: i32 = 111;
 /// `--coverage`: the report could not be made (tools missing, merge or export failed).
 pub const COVERAGE_ERROR: i32 = 112;
+/// The run was stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM,
+/// 129 for SIGHUP), as shells report it. The reports are written with what finished.
+pub fn interrupted(signal: i32) -> i32 {
+    128 + signal
+}

@@ -134,13 +134,15 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
     });
     let mut record = RunRecord::default();
     let opts = ExecuteOptions {
-        fail_fast: cfg.fail_fast,
+        max_fail: cfg.max_fail,
+        timeouts: cfg.timeouts,
+        run_timeout: cfg.run_timeout,
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
         profile_dir: profile_dir.clone(),
     };
-    execute(&list, selection, schedule, &opts, &mut |event| {
+    let end = execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);
         record.handle(&event);
     })?;
@@ -158,6 +160,10 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         report::write_json(&record, cfg.dist, path)?;
     }
     let mut code = record.exit_code();
+    if let Some(sig) = end.signal {
+        // Reports are written; coverage of an interrupted run is not made.
+        return Ok(exit_codes::interrupted(sig));
+    }
     if code == exit_codes::NO_TESTS_RUN {
         eprintln!("error: no tests to run (the filters matched none)");
     }

@@ -118,6 +118,24 @@ pub mod os {
         status.signal()
     }
 
+    pub const SIGKILL: i32 = libc::SIGKILL;
+
+    /// Puts the process `cmd` starts in a process group of its own, so that it and every
+    /// child it starts can be signalled together, and a Ctrl-C at the terminal reaches
+    /// only the runner, which decides what the tests get.
+    pub fn own_process_group(cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+
+    /// Sends `signal` to the process group `pgid`; one that is gone is not an error.
+    pub fn kill_group(pgid: u32, signal: i32) {
+        if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+            // SAFETY: killpg has no memory-safety preconditions.
+            unsafe { libc::killpg(pgid, signal) };
+        }
+    }
+
     /// The logical CPUs online, whatever this process's affinity (std only offers the
     /// affinity- and quota-limited count).
     pub fn logical_cpus() -> Option<usize> {
@@ -160,6 +178,13 @@ pub mod os {
     pub fn logical_cpus() -> Option<usize> {
         None
     }
+
+    pub const SIGKILL: i32 = 9;
+
+    pub fn own_process_group(_cmd: &mut std::process::Command) {}
+
+    /// Without process groups a test's children cannot be reached: not supported here.
+    pub fn kill_group(_pgid: u32, _signal: i32) {}
 
     pub fn signal_name(_sig: i32) -> &'static str {
         "unknown signal"

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::dispatcher::Cancel;
 use super::libtest_json::{LibtestResult, ParsedEvent, StreamParser};
 use super::run_env::RunEnv;
 use crate::discover::{BinaryId, TestBinary};
@@ -31,6 +31,15 @@ pub enum WorkerMsg {
         worker: usize,
         costs: Vec<BatchCost>,
     },
+    /// The worker started a test process (and process group) with this id.
+    Spawned {
+        worker: usize,
+        pid: u32,
+    },
+    /// The worker was told there is no more work, and stopped.
+    Exited,
+    /// The runner received this signal.
+    Signal(i32),
 }
 
 /// Everything a worker needs to run chunks of one binary.
@@ -41,10 +50,12 @@ pub struct BatchContext<'a> {
     pub workers: usize,
     pub include_ignored: bool,
     pub test_args: &'a [String],
-    pub cancel: &'a AtomicBool,
+    pub cancel: &'a Cancel,
     /// When the run started: test start times are reported from it.
     pub run_start: Instant,
     pub run_env: &'a RunEnv,
+    /// Told the id of every test process (and process group) the worker starts.
+    pub on_spawn: &'a (dyn Fn(u32) + Sync),
 }
 
 impl BatchContext<'_> {
@@ -95,17 +106,49 @@ impl BatchContext<'_> {
     }
 }
 
-/// Spawns `p` with stdout and stderr on one pipe, so their interleaving is kept.
-fn spawn_merged(p: &ProcessBuilder) -> std::io::Result<(Child, std::io::PipeReader)> {
+/// A running test process, in a process group of its own (its id is the process's),
+/// with stdout and stderr on one pipe so their interleaving is kept.
+struct TestProcess {
+    pid: u32,
+    reader: std::io::PipeReader,
+    /// Reaps the process, then kills whatever it left in its group: children a test
+    /// started that outlive it would otherwise keep the pipe open and the run waiting.
+    waiter: std::thread::JoinHandle<std::io::Result<ExitStatus>>,
+}
+
+impl TestProcess {
+    fn wait(self) -> std::io::Result<ExitStatus> {
+        drop(self.reader);
+        self.waiter
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reaper thread panicked")))
+    }
+}
+
+fn spawn_merged(p: &ProcessBuilder, ctx: &BatchContext<'_>) -> std::io::Result<TestProcess> {
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = p.command();
     cmd.stdin(Stdio::null())
         .stdout(writer.try_clone()?)
         .stderr(writer);
-    let child = cmd.spawn()?;
+    os::own_process_group(&mut cmd);
+    let mut child: Child = cmd.spawn()?;
     // `cmd` holds the write ends; dropping it lets the reader see EOF when the child exits.
     drop(cmd);
-    Ok((child, reader))
+    let pid = child.id();
+    (ctx.on_spawn)(pid);
+    let waiter = std::thread::Builder::new()
+        .name("xpar-reaper".into())
+        .spawn(move || {
+            let status = child.wait();
+            os::kill_group(pid, os::SIGKILL);
+            status
+        })?;
+    Ok(TestProcess {
+        pid,
+        reader,
+        waiter,
+    })
 }
 
 /// Runs an opaque binary as one test: its verdict is its exit status.
@@ -118,11 +161,11 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     });
     let p = ctx.process(&[]);
     let start = Instant::now();
-    let (status, output) = match spawn_merged(&p) {
-        Ok((mut child, reader)) => {
+    let (status, output) = match spawn_merged(&p, ctx) {
+        Ok(mut process) => {
             let mut output = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut { reader }, &mut output);
-            match child.wait() {
+            let _ = std::io::Read::read_to_end(&mut process.reader, &mut output);
+            match process.wait() {
                 Ok(s) if s.success() => (TestStatus::Passed, output),
                 Ok(s) => (
                     TestStatus::Failed(Failure::OpaqueExit {
@@ -155,12 +198,12 @@ pub fn run_named(
     let mut costs = Vec::new();
     let mut pending: Vec<String> = tests;
     while !pending.is_empty() {
-        if ctx.cancel.load(Ordering::Relaxed) {
+        if ctx.cancel.is_set() {
             not_run(ctx, pending, emit);
             break;
         }
         let p = ctx.process(&pending);
-        let (child, reader) = match spawn_merged(&p) {
+        let process = match spawn_merged(&p, ctx) {
             Ok(x) => x,
             Err(e) => {
                 let reason = format!("{p} could not be started: {e}");
@@ -168,7 +211,7 @@ pub fn run_named(
                 break;
             }
         };
-        let run = read_batch(ctx, child, reader, &mut pending, emit);
+        let run = read_batch(ctx, process, &mut pending, emit);
         costs.extend(run.cost);
         if run.killed_by_cancel {
             not_run(ctx, pending, emit);
@@ -230,8 +273,7 @@ struct BatchRun {
 
 fn read_batch(
     ctx: &BatchContext<'_>,
-    mut child: Child,
-    reader: std::io::PipeReader,
+    mut process: TestProcess,
     pending: &mut Vec<String>,
     emit: &mut dyn FnMut(WorkerMsg),
 ) -> BatchRun {
@@ -239,7 +281,8 @@ fn read_batch(
     let sent: HashSet<String> = pending.iter().cloned().collect();
     let mut finished: HashSet<String> = HashSet::new();
     let mut parser = StreamParser::default();
-    let mut reader = BufReader::new(reader);
+    let pid = process.pid;
+    let mut reader = BufReader::new(&mut process.reader);
     let mut line = Vec::new();
     let mut last_start = Instant::now();
     let (mut first_test, mut test_sum, mut count) = (None, 0.0, 0usize);
@@ -283,8 +326,8 @@ fn read_batch(
                 };
                 let outcome = ctx.outcome(name, status, (Some(last_start), duration), &output);
                 emit(WorkerMsg::Finished { outcome });
-                if ctx.cancel.load(Ordering::Relaxed) {
-                    let _ = child.kill();
+                if ctx.cancel.is_set() {
+                    os::kill_group(pid, os::SIGKILL);
                     killed_by_cancel = true;
                     // The test libtest may have started meanwhile is not run.
                     let _ = parser.take_in_progress();
@@ -294,7 +337,8 @@ fn read_batch(
             None => {}
         }
     }
-    let status = child.wait();
+    drop(reader);
+    let status = process.wait();
     pending.retain(|n| !finished.contains(n));
     let cost = first_test.map(|first| BatchCost {
         binary: ctx.binary_index,
@@ -341,15 +385,10 @@ fn fail_all(
 
 fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
     for name in names {
-        let mut outcome = ctx.outcome(name, cancelled(), (None, Duration::ZERO), b"");
+        let mut outcome = ctx.outcome(name, ctx.cancel.not_run(), (None, Duration::ZERO), b"");
         outcome.worker = None;
         emit(WorkerMsg::Finished { outcome });
     }
-}
-
-/// The status of a test that a fail-fast stop left unrun.
-pub fn cancelled() -> TestStatus {
-    TestStatus::NotRun("the run stopped after a failure (--no-fail-fast runs everything)".into())
 }
 
 #[cfg(all(test, unix))]
@@ -409,7 +448,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
         }
 
         fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
-            let cancel = AtomicBool::new(false);
+            let cancel = Cancel::default();
             let run_env = RunEnv::create(1, false, None).unwrap();
             let ctx = BatchContext {
                 binary_index: 0,
@@ -421,6 +460,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 cancel: &cancel,
                 run_start: Instant::now(),
                 run_env: &run_env,
+                on_spawn: &|_| {},
             };
             let mut outcomes = Vec::new();
             let names = names.iter().map(|s| s.to_string()).collect();

@@ -4,37 +4,93 @@
 //! dry worker steals, is the schedule's decision.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::batch::{cancelled, run_named, run_opaque, BatchContext, WorkerMsg};
+use super::batch::WorkerMsg;
+use super::os_signals;
 use super::run_env::RunEnv;
+use super::watchdog::{self, Action, KillReason, Timeouts, Watchdog};
+use super::worker::worker_loop;
 use crate::discover::{BinaryContent, TestList};
 use crate::errors::Error;
 use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
-use crate::report::{RunEvent, TestOutcome, TestStatus};
+use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
 
 /// How to carry out a run.
 #[derive(Clone, Debug)]
 pub struct ExecuteOptions {
-    pub fail_fast: bool,
+    /// Stop scheduling after this many failures (`--fail-fast` is 1); with `immediate`,
+    /// kill the tests still running too.
+    pub max_fail: Option<MaxFail>,
     pub run_ignored: RunIgnored,
     pub test_args: Vec<String>,
     /// Keep the run's temporary directories (`--keep-tmp`).
     pub keep_tmp: bool,
     /// Under `--coverage`: where every worker's test processes write their profiles.
     pub profile_dir: Option<std::path::PathBuf>,
+    pub timeouts: Timeouts,
+    /// `--run-timeout`: the most the test phase may take.
+    pub run_timeout: Option<Duration>,
 }
+
+/// `--maxfail N[:immediate]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxFail {
+    pub count: usize,
+    pub immediate: bool,
+}
+
+/// How the test phase ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecuteEnd {
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did.
+    pub signal: Option<i32>,
+}
+
+/// Whether the run has stopped scheduling, and why: shared with the workers, which
+/// report the tests they then do not run with the reason.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    reason: OnceLock<String>,
+}
+
+impl Cancel {
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    /// Stops the run; false if it was already stopped.
+    fn set(&self, reason: String) -> bool {
+        let first = self.reason.set(reason).is_ok();
+        self.flag.store(true, Ordering::Relaxed);
+        first
+    }
+
+    /// The status of a test the stop left unrun.
+    pub fn not_run(&self) -> TestStatus {
+        TestStatus::NotRun(
+            self.reason
+                .get()
+                .cloned()
+                .unwrap_or_else(|| "the run stopped".into()),
+        )
+    }
+}
+
+/// How often the dispatcher looks at the clock while timers run.
+const TICK: Duration = Duration::from_millis(20);
 
 /// Runs `schedule` over the tests of `list` and hands every event to `sink`, in order;
 /// `selection` supplies the tests reported without running (ignored, filtered out).
 pub fn execute(
     list: &TestList,
     selection: Selection,
-    mut schedule: Schedule,
+    schedule: Schedule,
     opts: &ExecuteOptions,
     sink: &mut dyn FnMut(RunEvent),
-) -> Result<(), Error> {
+) -> Result<ExecuteEnd, Error> {
     let start = Instant::now();
     let to_run = schedule.remaining();
     let workers = schedule.workers();
@@ -66,80 +122,61 @@ pub fn execute(
 
     let run_env =
         RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
-    let mut cost = CostModel::default();
-    let cancel = AtomicBool::new(false);
+    let cancel = Cancel::default();
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
+    let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
 
-    std::thread::scope(|scope| -> Result<(), Error> {
+    let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
         let mut to_workers = Vec::with_capacity(workers);
         for worker in 0..workers {
             let (tx, rx) = mpsc::channel::<Option<Chunk>>();
             to_workers.push(tx);
             let out = to_dispatcher.clone();
-            let cancel = &cancel;
-            let run_env = &run_env;
+            let shared = (&cancel, start, &run_env);
             std::thread::Builder::new()
                 .name(format!("xpar-worker-{worker}"))
                 .spawn_scoped(scope, move || {
-                    let shared = (cancel, start, run_env);
                     worker_loop(list, (worker, workers), opts, shared, rx, out)
                 })
                 .map_err(Error::Thread)?;
         }
         drop(to_dispatcher);
-
-        // Workers told to wait (for slots that `#[serial]` or `#[resource_intensive]`
-        // tests hold); asked again whenever another worker finishes a chunk.
-        let mut parked: Vec<usize> = Vec::new();
-        let answer = |worker: usize, schedule: &mut Schedule, cost: &CostModel| -> bool {
-            let next = if cancel.load(Ordering::Relaxed) {
-                Next::Done
-            } else {
-                schedule.next(worker, cost)
-            };
-            // A worker that is gone has nothing left to receive.
-            match next {
-                Next::Run(chunk) => drop(to_workers[worker].send(Some(chunk))),
-                Next::Done => drop(to_workers[worker].send(None)),
-                Next::Wait => return false,
-            }
-            true
+        let mut d = Dispatcher {
+            list,
+            opts,
+            schedule,
+            cost: CostModel::default(),
+            cancel: &cancel,
+            watchdog: Watchdog::new(workers, opts.timeouts),
+            to_workers,
+            parked: Vec::new(),
+            exited: 0,
+            failures: 0,
+            signal: None,
+            start,
         };
-
-        for msg in from_workers {
-            match msg {
-                WorkerMsg::Ready { worker, costs } => {
-                    for c in costs {
-                        cost.record(c);
-                    }
-                    if !answer(worker, &mut schedule, &cost) {
-                        parked.push(worker);
-                    }
-                    parked.retain(|&w| w == worker || !answer(w, &mut schedule, &cost));
+        while d.exited < workers {
+            let msg = if d.watchdog.needs_ticks() || opts.run_timeout.is_some() {
+                match from_workers.recv_timeout(TICK) {
+                    Ok(m) => Some(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                WorkerMsg::Started {
-                    worker,
-                    binary_id,
-                    name,
-                } => sink(RunEvent::TestStarted {
-                    binary_id,
-                    name,
-                    worker,
-                }),
-                WorkerMsg::Finished { outcome } => {
-                    let failed = outcome.status.is_failure();
-                    sink(RunEvent::TestFinished(outcome));
-                    if failed && opts.fail_fast && !cancel.swap(true, Ordering::Relaxed) {
-                        for chunk in schedule.drain() {
-                            report_not_run(list, chunk, sink);
-                        }
-                        parked.retain(|&w| !answer(w, &mut schedule, &cost));
-                    }
+            } else {
+                match from_workers.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
                 }
+            };
+            if let Some(msg) = msg {
+                d.handle(msg, sink);
             }
+            d.tick(sink);
         }
-        Ok(())
-    })?;
+        Ok(ExecuteEnd { signal: d.signal })
+    });
+    signals.close();
+    let end = end?;
 
     if let Some(dir) = run_env.kept() {
         eprintln!(
@@ -149,54 +186,199 @@ pub fn execute(
     }
     sink(RunEvent::RunFinished {
         wall: start.elapsed(),
-        cancelled: cancel.load(Ordering::Relaxed),
+        cancelled: cancel.is_set(),
     });
-    Ok(())
+    Ok(end)
 }
 
-fn worker_loop(
-    list: &TestList,
-    (worker, workers): (usize, usize),
-    opts: &ExecuteOptions,
-    (cancel, run_start, run_env): (&AtomicBool, Instant, &RunEnv),
-    chunks: mpsc::Receiver<Option<Chunk>>,
-    out: mpsc::Sender<WorkerMsg>,
-) {
-    let mut costs = Vec::new();
-    loop {
-        let ready = WorkerMsg::Ready {
-            worker,
-            costs: std::mem::take(&mut costs),
+/// The run state the dispatcher loop owns.
+struct Dispatcher<'a> {
+    list: &'a TestList,
+    opts: &'a ExecuteOptions,
+    schedule: Schedule,
+    cost: CostModel,
+    cancel: &'a Cancel,
+    watchdog: Watchdog,
+    to_workers: Vec<mpsc::Sender<Option<Chunk>>>,
+    /// Workers told to wait (for slots that `#[serial]` or `#[resource_intensive]` tests
+    /// hold); asked again whenever another worker finishes a chunk.
+    parked: Vec<usize>,
+    exited: usize,
+    failures: usize,
+    signal: Option<i32>,
+    start: Instant,
+}
+
+impl Dispatcher<'_> {
+    /// Gives `worker` its next chunk; false when it must wait.
+    fn answer(&mut self, worker: usize) -> bool {
+        let next = if self.cancel.is_set() {
+            Next::Done
+        } else {
+            self.schedule.next(worker, &self.cost)
         };
-        if out.send(ready).is_err() {
+        // A worker that is gone has nothing left to receive.
+        match next {
+            Next::Run(chunk) => drop(self.to_workers[worker].send(Some(chunk))),
+            Next::Done => drop(self.to_workers[worker].send(None)),
+            Next::Wait => return false,
+        }
+        true
+    }
+
+    fn handle(&mut self, msg: WorkerMsg, sink: &mut dyn FnMut(RunEvent)) {
+        match msg {
+            WorkerMsg::Ready { worker, costs } => {
+                for c in costs {
+                    self.cost.record(c);
+                }
+                self.watchdog.idle(worker);
+                if !self.answer(worker) {
+                    self.parked.push(worker);
+                }
+                let parked = std::mem::take(&mut self.parked);
+                for w in parked {
+                    if w == worker || !self.answer(w) {
+                        self.parked.push(w);
+                    }
+                }
+            }
+            WorkerMsg::Spawned { worker, pid } => self.watchdog.spawned(worker, pid),
+            WorkerMsg::Started {
+                worker,
+                binary_id,
+                name,
+            } => {
+                self.watchdog
+                    .started(worker, &binary_id, &name, Instant::now());
+                sink(RunEvent::TestStarted {
+                    binary_id,
+                    name,
+                    worker,
+                });
+            }
+            WorkerMsg::Finished { mut outcome } => {
+                if let Some(w) = outcome.worker {
+                    if let Some(reason) = self.watchdog.finished(w, &outcome.name) {
+                        outcome.status = killed_status(outcome.status, &reason, outcome.duration);
+                    }
+                }
+                let failed = outcome.status.is_failure();
+                sink(RunEvent::TestFinished(outcome));
+                if failed {
+                    self.failures += 1;
+                    if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
+                        let reason = if m.count == 1 {
+                            "the run stopped after a failure (--no-fail-fast runs everything)"
+                                .to_owned()
+                        } else {
+                            format!("the run stopped after {} failures (--maxfail)", m.count)
+                        };
+                        self.stop(reason, sink);
+                        if m.immediate {
+                            self.kill_all(KillReason::MaxFail, watchdog::SIGKILL, sink);
+                        }
+                    }
+                }
+            }
+            WorkerMsg::Exited => self.exited += 1,
+            WorkerMsg::Signal(sig) => {
+                if self.signal.is_some() {
+                    // A second signal: no more grace.
+                    self.kill_all(KillReason::Signal(sig), watchdog::SIGKILL, sink);
+                    return;
+                }
+                self.signal = Some(sig);
+                let name = crate::process::os::signal_name(sig);
+                eprintln!("{name} received: stopping; again to kill the running tests at once");
+                self.stop(format!("the run was interrupted by {name}"), sink);
+                self.kill_all(KillReason::Signal(sig), sig, sink);
+            }
+        }
+    }
+
+    /// Stops scheduling: what was never handed out is reported not run.
+    fn stop(&mut self, reason: String, sink: &mut dyn FnMut(RunEvent)) {
+        if !self.cancel.set(reason) {
             return;
         }
-        let Ok(Some(chunk)) = chunks.recv() else {
-            return;
-        };
-        let binary = &list.binaries[chunk.binary].binary;
-        let ctx = BatchContext {
-            binary_index: chunk.binary,
-            binary,
-            worker,
-            workers,
-            include_ignored: opts.run_ignored != RunIgnored::Default,
-            test_args: &opts.test_args,
-            cancel,
-            run_start,
-            run_env,
-        };
-        let mut emit = |msg: WorkerMsg| {
-            let _ = out.send(msg);
-        };
-        match chunk.tests {
-            UnitTests::Opaque => run_opaque(&ctx, &mut emit),
-            UnitTests::Named(names) => costs = run_named(&ctx, names, &mut emit),
+        for chunk in self.schedule.drain() {
+            report_not_run(self.list, chunk, self.cancel, sink);
+        }
+        let parked = std::mem::take(&mut self.parked);
+        for w in parked {
+            self.answer(w);
+        }
+    }
+
+    fn kill_all(&mut self, reason: KillReason, signal: i32, sink: &mut dyn FnMut(RunEvent)) {
+        let actions = self.watchdog.kill_all(reason, signal, Instant::now());
+        self.act(actions, sink);
+    }
+
+    fn tick(&mut self, sink: &mut dyn FnMut(RunEvent)) {
+        let now = Instant::now();
+        if let Some(limit) = self.opts.run_timeout {
+            if now.duration_since(self.start) >= limit && !self.cancel.is_set() {
+                let secs = limit.as_secs_f64();
+                self.stop(format!("the run reached --run-timeout ({secs:.3}s)"), sink);
+                self.kill_all(KillReason::RunTimeout, watchdog::SIGTERM, sink);
+            }
+        }
+        let actions = self.watchdog.tick(now);
+        self.act(actions, sink);
+    }
+
+    fn act(&mut self, actions: Vec<Action>, sink: &mut dyn FnMut(RunEvent)) {
+        for a in actions {
+            match a {
+                Action::Signal { pid, signal } => crate::process::os::kill_group(pid, signal),
+                Action::Slow {
+                    worker,
+                    binary_id,
+                    name,
+                    elapsed,
+                } => sink(RunEvent::TestSlow {
+                    binary_id,
+                    name,
+                    worker,
+                    elapsed,
+                }),
+            }
         }
     }
 }
 
-fn report_not_run(list: &TestList, chunk: Chunk, sink: &mut dyn FnMut(RunEvent)) {
+/// What became of a test whose process the dispatcher killed. A test that got its
+/// result in before the kill keeps it.
+fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> TestStatus {
+    let crashed = matches!(
+        status,
+        TestStatus::Failed(
+            Failure::Signal { .. } | Failure::Exited { .. } | Failure::NoResult { .. }
+        )
+    );
+    if !crashed {
+        return status;
+    }
+    match reason {
+        KillReason::Timeout(after) => TestStatus::Failed(Failure::TimedOut {
+            after: *after,
+            run: false,
+        }),
+        KillReason::RunTimeout => TestStatus::Failed(Failure::TimedOut {
+            after: ran,
+            run: true,
+        }),
+        KillReason::MaxFail => TestStatus::NotRun("killed when --maxfail was reached".into()),
+        KillReason::Signal(sig) => TestStatus::NotRun(format!(
+            "killed: the run was interrupted by {}",
+            crate::process::os::signal_name(*sig)
+        )),
+    }
+}
+
+fn report_not_run(list: &TestList, chunk: Chunk, cancel: &Cancel, sink: &mut dyn FnMut(RunEvent)) {
     let binary_id = &list.binaries[chunk.binary].binary.id;
     let names = match chunk.tests {
         UnitTests::Named(names) => names,
@@ -206,7 +388,7 @@ fn report_not_run(list: &TestList, chunk: Chunk, sink: &mut dyn FnMut(RunEvent))
         sink(RunEvent::TestFinished(TestOutcome {
             binary_id: binary_id.clone(),
             name,
-            status: cancelled(),
+            status: cancel.not_run(),
             duration: Duration::ZERO,
             output: String::new(),
             worker: None,

@@ -43,10 +43,18 @@ struct RawEvent {
 /// leaves its bytes in front of the next event on the same line.
 const EVENT_START: &[u8] = b"{ \"type\": \"";
 
+/// The most output kept per test: the first [`HEAD_KEPT`] bytes and the last bytes up
+/// to this size, with a note of what was left out between. A test that prints hundreds of
+/// megabytes must not take the runner's memory, or the reports' size, with it.
+const MAX_KEPT: usize = 8 << 20;
+const HEAD_KEPT: usize = 1 << 20;
+
 /// The state of one batch process's stream.
 #[derive(Debug, Default)]
 pub struct StreamParser {
     current: Option<(String, Vec<u8>)>,
+    /// Bytes of the current test's output left out (see [`MAX_KEPT`]).
+    omitted: usize,
     /// Output written outside any test (before the first, between tests, after the last).
     outside: Vec<u8>,
     started_any: bool,
@@ -75,7 +83,8 @@ impl StreamParser {
                 self.started_any = true;
                 // A second `started` without a result cannot come from one thread; keep
                 // the first test's output rather than lose it.
-                if let Some((_, out)) = self.current.take() {
+                if let Some((name, out)) = self.take_in_progress() {
+                    self.outside.extend(name.into_bytes());
                     self.outside.extend(out);
                 }
                 self.current = Some((name.clone(), Vec::new()));
@@ -83,12 +92,12 @@ impl StreamParser {
             }
             ("test", event @ ("ok" | "failed" | "ignored")) => {
                 let name = raw.name?;
-                let mut output = match self.current.take() {
-                    Some((current, out)) if current == name => out,
-                    other => {
-                        self.current = other;
-                        Vec::new()
-                    }
+                let mut output = match self.current.as_ref() {
+                    Some((current, _)) if *current == name => self
+                        .take_in_progress()
+                        .map(|(_, out)| out)
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
                 };
                 // In capture mode libtest hands the output over in the event instead.
                 if let Some(captured) = raw.stdout {
@@ -119,15 +128,30 @@ impl StreamParser {
     }
 
     fn push_output(&mut self, bytes: &[u8]) {
-        match &mut self.current {
-            Some((_, out)) => out.extend_from_slice(bytes),
-            None => self.outside.extend_from_slice(bytes),
+        let out = match &mut self.current {
+            Some((_, out)) => out,
+            None => &mut self.outside,
+        };
+        out.extend_from_slice(bytes);
+        // Trim only once well past the limit, so a flood is trimmed now and then, not on
+        // every line.
+        if out.len() > MAX_KEPT + MAX_KEPT / 2 {
+            self.omitted += trim(out);
         }
     }
 
     /// The test that was running when the stream ended, with its output so far.
     pub fn take_in_progress(&mut self) -> Option<(String, Vec<u8>)> {
-        self.current.take()
+        let (name, mut out) = self.current.take()?;
+        self.omitted += trim(&mut out);
+        if self.omitted > 0 {
+            let note = format!(
+                "\n[cargo xpar: {} bytes of this test's output left out]\n",
+                std::mem::take(&mut self.omitted)
+            );
+            out.splice(HEAD_KEPT..HEAD_KEPT, note.into_bytes());
+        }
+        Some((name, out))
     }
 
     /// Output written outside any test.
@@ -145,8 +169,30 @@ impl StreamParser {
     }
 }
 
+/// Cuts `out` to [`MAX_KEPT`] bytes, keeping its head and tail; returns the bytes cut.
+fn trim(out: &mut Vec<u8>) -> usize {
+    if out.len() <= MAX_KEPT {
+        return 0;
+    }
+    let cut = HEAD_KEPT..out.len() - (MAX_KEPT - HEAD_KEPT);
+    let n = cut.len();
+    out.drain(cut);
+    n
+}
+
+/// Where `needle` (which starts with `{`) begins in `haystack`. Only the places of `{`
+/// are compared: most output lines have none, and a flood of output must stay cheap.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(i) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + i;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -267,6 +313,32 @@ before abort
             p.take_outside_output(),
             b"error while loading shared libraries: libx.so\n"
         );
+    }
+
+    #[test]
+    fn a_flood_of_output_is_cut_in_the_middle() {
+        let mut p = StreamParser::default();
+        p.feed(b"{ \"type\": \"test\", \"event\": \"started\", \"name\": \"t\" }\n");
+        let line = [b'x'; 1023]
+            .iter()
+            .chain(b"\n")
+            .copied()
+            .collect::<Vec<u8>>();
+        for _ in 0..20 * 1024 {
+            p.feed(&line);
+        }
+        p.feed(b"the end\n");
+        let (_, out) = p.take_in_progress().unwrap();
+        assert!(out.len() < MAX_KEPT + 1024, "{}", out.len());
+        assert!(out.ends_with(b"the end\n"));
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("bytes of this test's output left out"));
+    }
+
+    #[test]
+    fn events_after_output_on_the_same_line_are_found() {
+        assert_eq!(find(b"ab{c{ \"type\": \"x", EVENT_START), Some(4));
+        assert_eq!(find(b"{{{", EVENT_START), None);
     }
 
     #[test]

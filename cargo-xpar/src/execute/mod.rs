@@ -3,7 +3,11 @@
 mod batch;
 mod dispatcher;
 mod libtest_json;
+mod os_signals;
 mod run_env;
+mod watchdog;
+mod worker;
 
-pub use dispatcher::{execute, ExecuteOptions};
+pub use dispatcher::{execute, ExecuteEnd, ExecuteOptions, MaxFail};
 pub use run_env::RunEnv;
+pub use watchdog::Timeouts;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::events::{worker_name, RunEvent, TestOutcome, TestStatus};
+use super::events::{worker_name, Failure, RunEvent, TestOutcome, TestStatus};
 use super::record::RunRecord;
 use crate::cli::{ColorChoice, OutputWhen};
 
@@ -127,6 +127,22 @@ impl Display {
                 self.running.insert(*worker, name.clone());
                 self.update_bar();
             }
+            RunEvent::TestSlow {
+                binary_id,
+                name,
+                worker,
+                elapsed,
+            } => {
+                let line = format!(
+                    "{} [>{:>8.3}s] {:>4} {} {}\n",
+                    self.label(SKIP, "SLOW"),
+                    elapsed.as_secs_f64(),
+                    worker_name(*worker),
+                    self.paint(BOLD, binary_id.as_str()),
+                    name
+                );
+                self.emit(&line);
+            }
             RunEvent::TestFinished(outcome) => self.finished(outcome),
             RunEvent::RunFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
@@ -177,6 +193,7 @@ impl Display {
     fn status_line(&self, o: &TestOutcome) -> String {
         let (word, style) = match &o.status {
             TestStatus::Passed => ("PASS", PASS),
+            TestStatus::Failed(Failure::TimedOut { .. }) => ("TIMEOUT", FAIL),
             TestStatus::Failed(_) => ("FAIL", FAIL),
             TestStatus::Ignored => ("SKIP", SKIP),
             TestStatus::NotRun(_) => ("NOT RUN", SKIP),
@@ -261,11 +278,13 @@ impl Display {
         for o in record.failures() {
             text += &self.status_line(o);
         }
-        if record.cancelled && record.not_run() > 0 {
-            text += &format!(
-                "{}  stopped after the first failure; --no-fail-fast runs every test\n",
-                self.label(FAIL, "Cancelled")
-            );
+        // Why the run stopped early: the reason its unrun tests carry.
+        let reason = record.outcomes.iter().find_map(|o| match &o.status {
+            TestStatus::NotRun(why) if o.worker.is_none() => Some(why.as_str()),
+            _ => None,
+        });
+        if let (true, Some(why)) = (record.cancelled, reason) {
+            text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
         }
         self.emit(&text);
         let _ = self.out.flush();

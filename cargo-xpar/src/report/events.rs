@@ -24,6 +24,13 @@ pub enum RunEvent {
         name: String,
         worker: usize,
     },
+    /// A test is still running after a multiple of `--slow-timeout`.
+    TestSlow {
+        binary_id: BinaryId,
+        name: String,
+        worker: usize,
+        elapsed: Duration,
+    },
     TestFinished(TestOutcome),
     RunFinished {
         wall: Duration,
@@ -71,6 +78,8 @@ pub enum Failure {
     NoResult { reason: String },
     /// An opaque binary exited unsuccessfully.
     OpaqueExit { status: String },
+    /// It ran past `--timeout` (or the run past `--run-timeout`) and was killed.
+    TimedOut { after: Duration, run: bool },
 }
 
 impl Failure {
@@ -86,6 +95,13 @@ impl Failure {
             }
             Failure::NoResult { reason } => format!("no result: {reason}"),
             Failure::OpaqueExit { status } => format!("test binary failed with {status}"),
+            Failure::TimedOut { after, run: false } => {
+                format!("test timed out after {:.3}s", after.as_secs_f64())
+            }
+            Failure::TimedOut { after, run: true } => format!(
+                "test killed after {:.3}s: the run reached --run-timeout",
+                after.as_secs_f64()
+            ),
         }
     }
 }

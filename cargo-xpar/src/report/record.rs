@@ -32,7 +32,7 @@ impl RunRecord {
                 self.filtered_out = *filtered_out;
                 self.opaque = opaque.clone();
             }
-            RunEvent::TestStarted { .. } => {}
+            RunEvent::TestStarted { .. } | RunEvent::TestSlow { .. } => {}
             RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
             RunEvent::RunFinished { wall, cancelled } => {
                 self.wall = *wall;

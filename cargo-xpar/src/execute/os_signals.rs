@@ -1,0 +1,53 @@
+//! The signals that stop a run (SIGINT, SIGTERM, SIGHUP), turned into messages to the
+//! dispatcher while the tests run, so that it can stop scheduling, pass them on to the
+//! tests' process groups and still write its reports. Outside the test phase they keep
+//! their default meaning.
+
+use std::sync::mpsc::Sender;
+
+use super::batch::WorkerMsg;
+
+#[cfg(unix)]
+pub struct Listener {
+    handle: signal_hook::iterator::Handle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+#[cfg(unix)]
+pub fn listen(tx: Sender<WorkerMsg>) -> std::io::Result<Listener> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let handle = signals.handle();
+    let thread = std::thread::Builder::new()
+        .name("xpar-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(WorkerMsg::Signal(sig)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(Listener { handle, thread })
+}
+
+#[cfg(unix)]
+impl Listener {
+    /// Gives the signals their default meaning back.
+    pub fn close(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
+}
+
+#[cfg(not(unix))]
+pub struct Listener;
+
+#[cfg(not(unix))]
+pub fn listen(_tx: Sender<WorkerMsg>) -> std::io::Result<Listener> {
+    Ok(Listener)
+}
+
+#[cfg(not(unix))]
+impl Listener {
+    pub fn close(self) {}
+}

@@ -1,0 +1,57 @@
+//! A worker thread: asks the dispatcher for a chunk, runs it in test processes of its
+//! binary (reporting every test's start and result), and asks again until told to stop.
+
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::batch::{run_named, run_opaque, BatchContext, WorkerMsg};
+use super::dispatcher::{Cancel, ExecuteOptions};
+use super::run_env::RunEnv;
+use crate::discover::TestList;
+use crate::plan::{Chunk, RunIgnored, UnitTests};
+
+pub fn worker_loop(
+    list: &TestList,
+    (worker, workers): (usize, usize),
+    opts: &ExecuteOptions,
+    (cancel, run_start, run_env): (&Cancel, Instant, &RunEnv),
+    chunks: mpsc::Receiver<Option<Chunk>>,
+    out: mpsc::Sender<WorkerMsg>,
+) {
+    let mut costs = Vec::new();
+    loop {
+        let ready = WorkerMsg::Ready {
+            worker,
+            costs: std::mem::take(&mut costs),
+        };
+        if out.send(ready).is_err() {
+            return;
+        }
+        let Ok(Some(chunk)) = chunks.recv() else {
+            let _ = out.send(WorkerMsg::Exited);
+            return;
+        };
+        let binary = &list.binaries[chunk.binary].binary;
+        let ctx = BatchContext {
+            binary_index: chunk.binary,
+            binary,
+            worker,
+            workers,
+            include_ignored: opts.run_ignored != RunIgnored::Default,
+            test_args: &opts.test_args,
+            cancel,
+            run_start,
+            run_env,
+            on_spawn: &|pid| {
+                let _ = out.send(WorkerMsg::Spawned { worker, pid });
+            },
+        };
+        let mut emit = |msg: WorkerMsg| {
+            let _ = out.send(msg);
+        };
+        match chunk.tests {
+            UnitTests::Opaque => run_opaque(&ctx, &mut emit),
+            UnitTests::Named(names) => costs = run_named(&ctx, names, &mut emit),
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Nothing a test does can hang the run, lose a result or leave a process behind:
+//! `fixtures/adversarial` under `--timeout`, `--maxfail`, `--run-timeout` and SIGINT,
+//! through the real binary. Processes are checked by the pids the fixture records, not
+//! by sleeping.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use xpar_tests::{run_json, xpar, FixtureCopy, JsonRun};
+
+/// How each test of the fixture must end under `--timeout`: (name, status, message part).
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("tests::a_hangs", "failed", "timed out after"),
+    ("tests::a_ok", "passed", ""),
+    ("tests::b_spins", "failed", "timed out after"),
+    ("tests::b_ok", "passed", ""),
+    ("tests::c_spawns_a_child_that_outlives_it", "passed", ""),
+    ("tests::c_ok", "passed", ""),
+    ("tests::d_prints_100_mb", "passed", ""),
+    ("tests::d_ok", "passed", ""),
+    ("tests::e_closes_stdout", "failed", "during the test"),
+    ("tests::e_ok", "passed", ""),
+    ("tests::f_reopens_stdout", "failed", "during the test"),
+    ("tests::f_ok", "passed", ""),
+    ("tests::g_overflows_its_stack", "failed", "SIGABRT"),
+    ("tests::g_ok", "passed", ""),
+    ("tests::h_flaky_one_in_three", "passed", ""),
+    ("tests::h_ok", "passed", ""),
+    (
+        "tests::i_sigterms_its_own_process_group",
+        "failed",
+        "SIGTERM",
+    ),
+    ("tests::i_ok", "passed", ""),
+];
+
+/// Pids the fixture's tests recorded that still run (a zombie has stopped running).
+fn survivors(pid_dir: &Path) -> Vec<String> {
+    let pids = std::fs::read_to_string(pid_dir.join("pids")).unwrap_or_default();
+    pids.lines()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|s| !s.trim().starts_with('Z'))
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn adversarial(args: &[&str]) -> (FixtureCopy, JsonRun) {
+    let fixture = FixtureCopy::new("adversarial");
+    let run = run_json(fixture.path(), args);
+    (fixture, run)
+}
+
+#[test]
+fn every_misbehaving_test_is_handled_and_the_rest_kept() {
+    let fixture = FixtureCopy::new("adversarial");
+    let pids = fixture.path().join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let mut cmd = xpar(fixture.path());
+    let report = fixture.path().join("report.json");
+    cmd.env("XPAR_FIXTURE_PIDS", &pids).args([
+        "-j",
+        "2",
+        "--no-fail-fast",
+        "--timeout",
+        "2s",
+        "--timeout-grace",
+        "500ms",
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    let r = xpar_tests::Run::of(&mut cmd);
+    assert_eq!(r.code(), Some(100), "{r}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), EXPECTED.len(), "{r}");
+    for (name, status, message) in EXPECTED {
+        let found: Vec<_> = tests.iter().filter(|t| t["name"] == *name).collect();
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        let t = found[0];
+        assert_eq!(t["status"], *status, "{name}: {t}");
+        let got = t["message"].as_str().unwrap_or("");
+        assert!(got.contains(message), "{name}: {got:?} lacks {message:?}");
+    }
+    let flood = tests
+        .iter()
+        .find(|t| t["name"] == "tests::d_prints_100_mb")
+        .unwrap()["output"]
+        .as_str()
+        .unwrap();
+    assert!(
+        flood.len() < 10 << 20,
+        "the flood is cut: {} bytes",
+        flood.len()
+    );
+    assert!(flood.contains("bytes of this test's output left out"));
+    assert!(flood.trim_end().ends_with("the end of the flood"));
+    assert!(r.stderr.contains("TIMEOUT"), "{r}");
+    let left = survivors(&pids);
+    assert!(left.is_empty(), "processes left running: {left:?}\n{r}");
+}
+
+#[test]
+fn sigint_stops_the_run_writes_the_reports_and_leaves_nothing_running() {
+    let fixture = FixtureCopy::new("adversarial");
+    let pids = fixture.path().join("pids");
+    std::fs::create_dir_all(&pids).unwrap();
+    let junit = fixture.path().join("junit.xml");
+    let mut cmd = xpar(fixture.path());
+    cmd.env("XPAR_FIXTURE_PIDS", &pids)
+        .args([
+            "-j",
+            "2",
+            "--no-fail-fast",
+            "--slow-timeout",
+            "200ms",
+            "--junit",
+        ])
+        .arg(&junit)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    let mut child = cmd.spawn().expect("start cargo xpar");
+    // Wait, by reading its output, until the test that hangs is running.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen += &line;
+        seen.push('\n');
+        if line.contains("SLOW") && line.contains("a_hangs") {
+            break;
+        }
+    }
+    assert!(
+        seen.contains("a_hangs"),
+        "the hanging test never ran:\n{seen}"
+    );
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let all = format!("{seen}{}", rest.join("\n"));
+    assert_eq!(status.code(), Some(130), "{all}");
+    let cases = xpar_tests::read_junit(&junit);
+    let hang = cases
+        .iter()
+        .find(|c| c.name == "tests::a_hangs")
+        .unwrap_or_else(|| panic!("the interrupted test is in the report: {cases:?}"));
+    assert!(hang.skipped, "{hang:?}");
+    assert!(all.contains("interrupted by SIGINT"), "{all}");
+    let left = survivors(&pids);
+    assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
+}
+
+#[test]
+fn maxfail_stops_scheduling_and_immediate_kills_the_running() {
+    let (_f, run) = adversarial(&[
+        "-j",
+        "1",
+        "--maxfail",
+        "2",
+        "--timeout",
+        "1s",
+        "--timeout-grace",
+        "200ms",
+    ]);
+    assert_eq!(run.run.code(), Some(100), "{}", run.run);
+    let failed = run.tests.iter().filter(|t| t.status == "failed").count();
+    let not_run = run.tests.iter().filter(|t| t.status == "not-run").count();
+    // One worker: the second failure is the last test that ran.
+    assert_eq!(failed, 2, "{}", run.run);
+    assert!(
+        not_run > 0 && failed + not_run < EXPECTED.len(),
+        "{}",
+        run.run
+    );
+    assert!(run.run.stderr.contains("--maxfail"), "{}", run.run);
+
+    let (_f, run) = adversarial(&["-j", "2", "--maxfail", "1:immediate", "--timeout", "30s"]);
+    let killed = run
+        .tests
+        .iter()
+        .filter(|t| t.status == "not-run" && t.worker.is_some())
+        .count();
+    assert_eq!(run.run.code(), Some(100), "{}", run.run);
+    assert_eq!(
+        killed, 1,
+        "the other worker's running test was killed: {}",
+        run.run
+    );
+}
+
+#[test]
+fn run_timeout_bounds_the_whole_run() {
+    let (_f, run) = adversarial(&[
+        "-j",
+        "2",
+        "--no-fail-fast",
+        "--run-timeout",
+        "1500ms",
+        "--timeout-grace",
+        "200ms",
+    ]);
+    assert_eq!(run.run.code(), Some(100), "{}", run.run);
+    let hang = run
+        .tests
+        .iter()
+        .find(|t| t.name == "tests::a_hangs")
+        .unwrap();
+    assert_eq!(hang.status, "failed", "{hang:?}");
+    assert!(run.run.stderr.contains("--run-timeout"), "{}", run.run);
+    assert_eq!(
+        run.tests.len(),
+        EXPECTED.len(),
+        "every test has its one result"
+    );
+}
