@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::coverage::CoverageFormat;
 use crate::errors::UsageError;
-use crate::execute::{MaxFail, Timeouts};
+use crate::execute::{Backoff, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{DistMode, RunIgnored, TestFilter};
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
@@ -295,6 +295,29 @@ pub struct RunnerArgs {
     /// timed out, the rest not run.
     #[arg(long, value_name = "DURATION")]
     pub run_timeout: Option<String>,
+    /// Run a failed test again, up to N more times; one that then passes is FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Retries")]
+    pub retries: usize,
+    /// How the delay between attempts grows.
+    #[arg(long, value_enum, default_value_t = Backoff::Fixed, help_heading = "Retries")]
+    pub retry_backoff: Backoff,
+    /// The delay before the first retry.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        help_heading = "Retries"
+    )]
+    pub retry_delay: String,
+    /// Shorten each delay by a random part of up to half.
+    #[arg(long, help_heading = "Retries")]
+    pub retry_jitter: bool,
+    /// Retry only failures whose output or message matches this regular expression.
+    #[arg(long, value_name = "REGEX", help_heading = "Retries")]
+    pub retry_on: Option<String>,
+    /// Whether a test that passed only on a retry passes the run.
+    #[arg(long, value_enum, default_value_t = FlakyResult::Pass, help_heading = "Retries")]
+    pub flaky_result: FlakyResult,
     /// Show every test's output, passing ones included, as each test finishes.
     #[arg(long, visible_alias = "nocapture")]
     pub no_capture: bool,
@@ -347,6 +370,14 @@ pub struct CoverageConfig {
     pub formats: Vec<CoverageFormat>,
     pub output: Option<PathBuf>,
     pub fail_under_lines: Option<f64>,
+}
+
+/// What a flaky test means for the exit code.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlakyResult {
+    #[default]
+    Pass,
+    Fail,
 }
 
 /// When a test's captured output is shown (nextest's values).
@@ -411,6 +442,8 @@ pub struct RunConfig {
     pub max_fail: Option<MaxFail>,
     pub timeouts: Timeouts,
     pub run_timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    pub flaky_is_failure: bool,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
@@ -490,6 +523,23 @@ impl RunConfig {
                     .unwrap_or_default(),
             },
             run_timeout: parse_duration("--run-timeout", r.run_timeout.as_deref())?,
+            retry: RetryPolicy {
+                retries: r.retries,
+                backoff: r.retry_backoff,
+                delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
+                jitter: r.retry_jitter,
+                retry_on: r
+                    .retry_on
+                    .as_deref()
+                    .map(|re| {
+                        regex::Regex::new(re).map_err(|e| UsageError::BadRegex {
+                            value: re.to_owned(),
+                            why: e.to_string().lines().last().unwrap_or_default().to_owned(),
+                        })
+                    })
+                    .transpose()?,
+            },
+            flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             success_output,
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,
@@ -744,6 +794,29 @@ mod tests {
         assert_eq!(cfg.timeouts.test, Some(Duration::from_secs(90)));
         assert_eq!(cfg.timeouts.slow, Some(Duration::from_millis(250)));
         assert_eq!(cfg.run_timeout, Some(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn retry_options() {
+        let cfg = run(&[
+            "--retries",
+            "3",
+            "--retry-backoff",
+            "exponential",
+            "--retry-delay",
+            "100ms",
+            "--retry-jitter",
+            "--retry-on",
+            "refused",
+            "--flaky-result",
+            "fail",
+        ]);
+        assert_eq!(cfg.retry.retries, 3);
+        assert_eq!(cfg.retry.backoff, Backoff::Exponential);
+        assert_eq!(cfg.retry.delay, Duration::from_millis(100));
+        assert!(cfg.retry.jitter && cfg.flaky_is_failure);
+        assert!(cfg.retry.retry_on.unwrap().is_match("connection refused"));
+        assert_eq!(run(&[]).retry.retries, 0);
     }
 
     #[test]

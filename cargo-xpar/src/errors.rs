@@ -24,6 +24,8 @@ pub enum UsageError {
         value: String,
         why: String,
     },
+    #[error("invalid value `{value}` for --retry-on: {why}")]
+    BadRegex { value: String, why: String },
     #[error("invalid value `{0}` for --maxfail: expected N or N:immediate, N at least 1")]
     BadMaxFail(String),
     #[error("--maxprocesses must be at least 1")]

@@ -108,6 +108,7 @@ mod tests {
             output: String::new(),
             worker: Some(0),
             started: None,
+            previous: Vec::new(),
         }
     }
 

@@ -132,11 +132,16 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         success_output: cfg.success_output,
         failure_output: cfg.failure_output,
     });
-    let mut record = RunRecord::default();
+    let mut record = RunRecord {
+        flaky_is_failure: cfg.flaky_is_failure,
+        ..RunRecord::default()
+    };
     let opts = ExecuteOptions {
         max_fail: cfg.max_fail,
         timeouts: cfg.timeouts,
         run_timeout: cfg.run_timeout,
+        retry: cfg.retry.clone(),
+        pin_retries: cfg.dist == plan::DistMode::Each,
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,

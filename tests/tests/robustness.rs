@@ -225,3 +225,73 @@ fn run_timeout_bounds_the_whole_run() {
         "every test has its one result"
     );
 }
+
+/// Runs the fixture's flaky test (it fails on every third run of its counter) with
+/// `args`, its counter set so that the first attempt fails.
+fn flaky_run(args: &[&str]) -> (FixtureCopy, xpar_tests::Run) {
+    let fixture = FixtureCopy::new("adversarial");
+    let counter = fixture.path().join("counter");
+    std::fs::write(&counter, "2").unwrap();
+    let mut cmd = xpar(fixture.path());
+    cmd.env("XPAR_FIXTURE_COUNTER", &counter)
+        .args(["h_flaky_one_in_three", "--junit"])
+        .arg(fixture.path().join("junit.xml"))
+        .args(args);
+    let r = xpar_tests::Run::of(&mut cmd);
+    (fixture, r)
+}
+
+#[test]
+fn a_test_that_passes_on_retry_is_flaky() {
+    let (f, r) = flaky_run(&["--retries", "2", "--retry-delay", "50ms"]);
+    assert_eq!(r.code(), Some(0), "{r}");
+    assert!(
+        r.stderr.contains("TRY 1 FAIL") && r.stderr.contains("FLAKY"),
+        "{r}"
+    );
+    assert!(r.stderr.contains("1 flaky"), "{r}");
+    let xml = std::fs::read_to_string(f.path().join("junit.xml")).unwrap();
+    assert!(xml.contains("<flakyFailure"), "{xml}");
+    let cases = xpar_tests::read_junit(&f.path().join("junit.xml"));
+    assert_eq!(
+        cases.len(),
+        1,
+        "one result for the test, not one per attempt"
+    );
+
+    let (_f, r) = flaky_run(&["--retries", "2", "--flaky-result", "fail"]);
+    assert_eq!(r.code(), Some(100), "--flaky-result fail: {r}");
+
+    // Without retries, or when the failure does not match --retry-on, it just fails.
+    let (_f, r) = flaky_run(&[]);
+    assert_eq!(r.code(), Some(100), "{r}");
+    let (f, r) = flaky_run(&["--retries", "2", "--retry-on", "connection refused"]);
+    assert_eq!(r.code(), Some(100), "{r}");
+    assert!(!r.stderr.contains("TRY 1"), "{r}");
+    let xml = std::fs::read_to_string(f.path().join("junit.xml")).unwrap();
+    assert!(
+        !xml.contains("rerunFailure") && xml.contains("<failure"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn a_test_that_keeps_failing_reports_every_attempt() {
+    let fixture = FixtureCopy::new("adversarial");
+    let junit = fixture.path().join("junit.xml");
+    let mut cmd = xpar(fixture.path());
+    cmd.args([
+        "i_sigterms_its_own_process_group",
+        "--retries",
+        "2",
+        "--junit",
+    ])
+    .arg(&junit);
+    let r = xpar_tests::Run::of(&mut cmd);
+    assert_eq!(r.code(), Some(100), "{r}");
+    assert!(r.stderr.contains("TRY 2 FAIL"), "{r}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 1, "{xml}");
+    assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+}

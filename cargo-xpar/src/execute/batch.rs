@@ -102,6 +102,7 @@ impl BatchContext<'_> {
             output: String::from_utf8_lossy(output).into_owned(),
             worker: Some(self.worker),
             started: started.map(|s| s.saturating_duration_since(self.run_start)),
+            previous: Vec::new(),
         }
     }
 }

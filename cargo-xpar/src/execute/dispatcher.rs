@@ -3,16 +3,18 @@
 //! messages. The dispatcher only carries the plan out: which worker gets what, and when a
 //! dry worker steals, is the schedule's decision.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::batch::WorkerMsg;
 use super::os_signals;
+use super::retry::{self, RetryPolicy};
 use super::run_env::RunEnv;
 use super::watchdog::{self, Action, KillReason, Timeouts, Watchdog};
 use super::worker::worker_loop;
-use crate::discover::{BinaryContent, TestList};
+use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
 use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
@@ -32,6 +34,10 @@ pub struct ExecuteOptions {
     pub timeouts: Timeouts,
     /// `--run-timeout`: the most the test phase may take.
     pub run_timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    /// Retry a test on the worker that ran it (`--dist each`, where results are per
+    /// worker).
+    pub pin_retries: bool,
 }
 
 /// `--maxfail N[:immediate]`.
@@ -117,6 +123,7 @@ pub fn execute(
             output: String::new(),
             worker: None,
             started: None,
+            previous: Vec::new(),
         }));
     }
 
@@ -154,9 +161,18 @@ pub fn execute(
             failures: 0,
             signal: None,
             start,
+            binary_index: list
+                .binaries
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.binary.id.clone(), i))
+                .collect(),
+            failed_attempts: HashMap::new(),
+            due: Vec::new(),
         };
         while d.exited < workers {
-            let msg = if d.watchdog.needs_ticks() || opts.run_timeout.is_some() {
+            let ticking = !d.due.is_empty() || d.watchdog.needs_ticks();
+            let msg = if ticking || opts.run_timeout.is_some() {
                 match from_workers.recv_timeout(TICK) {
                     Ok(m) => Some(m),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -207,7 +223,15 @@ struct Dispatcher<'a> {
     failures: usize,
     signal: Option<i32>,
     start: Instant,
+    binary_index: HashMap<BinaryId, usize>,
+    /// Failed attempts of tests that will run again, oldest first.
+    failed_attempts: HashMap<RetryKey, Vec<TestOutcome>>,
+    /// Retries waiting for their delay to pass.
+    due: Vec<(Instant, RetryKey)>,
 }
+
+/// A test to retry: (binary index, name, the worker it must run on under `each`).
+type RetryKey = (usize, String, Option<usize>);
 
 impl Dispatcher<'_> {
     /// Gives `worker` its next chunk; false when it must wait.
@@ -220,10 +244,78 @@ impl Dispatcher<'_> {
         // A worker that is gone has nothing left to receive.
         match next {
             Next::Run(chunk) => drop(self.to_workers[worker].send(Some(chunk))),
+            // Retries still waiting for their delay need a worker to run them.
+            Next::Done if !self.due.is_empty() && !self.cancel.is_set() => return false,
             Next::Done => drop(self.to_workers[worker].send(None)),
             Next::Wait => return false,
         }
         true
+    }
+
+    fn retry_key(&self, o: &TestOutcome) -> Option<RetryKey> {
+        let binary = *self.binary_index.get(&o.binary_id)?;
+        let worker = if self.opts.pin_retries {
+            o.worker
+        } else {
+            None
+        };
+        Some((binary, o.name.clone(), worker))
+    }
+
+    /// Holds a failed attempt back when the test is to run again; otherwise gives the
+    /// final outcome its earlier attempts. Returns the outcome to report, if any.
+    fn settle_attempts(
+        &mut self,
+        mut outcome: TestOutcome,
+        sink: &mut dyn FnMut(RunEvent),
+    ) -> Option<TestOutcome> {
+        let Some(key) = self.retry_key(&outcome) else {
+            return Some(outcome);
+        };
+        let mut prior = self.failed_attempts.remove(&key).unwrap_or_default();
+        let attempt = prior.len() + 1;
+        if !self.cancel.is_set() && self.opts.retry.should_retry(attempt, &outcome) {
+            let delay = self.opts.retry.delay(attempt, retry::random_unit());
+            sink(RunEvent::TestRetrying {
+                outcome: outcome.clone(),
+                attempt,
+                delay,
+            });
+            prior.push(outcome);
+            self.failed_attempts.insert(key.clone(), prior);
+            self.due.push((Instant::now() + delay, key));
+            return None;
+        }
+        if matches!(outcome.status, TestStatus::NotRun(_)) {
+            // A retry the run stopped before: the last real attempt is the result.
+            if let Some(mut last) = prior.pop() {
+                last.previous = prior;
+                return Some(last);
+            }
+        }
+        outcome.previous = prior;
+        Some(outcome)
+    }
+
+    /// Reports what to do with a final outcome: count a failure, maybe stop the run.
+    fn report(&mut self, outcome: TestOutcome, sink: &mut dyn FnMut(RunEvent)) {
+        let failed = outcome.status.is_failure();
+        sink(RunEvent::TestFinished(outcome));
+        if !failed {
+            return;
+        }
+        self.failures += 1;
+        if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
+            let reason = if m.count == 1 {
+                "the run stopped after a failure (--no-fail-fast runs everything)".to_owned()
+            } else {
+                format!("the run stopped after {} failures (--maxfail)", m.count)
+            };
+            self.stop(reason, sink);
+            if m.immediate {
+                self.kill_all(KillReason::MaxFail, watchdog::SIGKILL, sink);
+            }
+        }
     }
 
     fn handle(&mut self, msg: WorkerMsg, sink: &mut dyn FnMut(RunEvent)) {
@@ -263,22 +355,8 @@ impl Dispatcher<'_> {
                         outcome.status = killed_status(outcome.status, &reason, outcome.duration);
                     }
                 }
-                let failed = outcome.status.is_failure();
-                sink(RunEvent::TestFinished(outcome));
-                if failed {
-                    self.failures += 1;
-                    if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
-                        let reason = if m.count == 1 {
-                            "the run stopped after a failure (--no-fail-fast runs everything)"
-                                .to_owned()
-                        } else {
-                            format!("the run stopped after {} failures (--maxfail)", m.count)
-                        };
-                        self.stop(reason, sink);
-                        if m.immediate {
-                            self.kill_all(KillReason::MaxFail, watchdog::SIGKILL, sink);
-                        }
-                    }
+                if let Some(outcome) = self.settle_attempts(outcome, sink) {
+                    self.report(outcome, sink);
                 }
             }
             WorkerMsg::Exited => self.exited += 1,
@@ -302,8 +380,28 @@ impl Dispatcher<'_> {
         if !self.cancel.set(reason) {
             return;
         }
+        // Retries that will not run now: their last attempt is the result.
+        for (_, key) in std::mem::take(&mut self.due) {
+            if let Some(mut prior) = self.failed_attempts.remove(&key) {
+                if let Some(mut last) = prior.pop() {
+                    last.previous = prior;
+                    sink(RunEvent::TestFinished(last));
+                }
+            }
+        }
         for chunk in self.schedule.drain() {
-            report_not_run(self.list, chunk, self.cancel, sink);
+            let mut not_run = Vec::new();
+            report_not_run(self.list, chunk, self.cancel, &mut |e| not_run.push(e));
+            for e in not_run {
+                match e {
+                    RunEvent::TestFinished(o) => {
+                        if let Some(o) = self.settle_attempts(o, sink) {
+                            sink(RunEvent::TestFinished(o));
+                        }
+                    }
+                    other => sink(other),
+                }
+            }
         }
         let parked = std::mem::take(&mut self.parked);
         for w in parked {
@@ -318,6 +416,25 @@ impl Dispatcher<'_> {
 
     fn tick(&mut self, sink: &mut dyn FnMut(RunEvent)) {
         let now = Instant::now();
+        if self.due.iter().any(|(at, _)| *at <= now) {
+            let (ready, waiting) = std::mem::take(&mut self.due)
+                .into_iter()
+                .partition(|(at, _)| *at <= now);
+            self.due = waiting;
+            for (_, (binary, name, worker)) in ready {
+                let opaque = matches!(
+                    self.list.binaries[binary].content,
+                    BinaryContent::Opaque { .. }
+                );
+                self.schedule.push_retry(binary, &name, opaque, worker);
+            }
+            let parked = std::mem::take(&mut self.parked);
+            for w in parked {
+                if !self.answer(w) {
+                    self.parked.push(w);
+                }
+            }
+        }
         if let Some(limit) = self.opts.run_timeout {
             if now.duration_since(self.start) >= limit && !self.cancel.is_set() {
                 let secs = limit.as_secs_f64();
@@ -393,6 +510,7 @@ fn report_not_run(list: &TestList, chunk: Chunk, cancel: &Cancel, sink: &mut dyn
             output: String::new(),
             worker: None,
             started: None,
+            previous: Vec::new(),
         }));
     }
 }

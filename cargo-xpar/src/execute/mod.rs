@@ -4,10 +4,12 @@ mod batch;
 mod dispatcher;
 mod libtest_json;
 mod os_signals;
+mod retry;
 mod run_env;
 mod watchdog;
 mod worker;
 
 pub use dispatcher::{execute, ExecuteEnd, ExecuteOptions, MaxFail};
+pub use retry::{Backoff, RetryPolicy};
 pub use run_env::RunEnv;
 pub use watchdog::Timeouts;

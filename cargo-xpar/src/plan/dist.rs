@@ -94,6 +94,9 @@ pub fn plan(
     let mut s = Schedule::new(workers, own_rule, opts.mode == DistMode::Worksteal);
     let split = classify(&units, opts, workers);
 
+    for (binary, name, slots) in &split.retry_slots {
+        s.set_retry_slots(*binary, name, *slots);
+    }
     if opts.mode == DistMode::Each {
         for w in 0..workers {
             for (seg, slots) in &split.special {
@@ -129,10 +132,13 @@ struct Split {
     scopes: Vec<(String, Vec<Segment>)>,
     /// Everything else, per binary, in list order.
     rest: Vec<Segment>,
+    /// (binary, test, slots) for tests that must hold slots when retried.
+    retry_slots: Vec<(usize, String, usize)>,
 }
 
 fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Split {
     let mut special: Vec<(Segment, usize)> = Vec::new();
+    let mut retry_slots = Vec::new();
     let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
     let mut rest = Vec::new();
     for u in units {
@@ -147,7 +153,11 @@ fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Sp
                 (_, Some(n)) => Some((n as usize).clamp(1, workers)),
                 _ => None,
             };
+            if let Serial::Keys(_) = &serial {
+                retry_slots.push((u.segment.binary, t.name.clone(), workers));
+            }
             if let Some(slots) = slots {
+                retry_slots.push((u.segment.binary, t.name.clone(), slots));
                 match special
                     .iter_mut()
                     .find(|(s, n)| s.binary == u.segment.binary && *n == slots)
@@ -193,6 +203,7 @@ fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Sp
         special,
         scopes: join_scopes(labelled),
         rest,
+        retry_slots,
     }
 }
 

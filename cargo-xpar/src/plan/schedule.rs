@@ -7,7 +7,7 @@
 //! under worksteal, the back half of the longest queue of another worker. Pure: the
 //! executor reports what processes cost and asks; no clock or processes.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use super::cost::CostModel;
 use super::filter::UnitTests;
@@ -118,6 +118,10 @@ pub struct Schedule {
     shared: VecDeque<Segment>,
     own_rule: OwnRule,
     steal: bool,
+    /// The slots a retried test must hold: its own for `#[serial]` and
+    /// `#[resource_intensive]`, all of them for one with serial keys (its key-mates may
+    /// run anywhere by then). Tests not here retry as plain ones.
+    retry_slots: HashMap<(usize, String), usize>,
 }
 
 impl Schedule {
@@ -133,6 +137,31 @@ impl Schedule {
             shared: VecDeque::new(),
             own_rule,
             steal,
+            retry_slots: HashMap::new(),
+        }
+    }
+
+    pub(super) fn set_retry_slots(&mut self, binary: usize, name: &str, slots: usize) {
+        self.retry_slots
+            .insert((binary, name.to_owned()), slots.clamp(1, self.workers));
+    }
+
+    /// Queues one more run of a test that failed (`--retries`), holding the slots its
+    /// markers ask for; with `worker`, only that worker may run it (`--dist each`).
+    pub fn push_retry(&mut self, binary: usize, name: &str, opaque: bool, worker: Option<usize>) {
+        let segment = Segment {
+            binary,
+            opaque,
+            tests: [PlannedTest {
+                name: name.to_owned(),
+                expected: 0.0,
+            }]
+            .into(),
+        };
+        match (self.retry_slots.get(&(binary, name.to_owned())), worker) {
+            (Some(&slots), w) => self.push_special(segment, slots, w),
+            (None, Some(w)) => self.push_special(segment, 1, Some(w)),
+            (None, None) => self.shared.push_back(segment),
         }
     }
 

@@ -144,6 +144,20 @@ impl Display {
                 self.emit(&line);
             }
             RunEvent::TestFinished(outcome) => self.finished(outcome),
+            RunEvent::TestRetrying {
+                outcome,
+                attempt,
+                delay,
+            } => {
+                let mut text = self.status_line(outcome);
+                text = text.replacen(
+                    &self.label(FAIL, "FAIL"),
+                    &self.label(SKIP, &format!("TRY {attempt} FAIL")),
+                    1,
+                );
+                text += &format!("{:>12}   retrying in {:.3}s\n", "", delay.as_secs_f64());
+                self.emit(&text);
+            }
             RunEvent::RunFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
@@ -192,6 +206,7 @@ impl Display {
 
     fn status_line(&self, o: &TestOutcome) -> String {
         let (word, style) = match &o.status {
+            TestStatus::Passed if o.is_flaky() => ("FLAKY", SKIP),
             TestStatus::Passed => ("PASS", PASS),
             TestStatus::Failed(Failure::TimedOut { .. }) => ("TIMEOUT", FAIL),
             TestStatus::Failed(_) => ("FAIL", FAIL),
@@ -249,6 +264,9 @@ impl Display {
             record.failed(),
             record.ignored()
         );
+        if record.flaky() > 0 {
+            counts += &format!(", {} flaky", record.flaky());
+        }
         if record.not_run() > 0 {
             counts += &format!(", {} not run", record.not_run());
         }
@@ -277,6 +295,10 @@ impl Display {
         }
         for o in record.failures() {
             text += &self.status_line(o);
+        }
+        for o in record.outcomes.iter().filter(|o| o.is_flaky()) {
+            text += &self.status_line(o);
+            text += &format!("{:>12}   passed on attempt {}\n", "", o.previous.len() + 1);
         }
         // Why the run stopped early: the reason its unrun tests carry.
         let reason = record.outcomes.iter().find_map(|o| match &o.status {

@@ -32,6 +32,13 @@ pub enum RunEvent {
         elapsed: Duration,
     },
     TestFinished(TestOutcome),
+    /// A test failed and will run again (`--retries`) after `delay`.
+    TestRetrying {
+        outcome: TestOutcome,
+        /// The attempt that failed, from 1.
+        attempt: usize,
+        delay: Duration,
+    },
     RunFinished {
         wall: Duration,
         /// The run stopped scheduling early (fail-fast).
@@ -52,6 +59,15 @@ pub struct TestOutcome {
     pub worker: Option<usize>,
     /// When it started, from the start of the run; `None` for tests that did not run.
     pub started: Option<Duration>,
+    /// Earlier attempts that failed and were retried (`--retries`), oldest first.
+    pub previous: Vec<TestOutcome>,
+}
+
+impl TestOutcome {
+    /// Passed after failing: flaky.
+    pub fn is_flaky(&self) -> bool {
+        self.status == TestStatus::Passed && !self.previous.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -30,6 +30,7 @@ struct JsonReport<'a> {
 #[serde(rename_all = "kebab-case")]
 struct Counts {
     passed: usize,
+    flaky: usize,
     failed: usize,
     ignored: usize,
     not_run: usize,
@@ -50,6 +51,20 @@ struct JsonTest<'a> {
     start_secs: Option<f64>,
     duration_secs: f64,
     output: &'a str,
+    /// Passed only after failing (`--retries`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    flaky: bool,
+    /// Earlier attempts that failed, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    previous: Vec<JsonAttempt>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct JsonAttempt {
+    message: String,
+    duration_secs: f64,
+    output: String,
 }
 
 /// The report of a finished run, as pretty-printed JSON.
@@ -73,6 +88,19 @@ pub fn json_report(record: &RunRecord, dist: DistMode) -> String {
                 start_secs: o.started.map(|d| d.as_secs_f64()),
                 duration_secs: o.duration.as_secs_f64(),
                 output: &o.output,
+                flaky: o.is_flaky(),
+                previous: o
+                    .previous
+                    .iter()
+                    .map(|p| JsonAttempt {
+                        message: match &p.status {
+                            TestStatus::Failed(f) => f.message(),
+                            _ => String::new(),
+                        },
+                        duration_secs: p.duration.as_secs_f64(),
+                        output: p.output.clone(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -84,6 +112,7 @@ pub fn json_report(record: &RunRecord, dist: DistMode) -> String {
         cancelled: record.cancelled,
         counts: Counts {
             passed: record.passed(),
+            flaky: record.flaky(),
             failed: record.failed(),
             ignored: record.ignored(),
             not_run: record.not_run(),
@@ -128,6 +157,7 @@ mod tests {
                 output: "out\n".into(),
                 worker,
                 started: worker.map(|_| Duration::from_millis(500)),
+                previous: Vec::new(),
             })
         };
         for e in [

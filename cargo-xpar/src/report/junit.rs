@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use super::events::{worker_name, TestStatus};
 use super::record::RunRecord;
@@ -30,6 +32,18 @@ pub fn junit_report(record: &RunRecord) -> Report {
                 s
             }
         };
+        let mut status = status;
+        // Earlier failed attempts: flakyFailure under a pass, rerunFailure under a failure.
+        status.add_reruns(o.previous.iter().map(|p| {
+            let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+            if let TestStatus::Failed(f) = &p.status {
+                rerun.set_message(f.message());
+            }
+            rerun
+                .set_time(p.duration)
+                .set_description(p.output.as_str());
+            rerun
+        }));
         let mut case = TestCase::new(o.name.as_str(), status);
         case.set_classname(o.binary_id.as_str())
             .set_time(o.duration);
@@ -79,6 +93,7 @@ mod tests {
             output: output.into(),
             worker: Some(1),
             started: None,
+            previous: Vec::new(),
         })
     }
 

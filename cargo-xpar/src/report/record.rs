@@ -16,6 +16,8 @@ pub struct RunRecord {
     pub opaque: Vec<(BinaryId, String)>,
     pub wall: Duration,
     pub cancelled: bool,
+    /// `--flaky-result fail`: a test that passed only on a retry fails the run.
+    pub flaky_is_failure: bool,
 }
 
 impl RunRecord {
@@ -32,7 +34,9 @@ impl RunRecord {
                 self.filtered_out = *filtered_out;
                 self.opaque = opaque.clone();
             }
-            RunEvent::TestStarted { .. } | RunEvent::TestSlow { .. } => {}
+            RunEvent::TestStarted { .. }
+            | RunEvent::TestSlow { .. }
+            | RunEvent::TestRetrying { .. } => {}
             RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
             RunEvent::RunFinished { wall, cancelled } => {
                 self.wall = *wall;
@@ -47,6 +51,11 @@ impl RunRecord {
 
     pub fn passed(&self) -> usize {
         self.count(|s| *s == TestStatus::Passed)
+    }
+
+    /// Tests that passed on a retry after failing (counted among the passed).
+    pub fn flaky(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_flaky()).count()
     }
 
     pub fn failed(&self) -> usize {
@@ -86,7 +95,7 @@ impl RunRecord {
     }
 
     pub fn exit_code(&self) -> i32 {
-        if self.failed() > 0 {
+        if self.failed() > 0 || (self.flaky_is_failure && self.flaky() > 0) {
             exit_codes::TEST_RUN_FAILED
         } else if self.to_run == 0 {
             exit_codes::NO_TESTS_RUN
