@@ -11,6 +11,7 @@ use crate::coverage::CoverageFormat;
 use crate::errors::UsageError;
 use crate::execute::{Backoff, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{DistMode, RunIgnored, TestFilter};
+use crate::report::StressOutput;
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
 #[derive(Debug, Parser)]
@@ -49,6 +50,44 @@ pub enum Command {
     Run(RunArgs),
     /// Build and list the tests that a run would consider, with their binary ids.
     List(ListArgs),
+    /// Run each selected test many times and report how often, and how, it fails.
+    Stress(StressArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StressArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Runs of each selected test (each in a process of its own).
+    #[arg(long, value_name = "N", help_heading = "Stress")]
+    pub count: usize,
+    /// Runs at once [default: the cores this process may use].
+    #[arg(long, short = 'j', value_name = "C", help_heading = "Stress")]
+    pub concurrency: Option<usize>,
+    /// Stop running a test once it has passed its first K runs.
+    #[arg(long, value_name = "K", help_heading = "Stress")]
+    pub stop_stable: Option<usize>,
+    /// Report format, on stdout.
+    #[arg(long, value_enum, default_value_t = StressOutput::Table, help_heading = "Stress")]
+    pub output: StressOutput,
+    /// End a run that takes longer than this (it counts as a timeout failure).
+    #[arg(long, value_name = "DURATION", help_heading = "Stress")]
+    pub timeout: Option<String>,
+}
+
+/// What `stress` will do, validated.
+#[derive(Debug, Clone)]
+pub struct StressConfig {
+    pub cargo: CargoOptions,
+    pub filter: TestFilter,
+    pub test_args: Vec<String>,
+    pub count: usize,
+    pub concurrency: usize,
+    pub stop_stable: Option<usize>,
+    pub output: StressOutput,
+    pub timeout: Option<Duration>,
 }
 
 /// Options forwarded to cargo, spelled as `cargo test` spells them.
@@ -467,6 +506,7 @@ pub struct ListConfig {
 pub enum Invocation {
     Run(RunConfig),
     List(ListConfig),
+    Stress(StressConfig),
 }
 
 impl XparApp {
@@ -474,6 +514,32 @@ impl XparApp {
         match self.command {
             None => RunConfig::from_args(self.run).map(Invocation::Run),
             Some(Command::Run(args)) => RunConfig::from_args(args).map(Invocation::Run),
+            Some(Command::Stress(args)) => {
+                let (filter, _, test_args) = build_filter(args.filter)?;
+                let positive = |flag: &'static str, n: usize| {
+                    if n == 0 {
+                        Err(UsageError::NotPositive { flag })
+                    } else {
+                        Ok(n)
+                    }
+                };
+                Ok(Invocation::Stress(StressConfig {
+                    cargo: args.cargo,
+                    filter,
+                    test_args,
+                    count: positive("--count", args.count)?,
+                    concurrency: match args.concurrency {
+                        Some(c) => positive("--concurrency", c)?,
+                        None => parse_jobs("auto")?,
+                    },
+                    stop_stable: args
+                        .stop_stable
+                        .map(|k| positive("--stop-stable", k))
+                        .transpose()?,
+                    output: args.output,
+                    timeout: parse_duration("--timeout", args.timeout.as_deref())?,
+                }))
+            }
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
@@ -817,6 +883,31 @@ mod tests {
         assert!(cfg.retry.jitter && cfg.flaky_is_failure);
         assert!(cfg.retry.retry_on.unwrap().is_match("connection refused"));
         assert_eq!(run(&[]).retry.retries, 0);
+    }
+
+    #[test]
+    fn stress_options() {
+        match parse(&[
+            "stress",
+            "one_in",
+            "--count",
+            "200",
+            "--stop-stable",
+            "20",
+            "--output",
+            "csv",
+        ]) {
+            Ok(Invocation::Stress(c)) => {
+                assert_eq!((c.count, c.stop_stable), (200, Some(20)));
+                assert_eq!(c.output, StressOutput::Csv);
+                assert_eq!(c.filter.patterns, ["one_in"]);
+                assert!(c.concurrency >= 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["stress"]).is_err(), "--count is required");
+        let err = parse(&["stress", "--count", "0"]).unwrap_err();
+        assert!(err.contains("--count must be at least 1"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum UsageError {
     BadRegex { value: String, why: String },
     #[error("invalid value `{0}` for --maxfail: expected N or N:immediate, N at least 1")]
     BadMaxFail(String),
+    #[error("{flag} must be at least 1")]
+    NotPositive { flag: &'static str },
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]

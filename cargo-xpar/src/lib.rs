@@ -52,6 +52,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         .and_then(|inv| match inv {
             Invocation::Run(cfg) => run(&cfg),
             Invocation::List(cfg) => list(&cfg),
+            Invocation::Stress(cfg) => stress(&cfg),
         });
     match result {
         Ok(code) => code,
@@ -131,6 +132,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         color: cfg.cargo.color,
         success_output: cfg.success_output,
         failure_output: cfg.failure_output,
+        show_failures: true,
     });
     let mut record = RunRecord {
         flaky_is_failure: cfg.flaky_is_failure,
@@ -142,6 +144,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         run_timeout: cfg.run_timeout,
         retry: cfg.retry.clone(),
         pin_retries: cfg.dist == plan::DistMode::Each,
+        stop_stable: None,
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
@@ -201,6 +204,56 @@ fn report_coverage(result: &coverage::CoverageResult, fail_under: Option<f64>, c
         }
         _ => code,
     }
+}
+
+fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
+    let list = discover(&cfg.cargo, cfg.concurrency, false)?.list;
+    let selection = plan::select(&list, &cfg.filter);
+    if selection.run_count() == 0 {
+        eprintln!("error: no tests to run (the filters matched none)");
+        return Ok(exit_codes::NO_TESTS_RUN);
+    }
+    let workers = cfg.concurrency.min(selection.run_count() * cfg.count);
+    let schedule = plan::stress_schedule(&selection, cfg.count, workers);
+    let mut display = Display::new(DisplayOptions {
+        quiet: true,
+        verbose: false,
+        color: cfg.cargo.color,
+        success_output: cli::OutputWhen::Never,
+        failure_output: cli::OutputWhen::Never,
+        show_failures: false,
+    });
+    let mut record = RunRecord::default();
+    let opts = ExecuteOptions {
+        max_fail: None,
+        run_ignored: cfg.filter.run_ignored,
+        test_args: cfg.test_args.clone(),
+        keep_tmp: false,
+        profile_dir: None,
+        timeouts: execute::Timeouts {
+            test: cfg.timeout,
+            grace: std::time::Duration::from_secs(5),
+            ..execute::Timeouts::default()
+        },
+        run_timeout: None,
+        retry: execute::RetryPolicy::default(),
+        pin_retries: false,
+        stop_stable: cfg.stop_stable,
+    };
+    let end = execute(&list, selection, schedule, &opts, &mut |event| {
+        display.handle(&event);
+        record.handle(&event);
+    })?;
+    display.finish(&record);
+    let stats = report::summarise(&record.outcomes);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    report::write_stress(&stats, cfg.output, &mut out).map_err(ReportError::Stdout)?;
+    Ok(match end.signal {
+        Some(sig) => exit_codes::interrupted(sig),
+        None if stats.iter().any(|t| t.failures > 0) => exit_codes::TEST_RUN_FAILED,
+        None => exit_codes::OK,
+    })
 }
 
 fn list(cfg: &ListConfig) -> Result<i32, Error> {

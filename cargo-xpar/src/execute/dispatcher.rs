@@ -38,6 +38,9 @@ pub struct ExecuteOptions {
     /// Retry a test on the worker that ran it (`--dist each`, where results are per
     /// worker).
     pub pin_retries: bool,
+    /// `stress --stop-stable K`: drop the remaining runs of a test once it passed K times
+    /// and never failed.
+    pub stop_stable: Option<usize>,
 }
 
 /// `--maxfail N[:immediate]`.
@@ -169,6 +172,7 @@ pub fn execute(
                 .collect(),
             failed_attempts: HashMap::new(),
             due: Vec::new(),
+            tally: HashMap::new(),
         };
         while d.exited < workers {
             let ticking = !d.due.is_empty() || d.watchdog.needs_ticks();
@@ -228,6 +232,8 @@ struct Dispatcher<'a> {
     failed_attempts: HashMap<RetryKey, Vec<TestOutcome>>,
     /// Retries waiting for their delay to pass.
     due: Vec<(Instant, RetryKey)>,
+    /// (passes, failures) per test, for `--stop-stable`.
+    tally: HashMap<(usize, String), (usize, usize)>,
 }
 
 /// A test to retry: (binary index, name, the worker it must run on under `each`).
@@ -300,6 +306,20 @@ impl Dispatcher<'_> {
     /// Reports what to do with a final outcome: count a failure, maybe stop the run.
     fn report(&mut self, outcome: TestOutcome, sink: &mut dyn FnMut(RunEvent)) {
         let failed = outcome.status.is_failure();
+        if let (Some(k), Some(&b)) = (
+            self.opts.stop_stable,
+            self.binary_index.get(&outcome.binary_id),
+        ) {
+            let t = self.tally.entry((b, outcome.name.clone())).or_default();
+            if outcome.status == TestStatus::Passed {
+                t.0 += 1;
+            } else if failed {
+                t.1 += 1;
+            }
+            if t.0 >= k && t.1 == 0 {
+                self.schedule.remove_test(b, &outcome.name);
+            }
+        }
         sink(RunEvent::TestFinished(outcome));
         if !failed {
             return;

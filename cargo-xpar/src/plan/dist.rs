@@ -124,6 +124,33 @@ pub fn plan(
     s
 }
 
+/// `cargo xpar stress`: every selected test `count` times, each run a process of its
+/// own (libtest runs a name once per process), the runs of all tests interleaved so
+/// each test's runs spread over the whole stress run and over the workers.
+pub fn stress_schedule(selection: &Selection, count: usize, workers: usize) -> Schedule {
+    let mut s = Schedule::new(workers, OwnRule::Whole, false);
+    let single = |binary: usize, opaque: bool, name: &str| Segment {
+        binary,
+        opaque,
+        tests: [PlannedTest {
+            name: name.to_owned(),
+            expected: 1.0,
+        }]
+        .into(),
+    };
+    for _ in 0..count {
+        for u in &selection.units {
+            match &u.tests {
+                UnitTests::Named(names) => {
+                    s.push_shared(names.iter().map(|n| single(u.binary, false, n)));
+                }
+                UnitTests::Opaque => s.push_shared([single(u.binary, true, "")]),
+            }
+        }
+    }
+    s
+}
+
 /// The tests of a run sorted by how they may be scheduled.
 struct Split {
     /// Tests that hold worker slots while they run, per binary: (segment, slots).

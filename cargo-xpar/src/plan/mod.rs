@@ -9,7 +9,7 @@ mod markexpr;
 mod schedule;
 
 pub use cost::{BatchCost, CostModel};
-pub use dist::{plan, DistMode, PlanOptions};
+pub use dist::{plan, stress_schedule, DistMode, PlanOptions};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError};

@@ -327,6 +327,14 @@ impl Schedule {
         found
     }
 
+    /// Drops every queued run of one test (`stress --stop-stable`: it has proved
+    /// itself). Only single-test segments of the shared queue are looked at: stress
+    /// queues nothing else.
+    pub fn remove_test(&mut self, binary: usize, name: &str) {
+        self.shared
+            .retain(|s| !(s.binary == binary && s.tests.len() == 1 && s.tests[0].name == name));
+    }
+
     /// Empties the schedule, returning what was never handed out (for a cancelled run).
     pub fn drain(&mut self) -> Vec<Chunk> {
         let mut segments: Vec<Segment> = self.special.drain(..).map(|s| s.segment).collect();

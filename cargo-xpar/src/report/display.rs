@@ -19,6 +19,9 @@ pub struct DisplayOptions {
     pub color: ColorChoice,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
+    /// Show failures as they happen and list them at the end (off for `stress`, whose
+    /// report says it all).
+    pub show_failures: bool,
 }
 
 pub struct Display {
@@ -187,7 +190,8 @@ impl Display {
             TestStatus::Passed => (!self.opts.quiet, self.opts.success_output.immediate()),
             TestStatus::Failed(_) => {
                 self.failed += 1;
-                (true, self.opts.failure_output.immediate())
+                let show = self.opts.show_failures;
+                (show, show && self.opts.failure_output.immediate())
             }
             TestStatus::Ignored | TestStatus::NotRun(_) => (self.opts.verbose, false),
         };
@@ -293,7 +297,7 @@ impl Display {
                 ""
             );
         }
-        for o in record.failures() {
+        for o in record.failures().filter(|_| self.opts.show_failures) {
             text += &self.status_line(o);
         }
         for o in record.outcomes.iter().filter(|o| o.is_flaky()) {

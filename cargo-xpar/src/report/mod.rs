@@ -8,6 +8,7 @@ mod json;
 mod junit;
 mod list_output;
 mod record;
+mod stress;
 
 pub use display::{Display, DisplayOptions};
 pub use events::{worker_name, Failure, RunEvent, TestOutcome, TestStatus};
@@ -15,3 +16,4 @@ pub use json::{json_report, write_json};
 pub use junit::write_junit;
 pub use list_output::write_list;
 pub use record::RunRecord;
+pub use stress::{summarise, write_stress, StressOutput, TestStress};
