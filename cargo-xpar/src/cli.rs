@@ -334,6 +334,10 @@ pub struct RunnerArgs {
     /// timed out, the rest not run.
     #[arg(long, value_name = "DURATION")]
     pub run_timeout: Option<String>,
+    /// Stop the run once test processes have crashed (died under a test and been
+    /// replaced) more than N times [default: 4 x workers].
+    #[arg(long, value_name = "N")]
+    pub max_worker_restart: Option<usize>,
     /// Run a failed test again, up to N more times; one that then passes is FLAKY.
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Retries")]
     pub retries: usize,
@@ -483,6 +487,8 @@ pub struct RunConfig {
     pub run_timeout: Option<Duration>,
     pub retry: RetryPolicy,
     pub flaky_is_failure: bool,
+    /// `--max-worker-restart`, resolved against the worker count.
+    pub max_worker_restart: Option<usize>,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
@@ -606,6 +612,7 @@ impl RunConfig {
                     .transpose()?,
             },
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
+            max_worker_restart: r.max_worker_restart,
             success_output,
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
             junit: r.junit,

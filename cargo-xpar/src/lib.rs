@@ -145,6 +145,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         retry: cfg.retry.clone(),
         pin_retries: cfg.dist == plan::DistMode::Each,
         stop_stable: None,
+        max_crashes: cfg.max_worker_restart.unwrap_or(4 * schedule.workers()),
         run_ignored: cfg.filter.run_ignored,
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
@@ -239,6 +240,8 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
         retry: execute::RetryPolicy::default(),
         pin_retries: false,
         stop_stable: cfg.stop_stable,
+        // Crashes are what stress is for: never stop for them.
+        max_crashes: usize::MAX,
     };
     let end = execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);

@@ -295,3 +295,34 @@ fn a_test_that_keeps_failing_reports_every_attempt() {
     assert_eq!(xml.matches("<rerunFailure").count(), 2, "{xml}");
     assert!(xml.contains("<failure"), "{xml}");
 }
+
+#[test]
+fn a_run_whose_processes_keep_crashing_stops() {
+    // The fixture has four tests that crash their process; allow two.
+    let (_f, run) = adversarial(&[
+        "-j",
+        "1",
+        "--no-fail-fast",
+        "--timeout",
+        "1s",
+        "--max-worker-restart",
+        "2",
+    ]);
+    assert_eq!(run.run.code(), Some(100), "{}", run.run);
+    assert!(run.run.stderr.contains("crashed 3 times"), "{}", run.run);
+    assert!(
+        run.run.stderr.contains("--max-worker-restart"),
+        "{}",
+        run.run
+    );
+    assert!(
+        run.tests.iter().any(|t| t.status == "not-run"),
+        "{}",
+        run.run
+    );
+    assert_eq!(
+        run.tests.len(),
+        EXPECTED.len(),
+        "every test has its one result"
+    );
+}

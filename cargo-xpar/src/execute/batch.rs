@@ -40,6 +40,11 @@ pub enum WorkerMsg {
     Exited,
     /// The runner received this signal.
     Signal(i32),
+    /// A process of this binary died before running any test.
+    BinaryBroken {
+        binary: usize,
+        reason: String,
+    },
 }
 
 /// Everything a worker needs to run chunks of one binary.
@@ -252,9 +257,22 @@ pub fn run_named(
             break;
         }
         if !parser.started_any() {
-            // Died before running anything: running it again would only die again.
+            // Died before running anything (a missing shared library, say): running it
+            // again would only die again. Said once for the binary, not once per test.
             let reason = format!("{p} ended with {status_text} before running any test");
-            fail_all(ctx, pending, &reason, &outside, emit);
+            emit(WorkerMsg::BinaryBroken {
+                binary: ctx.binary_index,
+                reason: format!("{reason}\n{}", String::from_utf8_lossy(&outside).trim_end()),
+            });
+            for name in pending {
+                let outcome = ctx.outcome(
+                    name,
+                    TestStatus::Failed(Failure::BinaryBroken),
+                    (None, Duration::ZERO),
+                    b"",
+                );
+                emit(WorkerMsg::Finished { outcome });
+            }
             break;
         }
         // Died between tests (in a destructor, say): the rest go to a fresh process.
@@ -449,6 +467,11 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
         }
 
         fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
+            self.run_with_broken(names).0
+        }
+
+        /// The outcomes, and the reasons given for a binary that could not start.
+        fn run_with_broken(&self, names: &[&str]) -> (Vec<TestOutcome>, Vec<String>) {
             let cancel = Cancel::default();
             let run_env = RunEnv::create(1, false, None).unwrap();
             let ctx = BatchContext {
@@ -464,13 +487,14 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 on_spawn: &|_| {},
             };
             let mut outcomes = Vec::new();
+            let mut broken = Vec::new();
             let names = names.iter().map(|s| s.to_string()).collect();
-            run_named(&ctx, names, &mut |msg| {
-                if let WorkerMsg::Finished { outcome } = msg {
-                    outcomes.push(outcome);
-                }
+            run_named(&ctx, names, &mut |msg| match msg {
+                WorkerMsg::Finished { outcome } => outcomes.push(outcome),
+                WorkerMsg::BinaryBroken { reason, .. } => broken.push(reason),
+                _ => {}
             });
-            outcomes
+            (outcomes, broken)
         }
     }
 
@@ -525,20 +549,26 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
     #[test]
     fn a_binary_that_dies_on_start_fails_its_tests_once_without_looping() {
         let f = fake(&[("FAKE_STARTUP_FAILURE", "1")]);
-        let out = f.run(&["a", "b", "c"]);
+        let (out, broken) = f.run_with_broken(&["a", "b", "c"]);
         assert_eq!(out.len(), 3);
         for o in &out {
-            match &o.status {
-                TestStatus::Failed(Failure::NoResult { reason }) => {
-                    assert!(
-                        reason.contains("exit status 127 before running any test"),
-                        "{reason}"
-                    )
-                }
-                other => panic!("{} reported as {other:?}", o.name),
-            }
-            assert!(o.output.contains("error while loading shared libraries"));
+            assert_eq!(
+                o.status,
+                TestStatus::Failed(Failure::BinaryBroken),
+                "{}",
+                o.name
+            );
         }
+        // Why, said once for the binary, with what it printed.
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].contains("exit status 127 before running any test"),
+            "{broken:?}"
+        );
+        assert!(
+            broken[0].contains("error while loading shared libraries"),
+            "{broken:?}"
+        );
         assert_eq!(f.spawns(), 1);
     }
 }

@@ -41,6 +41,8 @@ pub struct ExecuteOptions {
     /// `stress --stop-stable K`: drop the remaining runs of a test once it passed K times
     /// and never failed.
     pub stop_stable: Option<usize>,
+    /// `--max-worker-restart`: how many test processes may crash before the run stops.
+    pub max_crashes: usize,
 }
 
 /// `--maxfail N[:immediate]`.
@@ -173,6 +175,8 @@ pub fn execute(
             failed_attempts: HashMap::new(),
             due: Vec::new(),
             tally: HashMap::new(),
+            crashes: 0,
+            broken: Vec::new(),
         };
         while d.exited < workers {
             let ticking = !d.due.is_empty() || d.watchdog.needs_ticks();
@@ -234,6 +238,10 @@ struct Dispatcher<'a> {
     due: Vec<(Instant, RetryKey)>,
     /// (passes, failures) per test, for `--stop-stable`.
     tally: HashMap<(usize, String), (usize, usize)>,
+    /// Test processes that died under a test (each one replaced by a fresh process).
+    crashes: usize,
+    /// Binaries that could not start.
+    broken: Vec<usize>,
 }
 
 /// A test to retry: (binary index, name, the worker it must run on under `each`).
@@ -306,6 +314,30 @@ impl Dispatcher<'_> {
     /// Reports what to do with a final outcome: count a failure, maybe stop the run.
     fn report(&mut self, outcome: TestOutcome, sink: &mut dyn FnMut(RunEvent)) {
         let failed = outcome.status.is_failure();
+        let crashed = outcome.worker.is_some()
+            && matches!(
+                outcome.status,
+                TestStatus::Failed(Failure::Signal { .. } | Failure::Exited { .. })
+            );
+        if crashed {
+            self.crashes += 1;
+            if self.crashes > self.opts.max_crashes && !self.cancel.is_set() {
+                let binary_id = outcome.binary_id.clone();
+                let crashes = self.crashes;
+                sink(RunEvent::TooManyCrashes {
+                    binary_id: binary_id.clone(),
+                    crashes,
+                });
+                self.stop(
+                    format!(
+                        "test processes crashed {crashes} times, the last of {binary_id} \
+                         (--max-worker-restart {})",
+                        self.opts.max_crashes
+                    ),
+                    sink,
+                );
+            }
+        }
         if let (Some(k), Some(&b)) = (
             self.opts.stop_stable,
             self.binary_index.get(&outcome.binary_id),
@@ -380,6 +412,25 @@ impl Dispatcher<'_> {
                 }
             }
             WorkerMsg::Exited => self.exited += 1,
+            WorkerMsg::BinaryBroken { binary, reason } => {
+                if self.broken.contains(&binary) {
+                    return;
+                }
+                self.broken.push(binary);
+                let binary_id = self.list.binaries[binary].binary.id.clone();
+                sink(RunEvent::BinaryBroken { binary_id, reason });
+                // Its queued tests would only crash the same way: they fail unrun.
+                for chunk in self.schedule.take_binary(binary) {
+                    let mut events = Vec::new();
+                    report_not_run(self.list, chunk, self.cancel, &mut |e| events.push(e));
+                    for e in events {
+                        if let RunEvent::TestFinished(mut o) = e {
+                            o.status = TestStatus::Failed(Failure::BinaryBroken);
+                            self.report(o, sink);
+                        }
+                    }
+                }
+            }
             WorkerMsg::Signal(sig) => {
                 if self.signal.is_some() {
                     // A second signal: no more grace.

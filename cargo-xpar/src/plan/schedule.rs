@@ -327,6 +327,45 @@ impl Schedule {
         found
     }
 
+    /// Takes every queued test of `binary` out (its binary cannot start: they are
+    /// reported without running it again).
+    pub fn take_binary(&mut self, binary: usize) -> Vec<Chunk> {
+        let mut taken: Vec<Segment> = Vec::new();
+        let mut keep = |q: &mut VecDeque<Segment>| {
+            let (out, stay): (Vec<Segment>, Vec<Segment>) =
+                q.drain(..).partition(|s| s.binary == binary);
+            taken.extend(out);
+            q.extend(stay);
+        };
+        for q in self.taken.iter_mut().chain(&mut self.own) {
+            keep(q);
+        }
+        keep(&mut self.shared);
+        for scope in &mut self.scopes {
+            let mut q: VecDeque<Segment> = std::mem::take(scope).into();
+            keep(&mut q);
+            *scope = q.into();
+        }
+        self.scopes.retain(|s| !s.is_empty());
+        let (out, stay): (Vec<Special>, Vec<Special>) = self
+            .special
+            .drain(..)
+            .partition(|s| s.segment.binary == binary);
+        taken.extend(out.into_iter().map(|s| s.segment));
+        self.special.extend(stay);
+        taken
+            .into_iter()
+            .map(|s| Chunk {
+                binary: s.binary,
+                tests: if s.opaque {
+                    UnitTests::Opaque
+                } else {
+                    UnitTests::Named(s.tests.into_iter().map(|t| t.name).collect())
+                },
+            })
+            .collect()
+    }
+
     /// Drops every queued run of one test (`stress --stop-stable`: it has proved
     /// itself). Only single-test segments of the shared queue are looked at: stress
     /// queues nothing else.
@@ -553,6 +592,18 @@ mod tests {
             s.next(1, &cost).chunk().unwrap().tests,
             UnitTests::Named(vec!["b1::t0".into(), "b1::t1".into()])
         );
+    }
+
+    #[test]
+    fn a_broken_binary_is_taken_out_of_every_queue() {
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_special(seg(0, &[1.0]), 2, None);
+        s.push_own(1, [seg(0, &[1.0; 2]), seg(1, &[1.0])]);
+        s.push_scope(vec![seg(0, &[1.0]), seg(2, &[1.0])]);
+        s.push_shared([seg(0, &[1.0; 3])]);
+        let taken: usize = s.take_binary(0).iter().map(Chunk::len).sum();
+        assert_eq!(taken, 7);
+        assert_eq!(s.remaining(), 2);
     }
 
     #[test]

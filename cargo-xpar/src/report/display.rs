@@ -147,6 +147,22 @@ impl Display {
                 self.emit(&line);
             }
             RunEvent::TestFinished(outcome) => self.finished(outcome),
+            RunEvent::BinaryBroken { binary_id, reason } => {
+                let text = format!(
+                    "{} {}: its tests cannot run: {reason}\n",
+                    self.label(FAIL, "ERROR"),
+                    self.paint(BOLD, binary_id.as_str())
+                );
+                self.emit(&text);
+            }
+            RunEvent::TooManyCrashes { binary_id, crashes } => {
+                let text = format!(
+                    "{} test processes of {binary_id} crashed {crashes} times: stopping the run \
+                     (--max-worker-restart)\n",
+                    self.label(FAIL, "ERROR"),
+                );
+                self.emit(&text);
+            }
             RunEvent::TestRetrying {
                 outcome,
                 attempt,
@@ -188,9 +204,10 @@ impl Display {
         }
         let (show_line, show_output) = match &o.status {
             TestStatus::Passed => (!self.opts.quiet, self.opts.success_output.immediate()),
-            TestStatus::Failed(_) => {
+            TestStatus::Failed(f) => {
                 self.failed += 1;
-                let show = self.opts.show_failures;
+                // A binary that cannot start was reported once, for all its tests.
+                let show = self.opts.show_failures && *f != Failure::BinaryBroken;
                 (show, show && self.opts.failure_output.immediate())
             }
             TestStatus::Ignored | TestStatus::NotRun(_) => (self.opts.verbose, false),
@@ -297,8 +314,26 @@ impl Display {
                 ""
             );
         }
-        for o in record.failures().filter(|_| self.opts.show_failures) {
+        let listed = record.failures().filter(|o| {
+            self.opts.show_failures && o.status != TestStatus::Failed(Failure::BinaryBroken)
+        });
+        for o in listed {
             text += &self.status_line(o);
+        }
+        for (id, reason) in &record.broken {
+            let n = record
+                .outcomes
+                .iter()
+                .filter(|o| {
+                    o.binary_id == *id && o.status == TestStatus::Failed(Failure::BinaryBroken)
+                })
+                .count();
+            let first = reason.lines().next().unwrap_or_default();
+            text += &format!(
+                "{} {} ({n} tests): could not start: {first}\n",
+                self.label(FAIL, "ERROR"),
+                self.paint(BOLD, id.as_str())
+            );
         }
         for o in record.outcomes.iter().filter(|o| o.is_flaky()) {
             text += &self.status_line(o);

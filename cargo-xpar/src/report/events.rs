@@ -32,6 +32,17 @@ pub enum RunEvent {
         elapsed: Duration,
     },
     TestFinished(TestOutcome),
+    /// A test binary died before running any test: its tests all fail with
+    /// [`Failure::BinaryBroken`], and this says why, once.
+    BinaryBroken {
+        binary_id: BinaryId,
+        reason: String,
+    },
+    /// The run stopped because processes kept crashing (`--max-worker-restart`).
+    TooManyCrashes {
+        binary_id: BinaryId,
+        crashes: usize,
+    },
     /// A test failed and will run again (`--retries`) after `delay`.
     TestRetrying {
         outcome: TestOutcome,
@@ -96,6 +107,8 @@ pub enum Failure {
     OpaqueExit { status: String },
     /// It ran past `--timeout` (or the run past `--run-timeout`) and was killed.
     TimedOut { after: Duration, run: bool },
+    /// Its test binary could not start (reported once, as [`RunEvent::BinaryBroken`]).
+    BinaryBroken,
 }
 
 impl Failure {
@@ -114,6 +127,7 @@ impl Failure {
             Failure::TimedOut { after, run: false } => {
                 format!("test timed out after {:.3}s", after.as_secs_f64())
             }
+            Failure::BinaryBroken => "its test binary could not start".to_owned(),
             Failure::TimedOut { after, run: true } => format!(
                 "test killed after {:.3}s: the run reached --run-timeout",
                 after.as_secs_f64()

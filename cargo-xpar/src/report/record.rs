@@ -18,6 +18,8 @@ pub struct RunRecord {
     pub cancelled: bool,
     /// `--flaky-result fail`: a test that passed only on a retry fails the run.
     pub flaky_is_failure: bool,
+    /// Binaries that could not start, and why.
+    pub broken: Vec<(BinaryId, String)>,
 }
 
 impl RunRecord {
@@ -36,7 +38,11 @@ impl RunRecord {
             }
             RunEvent::TestStarted { .. }
             | RunEvent::TestSlow { .. }
-            | RunEvent::TestRetrying { .. } => {}
+            | RunEvent::TestRetrying { .. }
+            | RunEvent::TooManyCrashes { .. } => {}
+            RunEvent::BinaryBroken { binary_id, reason } => {
+                self.broken.push((binary_id.clone(), reason.clone()));
+            }
             RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
             RunEvent::RunFinished { wall, cancelled } => {
                 self.wall = *wall;

@@ -105,6 +105,7 @@ pub fn category(f: &Failure, output: &str) -> String {
         Failure::Signal { signal, name } => format!("signal {signal} ({name})"),
         Failure::Exited { code } => format!("exit status {code}"),
         Failure::NoResult { .. } => "no result".to_owned(),
+        Failure::BinaryBroken => "binary could not start".to_owned(),
         Failure::OpaqueExit { status } => format!("binary failed with {status}"),
     }
 }
