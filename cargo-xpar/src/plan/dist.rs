@@ -2,13 +2,11 @@
 //! pure function that turns a selection, the duration history and the options into the
 //! [`Schedule`] a run follows.
 
-use std::collections::HashMap;
-
 use super::durations::Durations;
 use super::filter::{Selection, UnitTests};
 use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
-use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
-use xpar_protocol::Serial;
+use super::split::{classify, planned_units};
+use crate::discover::TestList;
 
 /// How tests are shared among workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -151,219 +149,6 @@ pub fn stress_schedule(selection: &Selection, count: usize, workers: usize) -> S
     s
 }
 
-/// The tests of a run sorted by how they may be scheduled.
-struct Split {
-    /// Tests that hold worker slots while they run, per binary: (segment, slots).
-    special: Vec<(Segment, usize)>,
-    /// Tests that must run on one worker together, in list order.
-    scopes: Vec<(String, Vec<Segment>)>,
-    /// Everything else, per binary, in list order.
-    rest: Vec<Segment>,
-    /// (binary, test, slots) for tests that must hold slots when retried.
-    retry_slots: Vec<(usize, String, usize)>,
-}
-
-fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Split {
-    let mut special: Vec<(Segment, usize)> = Vec::new();
-    let mut retry_slots = Vec::new();
-    let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
-    let mut rest = Vec::new();
-    for u in units {
-        let mut loose = u.segment.empty_like();
-        for (i, t) in u.segment.tests.iter().enumerate() {
-            let listed = u.listed[i];
-            let markers = listed.map(|l| l.markers.clone()).unwrap_or_default();
-            let serial = effective_serial(&markers, opts.require_parallel_safe);
-            let slots = match (&serial, markers.resource_slots) {
-                (Serial::All, _) => Some(workers),
-                (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
-                (_, Some(n)) => Some((n as usize).clamp(1, workers)),
-                _ => None,
-            };
-            if let Serial::Keys(_) = &serial {
-                retry_slots.push((u.segment.binary, t.name.clone(), workers));
-            }
-            if let Some(slots) = slots {
-                retry_slots.push((u.segment.binary, t.name.clone(), slots));
-                match special
-                    .iter_mut()
-                    .find(|(s, n)| s.binary == u.segment.binary && *n == slots)
-                {
-                    Some((seg, _)) => seg.tests.push_back(t.clone()),
-                    None => {
-                        let mut seg = u.segment.empty_like();
-                        seg.tests.push_back(t.clone());
-                        special.push((seg, slots));
-                    }
-                }
-                continue;
-            }
-            let mut labels = Vec::new();
-            let binary = u.segment.binary;
-            match opts.mode {
-                DistMode::Loadscope => {
-                    labels.push(format!("s:{binary}/{}", module_of(&t.name)));
-                }
-                DistMode::Loadfile => {
-                    let file = listed.and_then(|l| l.source_path.as_deref());
-                    labels.push(format!("f:{binary}/{}", file.unwrap_or("")));
-                }
-                DistMode::Loadgroup => {
-                    labels.extend(markers.group.as_ref().map(|g| format!("g:{g}")));
-                }
-                _ => {}
-            }
-            if let Serial::Keys(keys) = &serial {
-                labels.extend(keys.iter().map(|k| format!("k:{k}")));
-            }
-            if labels.is_empty() {
-                loose.tests.push_back(t.clone());
-            } else {
-                labelled.push((binary, u.segment.opaque, t.clone(), labels));
-            }
-        }
-        if !loose.tests.is_empty() {
-            rest.push(loose);
-        }
-    }
-    Split {
-        special,
-        scopes: join_scopes(labelled),
-        rest,
-        retry_slots,
-    }
-}
-
-/// What `#[serial]` means for a test in this run: `--require-parallel-safe` makes every
-/// test that did not declare itself safe (or name its serial keys) `#[serial]`. A test
-/// that holds worker slots and serial keys is run alone: slot phases and key scopes
-/// cannot both hold it.
-fn effective_serial(m: &Markers, require_parallel_safe: bool) -> Serial {
-    match &m.serial {
-        Serial::No if require_parallel_safe && !m.parallel_safe => Serial::All,
-        Serial::Keys(_) if m.resource_slots.is_some() => Serial::All,
-        other => other.clone(),
-    }
-}
-
-/// Joins tests that share a label (scope, file, group, serial key) into scopes: a test
-/// with labels `a` and `b` joins the scopes of both. Each scope keeps list order, its
-/// tests split by binary.
-fn join_scopes(
-    labelled: Vec<(usize, bool, PlannedTest, Vec<String>)>,
-) -> Vec<(String, Vec<Segment>)> {
-    let mut ids: HashMap<&str, usize> = HashMap::new();
-    let mut parent: Vec<usize> = Vec::new();
-    fn find(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
-    for (_, _, _, labels) in &labelled {
-        let mut first = None;
-        for l in labels {
-            let id = *ids.entry(l.as_str()).or_insert_with(|| {
-                parent.push(parent.len());
-                parent.len() - 1
-            });
-            match first {
-                None => first = Some(id),
-                Some(f) => {
-                    let (a, b) = (find(&mut parent, f), find(&mut parent, id));
-                    parent[b] = a;
-                }
-            }
-        }
-    }
-    let roots: Vec<usize> = labelled
-        .iter()
-        .map(|(_, _, _, labels)| {
-            let id = ids[labels[0].as_str()];
-            find(&mut parent, id)
-        })
-        .collect();
-    let mut scopes: Vec<(String, Vec<Segment>)> = Vec::new();
-    let mut scope_of_root: HashMap<usize, usize> = HashMap::new();
-    for ((binary, opaque, test, labels), root) in labelled.into_iter().zip(roots) {
-        let i = *scope_of_root.entry(root).or_insert_with(|| {
-            scopes.push((labels[0].clone(), Vec::new()));
-            scopes.len() - 1
-        });
-        let segs = &mut scopes[i].1;
-        match segs.iter_mut().find(|s| s.binary == binary) {
-            Some(seg) => seg.tests.push_back(test),
-            None => segs.push(Segment {
-                binary,
-                opaque,
-                tests: [test].into(),
-            }),
-        }
-    }
-    scopes
-}
-
-/// One selected binary's tests, with their expected times and their listing.
-struct PlannedUnit<'a> {
-    segment: Segment,
-    /// The listed test behind each planned test (`None` for an opaque binary).
-    listed: Vec<Option<&'a ListedTest>>,
-}
-
-fn planned_units<'a>(
-    list: &'a TestList,
-    selection: &Selection,
-    durations: &Durations,
-) -> Vec<PlannedUnit<'a>> {
-    selection
-        .units
-        .iter()
-        .map(|u| {
-            let lb = &list.binaries[u.binary];
-            let id = lb.binary.id.as_str();
-            let expected = durations.estimator(id);
-            match &u.tests {
-                UnitTests::Opaque => PlannedUnit {
-                    segment: Segment {
-                        binary: u.binary,
-                        opaque: true,
-                        tests: [PlannedTest {
-                            name: id.to_owned(),
-                            expected: expected(id),
-                        }]
-                        .into(),
-                    },
-                    listed: vec![None],
-                },
-                UnitTests::Named(names) => {
-                    let by_name: HashMap<&str, &ListedTest> = match &lb.content {
-                        BinaryContent::Tests(t) => t.iter().map(|t| (t.name.as_str(), t)).collect(),
-                        BinaryContent::Opaque { .. } => HashMap::new(),
-                    };
-                    PlannedUnit {
-                        segment: Segment {
-                            binary: u.binary,
-                            opaque: false,
-                            tests: names
-                                .iter()
-                                .map(|n| PlannedTest {
-                                    name: n.clone(),
-                                    expected: expected(n),
-                                })
-                                .collect(),
-                        },
-                        listed: names
-                            .iter()
-                            .map(|n| by_name.get(n.as_str()).copied())
-                            .collect(),
-                    }
-                }
-            }
-        })
-        .collect()
-}
-
 /// Each segment's tests longest first, and the segments ordered by their longest test.
 fn longest_first_segments(mut segments: Vec<Segment>) -> Vec<Segment> {
     for s in &mut segments {
@@ -413,11 +198,6 @@ fn slices(segments: Vec<Segment>, workers: usize) -> Vec<Vec<Segment>> {
     out
 }
 
-/// The module path of a test: its name up to the last `::` (empty at the top level).
-fn module_of(name: &str) -> &str {
-    name.rsplit_once("::").map_or("", |(m, _)| m)
-}
-
 /// Scopes largest first (by expected time, which is the test count when nothing is
 /// known), or in list order.
 fn ordered(scopes: Vec<(String, Vec<Segment>)>, reorder: bool) -> Vec<Vec<Segment>> {
@@ -436,8 +216,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind, ListedBinary, Markers, TestBinary};
+    use crate::discover::{
+        BinaryContent, BinaryId, BinaryKind, ListedBinary, ListedTest, Markers, TestBinary,
+    };
+    use crate::plan::split::{effective_serial, module_of};
     use crate::plan::{select, Chunk, CostModel, Next, TestFilter};
+    use xpar_protocol::Serial;
 
     /// A test for the list: (name, source file, markers).
     type T = (String, &'static str, Markers);

@@ -7,6 +7,7 @@ mod durations;
 mod filter;
 mod markexpr;
 mod schedule;
+mod split;
 
 pub use cost::{BatchCost, CostModel};
 pub use dist::{plan, stress_schedule, DistMode, PlanOptions};

@@ -1,0 +1,448 @@
+//! The command line as the user typed it: clap derive types, spelled as `cargo test`
+//! and nextest spell them. `config.rs` validates them into what a run does.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::coverage::CoverageFormat;
+use crate::execute::Backoff;
+use crate::plan::DistMode;
+use crate::report::StressOutput;
+
+/// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo",
+    bin_name = "cargo",
+    version,
+    disable_help_subcommand = true
+)]
+pub enum CargoCli {
+    /// Run a workspace's tests in parallel worker processes.
+    Xpar(XparApp),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    version,
+    about = "Run a workspace's tests in parallel worker processes, batching tests per process.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit codes: 0 all tests passed, 100 a test failed, 101 the build failed, \
+                  4 no tests matched, 2 bad usage, 111 coverage below --fail-under-lines, \
+                  112 no coverage report."
+)]
+pub struct XparApp {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, list and run the tests (the default).
+    Run(RunArgs),
+    /// Build and list the tests that a run would consider, with their binary ids.
+    List(ListArgs),
+    /// Run each selected test many times and report how often, and how, it fails.
+    Stress(StressArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StressArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Runs of each selected test (each in a process of its own).
+    #[arg(long, value_name = "N", help_heading = "Stress")]
+    pub count: usize,
+    /// Runs at once [default: the cores this process may use].
+    #[arg(long, short = 'j', value_name = "C", help_heading = "Stress")]
+    pub concurrency: Option<usize>,
+    /// Stop running a test once it has passed its first K runs.
+    #[arg(long, value_name = "K", help_heading = "Stress")]
+    pub stop_stable: Option<usize>,
+    /// Report format, on stdout.
+    #[arg(long, value_enum, default_value_t = StressOutput::Table, help_heading = "Stress")]
+    pub output: StressOutput,
+    /// End a run that takes longer than this (it counts as a timeout failure).
+    #[arg(long, value_name = "DURATION", help_heading = "Stress")]
+    pub timeout: Option<String>,
+}
+
+/// Options forwarded to cargo, spelled as `cargo test` spells them.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Package and target selection")]
+pub struct CargoOptions {
+    /// Package to test (may be given more than once).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Test all packages in the workspace.
+    #[arg(long)]
+    pub workspace: bool,
+    /// Exclude packages from the test (with --workspace).
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Test only this package's library.
+    #[arg(long)]
+    pub lib: bool,
+    /// Test all binaries.
+    #[arg(long)]
+    pub bins: bool,
+    /// Test only the named binary.
+    #[arg(long, value_name = "NAME")]
+    pub bin: Vec<String>,
+    /// Test all integration tests.
+    #[arg(long)]
+    pub tests: bool,
+    /// Test only the named integration test.
+    #[arg(long, value_name = "NAME")]
+    pub test: Vec<String>,
+    /// Test all examples.
+    #[arg(long)]
+    pub examples: bool,
+    /// Test only the named example.
+    #[arg(long, value_name = "NAME")]
+    pub example: Vec<String>,
+    /// Test all targets (lib, bins, tests, examples, benches).
+    #[arg(long)]
+    pub all_targets: bool,
+    /// Space or comma separated list of features to activate.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Build artifacts in release mode, with optimizations.
+    #[arg(short = 'r', long, help_heading = "Build options")]
+    pub release: bool,
+    /// Build artifacts with the specified profile.
+    #[arg(long, value_name = "NAME", conflicts_with = "release")]
+    pub profile: Option<String>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Assert that `Cargo.lock` will remain unchanged.
+    #[arg(long)]
+    pub locked: bool,
+    /// Run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Equivalent to specifying both --locked and --offline.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Do not print cargo log messages, nor passing tests.
+    #[arg(short, long, help_heading = "Output", conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Use verbose output (-vv very verbose).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Coloring: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl CargoOptions {
+    /// The flags that select and build targets, for `cargo test --no-run`.
+    pub fn to_cli_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        let mut flag = |on: bool, name: &str| {
+            if on {
+                out.push(name.into());
+            }
+        };
+        flag(self.workspace, "--workspace");
+        flag(self.lib, "--lib");
+        flag(self.bins, "--bins");
+        flag(self.tests, "--tests");
+        flag(self.examples, "--examples");
+        flag(self.all_targets, "--all-targets");
+        flag(self.all_features, "--all-features");
+        flag(self.no_default_features, "--no-default-features");
+        flag(self.release, "--release");
+        flag(self.quiet, "--quiet");
+        out.extend(self.common_args());
+        let mut valued = |name: &str, values: &[String]| {
+            for v in values {
+                out.push(name.into());
+                out.push(v.into());
+            }
+        };
+        valued("--package", &self.packages);
+        valued("--exclude", &self.exclude);
+        valued("--bin", &self.bin);
+        valued("--test", &self.test);
+        valued("--example", &self.example);
+        valued("--features", &self.features);
+        if let Some(profile) = &self.profile {
+            out.extend(["--profile".into(), profile.into()]);
+        }
+        if let Some(dir) = &self.target_dir {
+            out.extend(["--target-dir".into(), dir.into()]);
+        }
+        for _ in 0..self.verbose {
+            out.push("--verbose".into());
+        }
+        out.push("--color".into());
+        out.push(self.color.as_str().into());
+        out
+    }
+
+    /// The flags `cargo metadata` shares with `cargo test`.
+    pub fn common_args(&self) -> Vec<OsString> {
+        let mut out: Vec<OsString> = Vec::new();
+        if let Some(path) = &self.manifest_path {
+            out.extend(["--manifest-path".into(), path.into()]);
+        }
+        for (on, name) in [
+            (self.locked, "--locked"),
+            (self.offline, "--offline"),
+            (self.frozen, "--frozen"),
+        ] {
+            if on {
+                out.push(name.into());
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColorChoice::Auto => "auto",
+            ColorChoice::Always => "always",
+            ColorChoice::Never => "never",
+        }
+    }
+}
+
+/// Which tests of the listed binaries to run.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Test selection")]
+pub struct FilterArgs {
+    /// Run only tests whose name contains one of these strings.
+    #[arg(value_name = "FILTERS")]
+    pub filters: Vec<String>,
+    /// Filters must match test names exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip tests whose name contains this string (exactly, with --exact).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// Run only ignored tests.
+    #[arg(long, conflicts_with = "include_ignored")]
+    pub ignored: bool,
+    /// Run ignored and not ignored tests.
+    #[arg(long)]
+    pub include_ignored: bool,
+    /// Select tests by xpar-harness marker: `serial`, `parallel_safe`,
+    /// `resource_intensive`, `group`, with `not`, `and`, `or` and parentheses.
+    #[arg(short = 'm', value_name = "EXPR")]
+    pub markers: Option<String>,
+    /// Arguments for the test binaries, as after `cargo test --`. libtest's filter flags
+    /// (names, --exact, --skip, --ignored, --include-ignored, --nocapture) are understood
+    /// here; any other argument is passed to every test process.
+    #[arg(last = true, value_name = "ARGS")]
+    pub test_args: Vec<String>,
+}
+
+/// How to run.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Runner options")]
+pub struct RunnerArgs {
+    /// Number of workers: a number, `auto` for the cores this process may use (affinity
+    /// and cgroup quota respected), or `logical` for the machine's logical CPUs.
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        visible_alias = "test-threads",
+        value_name = "N|auto|logical",
+        default_value = "auto"
+    )]
+    pub jobs: String,
+    /// Cap the number of workers, whatever -j says.
+    #[arg(long, value_name = "N")]
+    pub maxprocesses: Option<usize>,
+    /// How tests are shared among workers.
+    #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
+    pub dist: DistMode,
+    /// With loadscope, loadfile and loadgroup: hand scopes out in list order rather
+    /// than largest first.
+    #[arg(long)]
+    pub no_loadscope_reorder: bool,
+    /// Treat tests not marked `#[parallel_safe]` (or `#[serial(..)]`) as `#[serial]`.
+    #[arg(long)]
+    pub require_parallel_safe: bool,
+    /// Keep the run's temporary directories (XPAR_TMPDIR of each worker) after the run.
+    #[arg(long)]
+    pub keep_tmp: bool,
+    /// Stop scheduling tests after the first failure (the default, as for cargo test).
+    #[arg(long, overrides_with = "no_fail_fast")]
+    pub fail_fast: bool,
+    /// Run every test, whatever fails.
+    #[arg(long, overrides_with = "fail_fast")]
+    pub no_fail_fast: bool,
+    /// Stop scheduling after N failures (running tests finish); `N:immediate` kills them.
+    #[arg(long, value_name = "N[:immediate]")]
+    pub maxfail: Option<String>,
+    /// Print a SLOW line for a test still running after this long (and each multiple).
+    #[arg(long, value_name = "DURATION")]
+    pub slow_timeout: Option<String>,
+    /// End a test that runs longer than this: SIGTERM to its process group, then SIGKILL
+    /// after --timeout-grace. It is reported timed out; its batch goes on.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Between SIGTERM and SIGKILL, for --timeout, --run-timeout, --maxfail and signals.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout_grace: String,
+    /// End the whole test phase after this long: running tests are killed and reported
+    /// timed out, the rest not run.
+    #[arg(long, value_name = "DURATION")]
+    pub run_timeout: Option<String>,
+    /// Stop the run once test processes have crashed (died under a test and been
+    /// replaced) more than N times [default: 4 x workers].
+    #[arg(long, value_name = "N")]
+    pub max_worker_restart: Option<usize>,
+    /// Run a failed test again, up to N more times; one that then passes is FLAKY.
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Retries")]
+    pub retries: usize,
+    /// How the delay between attempts grows.
+    #[arg(long, value_enum, default_value_t = Backoff::Fixed, help_heading = "Retries")]
+    pub retry_backoff: Backoff,
+    /// The delay before the first retry.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        help_heading = "Retries"
+    )]
+    pub retry_delay: String,
+    /// Shorten each delay by a random part of up to half.
+    #[arg(long, help_heading = "Retries")]
+    pub retry_jitter: bool,
+    /// Retry only failures whose output or message matches this regular expression.
+    #[arg(long, value_name = "REGEX", help_heading = "Retries")]
+    pub retry_on: Option<String>,
+    /// Whether a test that passed only on a retry passes the run.
+    #[arg(long, value_enum, default_value_t = FlakyResult::Pass, help_heading = "Retries")]
+    pub flaky_result: FlakyResult,
+    /// Show every test's output, passing ones included, as each test finishes.
+    #[arg(long, visible_alias = "nocapture")]
+    pub no_capture: bool,
+    /// When to show the output of passing tests.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub success_output: Option<OutputWhen>,
+    /// When to show the output of failing tests.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub failure_output: Option<OutputWhen>,
+    /// Write a JUnit XML report of the whole run to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report of the whole run to this file (see docs/report-format.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Collect LLVM source-based coverage, merged over every worker and binary.
+    #[arg(long, help_heading = "Coverage")]
+    pub coverage: bool,
+    /// Coverage report formats (several allowed, comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FORMAT",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub coverage_format: Vec<CoverageFormat>,
+    /// Where to write the coverage reports [default: <target-dir>/xpar/coverage].
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub coverage_output: Option<PathBuf>,
+    /// Exit with 111 when line coverage is below this percentage.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        requires = "coverage",
+        help_heading = "Coverage"
+    )]
+    pub fail_under_lines: Option<f64>,
+}
+
+/// What a flaky test means for the exit code.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlakyResult {
+    #[default]
+    Pass,
+    Fail,
+}
+
+/// When a test's captured output is shown (nextest's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputWhen {
+    Never,
+    Immediate,
+    Final,
+    ImmediateFinal,
+}
+
+impl OutputWhen {
+    pub fn immediate(self) -> bool {
+        matches!(self, OutputWhen::Immediate | OutputWhen::ImmediateFinal)
+    }
+    pub fn at_end(self) -> bool {
+        matches!(self, OutputWhen::Final | OutputWhen::ImmediateFinal)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Binary ids, each followed by its tests, indented.
+    Human,
+    /// One JSON document (see docs/list-format.md).
+    Json,
+}
