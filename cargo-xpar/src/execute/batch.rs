@@ -11,9 +11,19 @@ use super::dispatcher::Cancel;
 use super::libtest_json::{LibtestResult, ParsedEvent, StreamParser};
 use super::run_env::RunEnv;
 use crate::discover::{BinaryId, TestBinary};
-use crate::plan::BatchCost;
+use crate::plan::{BatchCost, Chunk};
 use crate::process::{describe_status, os, ProcessBuilder};
 use crate::report::{Failure, TestOutcome, TestStatus};
+
+/// What the dispatcher tells a worker.
+#[derive(Debug)]
+pub enum ToWorker {
+    Run(Chunk),
+    /// No more work: the worker exits.
+    Stop,
+    /// The answer to [`WorkerMsg::MayGoOn`].
+    GoOn(bool),
+}
 
 /// What a worker tells the dispatcher while it runs a chunk.
 #[derive(Debug)]
@@ -40,6 +50,11 @@ pub enum WorkerMsg {
     Exited,
     /// The runner received this signal.
     Signal(i32),
+    /// May the worker start a fresh process for the rest of its batch? (The answer comes
+    /// as [`ToWorker::GoOn`].)
+    MayGoOn {
+        worker: usize,
+    },
     /// A process of this binary died before running any test.
     BinaryBroken {
         binary: usize,
@@ -61,6 +76,10 @@ pub struct BatchContext<'a> {
     pub run_env: &'a RunEnv,
     /// Told the id of every test process (and process group) the worker starts.
     pub on_spawn: &'a (dyn Fn(u32) + Sync),
+    /// Asked before the rest of a batch goes to a fresh process after a test killed
+    /// its process: the dispatcher may have stopped the run meanwhile (`--maxfail`,
+    /// `--max-worker-restart`), and only it knows.
+    pub may_go_on: &'a dyn Fn() -> bool,
 }
 
 impl BatchContext<'_> {
@@ -203,11 +222,13 @@ pub fn run_named(
 ) -> Vec<BatchCost> {
     let mut costs = Vec::new();
     let mut pending: Vec<String> = tests;
+    let mut respawn = false;
     while !pending.is_empty() {
-        if ctx.cancel.is_set() {
+        if ctx.cancel.is_set() || (respawn && !(ctx.may_go_on)()) {
             not_run(ctx, pending, emit);
             break;
         }
+        respawn = true;
         let p = ctx.process(&pending);
         let process = match spawn_merged(&p, ctx) {
             Ok(x) => x,
@@ -485,6 +506,7 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 run_start: Instant::now(),
                 run_env: &run_env,
                 on_spawn: &|_| {},
+                may_go_on: &|| true,
             };
             let mut outcomes = Vec::new();
             let mut broken = Vec::new();

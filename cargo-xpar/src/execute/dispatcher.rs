@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::batch::WorkerMsg;
+use super::batch::{ToWorker, WorkerMsg};
 use super::os_signals;
 use super::retry::{self, RetryPolicy};
 use super::run_env::RunEnv;
@@ -141,7 +141,7 @@ pub fn execute(
     let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
         let mut to_workers = Vec::with_capacity(workers);
         for worker in 0..workers {
-            let (tx, rx) = mpsc::channel::<Option<Chunk>>();
+            let (tx, rx) = mpsc::channel::<ToWorker>();
             to_workers.push(tx);
             let out = to_dispatcher.clone();
             let shared = (&cancel, start, &run_env);
@@ -177,6 +177,7 @@ pub fn execute(
             tally: HashMap::new(),
             crashes: 0,
             broken: Vec::new(),
+            kill_new: None,
         };
         while d.exited < workers {
             let ticking = !d.due.is_empty() || d.watchdog.needs_ticks();
@@ -223,7 +224,7 @@ struct Dispatcher<'a> {
     cost: CostModel,
     cancel: &'a Cancel,
     watchdog: Watchdog,
-    to_workers: Vec<mpsc::Sender<Option<Chunk>>>,
+    to_workers: Vec<mpsc::Sender<ToWorker>>,
     /// Workers told to wait (for slots that `#[serial]` or `#[resource_intensive]` tests
     /// hold); asked again whenever another worker finishes a chunk.
     parked: Vec<usize>,
@@ -242,6 +243,9 @@ struct Dispatcher<'a> {
     crashes: usize,
     /// Binaries that could not start.
     broken: Vec<usize>,
+    /// Set once every running process is being ended (`--maxfail N:immediate`, a
+    /// signal, `--run-timeout`): a process that starts after that is ended as well.
+    kill_new: Option<(KillReason, i32)>,
 }
 
 /// A test to retry: (binary index, name, the worker it must run on under `each`).
@@ -257,10 +261,10 @@ impl Dispatcher<'_> {
         };
         // A worker that is gone has nothing left to receive.
         match next {
-            Next::Run(chunk) => drop(self.to_workers[worker].send(Some(chunk))),
+            Next::Run(chunk) => drop(self.to_workers[worker].send(ToWorker::Run(chunk))),
             // Retries still waiting for their delay need a worker to run them.
             Next::Done if !self.due.is_empty() && !self.cancel.is_set() => return false,
-            Next::Done => drop(self.to_workers[worker].send(None)),
+            Next::Done => drop(self.to_workers[worker].send(ToWorker::Stop)),
             Next::Wait => return false,
         }
         true
@@ -387,7 +391,14 @@ impl Dispatcher<'_> {
                     }
                 }
             }
-            WorkerMsg::Spawned { worker, pid } => self.watchdog.spawned(worker, pid),
+            WorkerMsg::Spawned { worker, pid } => {
+                self.watchdog.spawned(worker, pid);
+                // Started before it heard of a stop that ends every process: end it too.
+                if let Some((reason, signal)) = self.kill_new.clone() {
+                    let actions = self.watchdog.kill(worker, reason, signal, Instant::now());
+                    self.act(actions.into_iter().collect(), sink);
+                }
+            }
             WorkerMsg::Started {
                 worker,
                 binary_id,
@@ -412,6 +423,10 @@ impl Dispatcher<'_> {
                 }
             }
             WorkerMsg::Exited => self.exited += 1,
+            WorkerMsg::MayGoOn { worker } => {
+                let go_on = !self.cancel.is_set();
+                let _ = self.to_workers[worker].send(ToWorker::GoOn(go_on));
+            }
             WorkerMsg::BinaryBroken { binary, reason } => {
                 if self.broken.contains(&binary) {
                     return;
@@ -481,6 +496,7 @@ impl Dispatcher<'_> {
     }
 
     fn kill_all(&mut self, reason: KillReason, signal: i32, sink: &mut dyn FnMut(RunEvent)) {
+        self.kill_new = Some((reason.clone(), signal));
         let actions = self.watchdog.kill_all(reason, signal, Instant::now());
         self.act(actions, sink);
     }

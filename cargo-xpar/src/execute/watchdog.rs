@@ -146,7 +146,8 @@ impl Watchdog {
             .collect()
     }
 
-    fn kill(
+    /// Ends `worker`'s process, as [`Watchdog::kill_all`] does.
+    pub fn kill(
         &mut self,
         worker: usize,
         reason: KillReason,

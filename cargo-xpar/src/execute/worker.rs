@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::batch::{run_named, run_opaque, BatchContext, WorkerMsg};
+use super::batch::{run_named, run_opaque, BatchContext, ToWorker, WorkerMsg};
 use super::dispatcher::{Cancel, ExecuteOptions};
 use super::run_env::RunEnv;
 use crate::discover::TestList;
@@ -15,7 +15,7 @@ pub fn worker_loop(
     (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
     (cancel, run_start, run_env): (&Cancel, Instant, &RunEnv),
-    chunks: mpsc::Receiver<Option<Chunk>>,
+    chunks: mpsc::Receiver<ToWorker>,
     out: mpsc::Sender<WorkerMsg>,
 ) {
     let mut costs = Vec::new();
@@ -27,9 +27,12 @@ pub fn worker_loop(
         if out.send(ready).is_err() {
             return;
         }
-        let Ok(Some(chunk)) = chunks.recv() else {
-            let _ = out.send(WorkerMsg::Exited);
-            return;
+        let chunk: Chunk = match chunks.recv() {
+            Ok(ToWorker::Run(chunk)) => chunk,
+            Ok(ToWorker::Stop | ToWorker::GoOn(_)) | Err(_) => {
+                let _ = out.send(WorkerMsg::Exited);
+                return;
+            }
         };
         let binary = &list.binaries[chunk.binary].binary;
         let ctx = BatchContext {
@@ -44,6 +47,10 @@ pub fn worker_loop(
             run_env,
             on_spawn: &|pid| {
                 let _ = out.send(WorkerMsg::Spawned { worker, pid });
+            },
+            may_go_on: &|| {
+                out.send(WorkerMsg::MayGoOn { worker }).is_ok()
+                    && matches!(chunks.recv(), Ok(ToWorker::GoOn(true)))
             },
         };
         let mut emit = |msg: WorkerMsg| {
