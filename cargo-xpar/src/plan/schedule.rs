@@ -62,6 +62,18 @@ impl Segment {
         self.tests.iter().map(|t| t.expected).sum()
     }
 
+    /// All of it, as one chunk (for reporting what will not run).
+    fn into_chunk(self) -> Chunk {
+        Chunk {
+            binary: self.binary,
+            tests: if self.opaque {
+                UnitTests::Opaque
+            } else {
+                UnitTests::Named(self.tests.into_iter().map(|t| t.name).collect())
+            },
+        }
+    }
+
     fn longest(&self) -> f64 {
         self.tests.iter().map(|t| t.expected).fold(0.0, f64::max)
     }
@@ -355,14 +367,7 @@ impl Schedule {
         self.special.extend(stay);
         taken
             .into_iter()
-            .map(|s| Chunk {
-                binary: s.binary,
-                tests: if s.opaque {
-                    UnitTests::Opaque
-                } else {
-                    UnitTests::Named(s.tests.into_iter().map(|t| t.name).collect())
-                },
-            })
+            .map(Segment::into_chunk)
             .collect()
     }
 
@@ -384,14 +389,7 @@ impl Schedule {
         segments.extend(self.shared.drain(..));
         segments
             .into_iter()
-            .map(|s| Chunk {
-                binary: s.binary,
-                tests: if s.opaque {
-                    UnitTests::Opaque
-                } else {
-                    UnitTests::Named(s.tests.into_iter().map(|t| t.name).collect())
-                },
-            })
+            .map(Segment::into_chunk)
             .collect()
     }
 }
