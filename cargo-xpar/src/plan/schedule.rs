@@ -365,10 +365,7 @@ impl Schedule {
             .partition(|s| s.segment.binary == binary);
         taken.extend(out.into_iter().map(|s| s.segment));
         self.special.extend(stay);
-        taken
-            .into_iter()
-            .map(Segment::into_chunk)
-            .collect()
+        taken.into_iter().map(Segment::into_chunk).collect()
     }
 
     /// Drops every queued run of one test (`stress --stop-stable`: it has proved
@@ -387,10 +384,7 @@ impl Schedule {
         }
         segments.extend(self.scopes.drain(..).flatten());
         segments.extend(self.shared.drain(..));
-        segments
-            .into_iter()
-            .map(Segment::into_chunk)
-            .collect()
+        segments.into_iter().map(Segment::into_chunk).collect()
     }
 }
 
