@@ -50,6 +50,14 @@ fn survivors(pid_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The one result of `name` in a JSON report.
+fn result<'a>(run: &'a JsonRun, name: &str) -> &'a xpar_tests::JsonTest {
+    run.tests
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no result for {name}\n{}", run.run))
+}
+
 fn adversarial(args: &[&str]) -> (FixtureCopy, JsonRun) {
     let fixture = FixtureCopy::new("adversarial");
     let run = run_json(fixture.path(), args);
@@ -191,11 +199,7 @@ fn maxfail_stops_scheduling_and_immediate_kills_the_running() {
     assert_eq!(run.run.code(), Some(100), "{}", run.run);
     // Whatever the other worker was doing when the first failure came in was ended, so
     // the test that hangs never reached its 30 s timeout.
-    let hang = run
-        .tests
-        .iter()
-        .find(|t| t.name == "tests::a_hangs")
-        .unwrap();
+    let hang = result(&run, "tests::a_hangs");
     assert_eq!(hang.status, "not-run", "{hang:?}\n{}", run.run);
 }
 
@@ -211,11 +215,7 @@ fn run_timeout_bounds_the_whole_run() {
         "200ms",
     ]);
     assert_eq!(run.run.code(), Some(100), "{}", run.run);
-    let hang = run
-        .tests
-        .iter()
-        .find(|t| t.name == "tests::a_hangs")
-        .unwrap();
+    let hang = result(&run, "tests::a_hangs");
     assert_eq!(hang.status, "failed", "{hang:?}");
     assert!(run.run.stderr.contains("--run-timeout"), "{}", run.run);
     assert_eq!(

@@ -175,6 +175,21 @@ fn list_binary(binary: &TestBinary) -> Result<BinaryContent, ListError> {
     Ok(BinaryContent::Tests(tests))
 }
 
+/// `binary` as a listing starts it: in its package root, with its environment, its
+/// profile (if instrumented) kept out of the way, and the marker query if asked.
+fn list_process(binary: &TestBinary, query: &std::path::Path, ask_markers: bool) -> ProcessBuilder {
+    let mut p = ProcessBuilder::new(&binary.path);
+    p.cwd(&binary.cwd);
+    for (k, v) in &binary.env {
+        p.env(k, v);
+    }
+    p.env("LLVM_PROFILE_FILE", scratch_profile(query));
+    if ask_markers {
+        p.env(xpar_protocol::env::MARKER_QUERY, query);
+    }
+    p
+}
+
 /// Where an instrumented (`--coverage`) binary writes the profile of its listing: beside
 /// the marker query, removed with it, so listing neither counts as coverage nor leaves a
 /// `default.profraw` in the package.
@@ -223,16 +238,10 @@ enum JsonListing {
 /// Asks for libtest's JSON listing. `Err` when the binary refused the unstable flags
 /// (an old libtest, or another harness), so the terse listing is worth a try.
 fn run_json_list(binary: &TestBinary, query: &std::path::Path) -> Result<JsonListing, ()> {
-    let mut p = ProcessBuilder::new(&binary.path);
+    let mut p = list_process(binary, query, true);
     p.args(["-Z", "unstable-options", "--format", "json", "--list"])
-        .cwd(&binary.cwd)
         // libtest's JSON format is unstable-only; this lets a stable-built binary print it.
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env(xpar_protocol::env::MARKER_QUERY, query)
-        .env("LLVM_PROFILE_FILE", scratch_profile(query));
-    for (k, v) in &binary.env {
-        p.env(k, v);
-    }
+        .env("RUSTC_BOOTSTRAP", "1");
     let out: Output = p.command().stdin(Stdio::null()).output().map_err(|_| ())?;
     if !out.status.success() {
         return Err(());
@@ -302,17 +311,10 @@ fn run_list(
     query: &std::path::Path,
     ask_markers: bool,
 ) -> Result<Vec<String>, String> {
-    let mut p = ProcessBuilder::new(&binary.path);
-    p.args(["--list", "--format", "terse"]).cwd(&binary.cwd);
+    let mut p = list_process(binary, query, ask_markers);
+    p.args(["--list", "--format", "terse"]);
     if ignored {
         p.arg("--ignored");
-    }
-    p.env("LLVM_PROFILE_FILE", scratch_profile(query));
-    if ask_markers {
-        p.env(xpar_protocol::env::MARKER_QUERY, query);
-    }
-    for (k, v) in &binary.env {
-        p.env(k, v);
     }
     let out: Output = p
         .command()

@@ -287,6 +287,11 @@ impl Dispatcher<'_> {
         mut outcome: TestOutcome,
         sink: &mut dyn FnMut(RunEvent),
     ) -> Option<TestOutcome> {
+        // Without retries there is nothing to hold back or attach: skip the bookkeeping
+        // on every result.
+        if self.opts.retry.retries == 0 {
+            return Some(outcome);
+        }
         let Some(key) = self.retry_key(&outcome) else {
             return Some(outcome);
         };

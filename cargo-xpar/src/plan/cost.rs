@@ -67,13 +67,13 @@ impl CostModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn expensive_processes_need_larger_chunks() {
+    /// Binary 0 after one batch of 100 tests: 40 ms of fixture in the first test, 2 ms
+    /// per test after it.
+    pub(crate) fn heavy_fixture() -> CostModel {
         let mut cost = CostModel::default();
-        // 40 ms of fixture in the first test, 2 ms per test after it.
         cost.record(BatchCost {
             binary: 0,
             tests: 100,
@@ -81,6 +81,12 @@ mod tests {
             first_test: 0.042,
             test_sum: 0.240,
         });
+        cost
+    }
+
+    #[test]
+    fn expensive_processes_need_larger_chunks() {
+        let cost = heavy_fixture();
         // 4 x 43 ms overhead / 2 ms per test, rounded up.
         assert_eq!(cost.min_chunk(0), 87);
         assert_eq!(cost.min_chunk(1), 1);

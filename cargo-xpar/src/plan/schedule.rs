@@ -451,7 +451,6 @@ fn take_chunk(queue: &mut VecDeque<Segment>, take: Take) -> Option<Chunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::cost::BatchCost;
 
     fn seg(binary: usize, times: &[f64]) -> Segment {
         Segment {
@@ -550,14 +549,7 @@ mod tests {
 
     #[test]
     fn expensive_processes_get_larger_chunks() {
-        let mut cost = CostModel::default();
-        cost.record(BatchCost {
-            binary: 0,
-            tests: 100,
-            wall: 0.243,
-            first_test: 0.042,
-            test_sum: 0.240,
-        });
+        let cost = crate::plan::cost::tests::heavy_fixture();
         let mut s = Schedule::new(2, OwnRule::Whole, false);
         s.push_shared([seg(0, &[1.0; 100])]);
         assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 87);
