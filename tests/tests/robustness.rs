@@ -33,6 +33,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "SIGTERM",
     ),
     ("tests::i_ok", "passed", ""),
+    ("tests::j_ignores_stop_signals", "failed", "timed out after"),
+    ("tests::j_ok", "passed", ""),
 ];
 
 /// Pids the fixture's tests recorded that still run (a zombie has stopped running).
@@ -115,51 +117,79 @@ fn every_misbehaving_test_is_handled_and_the_rest_kept() {
     assert!(left.is_empty(), "processes left running: {left:?}\n{r}");
 }
 
+/// A `cargo xpar` started in the background, its stderr read line by line.
+struct Background {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStderr>>,
+    seen: String,
+}
+
+impl Background {
+    fn start(fixture: &FixtureCopy, args: &[&str]) -> Background {
+        let pids = fixture.path().join("pids");
+        std::fs::create_dir_all(&pids).unwrap();
+        let mut cmd = xpar(fixture.path());
+        cmd.env("XPAR_FIXTURE_PIDS", &pids)
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        let mut child = cmd.spawn().expect("start cargo xpar");
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        Background {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads stderr until a line holds every one of `parts`.
+    fn wait_for(&mut self, parts: &[&str]) {
+        for line in self.lines.by_ref() {
+            let line = line.unwrap();
+            self.seen += &line;
+            self.seen.push('\n');
+            if parts.iter().all(|p| line.contains(p)) {
+                return;
+            }
+        }
+        panic!("no line with {parts:?}:\n{}", self.seen);
+    }
+
+    fn signal(&self, name: &str) {
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+
+    /// Waits for the exit; returns its code and everything it wrote to stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        for line in self.lines.by_ref().map_while(Result::ok) {
+            self.seen += &line;
+            self.seen.push('\n');
+        }
+        let status = self.child.wait().unwrap();
+        (status.code(), self.seen)
+    }
+}
+
 #[test]
 fn sigint_stops_the_run_writes_the_reports_and_leaves_nothing_running() {
     let fixture = FixtureCopy::new("adversarial");
-    let pids = fixture.path().join("pids");
-    std::fs::create_dir_all(&pids).unwrap();
     let junit = fixture.path().join("junit.xml");
-    let mut cmd = xpar(fixture.path());
-    cmd.env("XPAR_FIXTURE_PIDS", &pids)
-        .args([
-            "-j",
-            "2",
-            "--no-fail-fast",
-            "--slow-timeout",
-            "200ms",
-            "--junit",
-        ])
-        .arg(&junit)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
-    let mut child = cmd.spawn().expect("start cargo xpar");
-    // Wait, by reading its output, until the test that hangs is running.
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen += &line;
-        seen.push('\n');
-        if line.contains("SLOW") && line.contains("a_hangs") {
-            break;
-        }
-    }
-    assert!(
-        seen.contains("a_hangs"),
-        "the hanging test never ran:\n{seen}"
+    let junit_arg = junit.to_str().unwrap();
+    let mut run = Background::start(
+        &fixture,
+        &["-j", "2", "--no-fail-fast", "--slow-timeout", "200ms"]
+            .into_iter()
+            .chain(["--junit", junit_arg])
+            .collect::<Vec<_>>(),
     );
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
-    let all = format!("{seen}{}", rest.join("\n"));
-    assert_eq!(status.code(), Some(130), "{all}");
+    run.wait_for(&["SLOW", "a_hangs"]);
+    run.signal("INT");
+    let (code, all) = run.finish();
+    assert_eq!(code, Some(130), "{all}");
     let cases = xpar_tests::read_junit(&junit);
     let hang = cases
         .iter()
@@ -167,6 +197,62 @@ fn sigint_stops_the_run_writes_the_reports_and_leaves_nothing_running() {
         .unwrap_or_else(|| panic!("the interrupted test is in the report: {cases:?}"));
     assert!(hang.skipped, "{hang:?}");
     assert!(all.contains("interrupted by SIGINT"), "{all}");
+    let left = survivors(&fixture.path().join("pids"));
+    assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
+}
+
+/// SIGTERM and SIGHUP stop a run as SIGINT does, with their own exit codes; a test that
+/// ignores them is killed after the grace period, or at once on a second signal.
+#[test]
+fn sigterm_and_sighup_stop_the_run_and_a_second_signal_kills_at_once() {
+    let fixture = FixtureCopy::new("adversarial");
+    let pids = fixture.path().join("pids");
+    let report = fixture.path().join("report.json");
+    let stubborn = |grace: &str| {
+        let mut run = Background::start(
+            &fixture,
+            &[
+                "j_ignores_stop_signals",
+                "--slow-timeout",
+                "200ms",
+                "--timeout-grace",
+                grace,
+                "--json",
+                report.to_str().unwrap(),
+            ],
+        );
+        run.wait_for(&["SLOW", "j_ignores_stop_signals"]);
+        run
+    };
+
+    // One SIGHUP: the test ignores it and is killed when the 1 s grace runs out.
+    let mut run = stubborn("1s");
+    run.signal("HUP");
+    run.wait_for(&["SIGHUP received"]);
+    let (code, all) = run.finish();
+    assert_eq!(code, Some(129), "{all}");
+    assert!(all.contains("interrupted by SIGHUP"), "{all}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let t = &json["tests"][0];
+    assert_eq!(t["name"], "tests::j_ignores_stop_signals", "{json}");
+    assert_eq!(t["status"], "not-run", "{json}");
+    let left = survivors(&pids);
+    assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
+
+    // SIGTERM, then SIGTERM again: no waiting for the 10-minute grace.
+    let mut run = stubborn("10min");
+    run.signal("TERM");
+    run.wait_for(&["SIGTERM received"]);
+    let second = std::time::Instant::now();
+    run.signal("TERM");
+    let (code, all) = run.finish();
+    assert_eq!(code, Some(143), "{all}");
+    assert!(
+        second.elapsed() < std::time::Duration::from_secs(60),
+        "the second signal did not kill at once: {:?}\n{all}",
+        second.elapsed()
+    );
     let left = survivors(&pids);
     assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
 }

@@ -79,6 +79,11 @@ impl Cancel {
         first
     }
 
+    /// Why the run stopped, if it did.
+    pub fn reason(&self) -> Option<String> {
+        self.reason.get().cloned()
+    }
+
     /// The status of a test the stop left unrun.
     pub fn not_run(&self) -> TestStatus {
         TestStatus::NotRun(
@@ -211,7 +216,7 @@ pub fn execute(
     }
     sink(RunEvent::RunFinished {
         wall: start.elapsed(),
-        cancelled: cancel.is_set(),
+        cancelled: cancel.reason(),
     });
     Ok(end)
 }

@@ -31,7 +31,9 @@ pub struct Display {
     /// worker -> the test it is running.
     running: BTreeMap<usize, String>,
     failed: usize,
-    out: std::io::BufWriter<std::io::Stderr>,
+    /// Unbuffered: each event's text is one write, so a CI log shows every line as it
+    /// happens, in order with the warnings written straight to stderr.
+    out: std::io::Stderr,
 }
 
 const PASS: Style = Style::new()
@@ -59,7 +61,7 @@ impl Display {
             bar: tty.then(ProgressBar::hidden),
             running: BTreeMap::new(),
             failed: 0,
-            out: std::io::BufWriter::new(std::io::stderr()),
+            out: std::io::stderr(),
         }
     }
 
@@ -339,12 +341,7 @@ impl Display {
             text += &self.status_line(o);
             text += &format!("{:>12}   passed on attempt {}\n", "", o.previous.len() + 1);
         }
-        // Why the run stopped early: the reason its unrun tests carry.
-        let reason = record.outcomes.iter().find_map(|o| match &o.status {
-            TestStatus::NotRun(why) if o.worker.is_none() => Some(why.as_str()),
-            _ => None,
-        });
-        if let (true, Some(why)) = (record.cancelled, reason) {
+        if let Some(why) = &record.cancelled {
             text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
         }
         self.emit(&text);

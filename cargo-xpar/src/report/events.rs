@@ -52,8 +52,8 @@ pub enum RunEvent {
     },
     RunFinished {
         wall: Duration,
-        /// The run stopped scheduling early (fail-fast).
-        cancelled: bool,
+        /// Why the run stopped scheduling early (fail-fast, --maxfail, a signal), if it did.
+        cancelled: Option<String>,
     },
 }
 

@@ -22,6 +22,8 @@ struct JsonReport<'a> {
     workers: usize,
     wall_secs: f64,
     cancelled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_reason: Option<&'a str>,
     counts: Counts,
     tests: Vec<JsonTest<'a>>,
 }
@@ -109,7 +111,8 @@ pub fn json_report(record: &RunRecord, dist: DistMode) -> String {
         dist: dist.as_str(),
         workers: record.workers,
         wall_secs: record.wall.as_secs_f64(),
-        cancelled: record.cancelled,
+        cancelled: record.cancelled.is_some(),
+        cancel_reason: record.cancelled.as_deref(),
         counts: Counts {
             passed: record.passed(),
             flaky: record.flaky(),
@@ -173,10 +176,18 @@ mod tests {
                 TestStatus::Failed(Failure::Exited { code: 0 }),
                 Some(0),
             ),
-            outcome("tests::c", TestStatus::NotRun("stopped".into()), None),
+            outcome(
+                "tests::c",
+                TestStatus::NotRun(
+                    "the run stopped after a failure (--no-fail-fast runs everything)".into(),
+                ),
+                None,
+            ),
             RunEvent::RunFinished {
                 wall: Duration::from_secs(1),
-                cancelled: true,
+                cancelled: Some(
+                    "the run stopped after a failure (--no-fail-fast runs everything)".into(),
+                ),
             },
         ] {
             record.handle(&e);

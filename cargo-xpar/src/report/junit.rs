@@ -114,7 +114,7 @@ mod tests {
             outcome("beta", "tests::slow", TestStatus::Ignored, ""),
             RunEvent::RunFinished {
                 wall: Duration::from_millis(20),
-                cancelled: false,
+                cancelled: None,
             },
         ];
         for e in &events {

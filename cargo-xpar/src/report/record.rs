@@ -15,7 +15,8 @@ pub struct RunRecord {
     pub filtered_out: usize,
     pub opaque: Vec<(BinaryId, String)>,
     pub wall: Duration,
-    pub cancelled: bool,
+    /// Why the run stopped scheduling early, if it did.
+    pub cancelled: Option<String>,
     /// `--flaky-result fail`: a test that passed only on a retry fails the run.
     pub flaky_is_failure: bool,
     /// Binaries that could not start, and why.
@@ -46,7 +47,7 @@ impl RunRecord {
             RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
             RunEvent::RunFinished { wall, cancelled } => {
                 self.wall = *wall;
-                self.cancelled = *cancelled;
+                self.cancelled.clone_from(cancelled);
             }
         }
     }
