@@ -171,6 +171,27 @@ fn an_aborting_test_keeps_its_batch_mates_coverage() {
     );
 }
 
+/// Each attempt of a retried test counts, as its profile counts say: a line the test
+/// runs once per attempt shows 2 hits after a failure and a passing retry.
+#[test]
+fn every_attempt_of_a_retried_test_counts() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    let report = run_json(dir, &["retried_fails_once", "--retries", "1", "--coverage"]);
+    let r = &report.run;
+    assert_eq!(r.code(), Some(0), "{r}");
+    assert!(r.stderr.contains("FLAKY"), "the first attempt failed: {r}");
+    let lcov = std::fs::read_to_string(dir.join("target/xpar/coverage/lcov.info")).unwrap();
+    let lines = lcov_lines(&lcov, &dir.join("src/lib.rs"));
+    let n = tagged_line(dir, "retried");
+    assert_eq!(lines.get(&n), Some(&2), "line {n}: {lines:?}\n{r}");
+    assert_eq!(
+        lines.get(&tagged_line(dir, "unit")),
+        Some(&0),
+        "filtered-out tests count nothing: {lines:?}"
+    );
+}
+
 #[test]
 fn fail_under_lines_sets_the_exit_code() {
     let fixture = FixtureCopy::new("coverage");
@@ -185,6 +206,8 @@ fn fail_under_lines_sets_the_exit_code() {
             min,
             "--skip",
             "zz_aborts",
+            "--skip",
+            "retried_fails_once",
         ]
         .map(String::from)
         .to_vec()
