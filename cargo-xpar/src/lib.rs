@@ -215,7 +215,7 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
         return Ok(exit_codes::NO_TESTS_RUN);
     }
     let workers = cfg.concurrency.min(selection.run_count() * cfg.count);
-    let schedule = plan::stress_schedule(&selection, cfg.count, workers);
+    let schedule = plan::stress_schedule(&list, &selection, cfg.count, workers);
     let mut display = Display::new(DisplayOptions {
         quiet: true,
         verbose: false,

@@ -12,6 +12,7 @@ use xpar_tests::{run, run_json, workspace_root, xpar, FixtureCopy, Run};
 
 #[path = "../../fixtures/markers/log_check.rs"]
 mod log_check;
+use log_check::Rule;
 
 /// One target dir for every build of the fixture, so xpar-harness and its dependencies
 /// are compiled once (inside this workspace's own target dir, which is ignored).
@@ -52,10 +53,10 @@ impl Logs {
             .env("XPAR_FIXTURE_ONCE", &self.once);
     }
 
-    fn check(&self, what: &str) -> log_check::Summary {
+    fn check(&self, what: &str, rule: Rule) -> log_check::Summary {
         let text = std::fs::read_to_string(&self.log)
             .unwrap_or_else(|e| panic!("{what}: no log at {}: {e}", self.log.display()));
-        log_check::check(&text).unwrap_or_else(|e| panic!("{what}: {e}\n{text}"))
+        log_check::check(&text, rule).unwrap_or_else(|e| panic!("{what}: {e}\n{text}"))
     }
 
     fn setups(&self) -> usize {
@@ -66,7 +67,15 @@ impl Logs {
 /// `cargo xpar ARGS` on the fixture with the logs set, sharing the fixture target dir.
 fn xpar_run(fixture: &FixtureCopy, logs: &Logs, args: &[&str]) -> Run {
     let mut cmd = xpar(fixture.path());
-    cmd.arg("--target-dir").arg(fixture_target()).args(args);
+    // A subcommand comes first.
+    let (sub, args) = match args.split_first() {
+        Some((&s, rest)) if matches!(s, "stress" | "list") => (Some(s), rest),
+        _ => (None, args),
+    };
+    cmd.args(sub)
+        .arg("--target-dir")
+        .arg(fixture_target())
+        .args(args);
     logs.apply(&mut cmd);
     Run::of(&mut cmd)
 }
@@ -86,7 +95,7 @@ fn cargo_xpar_keeps_markers_in_every_mode() {
         let logs = Logs::new(fixture.path(), &format!("xpar{i}"));
         let run = xpar_run(&fixture, &logs, args);
         assert_eq!(run.code(), Some(0), "{args:?}\n{run}");
-        let summary = logs.check(&format!("cargo xpar {args:?}"));
+        let summary = logs.check(&format!("cargo xpar {args:?}"), Rule::Xpar);
         assert!(
             summary.parallel_overlapped,
             "{args:?}: parallel tests never overlapped: {summary:?}"
@@ -97,6 +106,35 @@ fn cargo_xpar_keeps_markers_in_every_mode() {
             assert_resource_test_ran_alone(&logs.log, args);
         }
     }
+}
+
+/// `--require-parallel-safe` runs every test not marked `#[parallel_safe]` alone, and
+/// `cargo xpar stress` keeps the markers between the repeated runs too.
+#[test]
+fn require_parallel_safe_and_stress_keep_markers() {
+    let _target = lock_fixture_target();
+    let fixture = FixtureCopy::new("markers");
+    let logs = Logs::new(fixture.path(), "require");
+    let args = ["-j", "3", "--require-parallel-safe"];
+    let run = xpar_run(&fixture, &logs, &args);
+    assert_eq!(run.code(), Some(0), "{run}");
+    let summary = logs.check("--require-parallel-safe", Rule::RequireParallelSafe);
+    assert!(summary.parallel_overlapped, "{summary:?}");
+
+    let logs = Logs::new(fixture.path(), "stress");
+    let args = ["stress", "--count", "2", "--concurrency", "3"];
+    let run = xpar_run(&fixture, &logs, &args);
+    assert_eq!(run.code(), Some(0), "{run}");
+    let summary = logs.check("stress", Rule::Xpar);
+    assert!(summary.parallel_overlapped, "{summary:?}");
+    // Every logged test ran twice, each run in a process of its own.
+    assert_eq!(summary.runs, summary.processes, "{summary:?}");
+    let once: usize = std::fs::read_to_string(&logs.log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("START serial_all::first "))
+        .count();
+    assert_eq!(once, 2, "{run}");
 }
 
 /// With two workers, a `#[resource_intensive(slots = 2)]` test holds both.
@@ -255,7 +293,7 @@ fn fallback_locks_hold_under_cargo_test_and_nextest() {
     let logs = Logs::new(fixture.path(), "cargo-test");
     let r = cargo(&fixture, &logs, &["test", "--", "--test-threads=8"]);
     assert_eq!(r.code(), Some(0), "{r}");
-    let s = logs.check("cargo test");
+    let s = logs.check("cargo test", Rule::Fallback);
     assert!(s.parallel_overlapped, "{s:?}");
 
     let logs = Logs::new(fixture.path(), "nextest");
@@ -265,6 +303,6 @@ fn fallback_locks_hold_under_cargo_test_and_nextest() {
         Some(0),
         "cargo-nextest is needed for this test (cargo install cargo-nextest)\n{r}"
     );
-    let s = logs.check("cargo nextest");
+    let s = logs.check("cargo nextest", Rule::Fallback);
     assert!(s.parallel_overlapped && s.processes > 1, "{s:?}");
 }

@@ -110,7 +110,11 @@ fn separate_processes_keep_apart() {
     for c in children {
         child::success(c);
     }
-    let summary = log_check::check(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    let summary = log_check::check(
+        &std::fs::read_to_string(&log).unwrap(),
+        log_check::Rule::Fallback,
+    )
+    .unwrap();
     assert_eq!(
         (summary.runs, summary.processes),
         (tests.len(), tests.len())
@@ -210,7 +214,11 @@ fn threads_keep_apart() {
             s.spawn(move || thread_other(log, i));
         }
     });
-    let summary = log_check::check(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    let summary = log_check::check(
+        &std::fs::read_to_string(&log).unwrap(),
+        log_check::Rule::Fallback,
+    )
+    .unwrap();
     assert_eq!((summary.runs, summary.processes), (9, 1));
 }
 

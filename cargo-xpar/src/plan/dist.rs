@@ -3,10 +3,11 @@
 //! [`Schedule`] a run follows.
 
 use super::durations::Durations;
-use super::filter::{Selection, UnitTests};
-use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
-use super::split::{classify, planned_units};
+use super::filter::Selection;
+use super::schedule::{sort_longest_first, OwnRule, Schedule, Segment};
+use super::split::{classify, effective_serial, planned_units};
 use crate::discover::TestList;
+use xpar_protocol::Serial;
 
 /// How tests are shared among workers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -124,25 +125,33 @@ pub fn plan(
 
 /// `cargo xpar stress`: every selected test `count` times, each run a process of its
 /// own (libtest runs a name once per process), the runs of all tests interleaved so
-/// each test's runs spread over the whole stress run and over the workers.
-pub fn stress_schedule(selection: &Selection, count: usize, workers: usize) -> Schedule {
+/// each test's runs spread over the whole stress run and over the workers. Markers hold
+/// as in a run: a `#[serial]` or `#[serial(key)]` test runs alone (its runs would
+/// otherwise overlap each other), a `#[resource_intensive]` one holds its slots.
+pub fn stress_schedule(
+    list: &TestList,
+    selection: &Selection,
+    count: usize,
+    workers: usize,
+) -> Schedule {
     let mut s = Schedule::new(workers, OwnRule::Whole, false);
-    let single = |binary: usize, opaque: bool, name: &str| Segment {
-        binary,
-        opaque,
-        tests: [PlannedTest {
-            name: name.to_owned(),
-            expected: 1.0,
-        }]
-        .into(),
-    };
+    let units = planned_units(list, selection, &Durations::default());
     for _ in 0..count {
-        for u in &selection.units {
-            match &u.tests {
-                UnitTests::Named(names) => {
-                    s.push_shared(names.iter().map(|n| single(u.binary, false, n)));
+        for u in &units {
+            for (t, listed) in u.segment.tests.iter().zip(&u.listed) {
+                let single = Segment {
+                    tests: [t.clone()].into(),
+                    ..u.segment.empty_like()
+                };
+                let markers = listed.map(|l| &l.markers);
+                let slots = markers.and_then(|m| match effective_serial(m, false) {
+                    Serial::All | Serial::Keys(_) => Some(workers),
+                    Serial::No => m.resource_slots.map(|n| n as usize),
+                });
+                match slots {
+                    Some(n) => s.push_special(single, n, None),
+                    None => s.push_shared([single]),
                 }
-                UnitTests::Opaque => s.push_shared([single(u.binary, true, "")]),
             }
         }
     }
@@ -220,7 +229,7 @@ mod tests {
         BinaryContent, BinaryId, BinaryKind, ListedBinary, ListedTest, Markers, TestBinary,
     };
     use crate::plan::split::{effective_serial, module_of};
-    use crate::plan::{select, Chunk, CostModel, Next, TestFilter};
+    use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests};
     use xpar_protocol::Serial;
 
     /// A test for the list: (name, source file, markers).
@@ -524,6 +533,26 @@ mod tests {
     }
 
     proptest! {
+        /// `stress` places every test `count` times and keeps the markers' exclusion,
+        /// also between the runs of one serial test.
+        #[test]
+        fn stress_runs_each_test_count_times_and_keeps_exclusion(
+            (list, _) in arb_list(),
+            count in 1usize..4,
+            workers in 1usize..5,
+            turns in prop::collection::vec(0usize..8, 1..20),
+        ) {
+            let sel = select(&list, &TestFilter::default());
+            let schedule = stress_schedule(&list, &sel, count, workers);
+            let (handed, _, spans) = simulate(schedule, &turns, None);
+            prop_assert_eq!(check_exclusion(&list, &spans, workers), Ok(()));
+            let got: Vec<(usize, String)> =
+                handed.iter().map(|(_, b, n)| (*b, n.clone())).collect();
+            let want: Vec<(usize, String)> =
+                selected(&list).into_iter().flat_map(|t| vec![t; count]).collect();
+            prop_assert_eq!(sorted(got), sorted(want));
+        }
+
         #[test]
         fn every_test_is_placed_exactly_once_and_scopes_stay_whole(
             (list, durations) in arb_list(),
