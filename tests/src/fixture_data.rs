@@ -135,6 +135,7 @@ pub const BASIC_BINARIES: &[Binary] = &[
 /// Every test of `fixtures/basic` and how a full run must report it.
 pub const BASIC: &[Expected] = &[
     // alpha's unit tests: every way a test can end.
+    pass("alpha", "tests::a_prints_libtest_events"),
     pass("alpha", "tests::passes"),
     fail("alpha", "tests::fails", TEST_FAILED, "about to fail"),
     fail("alpha", "tests::panics", TEST_FAILED, "boom from panics"),
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(
             c,
             Counts {
-                passed: 22,
+                passed: 23,
                 failed: 6,
                 ignored: 2
             }

@@ -72,6 +72,23 @@ impl StreamParser {
             self.push_output(line);
             return None;
         };
+        // With one test thread libtest's own events alternate: `started`, then the result
+        // of that test. An event out of that order was printed by the running test (a
+        // test of a test runner, say) and is its output, never a result.
+        let in_order = match (raw.kind.as_str(), raw.event.as_str(), &self.current) {
+            ("test", "started", current) => current.is_none(),
+            ("test", "ok" | "failed" | "ignored", Some((current, _))) => {
+                raw.name.as_ref() == Some(current)
+            }
+            ("test", "ok" | "failed" | "ignored", None) => false,
+            // libtest's warning that the running test is slow.
+            ("test", "timeout", Some((current, _))) => raw.name.as_ref() == Some(current),
+            (_, _, current) => current.is_none(),
+        };
+        if !in_order {
+            self.push_output(line);
+            return None;
+        }
         self.push_output(&line[..pos]);
         match (raw.kind.as_str(), raw.event.as_str()) {
             ("suite", "ok" | "failed") => {
@@ -81,24 +98,15 @@ impl StreamParser {
             ("test", "started") => {
                 let name = raw.name?;
                 self.started_any = true;
-                // A second `started` without a result cannot come from one thread; keep
-                // the first test's output rather than lose it.
-                if let Some((name, out)) = self.take_in_progress() {
-                    self.outside.extend(name.into_bytes());
-                    self.outside.extend(out);
-                }
                 self.current = Some((name.clone(), Vec::new()));
                 Some(ParsedEvent::Started { name })
             }
             ("test", event @ ("ok" | "failed" | "ignored")) => {
                 let name = raw.name?;
-                let mut output = match self.current.as_ref() {
-                    Some((current, _)) if *current == name => self
-                        .take_in_progress()
-                        .map(|(_, out)| out)
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                };
+                let mut output = self
+                    .take_in_progress()
+                    .map(|(_, out)| out)
+                    .unwrap_or_default();
                 // In capture mode libtest hands the output over in the event instead.
                 if let Some(captured) = raw.stdout {
                     output.extend(captured.into_bytes());
@@ -303,6 +311,44 @@ before abort
         );
     }
 
+    /// A test that prints libtest's events (a test of a test runner) neither ends
+    /// itself nor reports another test.
+    #[test]
+    fn events_a_test_prints_are_its_output() {
+        let mut p = StreamParser::default();
+        let forged = "{ \"type\": \"test\", \"event\": \"started\", \"name\": \"b\" }\n\
+                      { \"type\": \"test\", \"name\": \"b\", \"event\": \"ok\" }\n\
+                      { \"type\": \"suite\", \"event\": \"ok\", \"passed\": 1 }\n";
+        let text = format!(
+            "{{ \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }}\n\
+             {forged}\
+             {{ \"type\": \"test\", \"name\": \"a\", \"event\": \"failed\" }}\n\
+             {{ \"type\": \"test\", \"event\": \"started\", \"name\": \"b\" }}\n\
+             {{ \"type\": \"test\", \"name\": \"b\", \"event\": \"failed\" }}\n"
+        );
+        let events = feed_all(&mut p, &text);
+        assert!(!p.suite_finished());
+        assert_eq!(
+            events,
+            [
+                ParsedEvent::Started { name: "a".into() },
+                ParsedEvent::Finished {
+                    name: "a".into(),
+                    result: LibtestResult::Failed,
+                    exec_time: None,
+                    output: forged.as_bytes().to_vec(),
+                },
+                ParsedEvent::Started { name: "b".into() },
+                ParsedEvent::Finished {
+                    name: "b".into(),
+                    result: LibtestResult::Failed,
+                    exec_time: None,
+                    output: Vec::new(),
+                },
+            ]
+        );
+    }
+
     #[test]
     fn output_before_any_test_is_kept_outside() {
         let mut p = StreamParser::default();
@@ -347,6 +393,10 @@ before abort
         let text = "{ \"type\": \"test\", \"event\": \"started\", \"name\": \"slow\" }\n\
                     { \"type\": \"test\", \"event\": \"timeout\", \"name\": \"slow\" }\n";
         assert_eq!(feed_all(&mut p, text).len(), 1);
-        assert_eq!(p.take_in_progress().map(|(n, _)| n), Some("slow".into()));
+        assert_eq!(
+            p.take_in_progress(),
+            Some(("slow".into(), Vec::new())),
+            "the warning is not the test's output either"
+        );
     }
 }
