@@ -14,6 +14,9 @@ pub struct JsonTest {
     pub binary_id: String,
     pub name: String,
     pub status: String,
+    /// Why it failed, or why it did not run.
+    #[serde(default)]
+    pub message: Option<String>,
     pub worker: Option<String>,
     pub start_secs: Option<f64>,
     pub duration_secs: f64,

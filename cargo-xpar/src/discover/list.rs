@@ -75,6 +75,19 @@ pub enum BinaryContent {
 pub struct ListedBinary {
     pub binary: TestBinary,
     pub content: BinaryContent,
+    pub harness: Harness,
+}
+
+/// How a binary's tests are run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Harness {
+    /// libtest: batches of tests in one process, reporting JSON events.
+    #[default]
+    Libtest,
+    /// A harness that lists as libtest does but has no JSON events (libtest-mimic, a
+    /// libtest too old for them): one test per process with the stable arguments only,
+    /// its verdict from the summary line all of them print.
+    Stable,
 }
 
 /// Every binary of the build with what it contains, in build order.
@@ -119,7 +132,7 @@ pub fn parse_terse_list(output: &str) -> Result<Vec<String>, ListParseError> {
 /// them could run serial tests side by side.
 pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, ListError> {
     let next = AtomicUsize::new(0);
-    type Slot = Option<Result<BinaryContent, ListError>>;
+    type Slot = Option<Result<(BinaryContent, Harness), ListError>>;
     let results: Mutex<Vec<Slot>> = Mutex::new((0..binaries.len()).map(|_| None).collect());
     let threads = jobs.clamp(1, binaries.len().max(1));
     std::thread::scope(|s| {
@@ -129,9 +142,9 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, List
                 let Some(binary) = binaries.get(i) else {
                     break;
                 };
-                let content = list_binary(binary);
+                let listed = list_binary(binary);
                 if let Ok(mut r) = results.lock() {
-                    r[i] = Some(content);
+                    r[i] = Some(listed);
                 }
             });
         }
@@ -139,25 +152,37 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, List
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::with_capacity(binaries.len());
     for (binary, content) in binaries.into_iter().zip(results) {
-        let content = content.unwrap_or(Ok(BinaryContent::Opaque {
-            reason: "listing it did not finish".into(),
-        }))?;
-        out.push(ListedBinary { binary, content });
+        let (content, harness) = content.unwrap_or_else(|| {
+            let reason = "listing it did not finish".into();
+            Ok((BinaryContent::Opaque { reason }, Harness::Libtest))
+        })?;
+        out.push(ListedBinary {
+            binary,
+            content,
+            harness,
+        });
     }
     Ok(TestList { binaries: out })
 }
 
-fn list_binary(binary: &TestBinary) -> Result<BinaryContent, ListError> {
+fn list_binary(binary: &TestBinary) -> Result<(BinaryContent, Harness), ListError> {
     // The marker query rides along with the first listing: a binary linked with the
     // harness writes its markers to this file before libtest's main runs.
     let query_dir = tempfile::tempdir().map_err(ListError::TempDir)?;
     let query = query_dir.path().join("markers.json");
-    let mut tests = match run_json_list(binary, &query) {
-        Ok(JsonListing::Tests(tests)) => tests,
-        Ok(JsonListing::Foreign(reason)) => return Ok(BinaryContent::Opaque { reason }),
+    let opaque = |reason| Ok((BinaryContent::Opaque { reason }, Harness::Libtest));
+    let (mut tests, harness) = match run_json_list(binary, &query) {
+        Ok(JsonListing::Tests(tests)) => (tests, Harness::Libtest),
+        // Answered the list in the terse form (libtest-mimic ignores `--format json`
+        // there): only the ignored tests are left to ask for.
+        Ok(JsonListing::Terse(all)) => match run_list(binary, true, &query, false) {
+            Ok(ignored) => (with_ignored(all, &ignored), Harness::Stable),
+            Err(reason) => return opaque(reason),
+        },
+        Ok(JsonListing::Foreign(reason)) => return opaque(reason),
         Err(()) => match list_terse(binary, &query) {
-            Ok(tests) => tests,
-            Err(reason) => return Ok(BinaryContent::Opaque { reason }),
+            Ok(tests) => (tests, Harness::Stable),
+            Err(reason) => return opaque(reason),
         },
     };
     match std::fs::read_to_string(&query) {
@@ -172,7 +197,7 @@ fn list_binary(binary: &TestBinary) -> Result<BinaryContent, ListError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(ListError::TempDir(e)),
     }
-    Ok(BinaryContent::Tests(tests))
+    Ok((BinaryContent::Tests(tests), harness))
 }
 
 /// `binary` as a listing starts it: in its package root, with its environment, its
@@ -215,20 +240,27 @@ pub fn attach_markers(tests: &mut [ListedTest], report: MarkerReport) {
 /// The stable listing: `--list --format terse`, then again with `--ignored`.
 fn list_terse(binary: &TestBinary, query: &std::path::Path) -> Result<Vec<ListedTest>, String> {
     let all = run_list(binary, false, query, true)?;
-    let ignored: HashSet<String> = run_list(binary, true, query, false)?.into_iter().collect();
-    Ok(all
-        .into_iter()
+    let ignored = run_list(binary, true, query, false)?;
+    Ok(with_ignored(all, &ignored))
+}
+
+/// The tests named in `all`, those in `ignored` marked so.
+fn with_ignored(all: Vec<String>, ignored: &[String]) -> Vec<ListedTest> {
+    let ignored: HashSet<&String> = ignored.iter().collect();
+    all.into_iter()
         .map(|name| ListedTest {
             ignored: ignored.contains(&name),
             name,
             ..ListedTest::default()
         })
-        .collect())
+        .collect()
 }
 
 /// What the JSON listing attempt found.
 enum JsonListing {
     Tests(Vec<ListedTest>),
+    /// The names of a terse listing, printed in answer to the JSON request.
+    Terse(Vec<String>),
     /// The binary exited successfully without printing a libtest listing: it ignores its
     /// arguments (a `harness = false` target), so asking again in the terse form would
     /// only run it a second time.
@@ -247,9 +279,15 @@ fn run_json_list(binary: &TestBinary, query: &std::path::Path) -> Result<JsonLis
         return Err(());
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    Ok(match parse_json_list(&stdout) {
-        Ok(tests) => JsonListing::Tests(tests),
-        Err(e) => JsonListing::Foreign(format!(
+    let e = match parse_json_list(&stdout) {
+        Ok(tests) => return Ok(JsonListing::Tests(tests)),
+        Err(e) => e,
+    };
+    Ok(match parse_terse_list(&stdout) {
+        // At least one test: a binary that prints nothing for `--list` may just as well
+        // ignore its arguments, and would then never run.
+        Ok(names) if !names.is_empty() => JsonListing::Terse(names),
+        _ => JsonListing::Foreign(format!(
             "{p} exited successfully but printed no libtest list ({e}):\n{}",
             tail(&stdout, 10)
         )),

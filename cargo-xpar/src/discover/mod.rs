@@ -8,6 +8,6 @@ mod list;
 pub use binary::{BinaryId, BinaryKind, TestBinary};
 pub use build::{build_test_binaries, coverage_target_dir, BuildOutput};
 pub use list::{
-    list_all, parse_json_list, parse_terse_list, BinaryContent, ListedBinary, ListedTest, Markers,
-    TestList,
+    list_all, parse_json_list, parse_terse_list, BinaryContent, Harness, ListedBinary, ListedTest,
+    Markers, TestList,
 };

@@ -83,13 +83,18 @@ pub struct BatchContext<'a> {
 }
 
 impl BatchContext<'_> {
-    fn process(&self, names: &[String]) -> ProcessBuilder {
-        let mut p = ProcessBuilder::new(&self.binary.path);
+    /// The binary's directory and environment, and the worker's.
+    fn prepare(&self, p: &mut ProcessBuilder) {
         p.cwd(&self.binary.cwd);
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
-        self.run_env.apply(&mut p, self.worker, self.workers);
+        self.run_env.apply(p, self.worker, self.workers);
+    }
+
+    fn process(&self, names: &[String]) -> ProcessBuilder {
+        let mut p = ProcessBuilder::new(&self.binary.path);
+        self.prepare(&mut p);
         if !names.is_empty() {
             // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a stable-built
             // binary print them, which is what makes per-test results and times exact.
@@ -176,6 +181,20 @@ fn spawn_merged(p: &ProcessBuilder, ctx: &BatchContext<'_>) -> std::io::Result<T
     })
 }
 
+/// Runs `p` to its end; returns how it ended (or why it could not run) and its output.
+fn run_to_end(p: &ProcessBuilder, ctx: &BatchContext<'_>) -> (Result<ExitStatus, String>, Vec<u8>) {
+    let mut process = match spawn_merged(p, ctx) {
+        Ok(process) => process,
+        Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new()),
+    };
+    let mut output = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut process.reader, &mut output);
+    let status = process
+        .wait()
+        .map_err(|e| format!("waiting for {p} failed: {e}"));
+    (status, output)
+}
+
 /// Runs an opaque binary as one test: its verdict is its exit status.
 pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     let name = ctx.binary.id.to_string();
@@ -184,30 +203,90 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
         binary_id: ctx.binary.id.clone(),
         name: name.clone(),
     });
-    let p = ctx.process(&[]);
     let start = Instant::now();
-    let (status, output) = match spawn_merged(&p, ctx) {
-        Ok(mut process) => {
-            let mut output = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut process.reader, &mut output);
-            match process.wait() {
-                Ok(s) if s.success() => (TestStatus::Passed, output),
-                Ok(s) => (
-                    TestStatus::Failed(Failure::OpaqueExit {
-                        status: describe_status(s),
-                    }),
-                    output,
-                ),
-                Err(e) => (no_result(format!("waiting for {p} failed: {e}")), output),
-            }
-        }
-        Err(e) => (
-            no_result(format!("{p} could not be started: {e}")),
-            Vec::new(),
-        ),
+    let (status, output) = run_to_end(&ctx.process(&[]), ctx);
+    let status = match status {
+        Ok(s) if s.success() => TestStatus::Passed,
+        Ok(s) => TestStatus::Failed(Failure::OpaqueExit {
+            status: describe_status(s),
+        }),
+        Err(reason) => no_result(reason),
     };
     let outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
     emit(WorkerMsg::Finished { outcome });
+}
+
+/// Runs each of `tests` of a binary whose harness has no JSON events (libtest-mimic, an
+/// old libtest) in a process of its own, `BIN --exact NAME --test-threads=1`, with
+/// nothing unstable: such a harness takes one filter only. The verdict comes from the
+/// summary line both print (`test result: ok. 1 passed; 0 failed; 0 ignored; ...`)
+/// together with the exit status, so a name the harness did not run is no result.
+pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
+    let mut tests = tests.into_iter();
+    while let Some(name) = tests.next() {
+        if ctx.cancel.is_set() {
+            not_run(ctx, std::iter::once(name).chain(tests).collect(), emit);
+            return;
+        }
+        emit(WorkerMsg::Started {
+            worker: ctx.worker,
+            binary_id: ctx.binary.id.clone(),
+            name: name.clone(),
+        });
+        let mut p = ProcessBuilder::new(&ctx.binary.path);
+        ctx.prepare(&mut p);
+        p.args(["--test-threads=1", "--nocapture", "--exact"]);
+        if ctx.include_ignored {
+            p.arg("--include-ignored");
+        }
+        p.arg(&name).args(ctx.test_args);
+        let start = Instant::now();
+        let (status, output) = run_to_end(&p, ctx);
+        let status = match status {
+            Ok(s) => stable_verdict(s, &String::from_utf8_lossy(&output)),
+            Err(reason) => no_result(reason),
+        };
+        let outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
+        emit(WorkerMsg::Finished { outcome });
+    }
+}
+
+/// The result of one test run alone, from the last `test result:` line of its process's
+/// output and how the process ended. A summary that the exit status contradicts was
+/// printed by the test itself, which then ended its process.
+fn stable_verdict(status: ExitStatus, output: &str) -> TestStatus {
+    let counts = output
+        .lines()
+        .rev()
+        .find_map(|l| l.trim_start().strip_prefix("test result: "))
+        .map(|summary| {
+            let count = |word: &str| -> usize {
+                summary
+                    .split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            (count(" passed"), count(" failed"), count(" ignored"))
+        });
+    match counts {
+        Some((_, failed, _)) if failed > 0 && status.code() == Some(101) => {
+            TestStatus::Failed(Failure::Failed)
+        }
+        Some((1, 0, 0)) if status.success() => TestStatus::Passed,
+        Some((0, 0, 1)) if status.success() => TestStatus::Ignored,
+        Some((0, 0, 0)) if status.success() => no_result(
+            "the test binary finished without running it (no test of that exact name)".into(),
+        ),
+        _ => TestStatus::Failed(crash_failure(status)),
+    }
 }
 
 fn no_result(reason: String) -> TestStatus {
@@ -428,6 +507,52 @@ fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(Work
         let mut outcome = ctx.outcome(name, ctx.cancel.not_run(), (None, Duration::ZERO), b"");
         outcome.worker = None;
         emit(WorkerMsg::Finished { outcome });
+    }
+}
+
+#[cfg(all(test, unix))]
+mod stable_tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn exit(code: i32) -> ExitStatus {
+        ExitStatus::from_raw(code << 8)
+    }
+
+    const SUMMARY: &str = "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out; finished in 0.00s\n";
+
+    #[test]
+    fn the_summary_and_the_exit_status_give_the_verdict() {
+        assert_eq!(stable_verdict(exit(0), SUMMARY), TestStatus::Passed);
+        let failed = "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured";
+        assert_eq!(
+            stable_verdict(exit(101), failed),
+            TestStatus::Failed(Failure::Failed)
+        );
+        let ignored = "test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured";
+        assert_eq!(stable_verdict(exit(0), ignored), TestStatus::Ignored);
+        let none = "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 5 filtered out";
+        assert!(matches!(
+            stable_verdict(exit(0), none),
+            TestStatus::Failed(Failure::NoResult { .. })
+        ));
+    }
+
+    /// A summary the test printed itself before ending its process is not believed.
+    #[test]
+    fn a_summary_the_exit_status_contradicts_is_a_crash() {
+        assert_eq!(
+            stable_verdict(exit(3), SUMMARY),
+            TestStatus::Failed(Failure::Exited { code: 3 })
+        );
+        assert!(matches!(
+            stable_verdict(ExitStatus::from_raw(6), SUMMARY),
+            TestStatus::Failed(Failure::Signal { signal: 6, .. })
+        ));
+        assert_eq!(
+            stable_verdict(exit(0), "running 1 test\ntest exits_zero ... "),
+            TestStatus::Failed(Failure::Exited { code: 0 })
+        );
     }
 }
 

@@ -4,10 +4,10 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::batch::{run_named, run_opaque, BatchContext, ToWorker, WorkerMsg};
+use super::batch::{run_alone, run_named, run_opaque, BatchContext, ToWorker, WorkerMsg};
 use super::dispatcher::{Cancel, ExecuteOptions};
 use super::run_env::RunEnv;
-use crate::discover::TestList;
+use crate::discover::{Harness, TestList};
 use crate::plan::{Chunk, RunIgnored, UnitTests};
 
 pub fn worker_loop(
@@ -56,9 +56,12 @@ pub fn worker_loop(
         let mut emit = |msg: WorkerMsg| {
             let _ = out.send(msg);
         };
-        match chunk.tests {
-            UnitTests::Opaque => run_opaque(&ctx, &mut emit),
-            UnitTests::Named(names) => costs = run_named(&ctx, names, &mut emit),
+        match (chunk.tests, list.binaries[chunk.binary].harness) {
+            (UnitTests::Opaque, _) => run_opaque(&ctx, &mut emit),
+            (UnitTests::Named(names), Harness::Libtest) => {
+                costs = run_named(&ctx, names, &mut emit);
+            }
+            (UnitTests::Named(names), Harness::Stable) => run_alone(&ctx, names, &mut emit),
         }
     }
 }

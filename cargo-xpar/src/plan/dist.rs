@@ -226,7 +226,7 @@ mod tests {
 
     use super::*;
     use crate::discover::{
-        BinaryContent, BinaryId, BinaryKind, ListedBinary, ListedTest, Markers, TestBinary,
+        BinaryContent, BinaryId, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
     };
     use crate::plan::split::{effective_serial, module_of};
     use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests};
@@ -258,6 +258,7 @@ mod tests {
                             cwd: ".".into(),
                             env: vec![],
                         },
+                        harness: Harness::Libtest,
                         content: BinaryContent::Tests(
                             tests
                                 .into_iter()

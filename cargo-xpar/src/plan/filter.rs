@@ -133,7 +133,7 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind, ListedBinary, ListedTest, TestBinary};
+    use crate::discover::{BinaryId, BinaryKind, Harness, ListedBinary, ListedTest, TestBinary};
 
     pub(crate) fn list_of(bins: &[(&str, &[(&str, bool)])]) -> TestList {
         TestList {
@@ -148,6 +148,7 @@ mod tests {
                         cwd: ".".into(),
                         env: vec![],
                     },
+                    harness: Harness::Libtest,
                     content: BinaryContent::Tests(
                         tests
                             .iter()
