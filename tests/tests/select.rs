@@ -12,6 +12,17 @@ fn check_selection(fixture: &str, args: &[&str], expected: &[Expected]) {
     let result = run_junit(copy.path(), args);
     assert_eq!(result.run.code(), Some(0), "{}", result.run);
     assert_cases_match(expected, &result.cases(), &result.run);
+    // The summary names the opaque binaries that ran, and only those.
+    let opaque_ran = expected.iter().any(|e| e.binary_id == "alpha::opaque");
+    assert_eq!(
+        result
+            .run
+            .stderr
+            .contains("alpha::opaque ran as one opaque test"),
+        opaque_ran,
+        "{}",
+        result.run
+    );
 }
 
 /// The model's entry for one test of `fixtures/basic`.

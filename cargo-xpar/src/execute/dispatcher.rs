@@ -110,9 +110,11 @@ pub fn execute(
     let start = Instant::now();
     let to_run = schedule.remaining();
     let workers = schedule.workers();
-    let opaque = list
-        .binaries
+    // The opaque binaries this run runs (not those the filters left out).
+    let opaque = selection
+        .units
         .iter()
+        .map(|u| &list.binaries[u.binary])
         .filter_map(|b| match &b.content {
             BinaryContent::Opaque { reason } => Some((b.binary.id.clone(), reason.clone())),
             BinaryContent::Tests(_) => None,
