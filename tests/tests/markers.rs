@@ -137,6 +137,34 @@ fn require_parallel_safe_and_stress_keep_markers() {
     assert_eq!(once, 2, "{run}");
 }
 
+/// `--dist loadgroup` runs a group on one worker, also when one of its tests holds
+/// worker slots.
+#[test]
+fn loadgroup_keeps_a_group_on_one_worker() {
+    let _target = lock_fixture_target();
+    let fixture = FixtureCopy::new("markers");
+    let target = fixture_target();
+    for jobs in ["2", "3"] {
+        let args = [
+            "--target-dir",
+            target.to_str().unwrap(),
+            "--dist",
+            "loadgroup",
+            "-j",
+            jobs,
+        ];
+        let report = run_json(fixture.path(), &args);
+        assert_eq!(report.run.code(), Some(0), "{}", report.run);
+        let workers: BTreeSet<_> = report
+            .tests
+            .iter()
+            .filter(|t| t.name.starts_with("grouped::g1_"))
+            .map(|t| t.worker.clone())
+            .collect();
+        assert_eq!(workers.len(), 1, "-j {jobs}: {workers:?}\n{}", report.run);
+    }
+}
+
 /// With two workers, a `#[resource_intensive(slots = 2)]` test holds both.
 fn assert_resource_test_ran_alone(log: &Path, args: &[&str]) {
     let text = std::fs::read_to_string(log).unwrap();

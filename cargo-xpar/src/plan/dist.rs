@@ -108,6 +108,9 @@ pub fn plan(
     for (seg, slots) in split.special {
         s.push_special(seg, slots, None);
     }
+    for (seg, slots, worker) in split.pinned {
+        s.push_special(seg, slots, Some(worker));
+    }
     for scope in ordered(split.scopes, opts.reorder_scopes) {
         s.push_scope(scope);
     }
@@ -520,8 +523,10 @@ mod tests {
         };
         let t = tests.iter().find(|t| t.name == name)?;
         // Slot-holding tests (`#[serial]`, `#[resource_intensive]`) run in their own
-        // phase, outside any scope.
-        if effective_serial(&t.markers, false) == Serial::All || t.markers.resource_slots.is_some()
+        // phase, outside any scope but their group.
+        if mode != DistMode::Loadgroup
+            && (effective_serial(&t.markers, false) == Serial::All
+                || t.markers.resource_slots.is_some())
         {
             return None;
         }

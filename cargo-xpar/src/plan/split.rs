@@ -16,6 +16,10 @@ use xpar_protocol::Serial;
 pub(super) struct Split {
     /// Tests that hold worker slots while they run, per binary: (segment, slots).
     pub special: Vec<(Segment, usize)>,
+    /// Under `loadgroup`, the groups with a slot-holding test: every test of such a group
+    /// holds the group's most slots and runs on the one worker given, so the group stays
+    /// whole: (segment, slots, worker).
+    pub pinned: Vec<(Segment, usize, usize)>,
     /// Tests that must run on one worker together, in list order.
     pub scopes: Vec<(String, Vec<Segment>)>,
     /// Everything else, per binary, in list order.
@@ -29,18 +33,68 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
     let mut retry_slots = Vec::new();
     let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
     let mut rest = Vec::new();
+    let slots_of = |markers: &Markers| {
+        let serial = effective_serial(markers, opts.require_parallel_safe);
+        match (&serial, markers.resource_slots) {
+            (Serial::All, _) => Some(workers),
+            (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
+            (_, Some(n)) => Some((n as usize).clamp(1, workers)),
+            _ => None,
+        }
+    };
+    // Groups with a slot-holding test: group -> (its most slots, its worker). A group
+    // that also has a test with serial keys runs alone: its keys' other tests may run
+    // anywhere.
+    let mut slot_groups: HashMap<&str, (usize, usize)> = HashMap::new();
+    if opts.mode == DistMode::Loadgroup {
+        let grouped = || {
+            units
+                .iter()
+                .flat_map(|u| u.listed.iter().flatten())
+                .filter_map(|l| Some((l.markers.group.as_deref()?, &l.markers)))
+        };
+        for (g, m) in grouped() {
+            if let Some(n) = slots_of(m) {
+                let next_worker = slot_groups.len() % workers;
+                let e = slot_groups.entry(g).or_insert((n, next_worker));
+                e.0 = e.0.max(n);
+            }
+        }
+        for (g, m) in grouped() {
+            let keyed = matches!(
+                effective_serial(m, opts.require_parallel_safe),
+                Serial::Keys(_)
+            );
+            if let (true, Some(e)) = (keyed, slot_groups.get_mut(g)) {
+                e.0 = workers;
+            }
+        }
+    }
+    let mut pinned: Vec<(Segment, usize, usize)> = Vec::new();
     for u in units {
         let mut loose = u.segment.empty_like();
         for (i, t) in u.segment.tests.iter().enumerate() {
             let listed = u.listed[i];
             let markers = listed.map(|l| l.markers.clone()).unwrap_or_default();
             let serial = effective_serial(&markers, opts.require_parallel_safe);
-            let slots = match (&serial, markers.resource_slots) {
-                (Serial::All, _) => Some(workers),
-                (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
-                (_, Some(n)) => Some((n as usize).clamp(1, workers)),
-                _ => None,
-            };
+            let slots = slots_of(&markers);
+            if let Some(&(slots, worker)) =
+                markers.group.as_deref().and_then(|g| slot_groups.get(g))
+            {
+                retry_slots.push((u.segment.binary, t.name.clone(), slots));
+                let at = pinned
+                    .iter_mut()
+                    .find(|(s, n, w)| s.binary == u.segment.binary && (*n, *w) == (slots, worker));
+                match at {
+                    Some((seg, _, _)) => seg.tests.push_back(t.clone()),
+                    None => {
+                        let mut seg = u.segment.empty_like();
+                        seg.tests.push_back(t.clone());
+                        pinned.push((seg, slots, worker));
+                    }
+                }
+                continue;
+            }
             if let Serial::Keys(_) = &serial {
                 retry_slots.push((u.segment.binary, t.name.clone(), workers));
             }
@@ -89,6 +143,7 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
     }
     Split {
         special,
+        pinned,
         scopes: join_scopes(labelled),
         rest,
         retry_slots,
