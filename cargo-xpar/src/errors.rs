@@ -104,11 +104,16 @@ pub enum ReportError {
 #[derive(Debug, Error)]
 pub enum CoverageError {
     #[error(
-        "llvm-profdata and llvm-cov matching LLVM {llvm} were not found; install them with \
+        "llvm-profdata and llvm-cov for rustc's LLVM {llvm} were not found; install them with \
          `rustup component add llvm-tools-preview` (or put llvm-profdata-{llvm} and \
          llvm-cov-{llvm} on PATH)"
     )]
-    ToolsMissing { llvm: String },
+    ToolsMissing { llvm: u32 },
+    #[error(
+        "llvm-profdata and llvm-cov were not found (`{rustc} -vV` did not tell which LLVM \
+         they must match); install them with `rustup component add llvm-tools-preview`"
+    )]
+    ToolsMissingUnknownLlvm { rustc: String },
     #[error("no coverage profile was written to {} (did any test run?)", dir.display())]
     NoProfiles { dir: PathBuf },
     #[error("could not run {command}")]

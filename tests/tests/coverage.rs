@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use xpar_tests::{run, run_json, FixtureCopy};
+use xpar_tests::{run, run_json, xpar, FixtureCopy, Run};
 
 /// The line of `src/lib.rs` tagged `// LINE: tag`.
 fn tagged_line(fixture: &Path, tag: &str) -> u32 {
@@ -234,12 +234,148 @@ fn missing_tools_are_one_clear_error_before_building() {
     cmd.env("RUSTC", "/nonexistent/rustc").arg("--coverage");
     let r = xpar_tests::Run::of(&mut cmd);
     assert_eq!(r.code(), Some(112), "{r}");
+    // One line: what is missing, why it could not be matched, and how to install it.
+    let error = r.stderr.trim_end();
+    assert_eq!(error.lines().count(), 1, "{r}");
     assert!(
-        r.stderr.contains("rustup component add llvm-tools-preview"),
+        error.starts_with("error: llvm-profdata and llvm-cov were not found")
+            && error.contains("`/nonexistent/rustc -vV`")
+            && error.ends_with("install them with `rustup component add llvm-tools-preview`"),
+        "{r}"
+    );
+    // No LLVM version to name: none is made up from the words around it.
+    assert!(
+        !error.contains("rustc's") && !error.contains("-rustc"),
         "{r}"
     );
     assert!(
         !r.stderr.contains("Compiling"),
         "nothing is built first: {r}"
+    );
+}
+
+/// `CARGO_HOME`, as the tests' own cargo has it.
+fn real_cargo_home() -> std::path::PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .filter(|h| !h.is_empty())
+        .map(Into::into)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".cargo")))
+        .expect("CARGO_HOME or HOME")
+}
+
+/// The report leaves out crates.io sources wherever `CARGO_HOME` is (the official Docker
+/// images have `/usr/local/cargo`), not only under `~/.cargo`: here a home of another
+/// name, with regex characters in it, that shares the real registry.
+#[cfg(unix)]
+#[test]
+fn dependency_sources_are_left_out_wherever_cargo_home_is() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    // The dependency into the real registry first, so the run can be offline.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let fetch = Command::new(cargo)
+        .arg("fetch")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        fetch.status.success(),
+        "cargo fetch: {}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    let real = real_cargo_home();
+    let home = tempfile::Builder::new()
+        .prefix("xpar-cargo+home.")
+        .tempdir()
+        .unwrap();
+    for shared in ["registry", "config.toml", "config"] {
+        if real.join(shared).exists() {
+            std::os::unix::fs::symlink(real.join(shared), home.path().join(shared)).unwrap();
+        }
+    }
+    let mut cmd = xpar(dir);
+    cmd.env("CARGO_HOME", home.path())
+        .env("CARGO_NET_OFFLINE", "true")
+        .args(["a_dependency", "--coverage"]);
+    let r = Run::of(&mut cmd);
+    assert_eq!(r.code(), Some(0), "the dependency ran: {r}");
+
+    let lcov = std::fs::read_to_string(dir.join("target/xpar/coverage/lcov.info")).unwrap();
+    let lines = lcov_lines(&lcov, &dir.join("src/lib.rs"));
+    let n = tagged_line(dir, "dependency");
+    assert!(
+        lines.get(&n).copied().unwrap_or(0) > 0,
+        "line {n}: {lines:?}"
+    );
+    let files: Vec<&str> = lcov.lines().filter_map(|l| l.strip_prefix("SF:")).collect();
+    assert!(
+        files.iter().all(|f| Path::new(f).starts_with(dir)),
+        "only the workspace's sources: {files:?}"
+    );
+}
+
+/// `--coverage-format lcov,html,lcov` writes lcov once; reports an earlier run left in
+/// the output directory go, the user's files there stay.
+#[test]
+fn each_report_is_written_once_and_old_ones_go() {
+    let fixture = FixtureCopy::new("coverage");
+    let dir = fixture.path();
+    let out = dir.join("cov-out");
+    std::fs::create_dir_all(out.join("html/coverage/gone")).unwrap();
+    for (f, text) in [
+        ("cobertura.xml", "old"),
+        ("coverage.json", "old"),
+        ("html/coverage/gone/lib.rs.html", "old"),
+        ("notes.txt", "the user's"),
+    ] {
+        std::fs::write(out.join(f), text).unwrap();
+    }
+    let out_arg = out.to_str().unwrap();
+    let coverage = |formats: &str| {
+        let r = run(
+            dir,
+            &[
+                "a_unit",
+                "--coverage",
+                "--coverage-output",
+                out_arg,
+                "--coverage-format",
+                formats,
+            ],
+        );
+        assert_eq!(r.code(), Some(0), "{r}");
+        let wrote: Vec<String> = r
+            .stderr
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("Wrote "))
+            .map(|p| {
+                Path::new(p)
+                    .strip_prefix(&out)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        (r, wrote)
+    };
+
+    let (r, wrote) = coverage("lcov,html,lcov");
+    assert_eq!(wrote, ["lcov.info", "html/index.html"], "{r}");
+    let mut left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["html", "lcov.info", "notes.txt"], "{r}");
+    assert!(!out.join("html/coverage/gone").exists(), "{r}");
+    assert!(out.join("html/index.html").is_file(), "{r}");
+
+    // Only lcov now: the html report of the run before is not this run's.
+    let (r, wrote) = coverage("lcov");
+    assert_eq!(wrote, ["lcov.info"], "{r}");
+    assert!(!out.join("html").exists(), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "the user's"
     );
 }

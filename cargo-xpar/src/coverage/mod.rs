@@ -3,6 +3,7 @@
 //! per-crate summary.
 
 mod cobertura;
+mod foreign;
 mod report;
 mod session;
 mod summary;

@@ -1,7 +1,8 @@
 //! After a `--coverage` run: merge every worker's profile data (`llvm-profdata merge
 //! -sparse`), then export it against every test binary and every executable the tests
 //! could spawn (`llvm-cov export` / `show`), leaving out registry and toolchain sources,
-//! in the formats asked for, and summarise it per crate.
+//! in the formats asked for (each once, in place of any an earlier run left), and
+//! summarise it per crate.
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +25,21 @@ pub enum CoverageFormat {
     Html,
 }
 
-/// Sources that are not the workspace's: crates.io and git dependencies, the standard
-/// library.
-const IGNORE_FILES: &str = r"(/\.cargo/(registry|git)/|/\.rustup/toolchains/|^/rustc/)";
+impl CoverageFormat {
+    /// What the format is written as in the output directory: a file, or for `html` a
+    /// directory.
+    fn file_name(self) -> &'static str {
+        match self {
+            CoverageFormat::Lcov => "lcov.info",
+            CoverageFormat::Cobertura => "cobertura.xml",
+            CoverageFormat::Json => "coverage.json",
+            CoverageFormat::Html => "html",
+        }
+    }
+}
+
+/// What llvm-cov's HTML report holds; an `html/` with anything else in it is not ours.
+const HTML_ENTRIES: &[&str] = &["index.html", "style.css", "control.js", "coverage"];
 
 /// Everything the export needs.
 pub struct ReportInput<'a> {
@@ -38,6 +51,8 @@ pub struct ReportInput<'a> {
     /// (package name, package root), to give each source file its crate.
     pub packages: Vec<(String, PathBuf)>,
     pub workspace_root: &'a Path,
+    /// llvm-cov's `-ignore-filename-regex`: sources that are not the workspace's.
+    pub ignore_filenames: &'a str,
     pub out_dir: &'a Path,
     pub formats: &'a [CoverageFormat],
 }
@@ -56,7 +71,7 @@ impl ReportInput<'_> {
         let mut p = ProcessBuilder::new(&self.tools.cov);
         p.arg(subcommand)
             .arg(format!("-instr-profile={}", profdata.display()))
-            .arg(format!("-ignore-filename-regex={IGNORE_FILES}"));
+            .arg(format!("-ignore-filename-regex={}", self.ignore_filenames));
         for (i, o) in self.objects.iter().enumerate() {
             if i == 0 {
                 p.arg(o);
@@ -70,6 +85,8 @@ impl ReportInput<'_> {
 
 /// Merges, exports and summarises; returns the summary and the files written.
 pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>), CoverageError> {
+    // Whatever this run does not write must not look as if it had.
+    remove_old_reports(input.out_dir)?;
     let profraw: Vec<PathBuf> = std::fs::read_dir(input.profile_dir)
         .map_err(|source| CoverageError::Io {
             path: input.profile_dir.to_owned(),
@@ -109,29 +126,28 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
         lcov_text = Some(t.clone());
         Ok(t)
     };
-    for format in input.formats {
-        let (path, text) = match format {
-            CoverageFormat::Lcov => (input.out_dir.join("lcov.info"), lcov()?),
+    for format in unique(input.formats) {
+        let path = input.out_dir.join(format.file_name());
+        let text = match format {
+            CoverageFormat::Lcov => lcov()?,
             CoverageFormat::Cobertura => {
                 let files = parse_lcov(&lcov()?).map_err(CoverageError::Parse)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let xml = cobertura_xml(&files, input.workspace_root, |f| input.crate_of(f), now);
-                (input.out_dir.join("cobertura.xml"), xml)
+                cobertura_xml(&files, input.workspace_root, |f| input.crate_of(f), now)
             }
             CoverageFormat::Json => {
                 let mut p = input.llvm_cov("export", &profdata);
                 p.arg("-format=text");
-                (input.out_dir.join("coverage.json"), run(&p)?)
+                run(&p)?
             }
             CoverageFormat::Html => {
-                let dir = input.out_dir.join("html");
                 let mut p = input.llvm_cov("show", &profdata);
                 p.args(["-format=html", "-show-line-counts-or-regions"])
-                    .arg(format!("-output-dir={}", dir.display()));
+                    .arg(format!("-output-dir={}", path.display()));
                 run(&p)?;
-                written.push(dir.join("index.html"));
+                written.push(path.join("index.html"));
                 continue;
             }
         };
@@ -146,6 +162,51 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
     p.args(["-format=text", "-summary-only"]);
     let summary = parse_summary(&run(&p)?, |f| input.crate_of(f)).map_err(CoverageError::Parse)?;
     Ok((summary, written))
+}
+
+/// `formats` without repeats, in the order first asked for.
+fn unique(formats: &[CoverageFormat]) -> Vec<CoverageFormat> {
+    let mut out = Vec::with_capacity(formats.len());
+    for f in formats {
+        if !out.contains(f) {
+            out.push(*f);
+        }
+    }
+    out
+}
+
+/// Removes the reports an earlier run left in `out_dir`, of every format, and nothing
+/// else: `out_dir` may be the user's (`--coverage-output`), so an `html/` holding
+/// anything llvm-cov does not write stays.
+fn remove_old_reports(out_dir: &Path) -> Result<(), CoverageError> {
+    use clap::ValueEnum;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CoverageError::Io { path, source }
+    };
+    for format in CoverageFormat::value_variants() {
+        let path = out_dir.join(format.file_name());
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&path)(e)),
+        };
+        if !meta.is_dir() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        } else if *format == CoverageFormat::Html && only_llvm_cov_html(&path) {
+            std::fs::remove_dir_all(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether every entry of `dir` is one llvm-cov's HTML report writes.
+fn only_llvm_cov_html(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .into_iter()
+            .all(|e| e.is_ok_and(|e| HTML_ENTRIES.iter().any(|n| e.file_name() == *n)))
+    })
 }
 
 /// Runs `p`, returning its stdout; a failure names the command, its status and the tail
@@ -167,4 +228,67 @@ fn run(p: &ProcessBuilder) -> Result<String, CoverageError> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CoverageFormat::{Cobertura, Html, Json, Lcov};
+
+    #[test]
+    fn each_format_once_in_the_order_first_asked() {
+        assert_eq!(unique(&[Lcov, Html, Lcov]), [Lcov, Html]);
+        assert_eq!(
+            unique(&[Json, Lcov, Json, Html, Lcov, Json]),
+            [Json, Lcov, Html]
+        );
+        assert_eq!(unique(&[Cobertura]), [Cobertura]);
+        assert_eq!(unique(&[]), []);
+    }
+
+    #[test]
+    fn old_reports_go_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        for f in [
+            "lcov.info",
+            "cobertura.xml",
+            "coverage.json",
+            "notes.txt",
+            "lcov.info.bak",
+        ] {
+            std::fs::write(out.join(f), "old").unwrap();
+        }
+        std::fs::create_dir_all(out.join("html/coverage/gone")).unwrap();
+        for f in [
+            "html/index.html",
+            "html/style.css",
+            "html/coverage/gone/lib.rs.html",
+        ] {
+            std::fs::write(out.join(f), "old").unwrap();
+        }
+        std::fs::create_dir(out.join("mine")).unwrap();
+        remove_old_reports(out).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["lcov.info.bak", "mine", "notes.txt"]);
+        // A missing directory is nothing to remove.
+        remove_old_reports(&out.join("not-there")).unwrap();
+    }
+
+    #[test]
+    fn an_html_dir_with_files_llvm_cov_does_not_write_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let html = dir.path().join("html");
+        std::fs::create_dir(&html).unwrap();
+        for f in ["index.html", "about.html"] {
+            std::fs::write(html.join(f), "the user's").unwrap();
+        }
+        remove_old_reports(dir.path()).unwrap();
+        assert!(html.join("about.html").is_file());
+        assert!(html.join("index.html").is_file());
+    }
 }

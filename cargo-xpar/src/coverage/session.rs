@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::foreign::{foreign_roots, ignore_regex};
 use super::report::{write_reports, ReportInput};
 use super::summary::Summary;
 use super::tools::{self, LlvmTools};
@@ -86,6 +87,7 @@ impl CoverageSession {
             objects,
             packages,
             workspace_root,
+            ignore_filenames: &ignore_regex(&foreign_roots(&self.tools.sysroot)),
             out_dir: &out_dir,
             formats: &self.config.formats,
         })?;

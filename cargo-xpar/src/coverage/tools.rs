@@ -7,11 +7,13 @@ use std::process::Command;
 
 use crate::errors::CoverageError;
 
-/// The two tools a coverage report needs.
+/// The two tools a coverage report needs, and the sysroot of the rustc they match (whose
+/// sources are not the workspace's).
 #[derive(Clone, Debug)]
 pub struct LlvmTools {
     pub profdata: PathBuf,
     pub cov: PathBuf,
+    pub sysroot: PathBuf,
 }
 
 /// What rustc says about itself: its sysroot, host and LLVM major version.
@@ -21,8 +23,15 @@ struct Rustc {
     llvm_major: Option<u32>,
 }
 
+/// The rustc cargo builds with.
+fn rustc() -> std::ffi::OsString {
+    std::env::var_os("RUSTC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustc".into())
+}
+
 fn rustc_facts() -> Option<Rustc> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc = rustc();
     let out = Command::new(&rustc).args(["-vV"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |name: &str| {
@@ -35,8 +44,12 @@ fn rustc_facts() -> Option<Rustc> {
     let out = Command::new(&rustc)
         .args(["--print", "sysroot"])
         .output()
-        .ok()?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        .ok()
+        .filter(|o| o.status.success())?;
+    // An empty sysroot would make every absolute path "the toolchain's".
+    let sysroot = Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)?;
     Some(Rustc {
         sysroot,
         host,
@@ -46,31 +59,37 @@ fn rustc_facts() -> Option<Rustc> {
 
 /// The tools, or one error that says how to get them.
 pub fn find() -> Result<LlvmTools, CoverageError> {
-    let rustc = rustc_facts();
-    if let Some(r) = &rustc {
-        let bin = r.sysroot.join("lib/rustlib").join(&r.host).join("bin");
-        let tools = LlvmTools {
-            profdata: bin.join(exe("llvm-profdata")),
-            cov: bin.join(exe("llvm-cov")),
-        };
-        if tools.profdata.is_file() && tools.cov.is_file() {
-            return Ok(tools);
-        }
+    let unknown_llvm = || CoverageError::ToolsMissingUnknownLlvm {
+        rustc: rustc().to_string_lossy().into_owned(),
+    };
+    let rustc = rustc_facts().ok_or_else(unknown_llvm)?;
+    let tools = |profdata, cov| LlvmTools {
+        profdata,
+        cov,
+        sysroot: rustc.sysroot.clone(),
+    };
+    let bin = rustc
+        .sysroot
+        .join("lib/rustlib")
+        .join(&rustc.host)
+        .join("bin");
+    let (profdata, cov) = (bin.join(exe("llvm-profdata")), bin.join(exe("llvm-cov")));
+    if profdata.is_file() && cov.is_file() {
+        return Ok(tools(profdata, cov));
     }
-    let major = rustc.as_ref().and_then(|r| r.llvm_major);
-    if let Some(m) = major {
+    if let Some(m) = rustc.llvm_major {
         let versioned = |name: &str| on_path(&format!("{name}-{m}"));
         if let (Some(profdata), Some(cov)) = (versioned("llvm-profdata"), versioned("llvm-cov")) {
-            return Ok(LlvmTools { profdata, cov });
+            return Ok(tools(profdata, cov));
         }
         let plain = |name: &str| on_path(name).filter(|p| reports_major(p, m));
         if let (Some(profdata), Some(cov)) = (plain("llvm-profdata"), plain("llvm-cov")) {
-            return Ok(LlvmTools { profdata, cov });
+            return Ok(tools(profdata, cov));
         }
     }
-    Err(CoverageError::ToolsMissing {
-        llvm: major.map_or_else(|| "rustc's".to_owned(), |m| m.to_string()),
-    })
+    Err(rustc
+        .llvm_major
+        .map_or_else(unknown_llvm, |llvm| CoverageError::ToolsMissing { llvm }))
 }
 
 fn exe(name: &str) -> String {

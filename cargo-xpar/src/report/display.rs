@@ -341,7 +341,8 @@ impl Display {
             text += &self.status_line(o);
             text += &format!("{:>12}   passed on attempt {}\n", "", o.previous.len() + 1);
         }
-        if let Some(why) = &record.cancelled {
+        // Why tests were left unrun, when some were.
+        if let (Some(why), true) = (&record.cancelled, record.not_run() > 0) {
             text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
         }
         self.emit(&text);
