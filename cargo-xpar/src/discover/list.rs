@@ -261,10 +261,26 @@ enum JsonListing {
     Tests(Vec<ListedTest>),
     /// The names of a terse listing, printed in answer to the JSON request.
     Terse(Vec<String>),
-    /// The binary exited successfully without printing a libtest listing: it ignores its
-    /// arguments (a `harness = false` target), so asking again in the terse form would
-    /// only run it a second time.
+    /// The binary printed no libtest listing and did not complain of the flags: it
+    /// ignores its arguments (a `harness = false` target) and ran, so asking again in the
+    /// terse form would only run it a second time.
     Foreign(String),
+}
+
+/// Whether a listing that failed did so because the harness refused the unstable flags
+/// (libtest's and clap's errors name the flag), rather than because it ignored them and
+/// ran its tests, which failed.
+fn refused_flags(output: &str) -> bool {
+    [
+        "-Z",
+        "'Z'",
+        "`Z`",
+        "unstable-options",
+        "'format'",
+        "--format",
+    ]
+    .iter()
+    .any(|flag| output.contains(flag))
 }
 
 /// Asks for libtest's JSON listing. `Err` when the binary refused the unstable flags
@@ -275,10 +291,18 @@ fn run_json_list(binary: &TestBinary, query: &std::path::Path) -> Result<JsonLis
         // libtest's JSON format is unstable-only; this lets a stable-built binary print it.
         .env("RUSTC_BOOTSTRAP", "1");
     let out: Output = p.command().stdin(Stdio::null()).output().map_err(|_| ())?;
-    if !out.status.success() {
-        return Err(());
-    }
     let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        if refused_flags(&all) {
+            return Err(());
+        }
+        return Ok(JsonListing::Foreign(format!(
+            "{p} failed with {} and printed no libtest list:\n{}",
+            describe_status(out.status),
+            tail(&all, 10)
+        )));
+    }
     let e = match parse_json_list(&stdout) {
         Ok(tests) => return Ok(JsonListing::Tests(tests)),
         Err(e) => e,
@@ -374,6 +398,20 @@ fn run_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The errors harnesses print for flags they do not take, and a run that failed.
+    #[test]
+    fn a_refusal_of_the_flags_is_told_from_a_failed_run() {
+        for refusal in [
+            "error: the option `Z` is only accepted on the nightly compiler\n",
+            "error: Unrecognized option: 'format'\n",
+            "error: unexpected argument '-Z' found\n\nUsage: trials [OPTIONS] [FILTER]\n",
+        ] {
+            assert!(refused_flags(refusal), "{refusal}");
+        }
+        let failed = "running 3 checks\nthread 'main' panicked at tests/e2e.rs:9:5:\nboom\n";
+        assert!(!refused_flags(failed));
+    }
 
     #[test]
     fn parses_libtest_terse_output() {
