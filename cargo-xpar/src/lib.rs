@@ -35,14 +35,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     let cli = match CargoCli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit_codes::USAGE
-            } else {
-                exit_codes::OK
-            };
+        // clap returns --help and --version as errors too: those print as they are.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return exit_codes::OK;
+        }
+        Err(e) => {
+            eprintln!("{}", cli::clap_error_line(&e));
+            return exit_codes::USAGE;
         }
     };
     let CargoCli::Xpar(app) = cli;

@@ -1,12 +1,13 @@
 //! The runner's exit code for each way a run can end, each from its own run on a fresh
-//! fixture copy: 0 all passed, 4 nothing matched, 101 build failed, 2 bad usage.
+//! fixture copy: 0 all passed, 4 nothing matched, 101 build failed, 2 bad usage (whose
+//! cases share one copy, as they stop before any work), 0 for --help and --version.
 //! (100, tests failed, is checked on the full run in `run_basic.rs`.)
 
 use std::fs::OpenOptions;
 use std::io::Write;
 
 use xpar_tests::fixture_data::PASSING;
-use xpar_tests::{assert_cases_match, run, run_junit, FixtureCopy};
+use xpar_tests::{assert_cases_match, run, run_junit, FixtureCopy, Run};
 
 #[test]
 fn all_passing_exits_zero() {
@@ -47,20 +48,84 @@ fn build_failure_exits_101_with_compiler_error() {
     );
 }
 
+/// Every misuse of the command line, whether our validation or clap finds it, ends the
+/// same way: exit 2 and one `error:` line naming what was wrong, before anything is built.
 #[test]
 fn bad_usage_exits_2_with_one_error_line() {
     let fixture = FixtureCopy::new("passing");
-    let result = run(fixture.path(), &["-j", "zero"]);
-    assert_eq!(result.code(), Some(2), "{result}");
-    let errors: Vec<_> = result
+    // The arguments, and what the error line must name.
+    let cases: &[(&[&str], &str)] = &[
+        // Refused by the runner's own validation.
+        (&["-j", "zero"], "zero"),
+        (&["-j", "-3"], "`-3`"),
+        (&["stress", "--count", "0"], "--count"),
+        (&["--timeout", "0s"], "--timeout"),
+        (&["--slow-timeout", "0s"], "--slow-timeout"),
+        (&["--run-timeout", "0s"], "--run-timeout"),
+        (&["stress", "--count", "3", "--timeout", "0s"], "--timeout"),
+        // Would overflow `Instant` (a panic) when the first retry is scheduled.
+        (&["--retry-delay", "500000000000y"], "--retry-delay"),
+        // Refused by clap.
+        (&["--bogus"], "--bogus"),
+        (&["--dist", "foo"], "'foo'"),
+        (&["--release", "--profile", "dev"], "--profile"),
+        (&["stress", "--count", "x"], "'x'"),
+        (&["stress"], "--count"),
+        (&["--retries", "-1"], "'-1'"),
+        (&["--retries", "x"], "'x'"),
+        (&["--timeout"], "--timeout"),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(args, names)| {
+            let result = run(fixture.path(), args);
+            usage_error_mismatch(&result, names).map(|why| format!("{why}\n{result}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Why `result` is not a usage error naming `names`, if it is not.
+fn usage_error_mismatch(result: &Run, names: &str) -> Option<String> {
+    let lines: Vec<&str> = result
         .stderr
         .lines()
-        .filter(|l| l.starts_with("error"))
+        .filter(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(errors.len(), 1, "expected one error line\n\n{result}");
-    assert!(
-        errors[0].contains("zero"),
-        "error does not name the bad value\n\n{result}"
-    );
-    assert!(!result.stderr.contains("panicked"), "{result}");
+    if result.code() != Some(2) {
+        Some("expected exit code 2".to_owned())
+    } else if result.stderr.contains("panicked") {
+        Some("the runner panicked".to_owned())
+    } else if lines.len() != 1 || !lines[0].starts_with("error: ") {
+        Some("expected one line on stderr, starting with `error: `".to_owned())
+    } else if !lines[0].contains(names) {
+        Some(format!("the error does not name {names}"))
+    } else if !result.stdout.is_empty() {
+        Some("expected nothing on stdout".to_owned())
+    } else {
+        None
+    }
+}
+
+/// clap reports `--help` and `--version` the way it reports errors; they still print in
+/// full, on stdout, and exit 0.
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    let fixture = FixtureCopy::new("passing");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--help"], "Usage: cargo xpar [OPTIONS]"),
+        (&["-h"], "Usage: cargo xpar [OPTIONS]"),
+        (
+            &["stress", "--help"],
+            "Usage: cargo xpar stress [OPTIONS] --count <N>",
+        ),
+        (&["--version"], "cargo-xpar "),
+        (&["-V"], "cargo-xpar "),
+    ];
+    for (args, want) in cases {
+        let result = run(fixture.path(), args);
+        assert_eq!(result.code(), Some(0), "{args:?}\n{result}");
+        assert!(result.stdout.contains(want), "{args:?}\n{result}");
+        assert!(result.stderr.is_empty(), "{args:?}\n{result}");
+    }
 }

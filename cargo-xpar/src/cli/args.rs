@@ -1,5 +1,8 @@
 //! The command line as the user typed it: clap derive types, spelled as `cargo test`
 //! and nextest spell them. `config.rs` validates them into what a run does.
+//!
+//! Numeric flags set `allow_negative_numbers` so that `-j -3` is refused as a bad value
+//! of `-j`, not as an unknown flag `-3` with a tip to write `-- -3`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -59,13 +62,29 @@ pub struct StressArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Runs of each selected test (each in a process of its own).
-    #[arg(long, value_name = "N", help_heading = "Stress")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Stress"
+    )]
     pub count: usize,
     /// Runs at once [default: the cores this process may use].
-    #[arg(long, short = 'j', value_name = "C", help_heading = "Stress")]
+    #[arg(
+        long,
+        short = 'j',
+        value_name = "C",
+        allow_negative_numbers = true,
+        help_heading = "Stress"
+    )]
     pub concurrency: Option<usize>,
     /// Stop running a test once it has passed its first K runs.
-    #[arg(long, value_name = "K", help_heading = "Stress")]
+    #[arg(
+        long,
+        value_name = "K",
+        allow_negative_numbers = true,
+        help_heading = "Stress"
+    )]
     pub stop_stable: Option<usize>,
     /// Report format, on stdout.
     #[arg(long, value_enum, default_value_t = StressOutput::Table, help_heading = "Stress")]
@@ -277,11 +296,12 @@ pub struct RunnerArgs {
         long = "jobs",
         visible_alias = "test-threads",
         value_name = "N|auto|logical",
-        default_value = "auto"
+        default_value = "auto",
+        allow_negative_numbers = true
     )]
     pub jobs: String,
     /// Cap the number of workers, whatever -j says.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub maxprocesses: Option<usize>,
     /// How tests are shared among workers.
     #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
@@ -303,7 +323,7 @@ pub struct RunnerArgs {
     #[arg(long, overrides_with = "fail_fast")]
     pub no_fail_fast: bool,
     /// Stop scheduling after N failures (running tests finish); `N:immediate` kills them.
-    #[arg(long, value_name = "N[:immediate]")]
+    #[arg(long, value_name = "N[:immediate]", allow_negative_numbers = true)]
     pub maxfail: Option<String>,
     /// Print a SLOW line for a test still running after this long (and each multiple).
     #[arg(long, value_name = "DURATION")]
@@ -313,6 +333,7 @@ pub struct RunnerArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Between SIGTERM and SIGKILL, for --timeout, --run-timeout, --maxfail and signals.
+    /// `0s` sends SIGKILL right after SIGTERM, leaving a test no time to clean up.
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub timeout_grace: String,
     /// End the whole test phase after this long: running tests are killed and reported
@@ -321,10 +342,16 @@ pub struct RunnerArgs {
     pub run_timeout: Option<String>,
     /// Stop the run once test processes have crashed (died under a test and been
     /// replaced) more than N times [default: 4 x workers].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_worker_restart: Option<usize>,
     /// Run a failed test again, up to N more times; one that then passes is FLAKY.
-    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Retries")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        help_heading = "Retries"
+    )]
     pub retries: usize,
     /// How the delay between attempts grows.
     #[arg(long, value_enum, default_value_t = Backoff::Fixed, help_heading = "Retries")]
@@ -386,6 +413,7 @@ pub struct RunnerArgs {
     #[arg(
         long,
         value_name = "PERCENT",
+        allow_negative_numbers = true,
         requires = "coverage",
         help_heading = "Coverage"
     )]

@@ -106,7 +106,7 @@ impl XparApp {
                         .map(|k| positive("--stop-stable", k))
                         .transpose()?,
                     output: args.output,
-                    timeout: parse_duration("--timeout", args.timeout.as_deref())?,
+                    timeout: parse_limit("--timeout", args.timeout.as_deref())?,
                 }))
             }
             Some(Command::List(args)) => {
@@ -152,12 +152,12 @@ impl RunConfig {
                 }),
             },
             timeouts: Timeouts {
-                slow: parse_duration("--slow-timeout", r.slow_timeout.as_deref())?,
-                test: parse_duration("--timeout", r.timeout.as_deref())?,
+                slow: parse_limit("--slow-timeout", r.slow_timeout.as_deref())?,
+                test: parse_limit("--timeout", r.timeout.as_deref())?,
                 grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?
                     .unwrap_or_default(),
             },
-            run_timeout: parse_duration("--run-timeout", r.run_timeout.as_deref())?,
+            run_timeout: parse_limit("--run-timeout", r.run_timeout.as_deref())?,
             retry: RetryPolicy {
                 retries: r.retries,
                 backoff: r.retry_backoff,
@@ -231,17 +231,39 @@ fn coverage_config(
     }))
 }
 
-/// `30s`, `1m 30s`, `250ms` (humantime's forms).
+/// The longest duration a flag takes: beyond any real run, and short enough that adding
+/// it to `Instant::now()` (the grace period, a retry delay) cannot overflow, which panics.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// `30s`, `1m 30s`, `250ms` (humantime's forms), up to 100 years.
 fn parse_duration(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
     value
         .map(|v| {
-            humantime::parse_duration(v).map_err(|e| UsageError::BadDuration {
+            let bad = |why: String| UsageError::BadDuration {
                 flag,
                 value: v.to_owned(),
-                why: e.to_string(),
-            })
+                why,
+            };
+            match humantime::parse_duration(v) {
+                Ok(d) if d > MAX_DURATION => Err(bad("must be at most 100 years".to_owned())),
+                Ok(d) => Ok(d),
+                Err(e) => Err(bad(e.to_string())),
+            }
         })
         .transpose()
+}
+
+/// A time limit (`--timeout`, `--slow-timeout`, `--run-timeout`): a duration longer than
+/// zero, since a zero limit would end (or report) every test the moment it starts.
+fn parse_limit(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+    match (parse_duration(flag, value)?, value) {
+        (Some(d), Some(v)) if d.is_zero() => Err(UsageError::BadDuration {
+            flag,
+            value: v.to_owned(),
+            why: "a time limit must be longer than zero".to_owned(),
+        }),
+        (d, _) => Ok(d),
+    }
 }
 
 /// `N` or `N:immediate`, N at least 1.
@@ -543,10 +565,64 @@ mod tests {
     }
 
     #[test]
+    fn time_limits_must_be_longer_than_zero() {
+        let zero = "a time limit must be longer than zero";
+        let table: &[(&[&str], &str)] = &[
+            (&["--timeout", "0s"], "invalid value `0s` for --timeout: "),
+            (&["--timeout", "0ms"], zero),
+            (&["--slow-timeout", "0s"], "for --slow-timeout: "),
+            (&["--run-timeout", "0s"], "for --run-timeout: "),
+            (
+                &["stress", "--count", "5", "--timeout", "0s"],
+                "for --timeout: ",
+            ),
+            (&["--timeout", "101y"], "must be at most 100 years"),
+            (
+                &["--timeout-grace", "500000000000y"],
+                "must be at most 100 years",
+            ),
+            (&["--retry-delay", "200y"], "must be at most 100 years"),
+        ];
+        for (args, want) in table {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
+            if args.contains(&"0s") {
+                assert!(err.contains(zero), "{args:?}: {err}");
+            }
+        }
+        // A zero grace period is allowed: SIGKILL follows SIGTERM at once.
+        assert_eq!(
+            run(&["--timeout-grace", "0s"]).timeouts.grace,
+            Duration::ZERO
+        );
+        assert_eq!(run(&["--retry-delay", "0s"]).retry.delay, Duration::ZERO);
+        let cfg = run(&["--timeout", "1ms", "--run-timeout", "100y"]);
+        assert_eq!(cfg.timeouts.test, Some(Duration::from_millis(1)));
+        assert_eq!(cfg.run_timeout, Some(MAX_DURATION));
+    }
+
+    #[test]
     fn usage_errors() {
         let table: &[(&[&str], &str)] = &[
             (&["-j", "0"], "invalid value `0` for -j/--jobs"),
             (&["-j", "many"], "invalid value `many` for -j/--jobs"),
+            (&["-j", "-3"], "invalid value `-3` for -j/--jobs"),
+            (&["--maxfail", "-1"], "invalid value `-1` for --maxfail"),
+            (&["--retries", "-1"], "ValueValidation"),
+            (&["--retries", "x"], "ValueValidation"),
+            (&["--max-worker-restart", "-1"], "ValueValidation"),
+            (&["--coverage", "--fail-under-lines", "-1"], "not `-1`"),
+            (&["stress", "--count", "0"], "--count must be at least 1"),
+            (&["stress", "--count", "-1"], "ValueValidation"),
+            (&["stress", "--count", "x"], "ValueValidation"),
+            (
+                &["stress", "--count", "1", "-j", "0"],
+                "--concurrency must be at least 1",
+            ),
+            (
+                &["stress", "--count", "1", "--stop-stable", "0"],
+                "--stop-stable must be at least 1",
+            ),
             (
                 &["--maxprocesses", "0"],
                 "--maxprocesses must be at least 1",
