@@ -60,6 +60,11 @@ pub enum BuildError {
     Read(#[source] std::io::Error),
     #[error("cargo metadata failed: {0}")]
     Metadata(String),
+    #[error(
+        "{binary} was built without coverage instrumentation: `target.<triple>.rustflags` in \
+         cargo's config override the flags --coverage adds; set RUSTFLAGS to your flags instead"
+    )]
+    NotInstrumented { binary: String },
 }
 
 /// Listing the tests of a binary failed in a way that cannot be worked around.

@@ -30,24 +30,44 @@ pub fn coverage_target_dir(target_dir: &std::path::Path) -> PathBuf {
     target_dir.join("xpar").join("coverage-target")
 }
 
-/// The user's RUSTFLAGS with the coverage flags added, as the variable cargo reads:
-/// `CARGO_ENCODED_RUSTFLAGS` when the user set that (cargo then ignores `RUSTFLAGS`),
-/// else `RUSTFLAGS`. Flags from `build.rustflags` in cargo's config are not merged: cargo
-/// ignores the config when either variable is set.
-fn coverage_rustflags() -> (&'static str, String) {
+/// How the coverage flags reach rustc, added to the user's own.
+enum CoverageFlags {
+    /// The variable cargo reads, with the user's flags and ours: `CARGO_ENCODED_RUSTFLAGS`
+    /// when the user set that (cargo then ignores `RUSTFLAGS`), else `RUSTFLAGS`. Cargo
+    /// ignores its config's rustflags when either is set, so the user's config had none
+    /// in effect anyway.
+    Env(&'static str, String),
+    /// `--config build.rustflags=[...]`, when neither variable is set: cargo joins the
+    /// array to the `build.rustflags` of its config files, keeping the user's.
+    Config(String),
+}
+
+fn coverage_rustflags() -> CoverageFlags {
     let flags = crate::coverage::RUSTFLAGS;
-    match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
-        Ok(enc) if !enc.is_empty() => {
+    if let Ok(enc) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        if !enc.is_empty() {
             let mut all: Vec<&str> = enc.split('\x1f').collect();
             all.extend(flags);
-            ("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"))
-        }
-        _ => {
-            let user = std::env::var("RUSTFLAGS").unwrap_or_default();
-            let all = format!("{user} {}", flags.join(" "));
-            ("RUSTFLAGS", all.trim().to_owned())
+            return CoverageFlags::Env("CARGO_ENCODED_RUSTFLAGS", all.join("\x1f"));
         }
     }
+    match std::env::var("RUSTFLAGS") {
+        Ok(user) if !user.trim().is_empty() => {
+            CoverageFlags::Env("RUSTFLAGS", format!("{user} {}", flags.join(" ")))
+        }
+        // A JSON array of plain strings is a TOML array too.
+        _ => CoverageFlags::Config(format!(
+            "build.rustflags={}",
+            serde_json::to_string(flags).unwrap_or_default()
+        )),
+    }
+}
+
+/// Whether `binary` was built with coverage instrumentation: it has LLVM's counter
+/// section. (`target.<triple>.rustflags` in cargo's config override `build.rustflags`.)
+fn instrumented(binary: &std::path::Path) -> bool {
+    const SECTION: &[u8] = b"__llvm_prf_cnts";
+    std::fs::read(binary).is_ok_and(|bytes| bytes.windows(SECTION.len()).any(|w| w == SECTION))
 }
 
 /// Runs `cargo test --no-run --message-format=json-render-diagnostics`, showing cargo's
@@ -90,13 +110,20 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
             .unwrap_or_else(|| m.target_directory.clone().into_std_path_buf());
         let cov_target = coverage_target_dir(&target);
         build_opts.target_dir = Some(cov_target.clone());
-        let (var, flags) = coverage_rustflags();
+        match coverage_rustflags() {
+            CoverageFlags::Env(var, flags) => {
+                build.env(var, flags);
+            }
+            CoverageFlags::Config(config) => {
+                build.args(["--config", &config]);
+            }
+        }
         // Build scripts are instrumented too: keep their profiles out of the report.
         let scratch = cov_target
             .join("xpar")
             .join("build-profraw")
             .join("%m.profraw");
-        build.env(var, flags).env("LLVM_PROFILE_FILE", scratch);
+        build.env("LLVM_PROFILE_FILE", scratch);
         known = Some((m, sysroot));
     }
     build
@@ -137,8 +164,16 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
         (None, Some(handle)) => join(handle)?,
         (None, None) => return Err(BuildError::Metadata("no metadata".into())),
     };
+    let binaries = test_binaries(&artifacts, &metadata, &sysroot);
+    if coverage {
+        if let Some(b) = binaries.iter().find(|b| !instrumented(&b.path)) {
+            return Err(BuildError::NotInstrumented {
+                binary: b.id.to_string(),
+            });
+        }
+    }
     Ok(BuildOutput {
-        binaries: test_binaries(&artifacts, &metadata, &sysroot),
+        binaries,
         // `cargo metadata` knows CARGO_TARGET_DIR and config files, not our flag.
         target_dir: opts
             .target_dir
