@@ -9,7 +9,8 @@ pub const USAGE: i32 = 2;
 pub const NO_TESTS_RUN: i32 = 4;
 /// Listing the tests of a binary, or running the runner itself, failed.
 pub const SETUP_ERROR: i32 = 96;
-/// At least one test failed (or crashed, or returned no result).
+/// At least one test failed (or crashed, or returned no result), or the run stopped early
+/// with tests left unrun.
 pub const TEST_RUN_FAILED: i32 = 100;
 /// `cargo test --no-run` failed: a compile error, a bad manifest, a missing package.
 pub const BUILD_FAILED: i32 = 101;

@@ -214,7 +214,19 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
         eprintln!("error: no tests to run (the filters matched none)");
         return Ok(exit_codes::NO_TESTS_RUN);
     }
-    let workers = cfg.concurrency.min(selection.run_count() * cfg.count);
+    // Every run is planned up front, and reported: bound them, as a clear error.
+    const MAX_STRESS_RUNS: usize = 10_000_000;
+    let runs = selection.run_count().saturating_mul(cfg.count);
+    if runs > MAX_STRESS_RUNS {
+        eprintln!(
+            "error: {} tests x --count {} is more than {MAX_STRESS_RUNS} runs; select fewer tests \
+             or lower --count",
+            selection.run_count(),
+            cfg.count
+        );
+        return Ok(exit_codes::USAGE);
+    }
+    let workers = cfg.concurrency.min(runs);
     let schedule = plan::stress_schedule(&list, &selection, cfg.count, workers);
     let mut display = Display::new(DisplayOptions {
         quiet: true,

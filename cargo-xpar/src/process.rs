@@ -126,6 +126,19 @@ pub mod os {
     pub fn own_process_group(cmd: &mut std::process::Command) {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
+        // On Linux the kernel kills the test process if the runner dies without cleaning
+        // up (SIGKILL, a crash): a process group of its own no longer gets the terminal's
+        // signals, so nothing else would.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
 
     /// Sends `signal` to the process group `pgid`; one that is gone is not an error.

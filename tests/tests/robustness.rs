@@ -311,6 +311,48 @@ fn run_timeout_bounds_the_whole_run() {
     );
 }
 
+/// A runner killed outright (SIGKILL: no clean-up of its own) takes its test processes
+/// with it.
+#[cfg(target_os = "linux")]
+#[test]
+fn test_processes_die_with_a_killed_runner() {
+    let fixture = FixtureCopy::new("adversarial");
+    let mut run = Background::start(&fixture, &["a_hangs", "--slow-timeout", "200ms"]);
+    run.wait_for(&["SLOW", "a_hangs"]);
+    run.signal("KILL");
+    let (code, all) = run.finish();
+    assert_eq!(code, None, "killed by a signal: {all}");
+    let pids = fixture.path().join("pids");
+    // The kernel's kill is asynchronous: give it a moment, by polling, not a fixed sleep.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !survivors(&pids).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let left = survivors(&pids);
+    assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
+}
+
+/// A run timeout that strikes while a test process is still starting: its tests are
+/// not run, never a crash or a binary that could not start, and the run fails.
+#[test]
+fn a_run_timeout_at_start_up_leaves_tests_unrun() {
+    let fixture = FixtureCopy::new("adversarial");
+    for _ in 0..5 {
+        let run = run_json(fixture.path(), &["_ok", "-j", "1", "--run-timeout", "1ms"]);
+        assert_eq!(run.run.code(), Some(100), "{}", run.run);
+        assert!(!run.run.stderr.contains("could not start"), "{}", run.run);
+        for t in &run.tests {
+            let message = t.message.as_deref().unwrap_or("");
+            let fine = match t.status.as_str() {
+                "passed" | "not-run" => true,
+                "failed" => message.contains("the run reached --run-timeout"),
+                _ => false,
+            };
+            assert!(fine, "{t:?}\n{}", run.run);
+        }
+    }
+}
+
 /// Runs the fixture's flaky test (it fails on every third run of its counter) with
 /// `args`, its counter set so that the first attempt fails.
 fn flaky_run(args: &[&str]) -> (FixtureCopy, xpar_tests::Run) {

@@ -71,4 +71,8 @@ fn stop_stable_ends_a_test_that_passed_its_first_runs() {
         assert_eq!(out.code(), Some(0), "{out}");
         assert!(out.stdout.contains("tests::stable"), "{format}: {out}");
     }
+    // More runs than can be planned: one clear line, not an allocation failure.
+    let huge = run(fixture.path(), &["stress", "--count", "1000000000"]);
+    assert_eq!(huge.code(), Some(2), "{huge}");
+    assert!(huge.stderr.contains("is more than"), "{huge}");
 }

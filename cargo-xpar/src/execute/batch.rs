@@ -356,6 +356,12 @@ pub fn run_named(
             fail_all(ctx, pending, reason, &outside, emit);
             break;
         }
+        if ctx.cancel.is_set() {
+            // Killed because the run is stopping (a signal, --run-timeout, --maxfail
+            // N:immediate), before or between its tests: the rest are not run.
+            not_run(ctx, pending, emit);
+            break;
+        }
         if !parser.started_any() {
             // Died before running anything (a missing shared library, say): running it
             // again would only die again. Said once for the binary, not once per test.

@@ -374,7 +374,7 @@ impl Dispatcher<'_> {
         }
         self.failures += 1;
         if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
-            let reason = if m.count == 1 {
+            let reason = if m.count == 1 && !m.immediate {
                 "the run stopped after a failure (--no-fail-fast runs everything)".to_owned()
             } else {
                 format!("the run stopped after {} failures (--maxfail)", m.count)
@@ -426,7 +426,8 @@ impl Dispatcher<'_> {
             }
             WorkerMsg::Finished { mut outcome } => {
                 if let Some(w) = outcome.worker {
-                    if let Some(reason) = self.watchdog.finished(w, &outcome.name) {
+                    let crashed = is_crash(&outcome.status);
+                    if let Some(reason) = self.watchdog.finished(w, &outcome.name, crashed) {
                         outcome.status = killed_status(outcome.status, &reason, outcome.duration);
                     }
                 }
@@ -440,7 +441,9 @@ impl Dispatcher<'_> {
                 let _ = self.to_workers[worker].send(ToWorker::GoOn(go_on));
             }
             WorkerMsg::BinaryBroken { binary, reason } => {
-                if self.broken.contains(&binary) {
+                // Once the run is stopping, a process may die before its first test
+                // because it was killed, not because the binary is broken.
+                if self.broken.contains(&binary) || self.cancel.is_set() {
                     return;
                 }
                 self.broken.push(binary);
@@ -567,14 +570,18 @@ impl Dispatcher<'_> {
 
 /// What became of a test whose process the dispatcher killed. A test that got its
 /// result in before the kill keeps it.
-fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> TestStatus {
-    let crashed = matches!(
+/// The test's process ended under it (what a kill looks like from the worker).
+fn is_crash(status: &TestStatus) -> bool {
+    matches!(
         status,
         TestStatus::Failed(
             Failure::Signal { .. } | Failure::Exited { .. } | Failure::NoResult { .. }
         )
-    );
-    if !crashed {
+    )
+}
+
+fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> TestStatus {
+    if !is_crash(&status) {
         return status;
     }
     match reason {

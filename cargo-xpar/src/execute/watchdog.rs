@@ -115,8 +115,10 @@ impl Watchdog {
         });
     }
 
-    /// A test ended. Returns why the dispatcher killed its process, when it did.
-    pub fn finished(&mut self, worker: usize, name: &str) -> Option<KillReason> {
+    /// A test ended (`crashed`: with its process). Returns why the dispatcher killed its
+    /// process, when it did. A kill that began before the dispatcher heard which test
+    /// started is the cause of the first crash that follows.
+    pub fn finished(&mut self, worker: usize, name: &str, crashed: bool) -> Option<KillReason> {
         let w = &mut self.workers[worker];
         if w.current.as_ref().is_some_and(|c| c.name == name) {
             w.current = None;
@@ -124,7 +126,10 @@ impl Watchdog {
         let killed = w
             .killing
             .as_ref()
-            .filter(|k| k.test.as_deref() == Some(name))
+            .filter(|k| match &k.test {
+                Some(test) => test == name,
+                None => crashed,
+            })
             .map(|k| k.reason.clone());
         if killed.is_some() {
             w.killing = None;
@@ -251,7 +256,7 @@ mod tests {
         );
         assert!(w.tick(s(7)).is_empty());
         assert_eq!(
-            w.finished(0, "t"),
+            w.finished(0, "t", true),
             Some(KillReason::Timeout(Duration::from_secs(5)))
         );
         assert!(w.tick(s(20)).is_empty());
@@ -269,7 +274,7 @@ mod tests {
         );
         w.spawned(0, 7);
         w.started(0, &id(), "t", t0);
-        assert_eq!(w.finished(0, "t"), None);
+        assert_eq!(w.finished(0, "t", false), None);
         assert!(w.tick(t0 + Duration::from_secs(9)).is_empty());
     }
 
@@ -290,6 +295,11 @@ mod tests {
         );
         // The hard kill follows at once with no grace, for the same reason.
         w.kill_all(KillReason::MaxFail, SIGKILL, t0);
-        assert_eq!(w.finished(0, "a"), Some(KillReason::Signal(2)));
+        assert_eq!(w.finished(0, "a", true), Some(KillReason::Signal(2)));
+        // Worker 2's process was killed before the dispatcher heard of its test: the
+        // first test that then ends with the process is the one the kill ended; one
+        // that ended on its own is not.
+        assert_eq!(w.finished(2, "b", false), None);
+        assert_eq!(w.finished(2, "c", true), Some(KillReason::Signal(2)));
     }
 }

@@ -102,7 +102,8 @@ impl RunRecord {
     }
 
     pub fn exit_code(&self) -> i32 {
-        if self.failed() > 0 || (self.flaky_is_failure && self.flaky() > 0) {
+        // Tests left unrun (`--run-timeout`, say) make a run that did not pass.
+        if self.failed() > 0 || (self.flaky_is_failure && self.flaky() > 0) || self.not_run() > 0 {
             exit_codes::TEST_RUN_FAILED
         } else if self.to_run == 0 {
             exit_codes::NO_TESTS_RUN
