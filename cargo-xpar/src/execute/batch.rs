@@ -83,30 +83,29 @@ pub struct BatchContext<'a> {
 }
 
 impl BatchContext<'_> {
-    /// The binary's directory and environment, and the worker's.
-    fn prepare(&self, p: &mut ProcessBuilder) {
+    /// The binary running `names` (all its tests, for an opaque binary), one at a time,
+    /// reporting libtest's JSON events when `json`.
+    fn process(&self, names: &[String], json: bool) -> ProcessBuilder {
+        let mut p = ProcessBuilder::new(&self.binary.path);
         p.cwd(&self.binary.cwd);
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
-        self.run_env.apply(p, self.worker, self.workers);
-    }
-
-    fn process(&self, names: &[String]) -> ProcessBuilder {
-        let mut p = ProcessBuilder::new(&self.binary.path);
-        self.prepare(&mut p);
+        self.run_env.apply(&mut p, self.worker, self.workers);
         if !names.is_empty() {
-            // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a stable-built
-            // binary print them, which is what makes per-test results and times exact.
-            p.env("RUSTC_BOOTSTRAP", "1")
-                .args([
+            if json {
+                // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a
+                // stable-built binary print them, which makes per-test results and times
+                // exact.
+                p.env("RUSTC_BOOTSTRAP", "1").args([
                     "-Z",
                     "unstable-options",
                     "--format",
                     "json",
                     "--report-time",
-                ])
-                .args(["--test-threads=1", "--nocapture", "--exact"]);
+                ]);
+            }
+            p.args(["--test-threads=1", "--nocapture", "--exact"]);
             if self.include_ignored {
                 p.arg("--include-ignored");
             }
@@ -204,7 +203,7 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
         name: name.clone(),
     });
     let start = Instant::now();
-    let (status, output) = run_to_end(&ctx.process(&[]), ctx);
+    let (status, output) = run_to_end(&ctx.process(&[], false), ctx);
     let status = match status {
         Ok(s) if s.success() => TestStatus::Passed,
         Ok(s) => TestStatus::Failed(Failure::OpaqueExit {
@@ -233,13 +232,7 @@ pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMu
             binary_id: ctx.binary.id.clone(),
             name: name.clone(),
         });
-        let mut p = ProcessBuilder::new(&ctx.binary.path);
-        ctx.prepare(&mut p);
-        p.args(["--test-threads=1", "--nocapture", "--exact"]);
-        if ctx.include_ignored {
-            p.arg("--include-ignored");
-        }
-        p.arg(&name).args(ctx.test_args);
+        let p = ctx.process(std::slice::from_ref(&name), false);
         let start = Instant::now();
         let (status, output) = run_to_end(&p, ctx);
         let status = match status {
@@ -308,7 +301,7 @@ pub fn run_named(
             break;
         }
         respawn = true;
-        let p = ctx.process(&pending);
+        let p = ctx.process(&pending, true);
         let process = match spawn_merged(&p, ctx) {
             Ok(x) => x,
             Err(e) => {
