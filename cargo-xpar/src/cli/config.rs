@@ -223,12 +223,22 @@ fn coverage_config(
     if formats.is_empty() {
         formats.push(CoverageFormat::Lcov);
     }
-    formats.dedup();
     Ok(Some(CoverageConfig {
-        formats,
+        formats: unique(formats),
         output,
         fail_under_lines,
     }))
+}
+
+/// `formats` without repeats, in the order first asked for: each report is written once.
+fn unique(formats: Vec<CoverageFormat>) -> Vec<CoverageFormat> {
+    let mut out = Vec::with_capacity(formats.len());
+    for f in formats {
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// The longest duration a flag takes: beyond any real run, and short enough that adding
@@ -689,5 +699,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn each_format_once_in_the_order_first_asked() {
+        use CoverageFormat::*;
+        assert_eq!(unique(vec![Lcov, Html, Lcov]), vec![Lcov, Html]);
+        assert_eq!(
+            unique(vec![Json, Lcov, Json, Html, Lcov, Json]),
+            vec![Json, Lcov, Html]
+        );
+        assert_eq!(unique(vec![Cobertura]), vec![Cobertura]);
+        assert_eq!(unique(vec![]), Vec::<CoverageFormat>::new());
     }
 }

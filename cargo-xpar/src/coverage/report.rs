@@ -126,7 +126,7 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
         lcov_text = Some(t.clone());
         Ok(t)
     };
-    for format in unique(input.formats) {
+    for &format in input.formats {
         let path = input.out_dir.join(format.file_name());
         let text = match format {
             CoverageFormat::Lcov => lcov()?,
@@ -162,17 +162,6 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
     p.args(["-format=text", "-summary-only"]);
     let summary = parse_summary(&run(&p)?, |f| input.crate_of(f)).map_err(CoverageError::Parse)?;
     Ok((summary, written))
-}
-
-/// `formats` without repeats, in the order first asked for.
-fn unique(formats: &[CoverageFormat]) -> Vec<CoverageFormat> {
-    let mut out = Vec::with_capacity(formats.len());
-    for f in formats {
-        if !out.contains(f) {
-            out.push(*f);
-        }
-    }
-    out
 }
 
 /// Removes the reports an earlier run left in `out_dir`, of every format, and nothing
@@ -233,18 +222,6 @@ fn run(p: &ProcessBuilder) -> Result<String, CoverageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use CoverageFormat::{Cobertura, Html, Json, Lcov};
-
-    #[test]
-    fn each_format_once_in_the_order_first_asked() {
-        assert_eq!(unique(&[Lcov, Html, Lcov]), [Lcov, Html]);
-        assert_eq!(
-            unique(&[Json, Lcov, Json, Html, Lcov, Json]),
-            [Json, Lcov, Html]
-        );
-        assert_eq!(unique(&[Cobertura]), [Cobertura]);
-        assert_eq!(unique(&[]), []);
-    }
 
     #[test]
     fn old_reports_go_and_nothing_else() {
