@@ -149,6 +149,128 @@ pub mod os {
         }
     }
 
+    /// Gives the process `cmd` starts `fd` as its file descriptor `target` (and only it:
+    /// the runner's own descriptor stays close-on-exec, so other test processes started
+    /// meanwhile do not inherit it).
+    pub fn pass_fd(
+        cmd: &mut std::process::Command,
+        fd: &impl std::os::fd::AsRawFd,
+        target: i32,
+    ) -> std::io::Result<()> {
+        use std::os::unix::process::CommandExt;
+        let raw = fd.as_raw_fd();
+        // SAFETY: dup2 and fcntl are async-signal-safe and touch no memory of the parent.
+        unsafe {
+            cmd.pre_exec(move || {
+                let ok = if raw == target {
+                    libc::fcntl(raw, libc::F_SETFD, 0) != -1
+                } else {
+                    libc::dup2(raw, target) != -1
+                };
+                if ok {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Makes orphaned descendants of this process its children (Linux), so that what a
+    /// test leaves running, daemons in their own session included, can be found and
+    /// ended. False where that is not available.
+    pub fn become_subreaper() -> bool {
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer and no pointers.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) == 0
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// This process's children (every thread's), from `/proc` (Linux).
+    fn children() -> Vec<u32> {
+        let mut out = Vec::new();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return out;
+        };
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+        out
+    }
+
+    /// The value of `XPAR_PROCESS_TOKEN` in `pid`'s environment.
+    fn token_of(pid: u32) -> Option<String> {
+        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        env.split(|&b| b == 0).find_map(|kv| {
+            kv.strip_prefix(b"XPAR_PROCESS_TOKEN=")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+    }
+
+    fn command_line(pid: u32) -> String {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                let parts: Vec<String> = b
+                    .split(|&c| c == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                parts.join(" ")
+            })
+            .unwrap_or_default()
+    }
+
+    /// Ends (SIGKILL) and reaps every child of the runner whose `XPAR_PROCESS_TOKEN`
+    /// `matches`: what test processes left running, found because orphans come to the
+    /// runner (see [`become_subreaper`]). Returns their ids and command lines.
+    pub fn end_leftovers(matches: &dyn Fn(&str) -> bool) -> Vec<(u32, String)> {
+        let mut ended = Vec::new();
+        // Ending one may orphan its own children, which come to the runner in turn.
+        for _ in 0..32 {
+            let mut found = false;
+            for pid in children() {
+                let Some(token) = token_of(pid) else { continue };
+                if !matches(&token) {
+                    continue;
+                }
+                let command = command_line(pid);
+                let Ok(raw) = libc::pid_t::try_from(pid) else {
+                    continue;
+                };
+                // SAFETY: kill and waitpid on a child of this process, which nothing
+                // else tracks (tracked test processes are reaped before this runs).
+                unsafe {
+                    libc::kill(raw, libc::SIGKILL);
+                    libc::waitpid(raw, std::ptr::null_mut(), 0);
+                }
+                ended.push((pid, command));
+                found = true;
+            }
+            if !found {
+                break;
+            }
+        }
+        ended
+    }
+
+    /// Reaps children that already exited and that nothing tracks (orphans that ended
+    /// on their own). Only safe once no tracked child is left.
+    pub fn reap_exited_orphans() {
+        for pid in children() {
+            let Ok(raw) = libc::pid_t::try_from(pid) else {
+                continue;
+            };
+            // SAFETY: waitpid with WNOHANG on a child; nothing else waits for it.
+            unsafe { libc::waitpid(raw, std::ptr::null_mut(), libc::WNOHANG) };
+        }
+    }
+
     /// The logical CPUs online, whatever this process's affinity (std only offers the
     /// affinity- and quota-limited count).
     pub fn logical_cpus() -> Option<usize> {
@@ -202,6 +324,24 @@ pub mod os {
     pub fn signal_name(_sig: i32) -> &'static str {
         "unknown signal"
     }
+
+    /// No result log on a descriptor here: batches fall back to one test per process.
+    pub fn pass_fd<T>(_cmd: &mut std::process::Command, _fd: &T, _target: i32) -> std::io::Result<()> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "passing a result log descriptor is only supported on Unix",
+        ))
+    }
+
+    pub fn become_subreaper() -> bool {
+        false
+    }
+
+    pub fn end_leftovers(_matches: &dyn Fn(&str) -> bool) -> Vec<(u32, String)> {
+        Vec::new()
+    }
+
+    pub fn reap_exited_orphans() {}
 }
 
 #[cfg(test)]

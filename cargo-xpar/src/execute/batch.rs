@@ -1,19 +1,24 @@
 //! Runs one chunk on one worker: a process of the test binary with
-//! `--exact NAME1 NAME2 ... --test-threads=1`, re-spawned for the tests after one that
-//! killed it, until every test sent has exactly one result.
+//! `--exact NAME1 NAME2 ... --test-threads=1 --logfile /dev/fd/3`, re-spawned for the
+//! tests after one that killed it, until every test sent has exactly one result. Verdicts
+//! come from libtest's result log, which no test output can forge (see `libtest_log`).
+//! A test whose process dies under it is run again alone before it is blamed: one that
+//! passes alone is not failed for another test's crash; the crash is reported against
+//! the test that ran just before it in that process.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use super::dispatcher::Cancel;
-use super::libtest_json::{LibtestResult, ParsedEvent, StreamParser};
+use super::libtest_log::{BatchParser, Decided, Verdict};
 use super::run_env::RunEnv;
+use super::test_process::{self, Input, TestProcess, LEAK_TIMEOUT, LOG_FD};
 use crate::discover::{BinaryId, TestBinary};
 use crate::plan::{BatchCost, Chunk};
 use crate::process::{describe_status, os, ProcessBuilder};
-use crate::report::{Failure, TestOutcome, TestStatus};
+use crate::report::{Failure, Notice, TestOutcome, TestStatus};
 
 /// What the dispatcher tells a worker.
 #[derive(Debug)]
@@ -23,6 +28,8 @@ pub enum ToWorker {
     Stop,
     /// The answer to [`WorkerMsg::MayGoOn`].
     GoOn(bool),
+    /// The answer to [`WorkerMsg::WasKilled`].
+    Killed(bool),
 }
 
 /// What a worker tells the dispatcher while it runs a chunk.
@@ -55,10 +62,23 @@ pub enum WorkerMsg {
     MayGoOn {
         worker: usize,
     },
+    /// Did the dispatcher end the worker's process (a timeout, a stop)? Asked when a
+    /// process died under a test, before the test is run again alone to confirm the
+    /// crash. (The answer comes as [`ToWorker::Killed`].)
+    WasKilled {
+        worker: usize,
+    },
     /// A process of this binary died before running any test.
     BinaryBroken {
         binary: usize,
         reason: String,
+    },
+    /// A test process held the run up or left processes behind.
+    Notice {
+        worker: usize,
+        binary_id: BinaryId,
+        test: Option<String>,
+        notice: Notice,
     },
 }
 
@@ -69,6 +89,11 @@ pub struct BatchContext<'a> {
     pub worker: usize,
     pub workers: usize,
     pub include_ignored: bool,
+    /// libtest captures the tests' output itself: nobody will read a passing test's
+    /// output, and a pipe costs a test that prints a lot several times its run time.
+    pub capture: bool,
+    /// `--timeout`: the most a process may go on after its last test ended.
+    pub exit_timeout: Option<Duration>,
     pub test_args: &'a [String],
     pub cancel: &'a Cancel,
     /// When the run started: test start times are reported from it.
@@ -80,32 +105,46 @@ pub struct BatchContext<'a> {
     /// its process: the dispatcher may have stopped the run meanwhile (`--maxfail`,
     /// `--max-worker-restart`), and only it knows.
     pub may_go_on: &'a dyn Fn() -> bool,
+    /// Asked when a process died under a test: did the dispatcher end it?
+    pub was_killed: &'a dyn Fn() -> bool,
 }
 
+/// How a test process runs its tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// The whole binary, as one test.
+    Opaque,
+    /// One test, with stable arguments only (harnesses that take one filter).
+    Alone,
+    /// Named tests with libtest's result log; `capture`: libtest's own output capture.
+    Batch { capture: bool },
+}
+
+/// Tells test processes apart in `XPAR_PROCESS_TOKEN`, which what they start inherits.
+static PROCESS_SEQ: AtomicU64 = AtomicU64::new(0);
+
 impl BatchContext<'_> {
-    /// The binary running `names` (all its tests, for an opaque binary), one at a time,
-    /// reporting libtest's JSON events when `json`.
-    fn process(&self, names: &[String], json: bool) -> ProcessBuilder {
+    fn process(&self, names: &[String], mode: Mode) -> ProcessBuilder {
         let mut p = ProcessBuilder::new(&self.binary.path);
         p.cwd(&self.binary.cwd);
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
         self.run_env.apply(&mut p, self.worker, self.workers);
-        if !names.is_empty() {
-            if json {
-                // libtest's JSON events are unstable-only; RUSTC_BOOTSTRAP lets a
-                // stable-built binary print them, which makes per-test results and times
-                // exact.
-                p.env("RUSTC_BOOTSTRAP", "1").args([
-                    "-Z",
-                    "unstable-options",
-                    "--format",
-                    "json",
-                    "--report-time",
-                ]);
+        match mode {
+            Mode::Opaque => {}
+            Mode::Alone => {
+                p.args(["--test-threads=1", "--nocapture", "--exact"]);
             }
-            p.args(["--test-threads=1", "--nocapture", "--exact"]);
+            Mode::Batch { capture } => {
+                p.args(["--test-threads=1", "--logfile", &format!("/dev/fd/{LOG_FD}")]);
+                if !capture {
+                    p.arg("--nocapture");
+                }
+                p.arg("--exact");
+            }
+        }
+        if mode != Mode::Opaque {
             if self.include_ignored {
                 p.arg("--include-ignored");
             }
@@ -113,6 +152,14 @@ impl BatchContext<'_> {
         }
         p.args(self.test_args);
         p
+    }
+
+    fn spawn(&self, p: &ProcessBuilder, log: bool) -> std::io::Result<TestProcess> {
+        let seq = PROCESS_SEQ.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}.{}", run_token(), seq);
+        let process = test_process::spawn(p, log, token)?;
+        (self.on_spawn)(process.pid);
+        Ok(process)
     }
 
     fn outcome(
@@ -133,64 +180,84 @@ impl BatchContext<'_> {
             previous: Vec::new(),
         }
     }
-}
 
-/// A running test process, in a process group of its own (its id is the process's),
-/// with stdout and stderr on one pipe so their interleaving is kept.
-struct TestProcess {
-    pid: u32,
-    reader: std::io::PipeReader,
-    /// Reaps the process, then kills whatever it left in its group: children a test
-    /// started that outlive it would otherwise keep the pipe open and the run waiting.
-    waiter: std::thread::JoinHandle<std::io::Result<ExitStatus>>,
-}
+    fn decided(&self, d: Decided) -> TestOutcome {
+        let status = match d.verdict {
+            Verdict::Ok => TestStatus::Passed,
+            Verdict::Failed(_) => TestStatus::Failed(Failure::Failed),
+            Verdict::Ignored(_) => TestStatus::Ignored,
+        };
+        self.outcome(d.name, status, (d.started, d.duration), &d.output)
+    }
 
-impl TestProcess {
-    fn wait(self) -> std::io::Result<ExitStatus> {
-        drop(self.reader);
-        self.waiter
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the reaper thread panicked")))
+    fn notice(&self, test: Option<String>, notice: Notice, emit: &mut dyn FnMut(WorkerMsg)) {
+        emit(WorkerMsg::Notice {
+            worker: self.worker,
+            binary_id: self.binary.id.clone(),
+            test,
+            notice,
+        });
+    }
+
+    /// Ends what the process with `token` left running, and says so.
+    fn end_leftovers(&self, token: &str, test: Option<String>, emit: &mut dyn FnMut(WorkerMsg)) {
+        let processes = os::end_leftovers(&|t| t == token);
+        if !processes.is_empty() {
+            self.notice(test, Notice::Ended { processes }, emit);
+        }
     }
 }
 
-fn spawn_merged(p: &ProcessBuilder, ctx: &BatchContext<'_>) -> std::io::Result<TestProcess> {
-    let (reader, writer) = std::io::pipe()?;
-    let mut cmd = p.command();
-    cmd.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer);
-    os::own_process_group(&mut cmd);
-    let mut child: Child = cmd.spawn()?;
-    // `cmd` holds the write ends; dropping it lets the reader see EOF when the child exits.
-    drop(cmd);
-    let pid = child.id();
-    (ctx.on_spawn)(pid);
-    let waiter = std::thread::Builder::new()
-        .name("xpar-reaper".into())
-        .spawn(move || {
-            let status = child.wait();
-            os::kill_group(pid, os::SIGKILL);
-            status
-        })?;
-    Ok(TestProcess {
-        pid,
-        reader,
-        waiter,
-    })
+/// The prefix of every `XPAR_PROCESS_TOKEN` of this run: the runner's process id.
+pub fn run_token() -> u32 {
+    std::process::id()
 }
 
-/// Runs `p` to its end; returns how it ended (or why it could not run) and its output.
-fn run_to_end(p: &ProcessBuilder, ctx: &BatchContext<'_>) -> (Result<ExitStatus, String>, Vec<u8>) {
-    let mut process = match spawn_merged(p, ctx) {
+/// Reads a process without a result log to its end: its exit status and its output.
+/// A stream held open by something it left running is given up after the leak timeout.
+fn run_to_end(
+    ctx: &BatchContext<'_>,
+    p: &ProcessBuilder,
+    emit: &mut dyn FnMut(WorkerMsg),
+) -> (Result<ExitStatus, String>, Vec<u8>) {
+    let process = match ctx.spawn(p, false) {
         Ok(process) => process,
         Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new()),
     };
     let mut output = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut process.reader, &mut output);
-    let status = process
-        .wait()
-        .map_err(|e| format!("waiting for {p} failed: {e}"));
+    let mut status: Option<(std::io::Result<ExitStatus>, Instant)> = None;
+    let mut stream_open = true;
+    while stream_open || status.is_none() {
+        let input = match &status {
+            Some((_, at)) => {
+                let wait = (*at + LEAK_TIMEOUT).saturating_duration_since(Instant::now());
+                match process.inputs.recv_timeout(wait) {
+                    Ok((input, _)) => input,
+                    Err(RecvTimeoutError::Timeout) => {
+                        let after = at.elapsed();
+                        ctx.notice(None, Notice::LeakedPipe { after }, emit);
+                        break;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            None => match process.inputs.recv() {
+                Ok((input, _)) => input,
+                Err(_) => break,
+            },
+        };
+        match input {
+            Input::Stream(b) => output.extend_from_slice(&b),
+            Input::StreamEnd => stream_open = false,
+            Input::Exited(s) => status = Some((s, Instant::now())),
+            Input::Log(_) | Input::LogEnd => {}
+        }
+    }
+    ctx.end_leftovers(&process.token, None, emit);
+    let status = match status {
+        Some((s, _)) => s.map_err(|e| format!("waiting for {p} failed: {e}")),
+        None => Err(format!("lost track of {p}")),
+    };
     (status, output)
 }
 
@@ -203,7 +270,7 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
         name: name.clone(),
     });
     let start = Instant::now();
-    let (status, output) = run_to_end(&ctx.process(&[], false), ctx);
+    let (status, output) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), emit);
     let status = match status {
         Ok(s) if s.success() => TestStatus::Passed,
         Ok(s) => TestStatus::Failed(Failure::OpaqueExit {
@@ -232,9 +299,9 @@ pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMu
             binary_id: ctx.binary.id.clone(),
             name: name.clone(),
         });
-        let p = ctx.process(std::slice::from_ref(&name), false);
+        let p = ctx.process(std::slice::from_ref(&name), Mode::Alone);
         let start = Instant::now();
-        let (status, output) = run_to_end(&p, ctx);
+        let (status, output) = run_to_end(ctx, &p, emit);
         let status = match status {
             Ok(s) => stable_verdict(s, &String::from_utf8_lossy(&output)),
             Err(reason) => no_result(reason),
@@ -286,6 +353,39 @@ fn no_result(reason: String) -> TestStatus {
     TestStatus::Failed(Failure::NoResult { reason })
 }
 
+/// Decided outcomes of one process not yet handed on: the last is kept back until the
+/// next is decided or the process ends well, so that a crash in the next test can still
+/// be pinned on it.
+#[derive(Default)]
+struct Held(Vec<TestOutcome>);
+
+impl Held {
+    fn push(&mut self, o: TestOutcome, emit: &mut dyn FnMut(WorkerMsg)) {
+        self.0.push(o);
+        if self.0.len() > 1 {
+            let first = self.0.remove(0);
+            emit(WorkerMsg::Finished { outcome: first });
+        }
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(WorkerMsg)) {
+        for outcome in self.0.drain(..) {
+            emit(WorkerMsg::Finished { outcome });
+        }
+    }
+
+    fn last_name(&self) -> Option<String> {
+        self.0.last().map(|o| o.name.clone())
+    }
+}
+
+/// How one process of a batch ended.
+struct ProcessEnd {
+    status: std::io::Result<ExitStatus>,
+    killed_by_cancel: bool,
+    cost: Option<BatchCost>,
+}
+
 /// Runs `tests` of one binary until each has a result; returns the cost of each process.
 pub fn run_named(
     ctx: &BatchContext<'_>,
@@ -301,8 +401,11 @@ pub fn run_named(
             break;
         }
         respawn = true;
-        let p = ctx.process(&pending, true);
-        let process = match spawn_merged(&p, ctx) {
+        let mut parser = BatchParser::new(&pending, ctx.capture);
+        let p = ctx.process(&pending, Mode::Batch {
+            capture: ctx.capture,
+        });
+        let process = match ctx.spawn(&p, true) {
             Ok(x) => x,
             Err(e) => {
                 let reason = format!("{p} could not be started: {e}");
@@ -310,49 +413,52 @@ pub fn run_named(
                 break;
             }
         };
-        let run = read_batch(ctx, process, &mut pending, emit);
-        costs.extend(run.cost);
-        if run.killed_by_cancel {
-            not_run(ctx, pending, emit);
+        let mut held = Held::default();
+        let end = read_process(ctx, &process, &mut parser, &mut held, emit);
+        costs.extend(end.cost);
+        ctx.end_leftovers(&process.token, held.last_name(), emit);
+        // Failed tests whose captured output never came (the process died first).
+        for d in parser.take_rest_decided() {
+            held.push(ctx.decided(d), emit);
+        }
+        if end.killed_by_cancel {
+            held.flush(emit);
+            let mut rest: Vec<String> = parser.take_in_progress().map(|t| t.0).into_iter().collect();
+            rest.extend(parser.unfinished());
+            not_run(ctx, rest, emit);
             break;
         }
-        let mut parser = run.parser;
-        let status_text = match &run.status {
+        if let Some((name, started, output)) = parser.take_in_progress() {
+            pending = parser.unfinished();
+            let crash = Crash {
+                name,
+                started,
+                output,
+                status: end.status,
+            };
+            crashed(ctx, crash, held, emit);
+            continue;
+        }
+        held.flush(emit);
+        let unfinished = parser.unfinished();
+        if unfinished.is_empty() {
+            break;
+        }
+        let status_text = match &end.status {
             Ok(s) => describe_status(*s),
             Err(e) => format!("an unknown status ({e})"),
         };
-        if let Some((name, output)) = parser.take_in_progress() {
-            // The test that was running killed its process; the rest go to a fresh one.
-            let status = match run.status {
-                Ok(s) => crash_failure(s),
-                Err(_) => Failure::NoResult {
-                    reason: format!("its process ended with {status_text}"),
-                },
-            };
-            pending.retain(|n| *n != name);
-            let outcome = ctx.outcome(
-                name,
-                TestStatus::Failed(status),
-                (Some(run.last_start), run.last_start.elapsed()),
-                &output,
-            );
-            emit(WorkerMsg::Finished { outcome });
-            continue;
-        }
-        if pending.is_empty() {
-            break;
-        }
         let outside = parser.take_outside_output();
         if parser.suite_finished() {
             // libtest finished normally without running these: they do not exist in it.
             let reason = "the test binary finished without running it (no test of that exact name)";
-            fail_all(ctx, pending, reason, &outside, emit);
+            fail_all(ctx, unfinished, reason, &outside, emit);
             break;
         }
         if ctx.cancel.is_set() {
             // Killed because the run is stopping (a signal, --run-timeout, --maxfail
             // N:immediate), before or between its tests: the rest are not run.
-            not_run(ctx, pending, emit);
+            not_run(ctx, unfinished, emit);
             break;
         }
         if !parser.started_any() {
@@ -363,7 +469,7 @@ pub fn run_named(
                 binary: ctx.binary_index,
                 reason: format!("{reason}\n{}", String::from_utf8_lossy(&outside).trim_end()),
             });
-            for name in pending {
+            for name in unfinished {
                 let outcome = ctx.outcome(
                     name,
                     TestStatus::Failed(Failure::BinaryBroken),
@@ -375,89 +481,108 @@ pub fn run_named(
             break;
         }
         // Died between tests (in a destructor, say): the rest go to a fresh process.
+        pending = unfinished;
     }
     costs
 }
 
-/// What reading one batch process gave.
-struct BatchRun {
-    parser: StreamParser,
-    status: std::io::Result<ExitStatus>,
-    /// When the last test that started, started.
-    last_start: Instant,
-    cost: Option<BatchCost>,
-    killed_by_cancel: bool,
-}
-
-fn read_batch(
+/// Reads one batch process to its end, handing on what is decided as it is decided
+/// (but the last, see [`Held`]). A process that exited but whose pipes something it
+/// started keeps open is given up after the leak timeout; one still running
+/// `--timeout` after its last test ended is killed.
+fn read_process(
     ctx: &BatchContext<'_>,
-    mut process: TestProcess,
-    pending: &mut Vec<String>,
+    process: &TestProcess,
+    parser: &mut BatchParser,
+    held: &mut Held,
     emit: &mut dyn FnMut(WorkerMsg),
-) -> BatchRun {
+) -> ProcessEnd {
     let spawned = Instant::now();
-    let sent: HashSet<String> = pending.iter().cloned().collect();
-    let mut finished: HashSet<String> = HashSet::new();
-    let mut parser = StreamParser::default();
-    let pid = process.pid;
-    let mut reader = BufReader::new(&mut process.reader);
-    let mut line = Vec::new();
-    let mut last_start = Instant::now();
-    let (mut first_test, mut test_sum, mut count) = (None, 0.0, 0usize);
+    let mut status: Option<(std::io::Result<ExitStatus>, Instant)> = None;
+    let (mut stream_open, mut log_open) = (true, true);
+    let mut all_in: Option<Instant> = None;
+    let mut exit_killed = false;
     let mut killed_by_cancel = false;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        match parser.feed(&line) {
-            Some(ParsedEvent::Started { name }) => {
-                last_start = Instant::now();
-                emit(WorkerMsg::Started {
-                    worker: ctx.worker,
-                    binary_id: ctx.binary.id.clone(),
-                    name,
-                });
-            }
-            Some(ParsedEvent::Finished {
-                name,
-                result,
-                exec_time,
-                output,
-            }) => {
-                // A name we did not send, or a second result for one, is not a result.
-                if !sent.contains(&name) || !finished.insert(name.clone()) {
-                    continue;
-                }
-                let duration = exec_time
-                    .map(Duration::from_secs_f64)
-                    .unwrap_or_else(|| last_start.elapsed());
-                let secs = duration.as_secs_f64();
-                first_test.get_or_insert(secs);
-                test_sum += secs;
-                count += 1;
-                let status = match result {
-                    LibtestResult::Ok => TestStatus::Passed,
-                    LibtestResult::Failed => TestStatus::Failed(Failure::Failed),
-                    LibtestResult::Ignored => TestStatus::Ignored,
-                };
-                let outcome = ctx.outcome(name, status, (Some(last_start), duration), &output);
-                emit(WorkerMsg::Finished { outcome });
-                if ctx.cancel.is_set() {
-                    os::kill_group(pid, os::SIGKILL);
-                    killed_by_cancel = true;
-                    // The test libtest may have started meanwhile is not run.
-                    let _ = parser.take_in_progress();
+    let (mut first_test, mut test_sum, mut count) = (None, 0.0, 0usize);
+    while status.is_none() || stream_open || log_open {
+        let deadline = match (&status, all_in, ctx.exit_timeout) {
+            (Some((_, exited)), _, _) => Some(*exited + LEAK_TIMEOUT),
+            (None, Some(at), Some(limit)) if !exit_killed => Some(at + limit),
+            _ => None,
+        };
+        let received = match deadline {
+            Some(d) => process
+                .inputs
+                .recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => process
+                .inputs
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let (input, at) = match received {
+            Ok(x) => x,
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some((_, exited)) = &status {
+                    let after = exited.elapsed();
+                    ctx.notice(held.last_name(), Notice::LeakedPipe { after }, emit);
                     break;
                 }
+                os::kill_group(process.pid, os::SIGKILL);
+                exit_killed = true;
+                let after = all_in.map_or(Duration::ZERO, |at| at.elapsed());
+                ctx.notice(held.last_name(), Notice::SlowExit { after }, emit);
+                continue;
             }
-            None => {}
+        };
+        match input {
+            Input::Stream(bytes) => {
+                for name in parser.feed_stream(&bytes, at) {
+                    emit(WorkerMsg::Started {
+                        worker: ctx.worker,
+                        binary_id: ctx.binary.id.clone(),
+                        name,
+                    });
+                }
+            }
+            Input::Log(bytes) => {
+                parser.feed_log(&bytes, at);
+                if all_in.is_none() && parser.all_verdicts() {
+                    all_in = Some(at);
+                }
+            }
+            Input::StreamEnd => {
+                stream_open = false;
+                parser.end_stream(at);
+            }
+            Input::LogEnd => log_open = false,
+            Input::Exited(s) => status = Some((s, at)),
+        }
+        let decided = parser.take_decided();
+        let any = !decided.is_empty();
+        for d in decided {
+            let secs = d.duration.as_secs_f64();
+            first_test.get_or_insert(secs);
+            test_sum += secs;
+            count += 1;
+            held.push(ctx.decided(d), emit);
+        }
+        if any && ctx.cancel.is_set() && status.is_none() && !killed_by_cancel {
+            // The run is stopping: the test libtest may have started meanwhile is not run.
+            os::kill_group(process.pid, os::SIGKILL);
+            killed_by_cancel = true;
         }
     }
-    drop(reader);
-    let status = process.wait();
-    pending.retain(|n| !finished.contains(n));
+    if stream_open {
+        parser.end_stream(Instant::now());
+    }
+    for d in parser.take_decided() {
+        held.push(ctx.decided(d), emit);
+    }
+    let status = match status {
+        Some((s, _)) => s,
+        None => Err(std::io::Error::other("the process was lost")),
+    };
     let cost = first_test.map(|first| BatchCost {
         binary: ctx.binary_index,
         tests: count,
@@ -465,13 +590,117 @@ fn read_batch(
         first_test: first,
         test_sum,
     });
-    BatchRun {
-        parser,
+    ProcessEnd {
         status,
-        last_start,
-        cost,
         killed_by_cancel,
+        cost,
     }
+}
+
+/// A test whose process died under it.
+struct Crash {
+    name: String,
+    started: Option<Instant>,
+    output: Vec<u8>,
+    status: std::io::Result<ExitStatus>,
+}
+
+/// Decides who is to blame for a process that died under `crash.name`: unless the
+/// dispatcher ended it, the test runs again alone. Failing or dying alone, it is its own
+/// verdict. Passing alone, it passed, and the crash is reported against the test that
+/// ran just before it in that process, whose leftover (a thread, say) most likely did
+/// it; with none before it, the crash stays its own, with a note.
+fn crashed(
+    ctx: &BatchContext<'_>,
+    crash: Crash,
+    mut held: Held,
+    emit: &mut dyn FnMut(WorkerMsg),
+) {
+    let failure = match &crash.status {
+        Ok(s) => crash_failure(*s),
+        Err(e) => Failure::NoResult {
+            reason: format!("its process ended with an unknown status ({e})"),
+        },
+    };
+    let how = match &failure {
+        Failure::Signal { signal, name } => format!("killed by signal {signal} ({name})"),
+        Failure::Exited { code } => format!("ended with exit status {code}"),
+        _ => "ended".to_owned(),
+    };
+    let ran = crash.started.map_or(Duration::ZERO, |s| s.elapsed());
+    let mut in_batch = ctx.outcome(
+        crash.name.clone(),
+        TestStatus::Failed(failure),
+        (crash.started, ran),
+        &crash.output,
+    );
+    if ctx.cancel.is_set() || (ctx.was_killed)() {
+        held.flush(emit);
+        emit(WorkerMsg::Finished { outcome: in_batch });
+        return;
+    }
+    let Some(mut alone) = run_alone_to_confirm(ctx, &crash.name, emit) else {
+        held.flush(emit);
+        emit(WorkerMsg::Finished { outcome: in_batch });
+        return;
+    };
+    if alone.status != TestStatus::Passed {
+        held.flush(emit);
+        alone.output.push_str(&format!(
+            "\n[cargo-xpar: run again alone after its batch process was {how} during it]\n"
+        ));
+        emit(WorkerMsg::Finished { outcome: alone });
+        return;
+    }
+    match held.0.pop() {
+        Some(mut suspect) => {
+            held.flush(emit);
+            if suspect.status == TestStatus::Passed {
+                suspect.status = TestStatus::Failed(Failure::CrashedAfter {
+                    during: crash.name.clone(),
+                    how,
+                });
+            } else {
+                suspect.output.push_str(&format!(
+                    "\n[cargo-xpar: its process was then {how} during `{}`, which passes \
+                     alone]\n",
+                    crash.name
+                ));
+            }
+            emit(WorkerMsg::Finished { outcome: suspect });
+            emit(WorkerMsg::Finished { outcome: alone });
+        }
+        None => {
+            in_batch.output.push_str(&format!(
+                "\n[cargo-xpar: its process was {how} during it; run again alone, it passed: \
+                 nothing else had run in that process]\n"
+            ));
+            emit(WorkerMsg::Finished { outcome: in_batch });
+        }
+    }
+}
+
+/// Runs `name` alone (all its output, no capture): its outcome, or `None` when it
+/// could not be run or came back with nothing to go by.
+fn run_alone_to_confirm(
+    ctx: &BatchContext<'_>,
+    name: &str,
+    emit: &mut dyn FnMut(WorkerMsg),
+) -> Option<TestOutcome> {
+    let names = vec![name.to_owned()];
+    let mut parser = BatchParser::new(&names, false);
+    let p = ctx.process(&names, Mode::Batch { capture: false });
+    let process = ctx.spawn(&p, true).ok()?;
+    let mut held = Held::default();
+    let end = read_process(ctx, &process, &mut parser, &mut held, emit);
+    ctx.end_leftovers(&process.token, Some(name.to_owned()), emit);
+    if let Some(o) = held.0.pop() {
+        return Some(o);
+    }
+    let (name, started, output) = parser.take_in_progress()?;
+    let failure = crash_failure(end.status.ok()?);
+    let ran = started.map_or(Duration::ZERO, |s| s.elapsed());
+    Some(ctx.outcome(name, TestStatus::Failed(failure), (started, ran), &output))
 }
 
 fn crash_failure(status: ExitStatus) -> Failure {
@@ -564,21 +793,32 @@ mod tests {
     use crate::discover::{BinaryId, BinaryKind};
     use std::os::unix::fs::PermissionsExt;
 
+    /// Speaks libtest's batch protocol: runs the names after `--exact` sorted, writes
+    /// `test NAME ... ` and the result word to stdout and `ok NAME` to the result log
+    /// (fd 3). `crash*` aborts, `exit*` exits 0, `missing*` does not exist, `victim`
+    /// aborts only when `culprit` ran before it in the same process.
     const FAKE_LIBTEST: &str = r#"#!/bin/sh
 echo x >> "$0.spawns"
 [ -n "$FAKE_STARTUP_FAILURE" ] && { echo "error while loading shared libraries"; exit 127; }
 seen=0
+names=""
 for a in "$@"; do
-  if [ "$seen" = 1 ]; then
-    case "$a" in missing*) continue;; esac
-    echo "{ \"type\": \"test\", \"event\": \"started\", \"name\": \"$a\" }"
-    echo "output of $a"
-    case "$a" in crash*) kill -ABRT $$;; exit*) exit 0;; esac
-    echo "{ \"type\": \"test\", \"name\": \"$a\", \"event\": \"ok\", \"exec_time\": 0.001 }"
-  fi
+  [ "$seen" = 1 ] && names="$names
+$a"
   [ "$a" = "--exact" ] && seen=1
 done
-echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, "measured": 0, "filtered_out": 0, "exec_time": 0 }'
+culprit=0
+for a in $(printf '%s\n' "$names" | LC_ALL=C sort); do
+  case "$a" in missing*) continue;; esac
+  printf 'test %s ... ' "$a"
+  echo "output of $a"
+  case "$a" in crash*) kill -ABRT $$;; exit*) exit 0;; esac
+  [ "$a" = victim ] && [ "$culprit" = 1 ] && kill -ABRT $$
+  [ "$a" = culprit ] && culprit=1
+  echo ok
+  echo "ok $a" >&3
+done
+printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\n'
 "#;
 
     struct Fake {
@@ -625,12 +865,15 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
                 worker: 0,
                 workers: 1,
                 include_ignored: false,
+                capture: true,
+                exit_timeout: None,
                 test_args: &[],
                 cancel: &cancel,
                 run_start: Instant::now(),
                 run_env: &run_env,
                 on_spawn: &|_| {},
                 may_go_on: &|| true,
+                was_killed: &|| false,
             };
             let mut outcomes = Vec::new();
             let mut broken = Vec::new();
@@ -674,7 +917,27 @@ echo '{ "type": "suite", "event": "ok", "passed": 0, "failed": 0, "ignored": 0, 
             TestStatus::Failed(Failure::Exited { code: 0 })
         );
         let crash = out.iter().find(|o| o.name == "crash").unwrap();
-        assert_eq!(crash.output, "output of crash\n");
+        assert!(crash.output.starts_with("output of crash\n"), "{}", crash.output);
+        // The batch, `crash` alone, the rest, `exit0` alone.
+        assert_eq!(f.spawns(), 4);
+    }
+
+    #[test]
+    fn a_test_that_passes_alone_is_not_blamed_for_the_crash_the_test_before_caused() {
+        let f = fake(&[]);
+        let out = f.run(&["victim", "a", "culprit", "z"]);
+        assert_eq!(out.len(), 4, "{out:#?}");
+        assert_eq!(*status_of(&out, "victim"), TestStatus::Passed);
+        assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
+        assert_eq!(*status_of(&out, "z"), TestStatus::Passed);
+        match status_of(&out, "culprit") {
+            TestStatus::Failed(Failure::CrashedAfter { during, how }) => {
+                assert_eq!(during, "victim");
+                assert!(how.contains("SIGABRT"), "{how}");
+            }
+            other => panic!("the culprit reported as {other:?}"),
+        }
+        // The batch, `victim` alone, then `z` in a fresh process.
         assert_eq!(f.spawns(), 3);
     }
 

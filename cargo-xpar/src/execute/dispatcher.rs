@@ -26,6 +26,9 @@ pub struct ExecuteOptions {
     /// kill the tests still running too.
     pub max_fail: Option<MaxFail>,
     pub run_ignored: RunIgnored,
+    /// libtest captures the tests' output (no `--no-capture`, no `--success-output`):
+    /// passing tests' output is not read.
+    pub capture: bool,
     pub test_args: Vec<String>,
     /// Keep the run's temporary directories (`--keep-tmp`).
     pub keep_tmp: bool,
@@ -141,6 +144,9 @@ pub fn execute(
 
     let run_env =
         RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
+    // What tests leave running comes to the runner when its parent dies, so each batch
+    // can end what its tests left behind, daemons in their own session included.
+    crate::process::os::become_subreaper();
     let cancel = Cancel::default();
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
     let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
@@ -209,6 +215,16 @@ pub fn execute(
     });
     signals.close();
     let end = end?;
+    // Every worker is done: whatever still carries this run's token was left running by
+    // a test (and escaped its batch's sweep); orphans that ended on their own are reaped.
+    let prefix = format!("{}.", super::batch::run_token());
+    let leftovers = crate::process::os::end_leftovers(&|t| t.starts_with(&prefix));
+    crate::process::os::reap_exited_orphans();
+    if !leftovers.is_empty() {
+        sink(RunEvent::LeftoversEnded {
+            processes: leftovers,
+        });
+    }
 
     if let Some(dir) = run_env.kept() {
         eprintln!(
@@ -333,7 +349,9 @@ impl Dispatcher<'_> {
         let crashed = outcome.worker.is_some()
             && matches!(
                 outcome.status,
-                TestStatus::Failed(Failure::Signal { .. } | Failure::Exited { .. })
+                TestStatus::Failed(
+                    Failure::Signal { .. } | Failure::Exited { .. } | Failure::CrashedAfter { .. }
+                )
             );
         if crashed {
             self.crashes += 1;
@@ -436,6 +454,21 @@ impl Dispatcher<'_> {
                 }
             }
             WorkerMsg::Exited => self.exited += 1,
+            WorkerMsg::WasKilled { worker } => {
+                let killed = self.cancel.is_set() || self.watchdog.is_killing(worker);
+                let _ = self.to_workers[worker].send(ToWorker::Killed(killed));
+            }
+            WorkerMsg::Notice {
+                worker,
+                binary_id,
+                test,
+                notice,
+            } => sink(RunEvent::ProcessNotice {
+                binary_id,
+                worker,
+                test,
+                notice,
+            }),
             WorkerMsg::MayGoOn { worker } => {
                 let go_on = !self.cancel.is_set();
                 let _ = self.to_workers[worker].send(ToWorker::GoOn(go_on));

@@ -2,10 +2,11 @@
 
 mod batch;
 mod dispatcher;
-mod libtest_json;
+mod libtest_log;
 mod os_signals;
 mod retry;
 mod run_env;
+mod test_process;
 mod watchdog;
 mod worker;
 

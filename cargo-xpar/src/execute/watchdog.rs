@@ -138,6 +138,11 @@ impl Watchdog {
         killed
     }
 
+    /// Whether the dispatcher is ending `worker`'s process.
+    pub fn is_killing(&self, worker: usize) -> bool {
+        self.workers[worker].killing.is_some()
+    }
+
     /// The worker asks for work: its process is gone.
     pub fn idle(&mut self, worker: usize) {
         self.workers[worker] = WorkerState::default();

@@ -29,7 +29,7 @@ pub fn worker_loop(
         }
         let chunk: Chunk = match chunks.recv() {
             Ok(ToWorker::Run(chunk)) => chunk,
-            Ok(ToWorker::Stop | ToWorker::GoOn(_)) | Err(_) => {
+            Ok(ToWorker::Stop | ToWorker::GoOn(_) | ToWorker::Killed(_)) | Err(_) => {
                 let _ = out.send(WorkerMsg::Exited);
                 return;
             }
@@ -41,6 +41,8 @@ pub fn worker_loop(
             worker,
             workers,
             include_ignored: opts.run_ignored != RunIgnored::Default,
+            capture: opts.capture,
+            exit_timeout: opts.timeouts.test,
             test_args: &opts.test_args,
             cancel,
             run_start,
@@ -51,6 +53,10 @@ pub fn worker_loop(
             may_go_on: &|| {
                 out.send(WorkerMsg::MayGoOn { worker }).is_ok()
                     && matches!(chunks.recv(), Ok(ToWorker::GoOn(true)))
+            },
+            was_killed: &|| {
+                out.send(WorkerMsg::WasKilled { worker }).is_ok()
+                    && matches!(chunks.recv(), Ok(ToWorker::Killed(true)))
             },
         };
         let mut emit = |msg: WorkerMsg| {

@@ -50,11 +50,64 @@ pub enum RunEvent {
         attempt: usize,
         delay: Duration,
     },
+    /// Something about a test process beyond its tests' results: it held the run up
+    /// or left processes behind. The tests keep their verdicts.
+    ProcessNotice {
+        binary_id: BinaryId,
+        worker: usize,
+        /// The test it concerns most likely (the last that ran in the process).
+        test: Option<String>,
+        notice: Notice,
+    },
+    /// Processes tests left running that no batch's own sweep found, ended when the
+    /// run's workers were done (pid, command line).
+    LeftoversEnded { processes: Vec<(u32, String)> },
     RunFinished {
         wall: Duration,
         /// Why the run stopped scheduling early (fail-fast, --maxfail, a signal), if it did.
         cancelled: Option<String>,
     },
+}
+
+/// What a test process did beyond its tests' results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// It exited, but something it started kept its output pipe open past the leak
+    /// timeout: the runner stopped waiting.
+    LeakedPipe { after: Duration },
+    /// It was still running this long after its last test ended, and was killed.
+    SlowExit { after: Duration },
+    /// Processes the tests left running (pid, command line), ended by the runner.
+    Ended { processes: Vec<(u32, String)> },
+}
+
+impl Notice {
+    /// One line, for the display and the reports.
+    pub fn message(&self) -> String {
+        match self {
+            Notice::LeakedPipe { after } => format!(
+                "a process it started kept its output open {:.3}s after it exited; \
+                 stopped waiting",
+                after.as_secs_f64()
+            ),
+            Notice::SlowExit { after } => format!(
+                "still running {:.3}s after its last test ended (--timeout): killed",
+                after.as_secs_f64()
+            ),
+            Notice::Ended { processes } => {
+                let list: Vec<String> = processes
+                    .iter()
+                    .map(|(pid, cmd)| format!("{pid} `{cmd}`"))
+                    .collect();
+                format!(
+                    "ended {} process{} its tests left running: {}",
+                    processes.len(),
+                    if processes.len() == 1 { "" } else { "es" },
+                    list.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// The one result of one test.
@@ -109,6 +162,10 @@ pub enum Failure {
     TimedOut { after: Duration, run: bool },
     /// Its test binary could not start (reported once, as [`RunEvent::BinaryBroken`]).
     BinaryBroken,
+    /// It passed, but its process died (of this signal or exit status) during the next
+    /// test, which passed when run again alone: most likely something this test left
+    /// running (a thread) ended the process.
+    CrashedAfter { during: String, how: String },
 }
 
 impl Failure {
@@ -128,6 +185,10 @@ impl Failure {
                 format!("test timed out after {:.3}s", after.as_secs_f64())
             }
             Failure::BinaryBroken => "its test binary could not start".to_owned(),
+            Failure::CrashedAfter { during, how } => format!(
+                "its test process was {how} after it passed, during `{during}`, which \
+                 passes alone: most likely caused by this test (a thread it left running?)"
+            ),
             Failure::TimedOut { after, run: true } => format!(
                 "test killed after {:.3}s: the run reached --run-timeout",
                 after.as_secs_f64()

@@ -11,7 +11,7 @@ mod record;
 mod stress;
 
 pub use display::{Display, DisplayOptions};
-pub use events::{worker_name, Failure, RunEvent, TestOutcome, TestStatus};
+pub use events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
 pub use json::{json_report, write_json};
 pub use junit::write_junit;
 pub use list_output::write_list;

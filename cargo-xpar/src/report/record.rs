@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::events::{RunEvent, TestOutcome, TestStatus};
+use super::events::{Notice, RunEvent, TestOutcome, TestStatus};
 use crate::discover::BinaryId;
 use crate::exit_codes;
 
@@ -21,6 +21,18 @@ pub struct RunRecord {
     pub flaky_is_failure: bool,
     /// Binaries that could not start, and why.
     pub broken: Vec<(BinaryId, String)>,
+    /// What test processes did beyond their tests' results (leaks, slow exits).
+    pub notices: Vec<RecordedNotice>,
+}
+
+/// A [`Notice`] with where it came from; `binary_id` is `None` for the processes
+/// ended when the run was over.
+#[derive(Clone, Debug)]
+pub struct RecordedNotice {
+    pub binary_id: Option<BinaryId>,
+    pub worker: Option<usize>,
+    pub test: Option<String>,
+    pub notice: Notice,
 }
 
 impl RunRecord {
@@ -45,6 +57,25 @@ impl RunRecord {
                 self.broken.push((binary_id.clone(), reason.clone()));
             }
             RunEvent::TestFinished(outcome) => self.outcomes.push(outcome.clone()),
+            RunEvent::ProcessNotice {
+                binary_id,
+                worker,
+                test,
+                notice,
+            } => self.notices.push(RecordedNotice {
+                binary_id: Some(binary_id.clone()),
+                worker: Some(*worker),
+                test: test.clone(),
+                notice: notice.clone(),
+            }),
+            RunEvent::LeftoversEnded { processes } => self.notices.push(RecordedNotice {
+                binary_id: None,
+                worker: None,
+                test: None,
+                notice: Notice::Ended {
+                    processes: processes.clone(),
+                },
+            }),
             RunEvent::RunFinished { wall, cancelled } => {
                 self.wall = *wall;
                 self.cancelled.clone_from(cancelled);
@@ -54,6 +85,17 @@ impl RunRecord {
 
     fn count(&self, pred: impl Fn(&TestStatus) -> bool) -> usize {
         self.outcomes.iter().filter(|o| pred(&o.status)).count()
+    }
+
+    /// How many processes tests left running were ended.
+    pub fn processes_ended(&self) -> usize {
+        self.notices
+            .iter()
+            .map(|n| match &n.notice {
+                Notice::Ended { processes } => processes.len(),
+                _ => 0,
+            })
+            .sum()
     }
 
     pub fn passed(&self) -> usize {

@@ -106,6 +106,7 @@ pub fn category(f: &Failure, output: &str) -> String {
         Failure::Exited { code } => format!("exit status {code}"),
         Failure::NoResult { .. } => "no result".to_owned(),
         Failure::BinaryBroken => "binary could not start".to_owned(),
+        Failure::CrashedAfter { how, .. } => format!("process {how} after it passed"),
         Failure::OpaqueExit { status } => format!("binary failed with {status}"),
     }
 }

@@ -1,0 +1,738 @@
+//! Reads one batch process of a stock libtest binary, run as
+//! `BIN --exact NAME... --test-threads=1 --logfile /dev/fd/3 [--nocapture]`, through two
+//! channels:
+//!
+//! - the **result log** (`--logfile`): libtest writes `ok NAME`, `failed NAME`,
+//!   `failed: MESSAGE NAME` or `ignored[: REASON] NAME` there as each test ends. The tests
+//!   never write to it, so no output a test prints can forge or corrupt a verdict. It is
+//!   stable (marked deprecated) and needs no `RUSTC_BOOTSTRAP`.
+//! - the **stream** (stdout and stderr on one pipe): libtest prints `test NAME ... ` before
+//!   each test (one test thread) and its result word after it; what lies between belongs to
+//!   that test. Under libtest's own capture (the default), a failed test's captured output
+//!   comes at the end, in the `---- NAME stdout ----` sections.
+//!
+//! Pure: the worker feeds bytes with the time they arrived and asks what is decided.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A verdict libtest wrote to the result log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// With libtest's message, for a `#[should_panic]` test that did not panic as asked.
+    Failed(Option<String>),
+    /// With the `#[ignore = "..."]` reason, if there was one.
+    Ignored(Option<String>),
+}
+
+/// The most output kept per test: the first [`HEAD_KEPT`] bytes and the last bytes up
+/// to this size, with a note of what was left out between. A test that prints hundreds of
+/// megabytes must not take the runner's memory, or the reports' size, with it.
+pub const MAX_KEPT: usize = 8 << 20;
+const HEAD_KEPT: usize = 1 << 20;
+
+/// Output with a size bound: the head and the tail are kept, the middle is counted.
+#[derive(Clone, Debug, Default)]
+pub struct Capped {
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    omitted: usize,
+}
+
+impl Capped {
+    pub fn push(&mut self, bytes: &[u8]) {
+        let room = HEAD_KEPT.saturating_sub(self.head.len());
+        if self.tail.is_empty() && room > 0 {
+            let n = room.min(bytes.len());
+            self.head.extend_from_slice(&bytes[..n]);
+            self.push_tail(&bytes[n..]);
+        } else {
+            self.push_tail(bytes);
+        }
+    }
+
+    fn push_tail(&mut self, bytes: &[u8]) {
+        const TAIL_KEPT: usize = MAX_KEPT - HEAD_KEPT;
+        if bytes.len() >= TAIL_KEPT {
+            self.omitted += self.tail.len() + bytes.len() - TAIL_KEPT;
+            self.tail.clear();
+            self.tail.extend(&bytes[bytes.len() - TAIL_KEPT..]);
+            return;
+        }
+        let over = (self.tail.len() + bytes.len()).saturating_sub(TAIL_KEPT);
+        self.tail.drain(..over);
+        self.omitted += over;
+        self.tail.extend(bytes);
+    }
+
+    /// Everything kept, with a note where bytes were left out.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut out = self.head;
+        if self.omitted > 0 {
+            out.extend_from_slice(
+                format!(
+                    "\n[cargo-xpar: {} bytes of output left out here]\n",
+                    self.omitted
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend(self.tail);
+        out
+    }
+
+    /// Drops `suffix` from the end, if the kept bytes end with it.
+    fn strip_suffix(&mut self, suffix: &[u8]) -> bool {
+        let len = self.head.len() + self.tail.len();
+        if suffix.len() > len {
+            return false;
+        }
+        let ends = if self.tail.len() >= suffix.len() {
+            self.tail.range(self.tail.len() - suffix.len()..).eq(suffix.iter())
+        } else {
+            let from_head = suffix.len() - self.tail.len();
+            self.head[self.head.len() - from_head..] == suffix[..from_head]
+                && self.tail.iter().eq(suffix[from_head..].iter())
+        };
+        if ends {
+            let mut n = suffix.len();
+            let t = n.min(self.tail.len());
+            self.tail.truncate(self.tail.len() - t);
+            n -= t;
+            self.head.truncate(self.head.len() - n);
+        }
+        ends
+    }
+}
+
+#[derive(Debug, Default)]
+struct TestState {
+    /// When its `test NAME ... ` line arrived.
+    started: Option<Instant>,
+    verdict: Option<(Verdict, Instant)>,
+    /// What it wrote to the stream (everything, without libtest's capture).
+    output: Capped,
+    /// Its `---- NAME stdout ----` section (libtest's capture of a failed test).
+    captured: Vec<u8>,
+    /// No more of the stream can be its own.
+    closed: bool,
+    taken: bool,
+}
+
+/// Where in libtest's output the stream is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Tests,
+    /// In the `failures:` sections: the section of this test (if one started).
+    Failures(Option<usize>),
+    /// The list of failed names and the summary: nothing more belongs to a test.
+    Summary,
+}
+
+/// A test that is decided: its verdict and all of its output are in.
+#[derive(Debug)]
+pub struct Decided {
+    pub name: String,
+    pub verdict: Verdict,
+    pub started: Option<Instant>,
+    pub duration: Duration,
+    pub output: Vec<u8>,
+}
+
+/// The state of one batch process's two channels.
+#[derive(Debug)]
+pub struct BatchParser {
+    /// libtest captures the tests' output itself (no `--nocapture`).
+    capture: bool,
+    /// The names sent, in the order libtest runs them (sorted by name).
+    order: Vec<String>,
+    index: HashMap<String, usize>,
+    tests: Vec<TestState>,
+    /// The test whose `test NAME ... ` line came last.
+    current: Option<usize>,
+    phase: Phase,
+    /// A stream line not yet ended by `\n`.
+    line: Vec<u8>,
+    /// The previous stream line was empty (libtest's sections start after one).
+    after_blank: bool,
+    /// The result log, from the start of the record not yet complete.
+    log: Vec<u8>,
+    /// Output written outside any test (before the first one, mostly).
+    outside: Capped,
+    /// When the previous verdict arrived: the start of a test whose line went missing.
+    last_verdict_at: Option<Instant>,
+    /// Where the next [`BatchParser::take_decided`] starts looking.
+    cursor: usize,
+    stream_ended: bool,
+}
+
+impl BatchParser {
+    /// A parser for a process that was sent `names`.
+    pub fn new(names: &[String], capture: bool) -> Self {
+        let mut order: Vec<String> = names.to_vec();
+        // libtest sorts the tests it runs by name.
+        order.sort();
+        order.dedup();
+        let index = order
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        let tests = order.iter().map(|_| TestState::default()).collect();
+        BatchParser {
+            capture,
+            order,
+            index,
+            tests,
+            current: None,
+            phase: Phase::Tests,
+            line: Vec::new(),
+            after_blank: false,
+            log: Vec::new(),
+            outside: Capped::default(),
+            last_verdict_at: None,
+            cursor: 0,
+            stream_ended: false,
+        }
+    }
+
+    /// Feeds bytes of the result log. Returns the tests that got a verdict.
+    pub fn feed_log(&mut self, bytes: &[u8], at: Instant) -> Vec<String> {
+        self.log.extend_from_slice(bytes);
+        let mut got = Vec::new();
+        // A record may span lines (a message or an ignore reason with line breaks): it
+        // is complete at the first line end where it names a test still waiting.
+        // Anything before a record's start that no record took is dropped.
+        let mut scan = 0;
+        while let Some(nl) = memchr_from(&self.log, b'\n', scan) {
+            let mut starts = vec![0];
+            starts.extend(
+                self.log[..nl]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            let found = starts.into_iter().find_map(|start| {
+                let record = String::from_utf8_lossy(&self.log[start..nl]);
+                self.parse_record(&record)
+            });
+            match found {
+                Some((i, verdict)) => {
+                    self.log.drain(..=nl);
+                    scan = 0;
+                    self.tests[i].verdict = Some((verdict, at));
+                    self.last_verdict_at = Some(at);
+                    got.push(self.order[i].clone());
+                }
+                None => scan = nl + 1,
+            }
+        }
+        got
+    }
+
+    /// `ok NAME`, `failed NAME`, `failed: MSG NAME`, `failed (time limit exceeded) NAME`,
+    /// `ignored NAME`, `ignored: REASON NAME`, for a name sent that has no verdict yet.
+    fn parse_record(&self, record: &str) -> Option<(usize, Verdict)> {
+        let (word, rest) = record.split_once(' ')?;
+        let waiting = |name: &str| {
+            self.index
+                .get(name)
+                .copied()
+                .filter(|&i| self.tests[i].verdict.is_none())
+        };
+        if let Some(i) = waiting(rest) {
+            return match word {
+                "ok" => Some((i, Verdict::Ok)),
+                "failed" => Some((i, Verdict::Failed(None))),
+                "ignored" => Some((i, Verdict::Ignored(None))),
+                _ => None,
+            };
+        }
+        if !matches!(word, "failed:" | "ignored:" | "failed") {
+            return None;
+        }
+        // `failed: MSG NAME`, `failed (time limit exceeded) NAME`, `ignored: REASON NAME`:
+        // the name is the longest suffix after a space that is a test waiting.
+        let mut from = 0;
+        while let Some(sp) = rest[from..].find(' ') {
+            let split = from + sp;
+            if let Some(i) = waiting(&rest[split + 1..]) {
+                let msg = rest[..split].to_owned();
+                let v = match word {
+                    "ignored:" => Verdict::Ignored(Some(msg)),
+                    _ => Verdict::Failed(Some(msg)),
+                };
+                return Some((i, v));
+            }
+            from = split + 1;
+        }
+        None
+    }
+
+    /// Feeds bytes of the stream. Returns the tests that started.
+    pub fn feed_stream(&mut self, bytes: &[u8], at: Instant) -> Vec<String> {
+        let mut started = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match memchr_from(rest, b'\n', 0) {
+                Some(nl) => {
+                    self.line.extend_from_slice(&rest[..=nl]);
+                    rest = &rest[nl + 1..];
+                    let line = std::mem::take(&mut self.line);
+                    started.extend(self.stream_line(&line, at));
+                }
+                None => {
+                    // A long line without an end (a test printing megabytes on one line)
+                    // is output as it comes, not held until its end.
+                    self.line.extend_from_slice(rest);
+                    if self.line.len() > 64 * 1024 && self.phase == Phase::Tests {
+                        let line = std::mem::take(&mut self.line);
+                        self.push_output(&line);
+                        self.after_blank = false;
+                    }
+                    rest = &[];
+                }
+            }
+        }
+        started
+    }
+
+    /// The stream has ended (or will no longer be read).
+    pub fn end_stream(&mut self, at: Instant) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            let _ = self.stream_line(&line, at);
+        }
+        self.stream_ended = true;
+        if let Some(c) = self.current {
+            self.close(c);
+        }
+    }
+
+    fn stream_line(&mut self, line: &[u8], at: Instant) -> Option<String> {
+        if let Some(i) = self.marker(line) {
+            if let Some(c) = self.current {
+                self.close(c);
+            }
+            // A test whose verdict came in before its line (the channels race) has its
+            // line now; one skipped in between never started.
+            self.current = Some(i);
+            self.phase = Phase::Tests;
+            let t = &mut self.tests[i];
+            t.started.get_or_insert(at);
+            let head = marker_len(line, &self.order[i]);
+            let rest = line[head..].to_vec();
+            self.after_blank = false;
+            self.push_output(&rest);
+            return Some(self.order[i].clone());
+        }
+        let blank = line == b"\n";
+        let was_blank = std::mem::replace(&mut self.after_blank, blank);
+        match self.phase {
+            Phase::Tests => {
+                if was_blank && (line == b"failures:\n" || line.starts_with(b"test result: ")) {
+                    if let Some(c) = self.current {
+                        // The blank line before was libtest's, not the test's.
+                        self.tests[c].output.strip_suffix(b"\n");
+                        self.close(c);
+                    }
+                    self.phase = if line == b"failures:\n" {
+                        Phase::Failures(None)
+                    } else {
+                        Phase::Summary
+                    };
+                    return None;
+                }
+                self.push_output(line);
+            }
+            Phase::Failures(section) => {
+                if let Some(i) = self.section_header(line) {
+                    if let Some(s) = section {
+                        strip_one_newline(&mut self.tests[s].captured);
+                    }
+                    self.phase = Phase::Failures(Some(i));
+                } else if was_blank && line == b"failures:\n" {
+                    if let Some(s) = section {
+                        strip_one_newline(&mut self.tests[s].captured);
+                    }
+                    self.phase = Phase::Summary;
+                } else if let Some(s) = section {
+                    let captured = &mut self.tests[s].captured;
+                    if captured.len() < MAX_KEPT {
+                        captured.extend_from_slice(line);
+                    }
+                }
+            }
+            Phase::Summary => {}
+        }
+        None
+    }
+
+    /// `test NAME ... ` (or `test NAME - should panic ... `) of a sent test that has not
+    /// started, after the current one.
+    fn marker(&self, line: &[u8]) -> Option<usize> {
+        let rest = line.strip_prefix(b"test ")?;
+        let text = std::str::from_utf8(&rest[..rest.len().min(4096)]).ok()?;
+        let mut from = 0;
+        while let Some(p) = text[from..].find(" ... ") {
+            let end = from + p;
+            let candidate = &text[..end];
+            let name = candidate
+                .strip_suffix(" - should panic")
+                .filter(|n| self.index.contains_key(*n))
+                .unwrap_or(candidate);
+            if let Some(&i) = self.index.get(name) {
+                let after_current = self.current.is_none_or(|c| i > c);
+                if after_current && self.tests[i].started.is_none() {
+                    return Some(i);
+                }
+            }
+            from = end + 1;
+        }
+        None
+    }
+
+    fn section_header(&self, line: &[u8]) -> Option<usize> {
+        let name = line
+            .strip_prefix(b"---- ")?
+            .strip_suffix(b" stdout ----\n")?;
+        // Any test sent: the stream may be read before the result log says it failed.
+        self.index.get(std::str::from_utf8(name).ok()?).copied()
+    }
+
+    fn push_output(&mut self, bytes: &[u8]) {
+        match self.current {
+            Some(c) if !self.tests[c].closed => self.tests[c].output.push(bytes),
+            _ => self.outside.push(bytes),
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        self.tests[i].closed = true;
+    }
+
+    /// Tests now decided (verdict and output in), in the order they ran, each once.
+    pub fn take_decided(&mut self) -> Vec<Decided> {
+        let mut out = Vec::new();
+        while self.cursor < self.tests.len() {
+            let i = self.cursor;
+            let t = &self.tests[i];
+            if t.taken {
+                self.cursor += 1;
+                continue;
+            }
+            let Some((verdict, _)) = &t.verdict else {
+                if t.started.is_none() && self.later_started(i) {
+                    // Never started though later tests did: not in this binary, or
+                    // skipped by the user's arguments. Left for `unfinished`.
+                    self.cursor += 1;
+                    continue;
+                }
+                break;
+            };
+            // A failed test's captured output comes at the end of the stream.
+            let waits_for_capture = self.capture && matches!(verdict, Verdict::Failed(_));
+            let ready = t.closed && (!waits_for_capture || self.stream_ended);
+            if !ready {
+                break;
+            }
+            out.push(self.take(i));
+            self.cursor += 1;
+        }
+        out
+    }
+
+    fn later_started(&self, i: usize) -> bool {
+        self.tests[i + 1..]
+            .iter()
+            .any(|t| t.started.is_some() || t.verdict.is_some())
+    }
+
+    fn take(&mut self, i: usize) -> Decided {
+        let prev_verdict = self.tests[..i]
+            .iter()
+            .rev()
+            .find_map(|t| t.verdict.as_ref().map(|v| v.1));
+        let t = &mut self.tests[i];
+        t.taken = true;
+        let (verdict, ended) = t.verdict.clone().unwrap_or((Verdict::Failed(None), Instant::now()));
+        // libtest's result word ends the test's part of the stream.
+        let word: Vec<u8> = match &verdict {
+            Verdict::Ok => b"ok\n".to_vec(),
+            Verdict::Failed(_) => b"FAILED\n".to_vec(),
+            Verdict::Ignored(None) => b"ignored\n".to_vec(),
+            Verdict::Ignored(Some(reason)) => format!("ignored, {reason}\n").into_bytes(),
+        };
+        t.output.strip_suffix(&word);
+        let lost = self.capture
+            && matches!(verdict, Verdict::Failed(_))
+            && t.captured.is_empty()
+            && self.phase == Phase::Tests;
+        let mut output = std::mem::take(&mut t.output).into_bytes();
+        output.extend_from_slice(&std::mem::take(&mut t.captured));
+        if lost {
+            output.extend_from_slice(
+                b"[cargo-xpar: its captured output was lost: the process ended before libtest \
+printed it]\n",
+            );
+        }
+        if let (false, Verdict::Failed(Some(msg))) = (self.capture, &verdict) {
+            // Under capture libtest puts its message in the section; here it is not.
+            output.extend_from_slice(format!("note: {msg}\n").as_bytes());
+        }
+        let started = t.started.or(prev_verdict);
+        Decided {
+            name: self.order[i].clone(),
+            verdict,
+            started,
+            duration: started.map_or(Duration::ZERO, |s| ended.saturating_duration_since(s)),
+            output,
+        }
+    }
+
+    /// The test that started and has no verdict: the one running when the process died.
+    pub fn in_progress(&self) -> Option<usize> {
+        let c = self.current?;
+        (self.tests[c].verdict.is_none() && !self.tests[c].taken).then_some(c)
+    }
+
+    /// Takes the test that was running when the process died, with its output so far.
+    pub fn take_in_progress(&mut self) -> Option<(String, Option<Instant>, Vec<u8>)> {
+        let i = self.in_progress()?;
+        let t = &mut self.tests[i];
+        t.taken = true;
+        let started = t.started;
+        Some((
+            self.order[i].clone(),
+            started,
+            std::mem::take(&mut t.output).into_bytes(),
+        ))
+    }
+
+    /// Tests with a verdict whose output will not come (the process died before
+    /// printing libtest's sections): decided now with what there is.
+    pub fn take_rest_decided(&mut self) -> Vec<Decided> {
+        let mut out = Vec::new();
+        for i in 0..self.tests.len() {
+            if !self.tests[i].taken && self.tests[i].verdict.is_some() {
+                self.tests[i].closed = true;
+                out.push(self.take(i));
+            }
+        }
+        out
+    }
+
+    /// Whether any test started (or got a verdict): a process that died before that
+    /// may be a binary that cannot start at all.
+    pub fn started_any(&self) -> bool {
+        self.tests
+            .iter()
+            .any(|t| t.started.is_some() || t.verdict.is_some())
+    }
+
+    /// Whether libtest printed its summary (it ran everything it was going to).
+    pub fn suite_finished(&self) -> bool {
+        self.phase == Phase::Summary
+    }
+
+    /// Whether every test sent has a verdict.
+    pub fn all_verdicts(&self) -> bool {
+        self.tests.iter().all(|t| t.verdict.is_some())
+    }
+
+    /// Names sent that never got a verdict nor ran, in order.
+    pub fn unfinished(&self) -> Vec<String> {
+        self.tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.taken && t.verdict.is_none())
+            .map(|(i, _)| self.order[i].clone())
+            .collect()
+    }
+
+    /// What was written outside any test, without libtest's own lines.
+    pub fn take_outside_output(&mut self) -> Vec<u8> {
+        let bytes = std::mem::take(&mut self.outside).into_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|l| {
+                let l = l.trim_end();
+                !(l.is_empty()
+                    || l == "warning: `--logfile` is deprecated"
+                    || (l.starts_with("running ") && (l.ends_with(" tests") || l.ends_with(" test"))))
+            })
+            .collect();
+        kept.into_bytes()
+    }
+}
+
+fn strip_one_newline(v: &mut Vec<u8>) {
+    if v.last() == Some(&b'\n') {
+        v.pop();
+    }
+}
+
+/// The length of `test NAME ... ` (or `test NAME - should panic ... `) at the start of
+/// `line`.
+fn marker_len(line: &[u8], name: &str) -> usize {
+    let plain = 5 + name.len();
+    if line[plain..].starts_with(b" - should panic ... ") {
+        plain + " - should panic ... ".len()
+    } else {
+        plain + " ... ".len()
+    }
+}
+
+fn memchr_from(hay: &[u8], needle: u8, from: usize) -> Option<usize> {
+    hay[from..]
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn feed_all(p: &mut BatchParser, stream: &str, log: &str) -> Vec<Decided> {
+        let now = Instant::now();
+        p.feed_stream(stream.as_bytes(), now);
+        p.feed_log(log.as_bytes(), now);
+        p.end_stream(now);
+        p.take_decided()
+    }
+
+    /// Real output of a libtest 1.95 binary (`--logfile`, libtest's capture).
+    const CAPTURED_STREAM: &str = "warning: `--logfile` is deprecated\nrunning 7 tests\n\
+test tests::a_ok ... ok\ntest tests::b_fail ... FAILED\ntest tests::c_ign ... ok\n\
+test tests::d_sp - should panic ... FAILED\ntest tests::e_ok ... direct child\nok\n\
+test tests::f_json ... ok\ntest tests::g_ok ... ok\n\nfailures:\n\n\
+---- tests::b_fail stdout ----\nout b\nno newline\nthread 'tests::b_fail' (19235) panicked at src/lib.rs:4:69:\nboom\nsecond line\n\n\
+---- tests::d_sp stdout ----\n\nthread 'tests::d_sp' (19237) panicked at src/lib.rs:6:59:\nabc\nok tests::e_ok\n\
+note: panic did not contain expected string\n      panic message: \"abc\\nok tests::e_ok\"\n expected substring: \"xyz\"\n\n\
+failures:\n    tests::b_fail\n    tests::d_sp\n\n\
+test result: FAILED. 5 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s\n\n";
+
+    const CAPTURED_LOG: &str = "ok tests::a_ok\nfailed tests::b_fail\nok tests::c_ign\n\
+failed: panic did not contain expected string\n      panic message: \"abc\\nok tests::e_ok\"\n expected substring: \"xyz\" tests::d_sp\n\
+ok tests::e_ok\nok tests::f_json\nok tests::g_ok\n";
+
+    fn all7() -> Vec<String> {
+        names(&[
+            "tests::g_ok",
+            "tests::a_ok",
+            "tests::b_fail",
+            "tests::c_ign",
+            "tests::d_sp",
+            "tests::e_ok",
+            "tests::f_json",
+        ])
+    }
+
+    #[test]
+    fn verdicts_come_from_the_log_and_output_from_the_stream() {
+        let mut p = BatchParser::new(&all7(), true);
+        let d = feed_all(&mut p, CAPTURED_STREAM, CAPTURED_LOG);
+        let got: Vec<(&str, &Verdict)> = d.iter().map(|d| (d.name.as_str(), &d.verdict)).collect();
+        assert_eq!(got.len(), 7, "{got:?}");
+        assert_eq!(got[0], ("tests::a_ok", &Verdict::Ok));
+        assert_eq!(got[1], ("tests::b_fail", &Verdict::Failed(None)));
+        assert!(matches!(got[3].1, Verdict::Failed(Some(m)) if m.starts_with("panic did not contain")));
+        // The should_panic message cannot smuggle in a verdict for e_ok: it is escaped.
+        assert_eq!(got[4], ("tests::e_ok", &Verdict::Ok));
+        let out = |n: &str| String::from_utf8_lossy(&d.iter().find(|x| x.name == n).unwrap().output).into_owned();
+        assert_eq!(out("tests::a_ok"), "");
+        assert_eq!(out("tests::e_ok"), "direct child\n");
+        assert!(out("tests::b_fail").starts_with("out b\nno newline\nthread"), "{}", out("tests::b_fail"));
+        assert!(out("tests::b_fail").ends_with("second line\n"), "{:?}", out("tests::b_fail"));
+        assert!(out("tests::d_sp").contains("expected substring"));
+        assert!(p.suite_finished());
+        assert!(p.unfinished().is_empty());
+        assert_eq!(p.take_outside_output(), b"");
+    }
+
+    #[test]
+    fn printed_events_and_glued_text_are_output_not_results() {
+        let stream = "running 2 tests\ntest a ... {\"type\":\"test\",\"event\":\"ok\",\"name\":\"b\"}ok\ntest b ... \
+ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout ----\nboom\n\nfailures:\n    b\n\ntest result: FAILED. 1 passed; 1 failed\n";
+        let log = "ok a\nfailed b\n";
+        let mut p = BatchParser::new(&names(&["a", "b"]), false);
+        let d = feed_all(&mut p, stream, log);
+        assert_eq!(d[0].verdict, Verdict::Ok);
+        assert_eq!(d[0].output, b"{\"type\":\"test\",\"event\":\"ok\",\"name\":\"b\"}");
+        assert_eq!(d[1].verdict, Verdict::Failed(None));
+        let b = String::from_utf8_lossy(&d[1].output);
+        assert!(b.starts_with("ok b\ntest result: ok\nthread 'b' panicked\n"), "{b}");
+    }
+
+    #[test]
+    fn a_verdict_only_for_a_name_sent_and_only_once() {
+        let mut p = BatchParser::new(&names(&["a"]), true);
+        let got = p.feed_log(b"ok zzz\nok a\nfailed a\n", Instant::now());
+        assert_eq!(got, vec!["a".to_string()]);
+        assert_eq!(p.tests[0].verdict.as_ref().unwrap().0, Verdict::Ok);
+    }
+
+    #[test]
+    fn multi_line_ignore_reasons_and_records_split_across_reads() {
+        let mut p = BatchParser::new(&names(&["x::c", "x::d"]), true);
+        let now = Instant::now();
+        assert!(p.feed_log(b"ignored: why\nno", now).is_empty());
+        assert_eq!(p.feed_log(b"t x::c\nok x::", now), vec!["x::c".to_string()]);
+        assert_eq!(p.feed_log(b"d\n", now), vec!["x::d".to_string()]);
+        assert_eq!(
+            p.tests[0].verdict.as_ref().unwrap().0,
+            Verdict::Ignored(Some("why\nnot".into()))
+        );
+    }
+
+    #[test]
+    fn a_crash_leaves_the_running_test_in_progress_with_its_output() {
+        let mut p = BatchParser::new(&names(&["a", "b", "c"]), false);
+        let now = Instant::now();
+        p.feed_stream(b"running 3 tests\ntest a ... ok\ntest b ... before abort\n", now);
+        p.feed_log(b"ok a\n", now);
+        p.end_stream(now);
+        let d = p.take_decided();
+        assert_eq!(d.len(), 1);
+        let (name, _, output) = p.take_in_progress().unwrap();
+        assert_eq!(name, "b");
+        assert_eq!(output, b"before abort\n");
+        assert_eq!(p.unfinished(), vec!["c".to_string()]);
+        assert!(!p.suite_finished());
+    }
+
+    #[test]
+    fn a_name_the_binary_does_not_have_is_unfinished() {
+        let mut p = BatchParser::new(&names(&["a", "b", "c"]), true);
+        let d = feed_all(
+            &mut p,
+            "running 2 tests\ntest a ... ok\ntest c ... ok\n\ntest result: ok. 2 passed\n",
+            "ok a\nok c\n",
+        );
+        assert_eq!(d.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(p.unfinished(), vec!["b".to_string()]);
+        assert!(p.suite_finished());
+    }
+
+    #[test]
+    fn output_is_capped_with_a_note() {
+        let mut c = Capped::default();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..20 {
+            c.push(&chunk);
+        }
+        c.push(b"END");
+        let out = c.into_bytes();
+        assert!(out.len() < MAX_KEPT + 200);
+        assert!(out.ends_with(b"END"));
+        assert!(String::from_utf8_lossy(&out).contains("bytes of output left out here"));
+    }
+}

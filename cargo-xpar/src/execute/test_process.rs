@@ -1,0 +1,104 @@
+//! One test process: spawned in a process group of its own with stdout and stderr on one
+//! pipe (and, for a batch, libtest's result log on a second pipe at fd 3), read by
+//! threads that hand every chunk to the worker with the time it arrived, and reaped by a
+//! thread of its own. The worker decides how long to wait for what.
+
+use std::io::Read;
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::process::{os, ProcessBuilder};
+
+/// The fd a batch process's libtest writes its result log to (`--logfile /dev/fd/3`).
+pub const LOG_FD: i32 = 3;
+
+/// How long the stream may stay open after the process exited: a child the test left
+/// behind holds it (nextest waits as long before it reports a leak).
+pub const LEAK_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// What arrives from a test process.
+#[derive(Debug)]
+pub enum Input {
+    Stream(Vec<u8>),
+    StreamEnd,
+    Log(Vec<u8>),
+    LogEnd,
+    Exited(std::io::Result<ExitStatus>),
+}
+
+/// A running test process.
+pub struct TestProcess {
+    pub pid: u32,
+    pub inputs: mpsc::Receiver<(Input, Instant)>,
+    /// The value of `XPAR_PROCESS_TOKEN` it and everything it starts inherit.
+    pub token: String,
+}
+
+/// Starts `p` with its output (and, with `log`, the result log) read by threads.
+pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<TestProcess> {
+    let (reader, writer) = std::io::pipe()?;
+    let log_pipe = if log {
+        Some(std::io::pipe()?)
+    } else {
+        None
+    };
+    let mut cmd = p.command();
+    cmd.env("XPAR_PROCESS_TOKEN", &token);
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    os::own_process_group(&mut cmd);
+    if let Some((_, w)) = &log_pipe {
+        os::pass_fd(&mut cmd, w, LOG_FD)?;
+    }
+    let mut child = cmd.spawn()?;
+    // `cmd` holds the write ends; dropping them lets the readers see the end when the
+    // child (and whatever inherited them) is gone.
+    drop(cmd);
+    let (tx, rx) = mpsc::channel();
+    let log_reader = log_pipe.map(|(r, w)| {
+        drop(w);
+        r
+    });
+    read_in_thread(reader, tx.clone(), Input::Stream, Input::StreamEnd)?;
+    if let Some(r) = log_reader {
+        read_in_thread(r, tx.clone(), Input::Log, Input::LogEnd)?;
+    }
+    let pid = child.id();
+    std::thread::Builder::new()
+        .name("xpar-reaper".into())
+        .spawn(move || {
+            let status = child.wait();
+            // Whatever the test left in its process group would keep pipes open.
+            os::kill_group(pid, os::SIGKILL);
+            let _ = tx.send((Input::Exited(status), Instant::now()));
+        })?;
+    Ok(TestProcess { pid, inputs: rx, token })
+}
+
+fn read_in_thread(
+    mut r: std::io::PipeReader,
+    tx: mpsc::Sender<(Input, Instant)>,
+    data: fn(Vec<u8>) -> Input,
+    end: Input,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("xpar-reader".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send((data(buf[..n].to_vec()), Instant::now())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send((end, Instant::now()));
+        })?;
+    Ok(())
+}
