@@ -416,10 +416,15 @@ pub fn run_named(
         let mut held = Held::default();
         let end = read_process(ctx, &process, &mut parser, &mut held, emit);
         costs.extend(end.cost);
-        ctx.end_leftovers(&process.token, held.last_name(), emit);
+        ctx.end_leftovers(&process.token, None, emit);
         // Failed tests whose captured output never came (the process died first).
         for d in parser.take_rest_decided() {
-            held.push(ctx.decided(d), emit);
+            let lost = d.output_lost;
+            let mut o = ctx.decided(d);
+            if lost && !ctx.cancel.is_set() {
+                recover_output(ctx, &mut o, emit);
+            }
+            held.push(o, emit);
         }
         if end.killed_by_cancel {
             held.flush(emit);
@@ -525,7 +530,7 @@ fn read_process(
             Err(RecvTimeoutError::Timeout) => {
                 if let Some((_, exited)) = &status {
                     let after = exited.elapsed();
-                    ctx.notice(held.last_name(), Notice::LeakedPipe { after }, emit);
+                    ctx.notice(None, Notice::LeakedPipe { after }, emit);
                     break;
                 }
                 os::kill_group(process.pid, os::SIGKILL);
@@ -678,6 +683,21 @@ fn crashed(
             emit(WorkerMsg::Finished { outcome: in_batch });
         }
     }
+}
+
+/// A failed test whose captured output the batch process died before printing: its
+/// output comes from running it again alone. Its verdict stays the batch's.
+fn recover_output(ctx: &BatchContext<'_>, o: &mut TestOutcome, emit: &mut dyn FnMut(WorkerMsg)) {
+    let again = run_alone_to_confirm(ctx, &o.name, emit);
+    let (note, output) = match &again {
+        Some(a) if a.status == TestStatus::Passed => ("it passed alone; its output then", &a.output),
+        Some(a) => ("its output run again alone", &a.output),
+        None => ("it could not be run again alone", &o.output),
+    };
+    o.output = format!(
+        "{output}\n[cargo-xpar: its batch process died before libtest printed what it \
+         captured of this test; {note}]\n"
+    );
 }
 
 /// Runs `name` alone (all its output, no capture): its outcome, or `None` when it

@@ -138,6 +138,9 @@ pub struct Decided {
     pub started: Option<Instant>,
     pub duration: Duration,
     pub output: Vec<u8>,
+    /// Failed under libtest's capture, and the process ended before libtest printed
+    /// what it captured.
+    pub output_lost: bool,
 }
 
 /// The state of one batch process's two channels.
@@ -284,9 +287,16 @@ impl BatchParser {
                     started.extend(self.stream_line(&line, at));
                 }
                 None => {
+                    self.line.extend_from_slice(rest);
+                    // libtest flushes `test NAME ... ` before it runs the test, without a
+                    // line end: the test starts now, not when its result word comes.
+                    if self.phase == Phase::Tests && self.marker(&self.line).is_some() {
+                        let line = std::mem::take(&mut self.line);
+                        started.extend(self.stream_line(&line, at));
+                        break;
+                    }
                     // A long line without an end (a test printing megabytes on one line)
                     // is output as it comes, not held until its end.
-                    self.line.extend_from_slice(rest);
                     if self.line.len() > 64 * 1024 && self.phase == Phase::Tests {
                         let line = std::mem::take(&mut self.line);
                         self.push_output(&line);
@@ -472,12 +482,6 @@ impl BatchParser {
             && self.phase == Phase::Tests;
         let mut output = std::mem::take(&mut t.output).into_bytes();
         output.extend_from_slice(&std::mem::take(&mut t.captured));
-        if lost {
-            output.extend_from_slice(
-                b"[cargo-xpar: its captured output was lost: the process ended before libtest \
-printed it]\n",
-            );
-        }
         if let (false, Verdict::Failed(Some(msg))) = (self.capture, &verdict) {
             // Under capture libtest puts its message in the section; here it is not.
             output.extend_from_slice(format!("note: {msg}\n").as_bytes());
@@ -489,6 +493,7 @@ printed it]\n",
             started,
             duration: started.map_or(Duration::ZERO, |s| ended.saturating_duration_since(s)),
             output,
+            output_lost: lost,
         }
     }
 
@@ -670,6 +675,20 @@ ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout
         assert_eq!(d[1].verdict, Verdict::Failed(None));
         let b = String::from_utf8_lossy(&d[1].output);
         assert!(b.starts_with("ok b\ntest result: ok\nthread 'b' panicked\n"), "{b}");
+    }
+
+    #[test]
+    fn a_test_starts_when_its_name_line_comes_not_its_result() {
+        let mut p = BatchParser::new(&names(&["a"]), true);
+        let t0 = Instant::now();
+        assert_eq!(p.feed_stream(b"running 1 test\ntest a ... ", t0), vec!["a".to_string()]);
+        let t1 = t0 + Duration::from_millis(20);
+        p.feed_stream(b"ok\n", t1);
+        p.feed_log(b"ok a\n", t1);
+        p.end_stream(t1);
+        let d = p.take_decided();
+        assert_eq!(d[0].duration, Duration::from_millis(20));
+        assert_eq!(d[0].output, b"");
     }
 
     #[test]

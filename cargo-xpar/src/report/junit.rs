@@ -13,6 +13,26 @@ use super::events::{worker_name, TestStatus};
 use super::record::RunRecord;
 use crate::errors::ReportError;
 
+/// `text` with every character XML 1.0 does not allow (C0 controls but tab, line feed
+/// and carriage return; U+FFFE, U+FFFF) replaced by U+FFFD. quick-junit drops control
+/// characters but lets U+FFFE and U+FFFF through, and one of them makes the whole report
+/// unreadable to an XML parser.
+fn xml_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || ('\u{20}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || c >= '\u{10000}'
+    };
+    if text.chars().all(allowed) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if allowed(c) { c } else { '\u{FFFD}' })
+        .collect::<String>()
+        .into()
+}
+
 /// Builds the report from a finished run.
 pub fn junit_report(record: &RunRecord) -> Report {
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
@@ -21,14 +41,14 @@ pub fn junit_report(record: &RunRecord) -> Report {
             TestStatus::Passed => TestCaseStatus::success(),
             TestStatus::Failed(f) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(f.message())
-                    .set_description(o.output.as_str());
+                s.set_message(xml_text(&f.message()))
+                    .set_description(xml_text(&o.output));
                 s
             }
             TestStatus::Ignored => TestCaseStatus::skipped(),
             TestStatus::NotRun(reason) => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(format!("not run: {reason}"));
+                s.set_message(xml_text(&format!("not run: {reason}")));
                 s
             }
         };
@@ -37,14 +57,14 @@ pub fn junit_report(record: &RunRecord) -> Report {
         status.add_reruns(o.previous.iter().map(|p| {
             let mut rerun = TestRerun::new(NonSuccessKind::Failure);
             if let TestStatus::Failed(f) = &p.status {
-                rerun.set_message(f.message());
+                rerun.set_message(xml_text(&f.message()));
             }
             rerun
                 .set_time(p.duration)
-                .set_description(p.output.as_str());
+                .set_description(xml_text(&p.output));
             rerun
         }));
-        let mut case = TestCase::new(o.name.as_str(), status);
+        let mut case = TestCase::new(xml_text(&o.name), status);
         case.set_classname(o.binary_id.as_str())
             .set_time(o.duration);
         if let Some(w) = o.worker {
@@ -122,5 +142,30 @@ mod tests {
         }
         let xml = junit_report(&record).to_string().unwrap();
         insta::assert_snapshot!(xml);
+    }
+
+    /// Every class of character XML 1.0 forbids, in the output, the message and the name:
+    /// the report still parses, and what is allowed is kept as it was.
+    #[test]
+    fn any_bytes_a_test_prints_give_well_formed_xml() {
+        let mut nasty = String::from("start ");
+        nasty.extend((0u32..0x20).filter_map(char::from_u32));
+        nasty.push_str("\u{7F}\u{D7FF}\u{E000}\u{FFFD}\u{FFFE}\u{FFFF}\u{10000}\u{10FFFF} <&>\"' end");
+        let mut record = RunRecord::default();
+        let failure = TestStatus::Failed(Failure::NoResult {
+            reason: nasty.clone(),
+        });
+        record.handle(&outcome("alpha", &format!("tests::n{nasty}"), failure, &nasty));
+        let xml = junit_report(&record).to_string().unwrap();
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("a failure element");
+        let text = failure.text().unwrap_or_default();
+        assert!(text.starts_with("start "), "{text:?}");
+        assert!(text.ends_with("\u{FFFD}\u{FFFD}\u{10000}\u{10FFFF} <&>\"' end"), "{text:?}");
+        assert!(text.contains("\n"), "line feeds are kept: {text:?}");
+        assert!(!text.contains('\u{FFFE}') && !text.contains('\u{1}'));
     }
 }
