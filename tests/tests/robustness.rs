@@ -19,9 +19,12 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("tests::c_ok", "passed", ""),
     ("tests::d_prints_100_mb", "passed", ""),
     ("tests::d_ok", "passed", ""),
-    ("tests::e_closes_stdout", "failed", "during the test"),
+    // std ignores writes to a closed stdout and libtest goes on, its results going to the
+    // result log: it passes, as under cargo test.
+    ("tests::e_closes_stdout", "passed", ""),
     ("tests::e_ok", "passed", ""),
-    ("tests::f_reopens_stdout", "failed", "during the test"),
+    // Its output goes to /dev/null, and libtest goes on: it passes, as under cargo test.
+    ("tests::f_reopens_stdout", "passed", ""),
     ("tests::f_ok", "passed", ""),
     ("tests::g_overflows_its_stack", "failed", "SIGABRT"),
     ("tests::g_ok", "passed", ""),

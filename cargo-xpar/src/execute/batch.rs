@@ -444,8 +444,27 @@ pub fn run_named(
             crashed(ctx, crash, held, emit);
             continue;
         }
-        held.flush(emit);
         let unfinished = parser.unfinished();
+        let abnormal = end.status.as_ref().map_or(true, |s| !s.success());
+        if !unfinished.is_empty() && parser.started_any() && !parser.suite_finished() && abnormal
+        {
+            // The process died between tests: the test that ran last most likely did it
+            // (closed its stdout, left a destructor that aborts), unless it was killed.
+            if let Some(last) = held.0.last_mut() {
+                let killed = ctx.cancel.is_set() || (ctx.was_killed)();
+                if !killed && last.status == TestStatus::Passed {
+                    let how = match &end.status {
+                        Ok(s) => how_it_ended(&crash_failure(*s)),
+                        Err(_) => "ended".to_owned(),
+                    };
+                    last.status = TestStatus::Failed(Failure::CrashedAfter {
+                        during: String::new(),
+                        how,
+                    });
+                }
+            }
+        }
+        held.flush(emit);
         if unfinished.is_empty() {
             break;
         }
@@ -627,11 +646,7 @@ fn crashed(
             reason: format!("its process ended with an unknown status ({e})"),
         },
     };
-    let how = match &failure {
-        Failure::Signal { signal, name } => format!("killed by signal {signal} ({name})"),
-        Failure::Exited { code } => format!("ended with exit status {code}"),
-        _ => "ended".to_owned(),
-    };
+    let how = how_it_ended(&failure);
     let ran = crash.started.map_or(Duration::ZERO, |s| s.elapsed());
     let mut in_batch = ctx.outcome(
         crash.name.clone(),
@@ -721,6 +736,15 @@ fn run_alone_to_confirm(
     let failure = crash_failure(end.status.ok()?);
     let ran = started.map_or(Duration::ZERO, |s| s.elapsed());
     Some(ctx.outcome(name, TestStatus::Failed(failure), (started, ran), &output))
+}
+
+/// How a process ended, for a message: "killed by signal 6 (SIGABRT)".
+fn how_it_ended(failure: &Failure) -> String {
+    match failure {
+        Failure::Signal { signal, name } => format!("killed by signal {signal} ({name})"),
+        Failure::Exited { code } => format!("ended with exit status {code}"),
+        _ => "ended".to_owned(),
+    }
 }
 
 fn crash_failure(status: ExitStatus) -> Failure {

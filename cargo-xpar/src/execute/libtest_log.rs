@@ -72,7 +72,7 @@ impl Capped {
         if self.omitted > 0 {
             out.extend_from_slice(
                 format!(
-                    "\n[cargo-xpar: {} bytes of output left out here]\n",
+                    "\n[cargo xpar: {} bytes of this test's output left out]\n",
                     self.omitted
                 )
                 .as_bytes(),
@@ -498,9 +498,19 @@ impl BatchParser {
     }
 
     /// The test that started and has no verdict: the one running when the process died.
+    /// Without its `test NAME ... ` line (the test before it pointed stdout elsewhere),
+    /// it is the first test without a verdict after the last one with one: libtest runs
+    /// them in order.
     pub fn in_progress(&self) -> Option<usize> {
-        let c = self.current?;
-        (self.tests[c].verdict.is_none() && !self.tests[c].taken).then_some(c)
+        if let Some(c) = self.current {
+            if self.tests[c].verdict.is_none() && !self.tests[c].taken {
+                return Some(c);
+            }
+        }
+        let last = self.tests.iter().rposition(|t| t.verdict.is_some())?;
+        let next = last + 1;
+        (next < self.tests.len() && !self.tests[next].taken && self.tests[next].verdict.is_none())
+            .then_some(next)
     }
 
     /// Takes the test that was running when the process died, with its output so far.
@@ -752,6 +762,6 @@ ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout
         let out = c.into_bytes();
         assert!(out.len() < MAX_KEPT + 200);
         assert!(out.ends_with(b"END"));
-        assert!(String::from_utf8_lossy(&out).contains("bytes of output left out here"));
+        assert!(String::from_utf8_lossy(&out).contains("bytes of this test's output left out"));
     }
 }

@@ -163,8 +163,8 @@ pub enum Failure {
     /// Its test binary could not start (reported once, as [`RunEvent::BinaryBroken`]).
     BinaryBroken,
     /// It passed, but its process died (of this signal or exit status) during the next
-    /// test, which passed when run again alone: most likely something this test left
-    /// running (a thread) ended the process.
+    /// test, which passed when run again alone (or, `during` empty, before the next test
+    /// started): most likely something this test did or left running ended the process.
     CrashedAfter { during: String, how: String },
 }
 
@@ -185,6 +185,10 @@ impl Failure {
                 format!("test timed out after {:.3}s", after.as_secs_f64())
             }
             Failure::BinaryBroken => "its test binary could not start".to_owned(),
+            Failure::CrashedAfter { during, how } if during.is_empty() => format!(
+                "its test process was {how} after it passed, before the next test started: \
+                 most likely caused by this test"
+            ),
             Failure::CrashedAfter { during, how } => format!(
                 "its test process was {how} after it passed, during `{during}`, which \
                  passes alone: most likely caused by this test (a thread it left running?)"
