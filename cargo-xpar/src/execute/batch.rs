@@ -137,7 +137,11 @@ impl BatchContext<'_> {
                 p.args(["--test-threads=1", "--nocapture", "--exact"]);
             }
             Mode::Batch { capture } => {
-                p.args(["--test-threads=1", "--logfile", &format!("/dev/fd/{LOG_FD}")]);
+                p.args([
+                    "--test-threads=1",
+                    "--logfile",
+                    &format!("/dev/fd/{LOG_FD}"),
+                ]);
                 if !capture {
                     p.arg("--nocapture");
                 }
@@ -402,9 +406,12 @@ pub fn run_named(
         }
         respawn = true;
         let mut parser = BatchParser::new(&pending, ctx.capture);
-        let p = ctx.process(&pending, Mode::Batch {
-            capture: ctx.capture,
-        });
+        let p = ctx.process(
+            &pending,
+            Mode::Batch {
+                capture: ctx.capture,
+            },
+        );
         let process = match ctx.spawn(&p, true) {
             Ok(x) => x,
             Err(e) => {
@@ -419,16 +426,12 @@ pub fn run_named(
         ctx.end_leftovers(&process.token, None, emit);
         // Failed tests whose captured output never came (the process died first).
         for d in parser.take_rest_decided() {
-            let lost = d.output_lost;
-            let mut o = ctx.decided(d);
-            if lost && !ctx.cancel.is_set() {
-                recover_output(ctx, &mut o, emit);
-            }
-            held.push(o, emit);
+            hand_on(ctx, d, &mut held, emit);
         }
         if end.killed_by_cancel {
             held.flush(emit);
-            let mut rest: Vec<String> = parser.take_in_progress().map(|t| t.0).into_iter().collect();
+            let mut rest: Vec<String> =
+                parser.take_in_progress().map(|t| t.0).into_iter().collect();
             rest.extend(parser.unfinished());
             not_run(ctx, rest, emit);
             break;
@@ -446,8 +449,7 @@ pub fn run_named(
         }
         let unfinished = parser.unfinished();
         let abnormal = end.status.as_ref().map_or(true, |s| !s.success());
-        if !unfinished.is_empty() && parser.started_any() && !parser.suite_finished() && abnormal
-        {
+        if !unfinished.is_empty() && parser.started_any() && !parser.suite_finished() && abnormal {
             // The process died between tests: the test that ran last most likely did it
             // (closed its stdout, left a destructor that aborts), unless it was killed.
             if let Some(last) = held.0.last_mut() {
@@ -589,7 +591,7 @@ fn read_process(
             first_test.get_or_insert(secs);
             test_sum += secs;
             count += 1;
-            held.push(ctx.decided(d), emit);
+            hand_on(ctx, d, held, emit);
         }
         if any && ctx.cancel.is_set() && status.is_none() && !killed_by_cancel {
             // The run is stopping: the test libtest may have started meanwhile is not run.
@@ -601,7 +603,7 @@ fn read_process(
         parser.end_stream(Instant::now());
     }
     for d in parser.take_decided() {
-        held.push(ctx.decided(d), emit);
+        hand_on(ctx, d, held, emit);
     }
     let status = match status {
         Some((s, _)) => s,
@@ -634,12 +636,7 @@ struct Crash {
 /// verdict. Passing alone, it passed, and the crash is reported against the test that
 /// ran just before it in that process, whose leftover (a thread, say) most likely did
 /// it; with none before it, the crash stays its own, with a note.
-fn crashed(
-    ctx: &BatchContext<'_>,
-    crash: Crash,
-    mut held: Held,
-    emit: &mut dyn FnMut(WorkerMsg),
-) {
+fn crashed(ctx: &BatchContext<'_>, crash: Crash, mut held: Held, emit: &mut dyn FnMut(WorkerMsg)) {
     let failure = match &crash.status {
         Ok(s) => crash_failure(*s),
         Err(e) => Failure::NoResult {
@@ -700,12 +697,24 @@ fn crashed(
     }
 }
 
+/// Hands a decided test on; one whose captured output was lost gets it back first.
+fn hand_on(ctx: &BatchContext<'_>, d: Decided, held: &mut Held, emit: &mut dyn FnMut(WorkerMsg)) {
+    let lost = d.output_lost;
+    let mut o = ctx.decided(d);
+    if lost && !ctx.cancel.is_set() {
+        recover_output(ctx, &mut o, emit);
+    }
+    held.push(o, emit);
+}
+
 /// A failed test whose captured output the batch process died before printing: its
 /// output comes from running it again alone. Its verdict stays the batch's.
 fn recover_output(ctx: &BatchContext<'_>, o: &mut TestOutcome, emit: &mut dyn FnMut(WorkerMsg)) {
     let again = run_alone_to_confirm(ctx, &o.name, emit);
     let (note, output) = match &again {
-        Some(a) if a.status == TestStatus::Passed => ("it passed alone; its output then", &a.output),
+        Some(a) if a.status == TestStatus::Passed => {
+            ("it passed alone; its output then", &a.output)
+        }
         Some(a) => ("its output run again alone", &a.output),
         None => ("it could not be run again alone", &o.output),
     };
@@ -961,7 +970,11 @@ printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered
             TestStatus::Failed(Failure::Exited { code: 0 })
         );
         let crash = out.iter().find(|o| o.name == "crash").unwrap();
-        assert!(crash.output.starts_with("output of crash\n"), "{}", crash.output);
+        assert!(
+            crash.output.starts_with("output of crash\n"),
+            "{}",
+            crash.output
+        );
         // The batch, `crash` alone, the rest, `exit0` alone.
         assert_eq!(f.spawns(), 4);
     }

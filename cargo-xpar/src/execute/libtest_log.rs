@@ -89,7 +89,9 @@ impl Capped {
             return false;
         }
         let ends = if self.tail.len() >= suffix.len() {
-            self.tail.range(self.tail.len() - suffix.len()..).eq(suffix.iter())
+            self.tail
+                .range(self.tail.len() - suffix.len()..)
+                .eq(suffix.iter())
         } else {
             let from_head = suffix.len() - self.tail.len();
             self.head[self.head.len() - from_head..] == suffix[..from_head]
@@ -467,7 +469,10 @@ impl BatchParser {
             .find_map(|t| t.verdict.as_ref().map(|v| v.1));
         let t = &mut self.tests[i];
         t.taken = true;
-        let (verdict, ended) = t.verdict.clone().unwrap_or((Verdict::Failed(None), Instant::now()));
+        let (verdict, ended) = t
+            .verdict
+            .clone()
+            .unwrap_or((Verdict::Failed(None), Instant::now()));
         // libtest's result word ends the test's part of the stream.
         let word: Vec<u8> = match &verdict {
             Verdict::Ok => b"ok\n".to_vec(),
@@ -577,7 +582,8 @@ impl BatchParser {
                 let l = l.trim_end();
                 !(l.is_empty()
                     || l == "warning: `--logfile` is deprecated"
-                    || (l.starts_with("running ") && (l.ends_with(" tests") || l.ends_with(" test"))))
+                    || (l.starts_with("running ")
+                        && (l.ends_with(" tests") || l.ends_with(" test"))))
             })
             .collect();
         kept.into_bytes()
@@ -659,14 +665,26 @@ ok tests::e_ok\nok tests::f_json\nok tests::g_ok\n";
         assert_eq!(got.len(), 7, "{got:?}");
         assert_eq!(got[0], ("tests::a_ok", &Verdict::Ok));
         assert_eq!(got[1], ("tests::b_fail", &Verdict::Failed(None)));
-        assert!(matches!(got[3].1, Verdict::Failed(Some(m)) if m.starts_with("panic did not contain")));
+        assert!(
+            matches!(got[3].1, Verdict::Failed(Some(m)) if m.starts_with("panic did not contain"))
+        );
         // The should_panic message cannot smuggle in a verdict for e_ok: it is escaped.
         assert_eq!(got[4], ("tests::e_ok", &Verdict::Ok));
-        let out = |n: &str| String::from_utf8_lossy(&d.iter().find(|x| x.name == n).unwrap().output).into_owned();
+        let out = |n: &str| {
+            String::from_utf8_lossy(&d.iter().find(|x| x.name == n).unwrap().output).into_owned()
+        };
         assert_eq!(out("tests::a_ok"), "");
         assert_eq!(out("tests::e_ok"), "direct child\n");
-        assert!(out("tests::b_fail").starts_with("out b\nno newline\nthread"), "{}", out("tests::b_fail"));
-        assert!(out("tests::b_fail").ends_with("second line\n"), "{:?}", out("tests::b_fail"));
+        assert!(
+            out("tests::b_fail").starts_with("out b\nno newline\nthread"),
+            "{}",
+            out("tests::b_fail")
+        );
+        assert!(
+            out("tests::b_fail").ends_with("second line\n"),
+            "{:?}",
+            out("tests::b_fail")
+        );
         assert!(out("tests::d_sp").contains("expected substring"));
         assert!(p.suite_finished());
         assert!(p.unfinished().is_empty());
@@ -681,17 +699,26 @@ ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout
         let mut p = BatchParser::new(&names(&["a", "b"]), false);
         let d = feed_all(&mut p, stream, log);
         assert_eq!(d[0].verdict, Verdict::Ok);
-        assert_eq!(d[0].output, b"{\"type\":\"test\",\"event\":\"ok\",\"name\":\"b\"}");
+        assert_eq!(
+            d[0].output,
+            b"{\"type\":\"test\",\"event\":\"ok\",\"name\":\"b\"}"
+        );
         assert_eq!(d[1].verdict, Verdict::Failed(None));
         let b = String::from_utf8_lossy(&d[1].output);
-        assert!(b.starts_with("ok b\ntest result: ok\nthread 'b' panicked\n"), "{b}");
+        assert!(
+            b.starts_with("ok b\ntest result: ok\nthread 'b' panicked\n"),
+            "{b}"
+        );
     }
 
     #[test]
     fn a_test_starts_when_its_name_line_comes_not_its_result() {
         let mut p = BatchParser::new(&names(&["a"]), true);
         let t0 = Instant::now();
-        assert_eq!(p.feed_stream(b"running 1 test\ntest a ... ", t0), vec!["a".to_string()]);
+        assert_eq!(
+            p.feed_stream(b"running 1 test\ntest a ... ", t0),
+            vec!["a".to_string()]
+        );
         let t1 = t0 + Duration::from_millis(20);
         p.feed_stream(b"ok\n", t1);
         p.feed_log(b"ok a\n", t1);
@@ -726,7 +753,10 @@ ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout
     fn a_crash_leaves_the_running_test_in_progress_with_its_output() {
         let mut p = BatchParser::new(&names(&["a", "b", "c"]), false);
         let now = Instant::now();
-        p.feed_stream(b"running 3 tests\ntest a ... ok\ntest b ... before abort\n", now);
+        p.feed_stream(
+            b"running 3 tests\ntest a ... ok\ntest b ... before abort\n",
+            now,
+        );
         p.feed_log(b"ok a\n", now);
         p.end_stream(now);
         let d = p.take_decided();
@@ -746,7 +776,10 @@ ok b\ntest result: ok\nthread 'b' panicked\nFAILED\n\nfailures:\n\n---- b stdout
             "running 2 tests\ntest a ... ok\ntest c ... ok\n\ntest result: ok. 2 passed\n",
             "ok a\nok c\n",
         );
-        assert_eq!(d.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(
+            d.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         assert_eq!(p.unfinished(), vec!["b".to_string()]);
         assert!(p.suite_finished());
     }

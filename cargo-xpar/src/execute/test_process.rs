@@ -38,11 +38,7 @@ pub struct TestProcess {
 /// Starts `p` with its output (and, with `log`, the result log) read by threads.
 pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<TestProcess> {
     let (reader, writer) = std::io::pipe()?;
-    let log_pipe = if log {
-        Some(std::io::pipe()?)
-    } else {
-        None
-    };
+    let log_pipe = if log { Some(std::io::pipe()?) } else { None };
     let mut cmd = p.command();
     cmd.env("XPAR_PROCESS_TOKEN", &token);
     cmd.stdin(Stdio::null())
@@ -74,7 +70,11 @@ pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<Te
             os::kill_group(pid, os::SIGKILL);
             let _ = tx.send((Input::Exited(status), Instant::now()));
         })?;
-    Ok(TestProcess { pid, inputs: rx, token })
+    Ok(TestProcess {
+        pid,
+        inputs: rx,
+        token,
+    })
 }
 
 fn read_in_thread(
