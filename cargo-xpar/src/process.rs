@@ -198,7 +198,10 @@ pub mod os {
         };
         for task in tasks.flatten() {
             if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
-                out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
             }
         }
         out
@@ -326,7 +329,11 @@ pub mod os {
     }
 
     /// No result log on a descriptor here: batches fall back to one test per process.
-    pub fn pass_fd<T>(_cmd: &mut std::process::Command, _fd: &T, _target: i32) -> std::io::Result<()> {
+    pub fn pass_fd<T>(
+        _cmd: &mut std::process::Command,
+        _fd: &T,
+        _target: i32,
+    ) -> std::io::Result<()> {
         Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             "passing a result log descriptor is only supported on Unix",

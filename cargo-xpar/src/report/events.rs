@@ -61,7 +61,9 @@ pub enum RunEvent {
     },
     /// Processes tests left running that no batch's own sweep found, ended when the
     /// run's workers were done (pid, command line).
-    LeftoversEnded { processes: Vec<(u32, String)> },
+    LeftoversEnded {
+        processes: Vec<(u32, String)>,
+    },
     RunFinished {
         wall: Duration,
         /// Why the run stopped scheduling early (fail-fast, --maxfail, a signal), if it did.

@@ -150,12 +150,19 @@ mod tests {
     fn any_bytes_a_test_prints_give_well_formed_xml() {
         let mut nasty = String::from("start ");
         nasty.extend((0u32..0x20).filter_map(char::from_u32));
-        nasty.push_str("\u{7F}\u{D7FF}\u{E000}\u{FFFD}\u{FFFE}\u{FFFF}\u{10000}\u{10FFFF} <&>\"' end");
+        nasty.push_str(
+            "\u{7F}\u{D7FF}\u{E000}\u{FFFD}\u{FFFE}\u{FFFF}\u{10000}\u{10FFFF} <&>\"' end",
+        );
         let mut record = RunRecord::default();
         let failure = TestStatus::Failed(Failure::NoResult {
             reason: nasty.clone(),
         });
-        record.handle(&outcome("alpha", &format!("tests::n{nasty}"), failure, &nasty));
+        record.handle(&outcome(
+            "alpha",
+            &format!("tests::n{nasty}"),
+            failure,
+            &nasty,
+        ));
         let xml = junit_report(&record).to_string().unwrap();
         let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
         let failure = doc
@@ -164,7 +171,10 @@ mod tests {
             .expect("a failure element");
         let text = failure.text().unwrap_or_default();
         assert!(text.starts_with("start "), "{text:?}");
-        assert!(text.ends_with("\u{FFFD}\u{FFFD}\u{10000}\u{10FFFF} <&>\"' end"), "{text:?}");
+        assert!(
+            text.ends_with("\u{FFFD}\u{FFFD}\u{10000}\u{10FFFF} <&>\"' end"),
+            "{text:?}"
+        );
         assert!(text.contains("\n"), "line feeds are kept: {text:?}");
         assert!(!text.contains('\u{FFFE}') && !text.contains('\u{1}'));
     }
