@@ -512,6 +512,9 @@ impl BatchParser {
                 return Some(c);
             }
         }
+        if self.suite_finished() {
+            return None;
+        }
         let last = self.tests.iter().rposition(|t| t.verdict.is_some())?;
         let next = last + 1;
         (next < self.tests.len() && !self.tests[next].taken && self.tests[next].verdict.is_none())
