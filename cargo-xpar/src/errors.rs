@@ -43,6 +43,13 @@ pub enum UsageError {
     RunnerOwnedTestArg { arg: String },
     #[error("list takes no test arguments after `--` other than filters")]
     ListTestArgs,
+    #[error("cannot write {what} to {}: {reason}", path.display())]
+    ReportPath {
+        /// `--junit report`, `--coverage-output reports`, ...
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 /// Building the tests failed, or cargo could not be run.
@@ -56,6 +63,14 @@ pub enum BuildError {
     },
     #[error("{command} failed with {status}")]
     Failed { command: String, status: String },
+    /// Cargo refused the command line before building anything (no Cargo.toml, `-p`
+    /// naming no package, an unknown feature): a usage error, in cargo's words.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        /// Whether cargo's own `error:` line is on stderr already.
+        shown: bool,
+    },
     #[error("could not read cargo's output")]
     Read(#[source] std::io::Error),
     #[error("cargo metadata failed: {0}")]
@@ -167,7 +182,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => exit_codes::USAGE,
+            Error::Usage(_) | Error::Build(BuildError::Refused { .. }) => exit_codes::USAGE,
             Error::Build(_) => exit_codes::BUILD_FAILED,
             Error::List(_) | Error::Thread(_) | Error::TempDir(_) | Error::Signals(_) => {
                 exit_codes::SETUP_ERROR
@@ -175,5 +190,11 @@ impl Error {
             Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
             Error::Coverage(_) => exit_codes::COVERAGE_ERROR,
         }
+    }
+
+    /// Whether the message is on stderr already (cargo printed it), so that printing it
+    /// again would show it twice.
+    pub fn already_shown(&self) -> bool {
+        matches!(self, Error::Build(BuildError::Refused { shown: true, .. }))
     }
 }

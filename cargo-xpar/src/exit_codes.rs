@@ -12,9 +12,11 @@ pub const SETUP_ERROR: i32 = 96;
 /// At least one test failed (or crashed, or returned no result), or the run stopped early
 /// with tests left unrun.
 pub const TEST_RUN_FAILED: i32 = 100;
-/// `cargo test --no-run` failed: a compile error, a bad manifest, a missing package.
+/// `cargo test --no-run` failed: a compile error, a bad manifest, a dependency that could
+/// not be fetched. (Cargo refusing the command line itself, as for `-p` naming no
+/// package or an unknown feature, is [`USAGE`].)
 pub const BUILD_FAILED: i32 = 101;
-/// Writing a report (JUnit) failed.
+/// Writing a report (JUnit, JSON) failed.
 pub const WRITE_OUTPUT_ERROR: i32 = 110;
 /// `--coverage --fail-under-lines P`: every test passed but line coverage is below P.
 pub const COVERAGE_BELOW_THRESHOLD: i32 = 111;
@@ -24,4 +26,51 @@ pub const COVERAGE_ERROR: i32 = 112;
 /// 129 for SIGHUP), as shells report it. The reports are written with what finished.
 pub fn interrupted(signal: i32) -> i32 {
     128 + signal
+}
+
+/// The table `--help` ends with: every code above, in the words of the README's table.
+pub const HELP: &str = "\
+Exit codes:
+  0      every test that ran passed
+  2      bad usage (one line on stderr)
+  4      the filters matched no test
+  96     setting up the run failed
+  100    a test failed, or the run stopped with tests left unrun
+  101    the build failed
+  110    a report (--junit, --json) could not be written
+  111    line coverage below --fail-under-lines
+  112    no coverage report could be made
+  128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_code() {
+        let codes = [
+            OK,
+            USAGE,
+            NO_TESTS_RUN,
+            SETUP_ERROR,
+            TEST_RUN_FAILED,
+            BUILD_FAILED,
+            WRITE_OUTPUT_ERROR,
+            COVERAGE_BELOW_THRESHOLD,
+            COVERAGE_ERROR,
+        ];
+        let listed: Vec<&str> = HELP
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        for code in codes {
+            assert!(
+                listed.contains(&code.to_string().as_str()),
+                "{code}: {HELP}"
+            );
+        }
+        assert!(listed.contains(&"128+N"), "{HELP}");
+        assert_eq!(listed.len(), codes.len() + 1, "{HELP}");
+    }
 }

@@ -64,6 +64,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn print_error(e: &Error) {
+    if e.already_shown() {
+        return;
+    }
     let mut text = format!("error: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

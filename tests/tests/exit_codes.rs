@@ -1,7 +1,9 @@
 //! The runner's exit code for each way a run can end, each from its own run on a fresh
 //! fixture copy: 0 all passed, 4 nothing matched, 101 build failed, 2 bad usage (whose
-//! cases share one copy, as they stop before any work), 0 for --help and --version.
-//! (100, tests failed, is checked on the full run in `run_basic.rs`.)
+//! cases share one copy, as they stop before any work: cargo refusing the command line and
+//! report paths that cannot be written among them), 0 for --help and --version, whose
+//! text lists every code. (100, tests failed, is checked on the full run in
+//! `run_basic.rs`.)
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -46,6 +48,13 @@ fn build_failure_exits_101_with_compiler_error() {
         result.stderr.contains("expected expression, found `;`"),
         "the compiler error is not shown\n\n{result}"
     );
+    // Unlike cargo refusing the command line, a failed build shows the command.
+    let shown = result.stderr.lines().any(|l| {
+        l.starts_with("error: `")
+            && l.contains(" test --no-run --message-format=json-render-diagnostics")
+            && l.ends_with("failed with exit status 101")
+    });
+    assert!(shown, "the failed command is not shown\n\n{result}");
 }
 
 /// Every misuse of the command line, whether our validation or clap finds it, ends the
@@ -74,6 +83,39 @@ fn bad_usage_exits_2_with_one_error_line() {
         (&["--retries", "-1"], "'-1'"),
         (&["--retries", "x"], "'x'"),
         (&["--timeout"], "--timeout"),
+        // Report paths that cannot be written (missing parents would be created).
+        (
+            &["--junit", "src"],
+            "cannot write --junit report to src: it is a directory",
+        ),
+        (
+            &["--json", "Cargo.toml/out/report.json"],
+            "cannot write --json report to Cargo.toml/out/report.json: Cargo.toml is not a \
+             directory",
+        ),
+        (
+            &["--coverage", "--coverage-output", "Cargo.toml"],
+            "cannot write --coverage-output reports to Cargo.toml",
+        ),
+        // Refused by cargo, in cargo's words: a usage error, not a failed build.
+        (
+            &["-p", "nosuchcrate"],
+            "error: package ID specification `nosuchcrate` did not match any packages",
+        ),
+        (
+            &["-F", "nosuchfeat"],
+            "error: the package 'passing' does not contain this feature: nosuchfeat",
+        ),
+        (
+            &["--profile", "nosuch"],
+            "error: profile `nosuch` is not defined",
+        ),
+        (&["--bin", "nosuch"], "no bin target named `nosuch`"),
+        (&["list", "-p", "nosuchcrate"], "`nosuchcrate`"),
+        (
+            &["stress", "--count", "2", "-F", "nosuchfeat"],
+            "nosuchfeat",
+        ),
     ];
     let failures: Vec<String> = cases
         .iter()
@@ -83,6 +125,52 @@ fn bad_usage_exits_2_with_one_error_line() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(
+        !fixture.path().join("target").exists(),
+        "a usage error stops before anything is built"
+    );
+}
+
+/// Outside a cargo project, cargo's one line, exit 2.
+#[test]
+fn outside_a_cargo_project_exits_2_with_cargos_line() {
+    let dir = tempfile::Builder::new()
+        .prefix("xpar-no-project-")
+        .tempdir()
+        .expect("create a temp dir");
+    let in_project = dir
+        .path()
+        .ancestors()
+        .find(|d| d.join("Cargo.toml").is_file());
+    assert!(
+        in_project.is_none(),
+        "the temp dir is inside a cargo project: {in_project:?}"
+    );
+    for args in [&[][..], &["list"], &["stress", "--count", "1"]] {
+        let result = run(dir.path(), args);
+        let why = usage_error_mismatch(&result, "error: could not find `Cargo.toml` in");
+        assert!(why.is_none(), "{args:?}: {why:?}\n{result}");
+    }
+}
+
+/// Missing parent directories of the report paths are created, as `--help` says.
+#[test]
+fn missing_report_directories_are_created() {
+    let fixture = FixtureCopy::new("passing");
+    let result = run(
+        fixture.path(),
+        &[
+            "--junit",
+            "reports/junit/run.xml",
+            "--json",
+            "reports/json/run.json",
+        ],
+    );
+    assert_eq!(result.code(), Some(0), "{result}");
+    for report in ["reports/junit/run.xml", "reports/json/run.json"] {
+        let path = fixture.path().join(report);
+        assert!(path.is_file(), "no {}\n{result}", path.display());
+    }
 }
 
 /// Why `result` is not a usage error naming `names`, if it is not.
@@ -108,7 +196,7 @@ fn usage_error_mismatch(result: &Run, names: &str) -> Option<String> {
 }
 
 /// clap reports `--help` and `--version` the way it reports errors; they still print in
-/// full, on stdout, and exit 0.
+/// full, on stdout, and exit 0. The help fits in 100 columns and lists every exit code.
 #[test]
 fn help_and_version_print_to_stdout_and_exit_0() {
     let fixture = FixtureCopy::new("passing");
@@ -127,5 +215,32 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         assert_eq!(result.code(), Some(0), "{args:?}\n{result}");
         assert!(result.stdout.contains(want), "{args:?}\n{result}");
         assert!(result.stderr.is_empty(), "{args:?}\n{result}");
+        let long: Vec<&str> = result
+            .stdout
+            .lines()
+            .filter(|l| l.chars().count() > 100)
+            .collect();
+        assert!(
+            long.is_empty(),
+            "{args:?}: lines over 100 columns: {long:#?}"
+        );
+    }
+    let help = run(fixture.path(), &["--help"]).stdout;
+    let codes = help
+        .split_once("Exit codes:")
+        .map(|(_, table)| table)
+        .unwrap_or_else(|| panic!("no exit codes in --help:\n{help}"));
+    let listed: Vec<&str> = codes
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    // Every code of the README's table (cargo-xpar/src/exit_codes.rs).
+    for code in [
+        "0", "2", "4", "96", "100", "101", "110", "111", "112", "128+N",
+    ] {
+        assert!(
+            listed.contains(&code),
+            "{code} missing from --help:\n{codes}"
+        );
     }
 }

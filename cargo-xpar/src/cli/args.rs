@@ -20,7 +20,9 @@ use crate::report::StressOutput;
     name = "cargo",
     bin_name = "cargo",
     version,
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    // Help wraps to the terminal, and to 100 columns at most (or when not on one).
+    max_term_width = 100
 )]
 pub enum CargoCli {
     /// Run a workspace's tests in parallel worker processes.
@@ -32,9 +34,7 @@ pub enum CargoCli {
     version,
     about = "Run a workspace's tests in parallel worker processes, batching tests per process.",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 all tests passed, 100 a test failed, 101 the build failed, \
-                  4 no tests matched, 2 bad usage, 111 coverage below --fail-under-lines, \
-                  112 no coverage report."
+    after_help = crate::exit_codes::HELP
 )]
 pub struct XparApp {
     #[command(subcommand)]
@@ -382,10 +382,12 @@ pub struct RunnerArgs {
     /// When to show the output of failing tests.
     #[arg(long, value_enum, value_name = "WHEN")]
     pub failure_output: Option<OutputWhen>,
-    /// Write a JUnit XML report of the whole run to this file.
+    /// Write a JUnit XML report of the whole run to this file (missing parent directories
+    /// are created; checked before building).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub junit: Option<PathBuf>,
-    /// Write a JSON report of the whole run to this file (see docs/report-format.md).
+    /// Write a JSON report of the whole run to this file (see docs/report-format.md;
+    /// missing parent directories are created; checked before building).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
     /// Collect LLVM source-based coverage, merged over every worker and binary.
@@ -401,7 +403,8 @@ pub struct RunnerArgs {
         help_heading = "Coverage"
     )]
     pub coverage_format: Vec<CoverageFormat>,
-    /// Where to write the coverage reports [default: <target-dir>/xpar/coverage].
+    /// Where to write the coverage reports, created if missing [default:
+    /// <target-dir>/xpar/coverage].
     #[arg(
         long,
         value_name = "DIR",

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::*;
+use super::writable;
 use crate::coverage::CoverageFormat;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
@@ -178,8 +179,8 @@ impl RunConfig {
             max_worker_restart: r.max_worker_restart,
             success_output,
             failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
-            junit: r.junit,
-            json: r.json,
+            junit: checked_file("--junit report", r.junit)?,
+            json: checked_file("--json report", r.json)?,
             coverage: coverage_config(
                 r.coverage,
                 r.coverage_format,
@@ -223,11 +224,22 @@ fn coverage_config(
     if formats.is_empty() {
         formats.push(CoverageFormat::Lcov);
     }
+    if let Some(dir) = &output {
+        writable::check_report_dir("--coverage-output reports", dir)?;
+    }
     Ok(Some(CoverageConfig {
         formats: unique(formats),
         output,
         fail_under_lines,
     }))
+}
+
+/// `path`, once a report can be written there ([`writable::check_report_file`]).
+fn checked_file(what: &'static str, path: Option<PathBuf>) -> Result<Option<PathBuf>, UsageError> {
+    if let Some(p) = &path {
+        writable::check_report_file(what, p)?;
+    }
+    Ok(path)
 }
 
 /// `formats` without repeats, in the order first asked for: each report is written once.

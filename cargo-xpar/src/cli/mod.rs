@@ -1,9 +1,11 @@
-//! The command line: what the user typed (`args`), what it means (`config`), and clap's
-//! errors as one line (`clap_error`).
+//! The command line: what the user typed (`args`), what it means (`config`), clap's
+//! errors as one line (`clap_error`), and whether the report paths can be written
+//! (`writable`).
 
 mod args;
 mod clap_error;
 mod config;
+mod writable;
 
 pub use args::*;
 pub use clap_error::*;

@@ -1,5 +1,7 @@
 //! Builds the test binaries with `cargo test --no-run` and reads cargo's JSON messages
 //! (with `cargo metadata` alongside, for the package facts tests see in their environment).
+//! Cargo refusing the command line is a usage error, told from a failed build by
+//! [`cargo_stderr`](super::cargo_stderr).
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -9,6 +11,7 @@ use std::process::Stdio;
 use cargo_metadata::{Artifact, Message, Metadata, MetadataCommand, Package, PackageId};
 
 use super::binary::{BinaryId, BinaryKind, TestBinary};
+use super::cargo_stderr;
 use super::env::{sysroot_libs, test_env};
 use crate::cli::CargoOptions;
 use crate::errors::BuildError;
@@ -72,7 +75,8 @@ fn instrumented(binary: &std::path::Path) -> bool {
 
 /// Runs `cargo test --no-run --message-format=json-render-diagnostics`, showing cargo's
 /// progress and rendered diagnostics on stderr as cargo shows them; with `coverage`,
-/// instrumented, into [`coverage_target_dir`].
+/// instrumented, into [`coverage_target_dir`]. Cargo refusing the command line before
+/// building is [`BuildError::Refused`], a usage error.
 pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildOutput, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
@@ -94,7 +98,7 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
     type MetadataJoin = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
     let join = |handle: MetadataJoin| match handle.join() {
         Ok((Ok(m), sysroot)) => Ok((m, sysroot)),
-        Ok((Err(e), _)) => Err(BuildError::Metadata(e.to_string())),
+        Ok((Err(e), _)) => Err(metadata_error(e)),
         Err(_) => Err(BuildError::Metadata("the metadata thread panicked".into())),
     };
     let mut pending = Some(metadata);
@@ -128,6 +132,7 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
         build.env("LLVM_PROFILE_FILE", scratch);
         known = Some((m, sysroot));
     }
+    cargo_stderr::as_on_terminal(&mut build_opts, &mut build);
     build
         .args([
             "test",
@@ -138,26 +143,45 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
     let mut child = build
         .command()
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| BuildError::Spawn {
             command: build.to_string(),
             source,
         })?;
+    let stderr_tail = match child.stderr.take() {
+        Some(stderr) => Some(cargo_stderr::tee(stderr).map_err(BuildError::Read)?),
+        None => None,
+    };
 
     let mut artifacts = Vec::new();
+    // Cargo says the build finished only once it started one.
+    let mut built = false;
     if let Some(stdout) = child.stdout.take() {
         for message in Message::parse_stream(BufReader::new(stdout)) {
-            if let Message::CompilerArtifact(artifact) = message.map_err(BuildError::Read)? {
-                artifacts.push(artifact);
+            match message.map_err(BuildError::Read)? {
+                Message::CompilerArtifact(artifact) => artifacts.push(artifact),
+                Message::BuildFinished(_) => built = true,
+                _ => {}
             }
         }
     }
     let status = child.wait().map_err(BuildError::Read)?;
+    let stderr_tail = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
     if !status.success() {
-        return Err(BuildError::Failed {
-            command: build.to_string(),
-            status: describe_status(status),
+        let refused = (!built)
+            .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(&stderr_tail)))
+            .flatten();
+        return Err(match refused {
+            // Cargo's own line is on stderr already: it is the whole message.
+            Some(message) => BuildError::Refused {
+                message,
+                shown: true,
+            },
+            None => BuildError::Failed {
+                command: build.to_string(),
+                status: describe_status(status),
+            },
         });
     }
 
@@ -185,6 +209,20 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
             .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf()),
         workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
     })
+}
+
+/// `cargo metadata` failing: a refusal of the command line (no Cargo.toml) is a usage error
+/// with cargo's line, which cargo_metadata kept rather than showed.
+fn metadata_error(e: cargo_metadata::Error) -> BuildError {
+    if let cargo_metadata::Error::CargoMetadata { stderr } = &e {
+        if let Some(message) = cargo_stderr::refusal(stderr) {
+            return BuildError::Refused {
+                message,
+                shown: false,
+            };
+        }
+    }
+    BuildError::Metadata(e.to_string())
 }
 
 /// The test executables among cargo's artifacts, with the environment each one expects.
@@ -269,6 +307,29 @@ fn package_name_from_id(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_refusing_the_command_line_is_a_usage_error() {
+        let refused = metadata_error(cargo_metadata::Error::CargoMetadata {
+            stderr: "error: could not find `Cargo.toml` in `/tmp` or any parent directory\n"
+                .to_owned(),
+        });
+        match refused {
+            BuildError::Refused { message, shown } => {
+                assert_eq!(
+                    message,
+                    "could not find `Cargo.toml` in `/tmp` or any parent directory"
+                );
+                // cargo_metadata kept cargo's stderr: it is for us to print.
+                assert!(!shown);
+            }
+            other => panic!("{other:?}"),
+        }
+        let broken = metadata_error(cargo_metadata::Error::CargoMetadata {
+            stderr: "error: failed to parse manifest at `/x/Cargo.toml`\n".to_owned(),
+        });
+        assert!(matches!(broken, BuildError::Metadata(_)), "{broken:?}");
+    }
 
     #[test]
     fn package_names_from_ids() {

@@ -2,6 +2,7 @@
 
 mod binary;
 mod build;
+mod cargo_stderr;
 mod env;
 mod list;
 
