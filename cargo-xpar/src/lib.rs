@@ -112,6 +112,10 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         None => None,
     };
     let selection = plan::select(&list, &cfg.filter);
+    // With nothing to run the error below says it all: no "Starting 0 tests", no summary.
+    // The run still goes through, so that the reports asked for are written (empty) rather
+    // than an earlier run's left in their place.
+    let show = selection.run_count() > 0;
     // Instrumented tests run slower: their durations are kept apart.
     let history_path = match coverage {
         Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
@@ -155,10 +159,14 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         profile_dir: profile_dir.clone(),
     };
     let end = execute(&list, selection, schedule, &opts, &mut |event| {
-        display.handle(&event);
+        if show {
+            display.handle(&event);
+        }
         record.handle(&event);
     })?;
-    display.finish(&record);
+    if show {
+        display.finish(&record);
+    }
     if let Err(e) = history::save(&history_path, durations, &record) {
         eprintln!(
             "warning: could not update the duration history at {}: {e}",

@@ -9,7 +9,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 
 use xpar_tests::fixture_data::PASSING;
-use xpar_tests::{assert_cases_match, run, run_junit, FixtureCopy, Run};
+use xpar_tests::{assert_cases_match, parse_junit, run, run_junit, FixtureCopy, Run};
 
 #[test]
 fn all_passing_exits_zero() {
@@ -24,11 +24,47 @@ fn all_passing_exits_zero() {
     );
 }
 
+/// Only the error is shown: no "Starting 0 tests", no summary. The report asked for is
+/// still written, empty, so that an earlier run's is not taken for this one's.
 #[test]
-fn filter_matching_nothing_exits_4() {
+fn filter_matching_nothing_exits_4_with_only_the_error() {
     let fixture = FixtureCopy::new("passing");
-    let result = run(fixture.path(), &["no_test_has_this_name"]);
-    assert_eq!(result.code(), Some(4), "{result}");
+    let result = run_junit(fixture.path(), &["no_test_has_this_name"]);
+    let run = &result.run;
+    assert_eq!(run.code(), Some(4), "{run}");
+    let ours: Vec<&str> = run
+        .stderr
+        .lines()
+        // cargo's own lines (`Compiling`, `Finished`) are indented status words.
+        .filter(|l| !l.starts_with("   "))
+        .collect();
+    assert_eq!(
+        ours,
+        ["error: no tests to run (the filters matched none)"],
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "{run}");
+    let cases = parse_junit(result.xml()).expect("a valid JUnit report");
+    assert!(cases.is_empty(), "{cases:?}");
+}
+
+/// Counts are spelled for their number ("1 test"), and a speedup is given only when the
+/// tests took long enough for it to mean something: not for milliseconds of tests, where
+/// the wall time is process starts and "0.02x" would read as a slowdown.
+#[test]
+fn one_test_and_no_speedup_on_a_tiny_suite() {
+    let fixture = FixtureCopy::new("passing");
+    let result = run(fixture.path(), &["--exact", "tests::one", "-j", "2"]);
+    assert_eq!(result.code(), Some(0), "{result}");
+    for want in [
+        "Starting 1 test on 1 worker (4 filtered out)",
+        "1 test run: 1 passed, 0 failed, 0 ignored, 4 filtered out",
+    ] {
+        assert!(result.stderr.contains(want), "no {want:?}\n{result}");
+    }
+    assert!(result.stderr.contains("sum of test times"), "{result}");
+    assert!(!result.stderr.contains("1 tests"), "{result}");
+    assert!(!result.stderr.contains("speedup"), "{result}");
 }
 
 #[test]

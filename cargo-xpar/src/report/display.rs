@@ -100,8 +100,9 @@ impl Display {
                 opaque,
             } => {
                 let mut text = format!(
-                    "{} {to_run} tests on {} ({filtered_out} filtered out)\n",
+                    "{} {} on {} ({filtered_out} filtered out)\n",
                     self.label(BOLD, "Starting"),
+                    plural(*to_run, "test"),
                     plural(*workers, "worker")
                 );
                 for (id, reason) in opaque {
@@ -159,9 +160,10 @@ impl Display {
             }
             RunEvent::TooManyCrashes { binary_id, crashes } => {
                 let text = format!(
-                    "{} test processes of {binary_id} crashed {crashes} times: stopping the run \
+                    "{} test processes of {binary_id} crashed {}: stopping the run \
                      (--max-worker-restart)\n",
                     self.label(FAIL, "ERROR"),
+                    plural(*crashes, "time"),
                 );
                 self.emit(&text);
             }
@@ -281,8 +283,8 @@ impl Display {
         }
         text += "------------\n";
         let mut counts = format!(
-            "{} tests run: {} passed, {} failed, {} ignored",
-            record.ran(),
+            "{} run: {} passed, {} failed, {} ignored",
+            plural(record.ran(), "test"),
             record.passed(),
             record.failed(),
             record.ignored()
@@ -303,13 +305,7 @@ impl Display {
             record.wall.as_secs_f64(),
             counts
         );
-        text += &format!(
-            "{:>12}  sum of test times {:.3}s, {:.2}x speedup on {}\n",
-            "",
-            record.test_time_sum().as_secs_f64(),
-            record.speedup(),
-            plural(record.workers, "worker")
-        );
+        text += &format!("{:>12}  {}\n", "", times_line(record));
         for (id, _) in &record.opaque {
             text += &format!(
                 "{:>12}  {id} ran as one opaque test (not a libtest binary)\n",
@@ -332,9 +328,10 @@ impl Display {
                 .count();
             let first = reason.lines().next().unwrap_or_default();
             text += &format!(
-                "{} {} ({n} tests): could not start: {first}\n",
+                "{} {} ({}): could not start: {first}\n",
                 self.label(FAIL, "ERROR"),
-                self.paint(BOLD, id.as_str())
+                self.paint(BOLD, id.as_str()),
+                plural(n, "test")
             );
         }
         for o in record.outcomes.iter().filter(|o| o.is_flaky()) {
@@ -347,6 +344,24 @@ impl Display {
         }
         self.emit(&text);
         let _ = self.out.flush();
+    }
+}
+
+/// The summary's second line: the sum of test times and, when that sum is large enough
+/// for the ratio to mean something, the speedup (sum / wall time). On a suite of
+/// millisecond tests the wall time is mostly process starts, and "0.02x speedup" would
+/// read as a slowdown that parallelism caused.
+fn times_line(record: &RunRecord) -> String {
+    let sum = record.test_time_sum();
+    let workers = plural(record.workers, "worker");
+    if sum >= Duration::from_secs(1) || (sum >= record.wall && !sum.is_zero()) {
+        format!(
+            "sum of test times {:.3}s, {:.2}x speedup on {workers}",
+            sum.as_secs_f64(),
+            record.speedup()
+        )
+    } else {
+        format!("sum of test times {:.3}s on {workers}", sum.as_secs_f64())
     }
 }
 
