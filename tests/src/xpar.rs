@@ -67,11 +67,22 @@ pub fn xpar_bin() -> &'static Path {
     })
 }
 
+/// Where runs in `dir` keep their temporary directories: inside `dir` (a fixture copy,
+/// or a temp dir of the test), so they go when it goes, even those of a runner that was
+/// killed before it could remove them (`robustness.rs` kills one with SIGKILL).
+fn run_tmpdir(dir: &Path) -> PathBuf {
+    dir.join(".xpar-test-tmp")
+}
+
 /// A command running `cargo xpar` in `dir`, as cargo would start the subcommand
-/// (`cargo-xpar xpar ARGS...`), with the outer test run's variables cleared.
+/// (`cargo-xpar xpar ARGS...`), with the outer test run's variables cleared and the
+/// system temp directory inside `dir` ([`run_tmpdir`]).
 pub fn xpar(dir: &Path) -> Command {
+    let tmp = run_tmpdir(dir);
+    std::fs::create_dir_all(&tmp)
+        .unwrap_or_else(|err| panic!("could not create {}: {err}", tmp.display()));
     let mut cmd = Command::new(xpar_bin());
-    cmd.arg("xpar").current_dir(dir);
+    cmd.arg("xpar").current_dir(dir).env("TMPDIR", &tmp);
     for var in CLEARED_VARS {
         cmd.env_remove(var);
     }
