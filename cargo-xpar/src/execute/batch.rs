@@ -12,6 +12,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use super::dispatcher::Cancel;
+use super::filters::prefix_filters;
 use super::libtest_log::{BatchParser, Decided, Verdict};
 use super::run_env::RunEnv;
 use super::test_process::{self, Input, TestProcess, LEAK_TIMEOUT, LOG_FD};
@@ -73,6 +74,9 @@ pub enum WorkerMsg {
         binary: usize,
         reason: String,
     },
+    /// Several messages at once (a busy batch decides tests faster than one message
+    /// each is worth).
+    Many(Vec<WorkerMsg>),
     /// A test process held the run up or left processes behind.
     Notice {
         worker: usize,
@@ -95,6 +99,8 @@ pub struct BatchContext<'a> {
     /// `--timeout`: the most a process may go on after its last test ended.
     pub exit_timeout: Option<Duration>,
     pub test_args: &'a [String],
+    /// Every test name of the binary, sorted: what a filter may select besides a batch.
+    pub all_names: &'a [&'a str],
     pub cancel: &'a Cancel,
     /// When the run started: test start times are reported from it.
     pub run_start: Instant,
@@ -145,14 +151,20 @@ impl BatchContext<'_> {
                 if !capture {
                     p.arg("--nocapture");
                 }
-                p.arg("--exact");
             }
         }
         if mode != Mode::Opaque {
             if self.include_ignored {
                 p.arg("--include-ignored");
             }
-            p.args(names);
+            let prefixes = match mode {
+                Mode::Batch { .. } => prefix_filters(self.all_names, names),
+                _ => None,
+            };
+            match prefixes {
+                Some(prefixes) => p.args(prefixes),
+                None => p.arg("--exact").args(names),
+            };
         }
         p.args(self.test_args);
         p
@@ -561,10 +573,14 @@ fn read_process(
                 continue;
             }
         };
+        let mut round: Vec<WorkerMsg> = Vec::new();
+        let mut emit_round = |m: WorkerMsg| round.push(m);
         match input {
             Input::Stream(bytes) => {
-                for name in parser.feed_stream(&bytes, at) {
-                    emit(WorkerMsg::Started {
+                // Only the last test that started may still run: the others started and
+                // ended within this read, and their results say all there is.
+                if let Some(name) = parser.feed_stream(&bytes, at).pop() {
+                    emit_round(WorkerMsg::Started {
                         worker: ctx.worker,
                         binary_id: ctx.binary.id.clone(),
                         name,
@@ -591,7 +607,12 @@ fn read_process(
             first_test.get_or_insert(secs);
             test_sum += secs;
             count += 1;
-            hand_on(ctx, d, held, emit);
+            hand_on(ctx, d, held, &mut emit_round);
+        }
+        match round.len() {
+            0 => {}
+            1 => round.into_iter().for_each(&mut *emit),
+            _ => emit(WorkerMsg::Many(round)),
         }
         if any && ctx.cancel.is_set() && status.is_none() && !killed_by_cancel {
             // The run is stopping: the test libtest may have started meanwhile is not run.
@@ -921,6 +942,7 @@ printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered
                 capture: true,
                 exit_timeout: None,
                 test_args: &[],
+                all_names: &[],
                 cancel: &cancel,
                 run_start: Instant::now(),
                 run_env: &run_env,
@@ -931,10 +953,20 @@ printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered
             let mut outcomes = Vec::new();
             let mut broken = Vec::new();
             let names = names.iter().map(|s| s.to_string()).collect();
-            run_named(&ctx, names, &mut |msg| match msg {
-                WorkerMsg::Finished { outcome } => outcomes.push(outcome),
-                WorkerMsg::BinaryBroken { reason, .. } => broken.push(reason),
-                _ => {}
+            fn collect(msg: WorkerMsg, outcomes: &mut Vec<TestOutcome>, broken: &mut Vec<String>) {
+                match msg {
+                    WorkerMsg::Finished { outcome } => outcomes.push(outcome),
+                    WorkerMsg::BinaryBroken { reason, .. } => broken.push(reason),
+                    WorkerMsg::Many(msgs) => {
+                        for m in msgs {
+                            collect(m, outcomes, broken);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            run_named(&ctx, names, &mut |msg| {
+                collect(msg, &mut outcomes, &mut broken)
             });
             (outcomes, broken)
         }

@@ -406,6 +406,11 @@ impl Dispatcher<'_> {
 
     fn handle(&mut self, msg: WorkerMsg, sink: &mut dyn FnMut(RunEvent)) {
         match msg {
+            WorkerMsg::Many(msgs) => {
+                for m in msgs {
+                    self.handle(m, sink);
+                }
+            }
             WorkerMsg::Ready { worker, costs } => {
                 for c in costs {
                     self.cost.record(c);

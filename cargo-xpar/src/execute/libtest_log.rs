@@ -491,7 +491,12 @@ impl BatchParser {
             // Under capture libtest puts its message in the section; here it is not.
             output.extend_from_slice(format!("note: {msg}\n").as_bytes());
         }
-        let started = t.started.or(prev_verdict);
+        // The two channels are read apart, so a name line can come before the previous
+        // verdict or after its own: the test ran between the two verdicts.
+        let started = match (t.started, prev_verdict) {
+            (Some(s), Some(p)) => Some(s.max(p).min(ended)),
+            (s, p) => s.or(p),
+        };
         Decided {
             name: self.order[i].clone(),
             verdict,

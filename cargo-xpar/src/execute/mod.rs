@@ -2,6 +2,7 @@
 
 mod batch;
 mod dispatcher;
+mod filters;
 mod libtest_log;
 mod os_signals;
 mod retry;

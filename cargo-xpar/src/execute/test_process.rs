@@ -17,6 +17,9 @@ pub const LOG_FD: i32 = 3;
 /// behind holds it (nextest waits as long before it reports a leak).
 pub const LEAK_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// How long a reader lets a busy pipe gather bytes before it reads again.
+const COALESCE: Duration = Duration::from_millis(1);
+
 /// What arrives from a test process.
 #[derive(Debug)]
 pub enum Input {
@@ -87,14 +90,24 @@ fn read_in_thread(
         .name("xpar-reader".into())
         .spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
+            let mut last = Instant::now() - COALESCE;
             loop {
                 match r.read(&mut buf) {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if tx.send((data(buf[..n].to_vec()), Instant::now())).is_err() {
+                        let now = Instant::now();
+                        if tx.send((data(buf[..n].to_vec()), now)).is_err() {
                             return;
                         }
+                        // Thousands of tiny tests a second write a few bytes each: one
+                        // wake-up of this thread and the worker per write would cost
+                        // more than the tests. At such a rate, let the pipe gather a
+                        // little; a test that takes longer is timed to the read.
+                        if n < buf.len() && now.duration_since(last) < COALESCE {
+                            std::thread::sleep(COALESCE);
+                        }
+                        last = now;
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::batch::{run_alone, run_named, run_opaque, BatchContext, ToWorker, WorkerMsg};
 use super::dispatcher::{Cancel, ExecuteOptions};
 use super::run_env::RunEnv;
-use crate::discover::{Harness, TestList};
+use crate::discover::{BinaryContent, Harness, TestList};
 use crate::plan::{Chunk, RunIgnored, UnitTests};
 
 pub fn worker_loop(
@@ -19,6 +19,8 @@ pub fn worker_loop(
     out: mpsc::Sender<WorkerMsg>,
 ) {
     let mut costs = Vec::new();
+    // Each binary's test names, sorted as libtest sorts them, once it is first run here.
+    let mut sorted: std::collections::HashMap<usize, Vec<&str>> = Default::default();
     loop {
         let ready = WorkerMsg::Ready {
             worker,
@@ -35,6 +37,14 @@ pub fn worker_loop(
             }
         };
         let binary = &list.binaries[chunk.binary].binary;
+        let all_names = sorted.entry(chunk.binary).or_insert_with(|| {
+            let mut names: Vec<&str> = match &list.binaries[chunk.binary].content {
+                BinaryContent::Tests(tests) => tests.iter().map(|t| t.name.as_str()).collect(),
+                BinaryContent::Opaque { .. } => Vec::new(),
+            };
+            names.sort_unstable();
+            names
+        });
         let ctx = BatchContext {
             binary_index: chunk.binary,
             binary,
@@ -44,6 +54,7 @@ pub fn worker_loop(
             capture: opts.capture,
             exit_timeout: opts.timeouts.test,
             test_args: &opts.test_args,
+            all_names,
             cancel,
             run_start,
             run_env,

@@ -4,7 +4,7 @@
 
 use super::durations::Durations;
 use super::filter::Selection;
-use super::schedule::{sort_longest_first, OwnRule, Schedule, Segment};
+use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
 use super::split::{classify, effective_serial, planned_units};
 use crate::discover::TestList;
 use xpar_protocol::Serial;
@@ -161,12 +161,25 @@ pub fn stress_schedule(
     s
 }
 
-/// Each segment's tests longest first, and the segments ordered by their longest test.
+/// Tests expected to take less than this are not reordered among themselves: packing
+/// gains nothing from their order, and neighbours in name order are what lets a batch
+/// be selected by a few name prefixes instead of thousands of `--exact` names.
+const TINY_TEST_SECS: f64 = 0.005;
+
+/// Each segment's tests longest first (tiny ones after, in list order), and the segments
+/// ordered by their longest test.
 fn longest_first_segments(mut segments: Vec<Segment>) -> Vec<Segment> {
+    let key = |t: &PlannedTest| {
+        if t.expected < TINY_TEST_SECS {
+            0.0
+        } else {
+            t.expected
+        }
+    };
     for s in &mut segments {
         s.tests
             .make_contiguous()
-            .sort_by(|a, b| b.expected.total_cmp(&a.expected));
+            .sort_by(|a, b| key(b).total_cmp(&key(a)));
     }
     sort_longest_first(&mut segments);
     segments
