@@ -154,6 +154,9 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         stop_stable: None,
         max_crashes: cfg.max_worker_restart.unwrap_or(4 * schedule.workers()),
         run_ignored: cfg.filter.run_ignored,
+        // Passing tests' output is read only when shown or written to the JSON report;
+        // otherwise libtest's own capture spares the pipe (see `execute::batch`).
+        capture: cfg.success_output == cli::OutputWhen::Never && cfg.json.is_none(),
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
         profile_dir: profile_dir.clone(),
@@ -251,6 +254,7 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
     let opts = ExecuteOptions {
         max_fail: None,
         run_ignored: cfg.filter.run_ignored,
+        capture: true,
         test_args: cfg.test_args.clone(),
         keep_tmp: false,
         profile_dir: None,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::events::{worker_name, Failure, RunEvent, TestOutcome, TestStatus};
+use super::events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
 use super::record::RunRecord;
 use crate::cli::{ColorChoice, OutputWhen};
 
@@ -31,10 +31,17 @@ pub struct Display {
     /// worker -> the test it is running.
     running: BTreeMap<usize, String>,
     failed: usize,
-    /// Unbuffered: each event's text is one write, so a CI log shows every line as it
-    /// happens, in order with the warnings written straight to stderr.
+    /// Each event's text is written before the next event is handled, so a CI log shows
+    /// every line as it happens, in order with the warnings written straight to stderr;
+    /// but passing tests' lines wait in `pending` (up to [`PASS_LINES_WAIT`]), so a
+    /// burst of thousands of tests a second costs a few writes, not one per test.
     out: std::io::Stderr,
+    pending: String,
+    pending_since: Option<std::time::Instant>,
 }
+
+/// The longest a passing test's line waits to be written with others.
+const PASS_LINES_WAIT: Duration = Duration::from_millis(100);
 
 const PASS: Style = Style::new()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)))
@@ -62,6 +69,8 @@ impl Display {
             running: BTreeMap::new(),
             failed: 0,
             out: std::io::stderr(),
+            pending: String::new(),
+            pending_since: None,
         }
     }
 
@@ -86,12 +95,35 @@ impl Display {
                 let _ = err.write_all(text.as_bytes());
             }),
             None => {
-                let _ = self.out.write_all(text.as_bytes());
+                self.pending.push_str(text);
+                let since = *self
+                    .pending_since
+                    .get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= PASS_LINES_WAIT {
+                    self.flush_pending();
+                }
             }
         }
     }
 
+    fn flush_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.out.write_all(self.pending.as_bytes());
+            self.pending.clear();
+        }
+        self.pending_since = None;
+    }
+
     pub fn handle(&mut self, event: &RunEvent) {
+        self.handle_event(event);
+        let routine = matches!(event, RunEvent::TestFinished(o)
+            if matches!(o.status, TestStatus::Passed | TestStatus::Ignored));
+        if !routine {
+            self.flush_pending();
+        }
+    }
+
+    fn handle_event(&mut self, event: &RunEvent) {
         match event {
             RunEvent::RunStarted {
                 to_run,
@@ -179,6 +211,33 @@ impl Display {
                     1,
                 );
                 text += &format!("{:>12}   retrying in {:.3}s\n", "", delay.as_secs_f64());
+                self.emit(&text);
+            }
+            RunEvent::ProcessNotice {
+                binary_id,
+                worker,
+                test,
+                notice,
+            } => {
+                let label = match notice {
+                    Notice::SlowExit { .. } => "SLOW EXIT",
+                    Notice::LeakedPipe { .. } | Notice::Ended { .. } => "LEAK",
+                };
+                let text = format!(
+                    "{} {:>4} {} {}: {}\n",
+                    self.label(SKIP, label),
+                    worker_name(*worker),
+                    self.paint(BOLD, binary_id.as_str()),
+                    test.as_deref().unwrap_or("(its test process)"),
+                    notice.message()
+                );
+                self.emit(&text);
+            }
+            RunEvent::LeftoversEnded { processes } => {
+                let notice = Notice::Ended {
+                    processes: processes.clone(),
+                };
+                let text = format!("{} {}\n", self.label(SKIP, "LEAK"), notice.message());
                 self.emit(&text);
             }
             RunEvent::RunFinished { .. } => {
@@ -338,11 +397,24 @@ impl Display {
             text += &self.status_line(o);
             text += &format!("{:>12}   passed on attempt {}\n", "", o.previous.len() + 1);
         }
+        let ended = record.processes_ended();
+        if ended > 0 {
+            text += &format!(
+                "{}  ended {} that tests left running (see the LEAK lines)\n",
+                self.label(SKIP, "Leaked"),
+                if ended == 1 {
+                    "1 process".to_owned()
+                } else {
+                    format!("{ended} processes")
+                }
+            );
+        }
         // Why tests were left unrun, when some were.
         if let (Some(why), true) = (&record.cancelled, record.not_run() > 0) {
             text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
         }
         self.emit(&text);
+        self.flush_pending();
         let _ = self.out.flush();
     }
 }
