@@ -98,3 +98,31 @@ fn canonical(path: &Path) -> PathBuf {
     path.canonicalize()
         .unwrap_or_else(|err| panic!("cannot resolve {}: {err}", path.display()))
 }
+
+/// A marker expression selects in `list` what it selects in a run: the opaque binary has
+/// no markers, so `-m serial` lists none of its tests (a run would not run it either).
+#[test]
+fn list_selects_by_markers_as_the_run_does() {
+    let fixture = FixtureCopy::new("basic");
+    let listed = run(
+        fixture.path(),
+        &["list", "--format", "json", "-m", "serial"],
+    );
+    assert_eq!(listed.code(), Some(0), "{listed}");
+    let list: TestList = serde_json::from_str(&listed.stdout).unwrap();
+    let opaque = list
+        .binaries
+        .iter()
+        .find(|b| b.opaque)
+        .expect("the opaque binary");
+    assert!(opaque.tests.is_empty(), "{listed}");
+    assert_eq!(list.test_count, 0, "{listed}");
+    let all = run(fixture.path(), &["list", "--format", "json"]);
+    let all: TestList = serde_json::from_str(&all.stdout).unwrap();
+    let opaque = all
+        .binaries
+        .iter()
+        .find(|b| b.opaque)
+        .expect("the opaque binary");
+    assert_eq!(opaque.tests.len(), 1, "without -m it is listed");
+}

@@ -198,7 +198,12 @@ fn sigint_stops_the_run_writes_the_reports_and_leaves_nothing_running() {
         .iter()
         .find(|c| c.name == "tests::a_hangs")
         .unwrap_or_else(|| panic!("the interrupted test is in the report: {cases:?}"));
-    assert!(hang.skipped, "{hang:?}");
+    // It ran until the signal: not "not run", and not passed.
+    let failure = hang.failure.as_ref().unwrap_or_else(|| panic!("{hang:?}"));
+    assert!(
+        failure.message.contains("interrupted by SIGINT"),
+        "{hang:?}"
+    );
     assert!(all.contains("interrupted by SIGINT"), "{all}");
     let left = survivors(&fixture.path().join("pids"));
     assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
@@ -239,7 +244,14 @@ fn sigterm_and_sighup_stop_the_run_and_a_second_signal_kills_at_once() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let t = &json["tests"][0];
     assert_eq!(t["name"], "tests::j_ignores_stop_signals", "{json}");
-    assert_eq!(t["status"], "not-run", "{json}");
+    assert_eq!(t["status"], "failed", "{json}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("interrupted by SIGHUP"),
+        "{json}"
+    );
     let left = survivors(&pids);
     assert!(left.is_empty(), "processes left running: {left:?}\n{all}");
 
@@ -455,4 +467,21 @@ fn a_run_whose_processes_keep_crashing_stops() {
         EXPECTED.len(),
         "every test has its one result"
     );
+}
+
+/// A retried test that timed out says so on its `TRY` line, as a retried failure does.
+#[test]
+fn a_retried_timeout_keeps_its_try_number() {
+    let (_f, run) = adversarial(&[
+        "a_hangs",
+        "--timeout",
+        "300ms",
+        "--timeout-grace",
+        "100ms",
+        "--retries",
+        "1",
+    ]);
+    assert_eq!(run.run.code(), Some(100), "{}", run.run);
+    assert!(run.run.stderr.contains("TRY 1 TIMEOUT"), "{}", run.run);
+    assert!(!run.run.stderr.contains("TRY 1 FAIL"), "{}", run.run);
 }

@@ -632,10 +632,11 @@ fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> Test
             run: true,
         }),
         KillReason::MaxFail => TestStatus::NotRun("killed when --maxfail was reached".into()),
-        KillReason::Signal(sig) => TestStatus::NotRun(format!(
-            "killed: the run was interrupted by {}",
-            crate::process::os::signal_name(*sig)
-        )),
+        // It ran, so it is not "not run"; nor did it pass: it was cut short.
+        KillReason::Signal(sig) => TestStatus::Failed(Failure::Interrupted {
+            signal: *sig,
+            name: crate::process::os::signal_name(*sig),
+        }),
     }
 }
 

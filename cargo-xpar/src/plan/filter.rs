@@ -38,7 +38,7 @@ impl TestFilter {
         (self.patterns.is_empty() || self.patterns.iter().any(hit)) && !self.skip.iter().any(hit)
     }
 
-    fn matches_markers(&self, markers: &Markers) -> bool {
+    pub fn matches_markers(&self, markers: &Markers) -> bool {
         self.markers.as_ref().is_none_or(|e| e.matches(markers))
     }
 

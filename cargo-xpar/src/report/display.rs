@@ -204,12 +204,7 @@ impl Display {
                 attempt,
                 delay,
             } => {
-                let mut text = self.status_line(outcome);
-                text = text.replacen(
-                    &self.label(FAIL, "FAIL"),
-                    &self.label(SKIP, &format!("TRY {attempt} FAIL")),
-                    1,
-                );
+                let mut text = self.status_line_for(outcome, Some(*attempt));
                 text += &format!("{:>12}   retrying in {:.3}s\n", "", delay.as_secs_f64());
                 self.emit(&text);
             }
@@ -289,14 +284,25 @@ impl Display {
     }
 
     fn status_line(&self, o: &TestOutcome) -> String {
+        self.status_line_for(o, None)
+    }
+
+    /// The status line, its word after `TRY N` for an attempt that will be retried.
+    fn status_line_for(&self, o: &TestOutcome, attempt: Option<usize>) -> String {
         let (word, style) = match &o.status {
             TestStatus::Passed if o.is_flaky() => ("FLAKY", SKIP),
             TestStatus::Passed => ("PASS", PASS),
             TestStatus::Failed(Failure::TimedOut { .. }) => ("TIMEOUT", FAIL),
+            TestStatus::Failed(Failure::Interrupted { name, .. }) => (*name, FAIL),
             TestStatus::Failed(_) => ("FAIL", FAIL),
             TestStatus::Ignored => ("SKIP", SKIP),
             TestStatus::NotRun(_) => ("NOT RUN", SKIP),
         };
+        let (word, style) = match attempt {
+            Some(n) => (format!("TRY {n} {word}"), SKIP),
+            None => (word.to_owned(), style),
+        };
+        let word = word.as_str();
         let worker = o.worker.map(worker_name).unwrap_or_default();
         let mut line = format!(
             "{} [{:>9.3}s] {:>4} {} {}\n",

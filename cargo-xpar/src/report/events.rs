@@ -164,6 +164,8 @@ pub enum Failure {
     TimedOut { after: Duration, run: bool },
     /// Its test binary could not start (reported once, as [`RunEvent::BinaryBroken`]).
     BinaryBroken,
+    /// It was running when the run was interrupted by this signal, and was killed.
+    Interrupted { signal: i32, name: &'static str },
     /// It passed, but its process died (of this signal or exit status) during the next
     /// test, which passed when run again alone (or, `during` empty, before the next test
     /// started): most likely something this test did or left running ended the process.
@@ -187,6 +189,9 @@ impl Failure {
                 format!("test timed out after {:.3}s", after.as_secs_f64())
             }
             Failure::BinaryBroken => "its test binary could not start".to_owned(),
+            Failure::Interrupted { name, .. } => {
+                format!("killed while it ran: the run was interrupted by {name}")
+            }
             Failure::CrashedAfter { during, how } if during.is_empty() => format!(
                 "its test process was {how} after it passed, before the next test started: \
                  most likely caused by this test"

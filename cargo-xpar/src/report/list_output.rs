@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::ListFormat;
-use crate::discover::{BinaryContent, BinaryId, BinaryKind, TestList};
+use crate::discover::{BinaryContent, BinaryId, BinaryKind, Markers, TestList};
 use crate::plan::{RunIgnored, TestFilter};
 
 /// The version of the JSON list format; bumped on any incompatible change.
@@ -58,7 +58,10 @@ pub fn write_list(
         let (opaque_reason, tests) = match &lb.content {
             BinaryContent::Opaque { reason } => {
                 let name = b.id.as_str();
-                let keep = filter.matches_name(name) && filter.run_ignored != RunIgnored::Only;
+                // As the run selects it: it has no markers, so `-m serial` leaves it out.
+                let keep = filter.matches_name(name)
+                    && filter.run_ignored != RunIgnored::Only
+                    && filter.matches_markers(&Markers::default());
                 let tests = if keep {
                     vec![JsonTest {
                         name,

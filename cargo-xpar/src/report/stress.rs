@@ -102,6 +102,7 @@ pub fn category(f: &Failure, output: &str) -> String {
             }
         }
         Failure::TimedOut { .. } => "timeout".to_owned(),
+        Failure::Interrupted { name, .. } => format!("interrupted by {name}"),
         Failure::Signal { signal, name } => format!("signal {signal} ({name})"),
         Failure::Exited { code } => format!("exit status {code}"),
         Failure::NoResult { .. } => "no result".to_owned(),
