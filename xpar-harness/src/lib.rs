@@ -39,9 +39,9 @@
 //!   and `#[group]` only wait out `#[serial]` tests.
 //! - Under `cargo test` (threads of one process) an in-process lock does this; under
 //!   `cargo nextest run` (one process per test) file locks in
-//!   `$TMPDIR/xpar-harness-locks` (or the directory in `XPAR_HARNESS_LOCK_DIR`) do. Under
-//!   `cargo xpar` the runner keeps marked tests apart (`XPAR_SCHEDULED=1`) and the file
-//!   locks are skipped.
+//!   `$TMPDIR/xpar-harness-locks-<uid>` (or the directory in `XPAR_HARNESS_LOCK_DIR`)
+//!   do. Under `cargo xpar` the runner keeps marked tests apart (`XPAR_SCHEDULED=1`) and
+//!   the file locks are skipped.
 //! - **Unmarked tests are not held back outside `cargo xpar`**: nothing runs in them to
 //!   take a lock, so a `#[serial]` test can overlap with an unmarked one under
 //!   `cargo test` or nextest. Mark a test (`#[parallel_safe]` will do) if it must not run

@@ -26,7 +26,7 @@ pub struct FileGuard {
 /// Where the lock files live: [`LOCK_DIR_ENV`] if set; else, in a `cargo xpar` run that
 /// does not schedule marked tests itself, the run's shared directory (each worker's
 /// `TMPDIR` is its own, so the temp directory would not be shared); else
-/// `xpar-harness-locks` in the system temp directory.
+/// `xpar-harness-locks-<uid>` in the system temp directory ([`default_dir_name`]).
 pub fn lock_dir() -> PathBuf {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(dir) = var(LOCK_DIR_ENV) {
@@ -35,7 +35,23 @@ pub fn lock_dir() -> PathBuf {
     if let Some(run_dir) = var(xpar_protocol::env::RUN_DIR) {
         return PathBuf::from(run_dir).join("xpar-locks");
     }
-    std::env::temp_dir().join("xpar-harness-locks")
+    std::env::temp_dir().join(default_dir_name())
+}
+
+/// The lock directory's name in the system temp directory: one per user on Unix, where
+/// every user shares that directory, and one user's lock directory (made with the usual
+/// umask) would refuse another's lock files.
+#[cfg(unix)]
+fn default_dir_name() -> String {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    format!("xpar-harness-locks-{uid}")
+}
+
+/// The lock directory's name in the system temp directory, which is the user's own here.
+#[cfg(not(unix))]
+fn default_dir_name() -> String {
+    "xpar-harness-locks".to_owned()
 }
 
 /// Waits until `claim` can be taken across processes, then takes it.
@@ -98,6 +114,14 @@ mod tests {
 
     // Separate `open`s are separate lock holders even within one process, which is what
     // lets these tests observe the cross-process semantics from threads.
+
+    #[cfg(unix)]
+    #[test]
+    fn the_default_directory_is_the_users_own() {
+        use std::os::unix::fs::MetadataExt;
+        let mine = tempfile::tempfile().unwrap().metadata().unwrap().uid();
+        assert_eq!(default_dir_name(), format!("xpar-harness-locks-{mine}"));
+    }
 
     #[test]
     fn keys_exclude_each_other_and_serial_excludes_all() {
