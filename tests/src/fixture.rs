@@ -18,11 +18,26 @@ pub struct FixtureCopy {
 impl FixtureCopy {
     /// Copies `fixtures/<name>`, leaving out any `target/` dir left by a manual build.
     pub fn new(name: &str) -> FixtureCopy {
+        Self::new_in(name, &std::env::temp_dir())
+    }
+
+    /// A copy in `parent`: for a copy held in a `static`, which is never dropped, a
+    /// parent inside the target dir (`CARGO_TARGET_TMPDIR`), emptied of earlier copies of
+    /// the same fixture first, keeps it out of the system's temp dir.
+    pub fn new_in(name: &str, parent: &Path) -> FixtureCopy {
         let src = workspace_root().join("fixtures").join(name);
         assert!(src.is_dir(), "no fixture at {}", src.display());
+        if parent != std::env::temp_dir() {
+            let prefix = format!("xpar-{name}-");
+            for old in fs::read_dir(parent).into_iter().flatten().flatten() {
+                if old.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_dir_all(old.path());
+                }
+            }
+        }
         let dir = tempfile::Builder::new()
             .prefix(&format!("xpar-{name}-"))
-            .tempdir()
+            .tempdir_in(parent)
             .expect("create a temp dir for the fixture");
         copy_dir(&src, dir.path())
             .unwrap_or_else(|err| panic!("could not copy fixture {name}: {err}"));

@@ -20,7 +20,8 @@ struct Verdicts {
 fn verdicts() -> &'static Verdicts {
     static RUN: OnceLock<Verdicts> = OnceLock::new();
     RUN.get_or_init(|| {
-        let fixture = FixtureCopy::new("verdicts");
+        // Held in a static, never dropped: kept inside the target dir.
+        let fixture = FixtureCopy::new_in("verdicts", Path::new(env!("CARGO_TARGET_TMPDIR")));
         let records = fixture.path().join("records");
         std::fs::create_dir_all(&records).unwrap();
         let junit = fixture.path().join("junit.xml");

@@ -140,7 +140,7 @@ impl BatchContext<'_> {
         match mode {
             Mode::Opaque => {}
             Mode::Alone => {
-                p.args(["--test-threads=1", "--nocapture", "--exact"]);
+                p.args(["--test-threads=1", "--nocapture"]);
             }
             Mode::Batch { capture } => {
                 p.args([
