@@ -140,6 +140,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         success_output: cfg.success_output,
         failure_output: cfg.failure_output,
         show_failures: true,
+        expected: expected_time(&list, &selection, &durations),
     });
     let mut record = RunRecord {
         flaky_is_failure: cfg.flaky_is_failure,
@@ -249,6 +250,7 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
         success_output: cli::OutputWhen::Never,
         failure_output: cli::OutputWhen::Never,
         show_failures: false,
+        expected: None,
     });
     let mut record = RunRecord::default();
     let opts = ExecuteOptions {
@@ -293,4 +295,26 @@ fn list(cfg: &ListConfig) -> Result<i32, Error> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     report::write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;
     Ok(exit_codes::OK)
+}
+
+/// The sum of the expected times of the tests `selection` runs, if the history knows
+/// every one of them (an opaque binary under its binary id).
+fn expected_time(
+    list: &discover::TestList,
+    selection: &plan::Selection,
+    durations: &plan::Durations,
+) -> Option<std::time::Duration> {
+    let mut total = 0.0;
+    for unit in &selection.units {
+        let id = list.binaries[unit.binary].binary.id.as_str();
+        match &unit.tests {
+            plan::UnitTests::Named(names) => {
+                for name in names {
+                    total += durations.get(id, name)?;
+                }
+            }
+            plan::UnitTests::Opaque => total += durations.get(id, id)?,
+        }
+    }
+    std::time::Duration::try_from_secs_f64(total).ok()
 }

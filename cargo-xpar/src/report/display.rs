@@ -22,15 +22,22 @@ pub struct DisplayOptions {
     /// Show failures as they happen and list them at the end (off for `stress`, whose
     /// report says it all).
     pub show_failures: bool,
+    /// The sum of the expected times of every test to run, when the duration history
+    /// knows them all: the progress bar's ETA comes from it, and without it there is none
+    /// (a rate of tests per second says little when tests differ by orders of magnitude).
+    pub expected: Option<Duration>,
 }
 
 pub struct Display {
     opts: DisplayOptions,
     colors: bool,
     bar: Option<ProgressBar>,
-    /// worker -> the test it is running.
-    running: BTreeMap<usize, String>,
+    /// worker -> the test it is running (binary id and name), and its name alone.
+    running: BTreeMap<usize, (String, String)>,
     failed: usize,
+    workers: usize,
+    /// The time finished tests took, against [`DisplayOptions::expected`].
+    done: Duration,
     /// Each event's text is written before the next event is handled, so a CI log shows
     /// every line as it happens, in order with the warnings written straight to stderr;
     /// but passing tests' lines wait in `pending` (up to [`PASS_LINES_WAIT`]), so a
@@ -68,6 +75,8 @@ impl Display {
             bar: tty.then(ProgressBar::hidden),
             running: BTreeMap::new(),
             failed: 0,
+            workers: 1,
+            done: Duration::ZERO,
             out: std::io::stderr(),
             pending: String::new(),
             pending_since: None,
@@ -131,6 +140,7 @@ impl Display {
                 filtered_out,
                 opaque,
             } => {
+                self.workers = *workers;
                 let mut text = format!(
                     "{} {} on {} ({filtered_out} filtered out)\n",
                     self.label(BOLD, "Starting"),
@@ -151,7 +161,7 @@ impl Display {
                     bar.set_length(*to_run as u64);
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "{prefix:>12.bold} [{elapsed_precise}] {bar:25} {pos}/{len} ETA {eta} {wide_msg}",
+                            "{prefix:>12.bold} [{elapsed_precise}] {bar:25} {pos}/{len} {wide_msg}",
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
@@ -161,8 +171,13 @@ impl Display {
                     bar.enable_steady_tick(Duration::from_millis(100));
                 }
             }
-            RunEvent::TestStarted { name, worker, .. } => {
-                self.running.insert(*worker, name.clone());
+            RunEvent::TestStarted {
+                binary_id,
+                name,
+                worker,
+            } => {
+                let shown = format!("{binary_id} {name}");
+                self.running.insert(*worker, (shown, name.clone()));
                 self.update_bar();
             }
             RunEvent::TestSlow {
@@ -245,16 +260,37 @@ impl Display {
 
     fn update_bar(&self) {
         if let Some(bar) = &self.bar {
-            let running: Vec<&str> = self.running.values().map(String::as_str).collect();
-            bar.set_message(format!("{} failed | {}", self.failed, running.join(", ")));
+            bar.set_message(self.bar_message());
         }
+    }
+
+    /// What the progress bar says after its counts: the ETA when the history allows one,
+    /// failures so far, and the tests running now with their binary ids.
+    fn bar_message(&self) -> String {
+        let running: Vec<&str> = self.running.values().map(|(s, _)| s.as_str()).collect();
+        let mut msg = String::new();
+        if let Some(eta) = self.eta() {
+            msg += &format!("ETA {} | ", humantime::format_duration(eta));
+        }
+        msg += &format!("{} failed | {}", self.failed, running.join(", "));
+        msg
+    }
+
+    /// The expected time left over the workers, to the second; none when the history
+    /// does not know every test, or when the tests have already run past what was
+    /// expected.
+    fn eta(&self) -> Option<Duration> {
+        let left = self.opts.expected?.checked_sub(self.done)?;
+        let secs = (left.as_secs_f64() / self.workers.max(1) as f64).ceil();
+        (secs >= 1.0).then(|| Duration::from_secs(secs as u64))
     }
 
     fn finished(&mut self, o: &TestOutcome) {
         if let Some(w) = o.worker {
-            if self.running.get(&w) == Some(&o.name) {
+            if self.running.get(&w).is_some_and(|(_, n)| *n == o.name) {
                 self.running.remove(&w);
             }
+            self.done += o.duration;
         }
         let counts_for_progress = !matches!(o.status, TestStatus::Ignored | TestStatus::NotRun(_));
         if let (Some(bar), true) = (&self.bar, counts_for_progress) {
@@ -449,5 +485,95 @@ fn plural(n: usize, word: &str) -> String {
         format!("{n} {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::{BinaryId, BinaryKind};
+
+    fn id(name: &str) -> BinaryId {
+        BinaryId::new(name, BinaryKind::Lib, name)
+    }
+
+    fn started(bin: &str, name: &str, worker: usize) -> RunEvent {
+        RunEvent::TestStarted {
+            binary_id: id(bin),
+            name: name.into(),
+            worker,
+        }
+    }
+
+    fn finished(bin: &str, name: &str, worker: usize, secs: u64, pass: bool) -> RunEvent {
+        RunEvent::TestFinished(TestOutcome {
+            binary_id: id(bin),
+            name: name.into(),
+            status: if pass {
+                TestStatus::Passed
+            } else {
+                TestStatus::Failed(Failure::Failed)
+            },
+            duration: Duration::from_secs(secs),
+            output: String::new(),
+            worker: Some(worker),
+            started: Some(Duration::ZERO),
+            previous: Vec::new(),
+        })
+    }
+
+    /// The progress bar's message through a recorded run: the ETA from the history's
+    /// expected times over the workers, gone once the tests outrun it; the running tests
+    /// with their binary ids.
+    fn messages(expected: Option<Duration>) -> String {
+        let mut d = Display::new(DisplayOptions {
+            quiet: true,
+            verbose: false,
+            color: ColorChoice::Never,
+            success_output: OutputWhen::Never,
+            failure_output: OutputWhen::Never,
+            show_failures: false,
+            expected,
+        });
+        let events = [
+            RunEvent::RunStarted {
+                to_run: 4,
+                workers: 2,
+                filtered_out: 0,
+                opaque: Vec::new(),
+            },
+            started("alpha", "tests::slow", 0),
+            started("beta", "it::quick", 1),
+            finished("beta", "it::quick", 1, 2, true),
+            started("beta", "it::fails", 1),
+            finished("beta", "it::fails", 1, 4, false),
+            started("beta", "it::last", 1),
+            finished("alpha", "tests::slow", 0, 30, true),
+            finished("beta", "it::last", 1, 1, true),
+        ];
+        let mut out = String::new();
+        for e in &events {
+            d.handle_event(e);
+            out += &d.bar_message();
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn progress_message_of_a_recorded_run() {
+        insta::assert_snapshot!(messages(Some(Duration::from_secs(40))), @r"
+        ETA 20s | 0 failed | 
+        ETA 20s | 0 failed | alpha tests::slow
+        ETA 20s | 0 failed | alpha tests::slow, beta it::quick
+        ETA 19s | 0 failed | alpha tests::slow
+        ETA 19s | 0 failed | alpha tests::slow, beta it::fails
+        ETA 17s | 1 failed | alpha tests::slow
+        ETA 17s | 1 failed | alpha tests::slow, beta it::last
+        ETA 2s | 1 failed | beta it::last
+        ETA 2s | 1 failed | 
+        ");
+        // Without a history that knows every test, no ETA at all.
+        assert!(!messages(None).contains("ETA"));
     }
 }
