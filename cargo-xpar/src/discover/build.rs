@@ -84,6 +84,8 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
     let metadata_opts = opts.clone();
     let metadata_cargo = cargo.clone();
     let metadata = std::thread::spawn(move || {
+        // Asking rustc costs as much as cargo metadata: both at once.
+        let sysroot = std::thread::spawn(sysroot_libs);
         let mut cmd = MetadataCommand::new();
         cmd.cargo_path(metadata_cargo).no_deps();
         cmd.other_options(
@@ -93,7 +95,8 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect::<Vec<_>>(),
         );
-        (cmd.exec(), sysroot_libs())
+        let metadata = cmd.exec();
+        (metadata, sysroot.join().unwrap_or_default())
     });
     type MetadataJoin = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
     let join = |handle: MetadataJoin| match handle.join() {

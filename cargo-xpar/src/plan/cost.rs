@@ -51,9 +51,22 @@ impl CostModel {
 
     /// The fewest tests of `binary` worth a process of their own: enough that the
     /// process overhead is at most a quarter of the chunk. 1 while nothing is known.
+    /// A binary not measured yet is taken to cost what the measured ones cost on
+    /// average: cutting a small binary's last tests into processes of their own before
+    /// its first batch ended pays a process start per test.
     pub fn min_chunk(&self, binary: usize) -> usize {
-        match self.per_binary.get(&binary) {
-            Some(e) if e.samples > 0 && e.mean_test > 0.0 => {
+        let known = |e: &&Estimate| e.samples > 0 && e.mean_test > 0.0;
+        let own = self.per_binary.get(&binary).filter(known).copied();
+        let estimate = own.or_else(|| {
+            let all: Vec<&Estimate> = self.per_binary.values().filter(known).collect();
+            (!all.is_empty()).then(|| Estimate {
+                mean_test: all.iter().map(|e| e.mean_test).sum::<f64>() / all.len() as f64,
+                overhead: all.iter().map(|e| e.overhead).sum::<f64>() / all.len() as f64,
+                samples: 1,
+            })
+        });
+        match estimate {
+            Some(e) => {
                 let n = (4.0 * e.overhead / e.mean_test).ceil();
                 if n.is_finite() {
                     (n as usize).max(1)
@@ -89,6 +102,8 @@ pub(crate) mod tests {
         let cost = heavy_fixture();
         // 4 x 43 ms overhead / 2 ms per test, rounded up.
         assert_eq!(cost.min_chunk(0), 87);
-        assert_eq!(cost.min_chunk(1), 1);
+        // A binary not measured yet: as the measured ones, on average.
+        assert_eq!(cost.min_chunk(1), 87);
+        assert_eq!(CostModel::default().min_chunk(1), 1);
     }
 }
