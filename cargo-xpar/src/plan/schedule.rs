@@ -272,6 +272,7 @@ impl Schedule {
                     OwnRule::Halving => Take::Guided {
                         target: queue_time(&self.own[worker]) / 2.0,
                         min_count: cost.min_chunk(front.binary),
+                        no_overshoot: false,
                     },
                 };
                 return take_chunk(&mut self.own[worker], take);
@@ -286,6 +287,7 @@ impl Schedule {
                 let take = Take::Guided {
                     target: queue_time(&self.shared) / self.workers as f64,
                     min_count: cost.min_chunk(front.binary),
+                    no_overshoot: true,
                 };
                 return take_chunk(&mut self.shared, take);
             }
@@ -410,6 +412,8 @@ enum Take {
     Guided {
         target: f64,
         min_count: usize,
+        /// Stop before a test that would take the chunk past `target`.
+        no_overshoot: bool,
     },
 }
 
@@ -423,14 +427,23 @@ fn take_chunk(queue: &mut VecDeque<Segment>, take: Take) -> Option<Chunk> {
             tests: UnitTests::Opaque,
         });
     }
-    let (target, min_count) = match take {
-        Take::Whole => (f64::INFINITY, usize::MAX),
-        Take::Guided { target, min_count } => (target, min_count.max(1)),
+    let (target, min_count, no_overshoot) = match take {
+        Take::Whole => (f64::INFINITY, usize::MAX, false),
+        Take::Guided {
+            target,
+            min_count,
+            no_overshoot,
+        } => (target, min_count.max(1), no_overshoot),
     };
     let mut taken = Vec::new();
     let (mut time, mut bytes) = (0.0, 0);
     while let Some(t) = front.tests.front() {
-        let enough = !taken.is_empty() && time >= target && taken.len() >= min_count;
+        // Enough once the target is reached, or (from the shared queue) when the next test
+        // would overshoot it: a long test left for another worker packs better than one
+        // worker taking the three longest because the first two fell short of its share.
+        let enough = !taken.is_empty()
+            && (time >= target || (no_overshoot && time + t.expected > target))
+            && taken.len() >= min_count;
         let too_long = !taken.is_empty() && bytes + t.name.len() + 1 > MAX_ARG_BYTES;
         if enough || too_long {
             break;
@@ -536,15 +549,28 @@ mod tests {
 
     #[test]
     fn chunk_sizes_follow_expected_time_not_count() {
-        // Two long tests then many short ones: a worker's share of the time is reached
-        // after the first long test.
+        // Two long tests then many short ones: the second long test would take the first
+        // worker past its share of the time, so each worker gets one.
         let mut times = vec![10.0, 10.0];
         times.extend([0.1; 100]);
         let mut s = Schedule::new(2, OwnRule::Whole, false);
         s.push_shared([seg(0, &times)]);
         let cost = CostModel::default();
-        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 2);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 1);
         assert!(s.next(1, &cost).chunk().unwrap().len() < 100);
+    }
+
+    /// Five long tests, longest first, then tiny ones (memchr's suite): the first worker
+    /// takes the two longest and leaves the third, which would take it past its share.
+    #[test]
+    fn a_long_test_past_a_workers_share_is_left_for_another() {
+        let mut times = vec![4.5, 4.1, 3.8, 3.4, 3.0];
+        times.extend([0.001; 200]);
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_shared([seg(0, &times)]);
+        let cost = CostModel::default();
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 2);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().len(), 1);
     }
 
     #[test]
