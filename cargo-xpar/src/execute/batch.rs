@@ -373,25 +373,23 @@ fn no_result(reason: String) -> TestStatus {
 /// next is decided or the process ends well, so that a crash in the next test can still
 /// be pinned on it.
 #[derive(Default)]
-struct Held(Vec<TestOutcome>);
+struct Held(Option<TestOutcome>);
 
 impl Held {
     fn push(&mut self, o: TestOutcome, emit: &mut dyn FnMut(WorkerMsg)) {
-        self.0.push(o);
-        if self.0.len() > 1 {
-            let first = self.0.remove(0);
-            emit(WorkerMsg::Finished { outcome: first });
+        if let Some(outcome) = self.0.replace(o) {
+            emit(WorkerMsg::Finished { outcome });
         }
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(WorkerMsg)) {
-        for outcome in self.0.drain(..) {
+        if let Some(outcome) = self.0.take() {
             emit(WorkerMsg::Finished { outcome });
         }
     }
 
     fn last_name(&self) -> Option<String> {
-        self.0.last().map(|o| o.name.clone())
+        self.0.as_ref().map(|o| o.name.clone())
     }
 }
 
@@ -464,7 +462,7 @@ pub fn run_named(
         if !unfinished.is_empty() && parser.started_any() && !parser.suite_finished() && abnormal {
             // The process died between tests: the test that ran last most likely did it
             // (closed its stdout, left a destructor that aborts), unless it was killed.
-            if let Some(last) = held.0.last_mut() {
+            if let Some(last) = held.0.as_mut() {
                 let killed = ctx.cancel.is_set() || (ctx.was_killed)();
                 if !killed && last.status == TestStatus::Passed {
                     let how = match &end.status {
@@ -690,9 +688,8 @@ fn crashed(ctx: &BatchContext<'_>, crash: Crash, mut held: Held, emit: &mut dyn 
         emit(WorkerMsg::Finished { outcome: alone });
         return;
     }
-    match held.0.pop() {
+    match held.0.take() {
         Some(mut suspect) => {
-            held.flush(emit);
             if suspect.status == TestStatus::Passed {
                 suspect.status = TestStatus::Failed(Failure::CrashedAfter {
                     during: crash.name.clone(),
@@ -759,7 +756,7 @@ fn run_alone_to_confirm(
     let mut held = Held::default();
     let end = read_process(ctx, &process, &mut parser, &mut held, emit);
     ctx.end_leftovers(&process.token, Some(name.to_owned()), emit);
-    if let Some(o) = held.0.pop() {
+    if let Some(o) = held.0.take() {
         return Some(o);
     }
     let (name, started, output) = parser.take_in_progress()?;

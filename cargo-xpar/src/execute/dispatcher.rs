@@ -13,7 +13,7 @@ use super::os_signals;
 use super::retry::{self, RetryPolicy};
 use super::run_env::RunEnv;
 use super::watchdog::{self, Action, KillReason, Timeouts, Watchdog};
-use super::worker::worker_loop;
+use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
 use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
@@ -151,6 +151,7 @@ pub fn execute(
     let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
     let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
 
+    let sorted = sorted_names(list);
     let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
         let mut to_workers = Vec::with_capacity(workers);
         for worker in 0..workers {
@@ -158,10 +159,11 @@ pub fn execute(
             to_workers.push(tx);
             let out = to_dispatcher.clone();
             let shared = (&cancel, start, &run_env);
+            let sorted = &sorted;
             std::thread::Builder::new()
                 .name(format!("xpar-worker-{worker}"))
                 .spawn_scoped(scope, move || {
-                    worker_loop(list, (worker, workers), opts, shared, rx, out)
+                    worker_loop((list, sorted), (worker, workers), opts, shared, rx, out)
                 })
                 .map_err(Error::Thread)?;
         }

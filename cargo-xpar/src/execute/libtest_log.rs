@@ -165,8 +165,6 @@ pub struct BatchParser {
     log: Vec<u8>,
     /// Output written outside any test (before the first one, mostly).
     outside: Capped,
-    /// When the previous verdict arrived: the start of a test whose line went missing.
-    last_verdict_at: Option<Instant>,
     /// Where the next [`BatchParser::take_decided`] starts looking.
     cursor: usize,
     stream_ended: bool,
@@ -196,7 +194,6 @@ impl BatchParser {
             after_blank: false,
             log: Vec::new(),
             outside: Capped::default(),
-            last_verdict_at: None,
             cursor: 0,
             stream_ended: false,
         }
@@ -228,7 +225,6 @@ impl BatchParser {
                     self.log.drain(..=nl);
                     scan = 0;
                     self.tests[i].verdict = Some((verdict, at));
-                    self.last_verdict_at = Some(at);
                     got.push(self.order[i].clone());
                 }
                 None => scan = nl + 1,

@@ -11,7 +11,7 @@ use crate::discover::{BinaryContent, Harness, TestList};
 use crate::plan::{Chunk, RunIgnored, UnitTests};
 
 pub fn worker_loop(
-    list: &TestList,
+    (list, sorted): (&TestList, &[Vec<&str>]),
     (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
     (cancel, run_start, run_env): (&Cancel, Instant, &RunEnv),
@@ -19,8 +19,6 @@ pub fn worker_loop(
     out: mpsc::Sender<WorkerMsg>,
 ) {
     let mut costs = Vec::new();
-    // Each binary's test names, sorted as libtest sorts them, once it is first run here.
-    let mut sorted: std::collections::HashMap<usize, Vec<&str>> = Default::default();
     loop {
         let ready = WorkerMsg::Ready {
             worker,
@@ -37,14 +35,6 @@ pub fn worker_loop(
             }
         };
         let binary = &list.binaries[chunk.binary].binary;
-        let all_names = sorted.entry(chunk.binary).or_insert_with(|| {
-            let mut names: Vec<&str> = match &list.binaries[chunk.binary].content {
-                BinaryContent::Tests(tests) => tests.iter().map(|t| t.name.as_str()).collect(),
-                BinaryContent::Opaque { .. } => Vec::new(),
-            };
-            names.sort_unstable();
-            names
-        });
         let ctx = BatchContext {
             binary_index: chunk.binary,
             binary,
@@ -54,7 +44,7 @@ pub fn worker_loop(
             capture: opts.capture,
             exit_timeout: opts.timeouts.test,
             test_args: &opts.test_args,
-            all_names,
+            all_names: &sorted[chunk.binary],
             cancel,
             run_start,
             run_env,
@@ -81,4 +71,20 @@ pub fn worker_loop(
             (UnitTests::Named(names), Harness::Stable) => run_alone(&ctx, names, &mut emit),
         }
     }
+}
+
+/// Each binary's test names, sorted as libtest sorts them: what a batch's name prefixes
+/// are checked against. Built once for the run, shared by the workers.
+pub fn sorted_names(list: &TestList) -> Vec<Vec<&str>> {
+    list.binaries
+        .iter()
+        .map(|b| {
+            let mut names: Vec<&str> = match &b.content {
+                BinaryContent::Tests(tests) => tests.iter().map(|t| t.name.as_str()).collect(),
+                BinaryContent::Opaque { .. } => Vec::new(),
+            };
+            names.sort_unstable();
+            names
+        })
+        .collect()
 }
