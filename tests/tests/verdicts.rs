@@ -79,7 +79,7 @@ fn failed<'a>(v: &'a Verdicts, name: &str) -> &'a xpar_tests::JunitFailure {
 fn every_test_has_one_result_and_the_run_fails() {
     let v = verdicts();
     assert_eq!(v.run.code(), Some(100), "{}", v.run);
-    assert_eq!(v.cases.len(), 14, "{}", v.run);
+    assert_eq!(v.cases.len(), 15, "{}", v.run);
 }
 
 /// Case 1: a printed `ok` event and log line for itself do not make a failing test pass.
@@ -161,6 +161,23 @@ fn no_process_a_test_started_survives_the_run() {
 }
 
 /// Case 7: test processes do not get RUSTC_BOOTSTRAP from the runner.
+/// Case 9: a `harness = false` binary that ignores its arguments is started once, to run
+/// it, not first to list it (asked for `--list`, it would run its tests).
+#[test]
+fn a_binary_without_harness_is_started_once() {
+    let v = verdicts();
+    let starts = std::fs::read_to_string(v.records.join("own_main")).unwrap_or_default();
+    assert_eq!(starts.lines().count(), 1, "starts: {starts:?}\n{}", v.run);
+    passed(v, "verdicts::own_main");
+    assert!(
+        v.run
+            .stderr
+            .contains("verdicts::own_main ran as one opaque test"),
+        "{}",
+        v.run
+    );
+}
+
 #[test]
 fn tests_see_no_rustc_bootstrap() {
     passed(verdicts(), "tests::g_sees_no_rustc_bootstrap");

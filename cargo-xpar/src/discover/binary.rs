@@ -75,6 +75,9 @@ pub struct TestBinary {
     pub cwd: PathBuf,
     /// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*`, the dylib search path.
     pub env: Vec<(String, String)>,
+    /// Why this binary is run whole, as one opaque test, without asking it for a list
+    /// (a `harness = false` target that would run its tests when asked).
+    pub no_listing: Option<String>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use cargo_metadata::{Artifact, Message, Metadata, MetadataCommand, Package, Pack
 use super::binary::{BinaryId, BinaryKind, TestBinary};
 use super::cargo_stderr;
 use super::env::{sysroot_libs, test_env};
+use super::harness::Unlistable;
 use crate::cli::CargoOptions;
 use crate::errors::BuildError;
 use crate::process::{describe_status, ProcessBuilder};
@@ -236,6 +237,7 @@ fn test_binaries(
 ) -> Vec<TestBinary> {
     let packages: HashMap<&PackageId, &Package> =
         metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let unlistable = Unlistable::read(metadata);
 
     // Non-test binaries of each package, for `CARGO_BIN_EXE_<name>`.
     let mut bin_exes: HashMap<&PackageId, Vec<(String, PathBuf)>> = HashMap::new();
@@ -283,6 +285,7 @@ fn test_binaries(
                 bins,
                 sysroot,
             ),
+            no_listing: unlistable.reason(a.manifest_path.as_std_path(), kind, &a.target.name),
             package: package_name,
             kind,
             path,

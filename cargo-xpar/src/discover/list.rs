@@ -166,6 +166,10 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, List
 }
 
 fn list_binary(binary: &TestBinary) -> Result<(BinaryContent, Harness), ListError> {
+    if let Some(reason) = &binary.no_listing {
+        let reason = reason.clone();
+        return Ok((BinaryContent::Opaque { reason }, Harness::Libtest));
+    }
     // The marker query rides along with the first listing: a binary linked with the
     // harness writes its markers to this file before libtest's main runs.
     let query_dir = tempfile::tempdir().map_err(ListError::TempDir)?;

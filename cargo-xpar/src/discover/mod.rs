@@ -4,6 +4,7 @@ mod binary;
 mod build;
 mod cargo_stderr;
 mod env;
+mod harness;
 mod list;
 
 pub use binary::{BinaryId, BinaryKind, TestBinary};

@@ -102,6 +102,7 @@ printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            no_listing: None,
         };
         Fake { dir, binary }
     }

@@ -273,6 +273,7 @@ mod tests {
                             path: id.clone().into(),
                             cwd: ".".into(),
                             env: vec![],
+                            no_listing: None,
                         },
                         harness: Harness::Libtest,
                         content: BinaryContent::Tests(

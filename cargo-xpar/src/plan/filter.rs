@@ -147,6 +147,7 @@ mod tests {
                         path: id.into(),
                         cwd: ".".into(),
                         env: vec![],
+                        no_listing: None,
                     },
                     harness: Harness::Libtest,
                     content: BinaryContent::Tests(
