@@ -23,6 +23,11 @@ impl Durations {
         self.tests.get(binary_id)?.get(name).copied()
     }
 
+    /// Whether any test of `binary_id` has a recorded duration.
+    pub fn knows_binary(&self, binary_id: &str) -> bool {
+        self.tests.get(binary_id).is_some_and(|t| !t.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.tests.values().all(BTreeMap::is_empty)
     }
