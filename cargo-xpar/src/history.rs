@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Durations;
+use crate::plan::{Durations, ProcessCosts};
 use crate::report::{RunRecord, TestStatus};
 
 /// Raised on any incompatible change of the file; an unknown version is ignored, not
@@ -19,6 +19,16 @@ struct HistoryFile {
     format_version: u32,
     /// Seconds per test, by binary id, then test name.
     durations: Durations,
+    /// What a process of each binary costs, by binary id (absent in older files).
+    #[serde(default)]
+    processes: ProcessCosts,
+}
+
+/// What earlier runs measured.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub durations: Durations,
+    pub processes: ProcessCosts,
 }
 
 /// Where the history of the workspace whose target dir is `target_dir` lives.
@@ -26,19 +36,22 @@ pub fn path(target_dir: &Path) -> PathBuf {
     target_dir.join("xpar").join("durations.json")
 }
 
-/// The recorded durations; empty when there is no history yet. A history that cannot be
-/// read is reported as a warning and treated as empty.
-pub fn load(path: &Path) -> Durations {
+/// The recorded history; empty when there is none yet. A history that cannot be read is
+/// reported as a warning and treated as empty.
+pub fn load(path: &Path) -> History {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Durations::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return History::default(),
         Err(e) => {
             warn(path, &e.to_string());
-            return Durations::default();
+            return History::default();
         }
     };
     match serde_json::from_str::<HistoryFile>(&text) {
-        Ok(f) if f.format_version == FORMAT_VERSION => f.durations,
+        Ok(f) if f.format_version == FORMAT_VERSION => History {
+            durations: f.durations,
+            processes: f.processes,
+        },
         Ok(f) => {
             warn(
                 path,
@@ -47,11 +60,11 @@ pub fn load(path: &Path) -> Durations {
                     f.format_version
                 ),
             );
-            Durations::default()
+            History::default()
         }
         Err(e) => {
             warn(path, &e.to_string());
-            Durations::default()
+            History::default()
         }
     }
 }
@@ -63,25 +76,34 @@ fn warn(path: &Path, why: &str) {
     );
 }
 
-/// Merges the durations `record` measured into `history` and writes it to `path`
-/// atomically (a temp file renamed over it), so a concurrent run never reads half a file.
-pub fn save(path: &Path, mut history: Durations, record: &RunRecord) -> std::io::Result<()> {
-    history.merge_run(record.outcomes.iter().filter_map(|o| {
-        let ran = matches!(o.status, TestStatus::Passed | TestStatus::Failed(_));
-        (ran && o.worker.is_some()).then(|| {
-            (
-                o.binary_id.as_str(),
-                o.name.as_str(),
-                o.duration.as_secs_f64(),
-            )
-        })
-    }));
+/// Merges the durations `record` measured into `history`, with the process costs the run
+/// learned, and writes it to `path` atomically (a temp file renamed over it), so a
+/// concurrent run never reads half a file.
+pub fn save(
+    path: &Path,
+    mut history: History,
+    record: &RunRecord,
+    processes: ProcessCosts,
+) -> std::io::Result<()> {
+    history
+        .durations
+        .merge_run(record.outcomes.iter().filter_map(|o| {
+            let ran = matches!(o.status, TestStatus::Passed | TestStatus::Failed(_));
+            (ran && o.worker.is_some()).then(|| {
+                (
+                    o.binary_id.as_str(),
+                    o.name.as_str(),
+                    o.duration.as_secs_f64(),
+                )
+            })
+        }));
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     let file = HistoryFile {
         format_version: FORMAT_VERSION,
-        durations: history,
+        durations: history.durations,
+        processes,
     };
     // serde_json writes in small pieces: buffer them, or each is a system call.
     let mut out = std::io::BufWriter::new(tmp);
@@ -116,7 +138,7 @@ mod tests {
     fn runs_accumulate_and_only_tests_that_ran_count() {
         let dir = tempfile::tempdir().unwrap();
         let p = path(dir.path());
-        assert!(load(&p).is_empty());
+        assert!(load(&p).durations.is_empty());
         let mut record = RunRecord {
             outcomes: vec![
                 outcome("pass", TestStatus::Passed, 2.0),
@@ -126,16 +148,41 @@ mod tests {
             ],
             ..RunRecord::default()
         };
-        save(&p, load(&p), &record).unwrap();
+        let costs: ProcessCosts = [(
+            "a".to_owned(),
+            crate::plan::ProcessCost {
+                mean_test: 0.001,
+                overhead: 0.1,
+            },
+        )]
+        .into();
+        save(&p, load(&p), &record, costs.clone()).unwrap();
         let h = load(&p);
-        assert_eq!(h.get("a", "pass"), Some(2.0));
-        assert_eq!(h.get("a", "fail"), Some(1.0));
-        assert_eq!(h.len(), 2);
+        assert_eq!(h.durations.get("a", "pass"), Some(2.0));
+        assert_eq!(h.durations.get("a", "fail"), Some(1.0));
+        assert_eq!(h.durations.len(), 2);
+        assert_eq!(h.processes, costs);
         record.outcomes = vec![outcome("pass", TestStatus::Passed, 4.0)];
-        save(&p, h, &record).unwrap();
+        save(&p, h, &record, costs).unwrap();
         let h = load(&p);
-        assert_eq!(h.get("a", "pass"), Some(3.0));
-        assert_eq!(h.get("a", "fail"), Some(1.0));
+        assert_eq!(h.durations.get("a", "pass"), Some(3.0));
+        assert_eq!(h.durations.get("a", "fail"), Some(1.0));
+    }
+
+    /// A history written before process costs were kept still gives its durations.
+    #[test]
+    fn a_history_without_process_costs_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(dir.path());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"format_version": 1, "durations": {"a": {"t": 1.5}}}"#,
+        )
+        .unwrap();
+        let h = load(&p);
+        assert_eq!(h.durations.get("a", "t"), Some(1.5));
+        assert!(h.processes.is_empty());
     }
 
     #[test]
@@ -144,12 +191,12 @@ mod tests {
         let p = path(dir.path());
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "{ not json").unwrap();
-        assert!(load(&p).is_empty());
+        assert!(load(&p).durations.is_empty());
         std::fs::write(
             &p,
             r#"{"format_version": 9, "durations": {"a": {"t": 1.0}}}"#,
         )
         .unwrap();
-        assert!(load(&p).is_empty());
+        assert!(load(&p).durations.is_empty());
     }
 }

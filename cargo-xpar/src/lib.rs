@@ -121,11 +121,12 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
         None => history::path(&target_dir),
     };
-    let durations = history::load(&history_path);
+    let history = history::load(&history_path);
+    let durations = &history.durations;
     let schedule = plan::plan(
         &list,
         &selection,
-        &durations,
+        durations,
         &PlanOptions {
             mode: cfg.dist,
             workers: cfg.dist.workers(cfg.jobs, selection.run_count()),
@@ -140,7 +141,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         success_output: cfg.success_output,
         failure_output: cfg.failure_output,
         show_failures: true,
-        expected: expected_time(&list, &selection, &durations),
+        expected: expected_time(&list, &selection, durations),
     });
     let mut record = RunRecord {
         flaky_is_failure: cfg.flaky_is_failure,
@@ -161,6 +162,7 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
         test_args: cfg.test_args.clone(),
         keep_tmp: cfg.keep_tmp,
         profile_dir: profile_dir.clone(),
+        process_costs: history.processes.clone(),
     };
     let end = execute(&list, selection, schedule, &opts, &mut |event| {
         if show {
@@ -171,7 +173,8 @@ fn run(cfg: &RunConfig) -> Result<i32, Error> {
     if show {
         display.finish(&record);
     }
-    if let Err(e) = history::save(&history_path, durations, &record) {
+    let processes = end.process_costs.clone();
+    if let Err(e) = history::save(&history_path, history, &record, processes) {
         eprintln!(
             "warning: could not update the duration history at {}: {e}",
             history_path.display()
@@ -271,6 +274,7 @@ fn stress(cfg: &cli::StressConfig) -> Result<i32, Error> {
         stop_stable: cfg.stop_stable,
         // Crashes are what stress is for: never stop for them.
         max_crashes: usize::MAX,
+        process_costs: plan::ProcessCosts::new(),
     };
     let end = execute(&list, selection, schedule, &opts, &mut |event| {
         display.handle(&event);

@@ -23,15 +23,8 @@ struct Rustc {
     llvm_major: Option<u32>,
 }
 
-/// The rustc cargo builds with.
-fn rustc() -> std::ffi::OsString {
-    std::env::var_os("RUSTC")
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "rustc".into())
-}
-
 fn rustc_facts() -> Option<Rustc> {
-    let rustc = rustc();
+    let rustc = crate::discover::rustc_program();
     let out = Command::new(&rustc).args(["-vV"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |name: &str| {
@@ -60,7 +53,9 @@ fn rustc_facts() -> Option<Rustc> {
 /// The tools, or one error that says how to get them.
 pub fn find() -> Result<LlvmTools, CoverageError> {
     let unknown_llvm = || CoverageError::ToolsMissingUnknownLlvm {
-        rustc: rustc().to_string_lossy().into_owned(),
+        rustc: crate::discover::rustc_program()
+            .to_string_lossy()
+            .into_owned(),
     };
     let rustc = rustc_facts().ok_or_else(unknown_llvm)?;
     let tools = |profdata, cov| LlvmTools {

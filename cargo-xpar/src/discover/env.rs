@@ -100,8 +100,7 @@ fn lossy(s: OsString) -> String {
 /// libdir, where the `libstd-*.so` that proc-macro crates' test binaries link against
 /// lives (`rustc --print sysroot --print target-libdir`; empty if rustc cannot be asked).
 pub fn sysroot_libs() -> Vec<PathBuf> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = std::process::Command::new(rustc)
+    let out = std::process::Command::new(rustc_program())
         .args(["--print", "sysroot", "--print", "target-libdir"])
         .output();
     match out {
@@ -116,6 +115,30 @@ pub fn sysroot_libs() -> Vec<PathBuf> {
             dirs
         }
         _ => Vec::new(),
+    }
+}
+
+/// The rustc cargo builds with: `RUSTC` when set, else the `rustc` beside the cargo that
+/// started us (`CARGO`, which cargo sets for its subcommands: a toolchain's own, where
+/// a `rustc` on `PATH` is often rustup's proxy, which costs a process start to pick the
+/// same toolchain), else `rustc` on `PATH`.
+pub fn rustc_program() -> std::ffi::OsString {
+    if let Some(rustc) = std::env::var_os("RUSTC").filter(|r| !r.is_empty()) {
+        return rustc;
+    }
+    let beside_cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|cargo| {
+            Some(
+                cargo
+                    .parent()?
+                    .join(format!("rustc{}", std::env::consts::EXE_SUFFIX)),
+            )
+        })
+        .filter(|rustc| rustc.is_file());
+    match beside_cargo {
+        Some(rustc) => rustc.into_os_string(),
+        None => "rustc".into(),
     }
 }
 

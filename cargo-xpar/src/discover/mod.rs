@@ -9,6 +9,7 @@ mod list;
 
 pub use binary::{BinaryId, BinaryKind, TestBinary};
 pub use build::{build_test_binaries, coverage_target_dir, BuildOutput};
+pub use env::rustc_program;
 pub use list::{
     list_all, parse_json_list, parse_terse_list, BinaryContent, Harness, ListedBinary, ListedTest,
     Markers, TestList,

@@ -16,7 +16,9 @@ use super::watchdog::{self, Action, KillReason, Timeouts, Watchdog};
 use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
-use crate::plan::{Chunk, CostModel, Next, RunIgnored, Schedule, Selection, UnitTests};
+use crate::plan::{
+    Chunk, CostModel, Next, ProcessCosts, RunIgnored, Schedule, Selection, UnitTests,
+};
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
 
 /// How to carry out a run.
@@ -46,6 +48,8 @@ pub struct ExecuteOptions {
     pub stop_stable: Option<usize>,
     /// `--max-worker-restart`: how many test processes may crash before the run stops.
     pub max_crashes: usize,
+    /// What each binary's processes cost in earlier runs (from the history).
+    pub process_costs: ProcessCosts,
 }
 
 /// `--maxfail N[:immediate]`.
@@ -56,10 +60,12 @@ pub struct MaxFail {
 }
 
 /// How the test phase ended.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExecuteEnd {
     /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did.
     pub signal: Option<i32>,
+    /// [`ExecuteOptions::process_costs`] updated with what this run measured.
+    pub process_costs: ProcessCosts,
 }
 
 /// Whether the run has stopped scheduling, and why: shared with the workers, which
@@ -172,7 +178,13 @@ pub fn execute(
             list,
             opts,
             schedule,
-            cost: CostModel::default(),
+            cost: CostModel::seeded(
+                list.binaries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (i, b.binary.id.as_str())),
+                &opts.process_costs,
+            ),
             cancel: &cancel,
             watchdog: Watchdog::new(workers, opts.timeouts),
             to_workers,
@@ -213,7 +225,11 @@ pub fn execute(
             }
             d.tick(sink);
         }
-        Ok(ExecuteEnd { signal: d.signal })
+        let id = |b: usize| list.binaries.get(b).map(|b| b.binary.id.to_string());
+        Ok(ExecuteEnd {
+            signal: d.signal,
+            process_costs: d.cost.learned(id, opts.process_costs.clone()),
+        })
     });
     signals.close();
     let end = end?;

@@ -3,7 +3,9 @@
 //! Chunks are never so small that starting a process costs more than a quarter of the
 //! chunk's expected run time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
 
 /// What one finished batch process cost, fed back by the executor.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,6 +29,22 @@ struct Estimate {
     samples: u32,
 }
 
+/// What a process of one binary cost in earlier runs, kept in the history so that a run
+/// sizes its first chunks as well as its last: a binary whose processes pay a large
+/// one-time cost (fixtures built lazily, or the first panic's backtrace symbolized under
+/// `RUST_BACKTRACE=1`, a tenth of a second) is not cut into more processes than it
+/// is worth.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCost {
+    /// Seconds a test takes, once the process is warm.
+    pub mean_test: f64,
+    /// Seconds a process costs beyond its tests.
+    pub overhead: f64,
+}
+
+/// Process costs by binary id.
+pub type ProcessCosts = BTreeMap<String, ProcessCost>;
+
 /// Per-binary estimates learned while the run goes on.
 #[derive(Clone, Debug, Default)]
 pub struct CostModel {
@@ -34,6 +52,52 @@ pub struct CostModel {
 }
 
 impl CostModel {
+    /// A model that starts from what earlier runs learned: `ids` gives each binary's
+    /// index and id. A seed counts as one batch, so the run's own batches soon outweigh it.
+    pub fn seeded<'a>(
+        ids: impl IntoIterator<Item = (usize, &'a str)>,
+        known: &ProcessCosts,
+    ) -> CostModel {
+        let mut model = CostModel::default();
+        for (binary, id) in ids {
+            let Some(c) = known.get(id) else {
+                continue;
+            };
+            if c.mean_test.is_finite() && c.overhead.is_finite() && c.mean_test > 0.0 {
+                model.per_binary.insert(
+                    binary,
+                    Estimate {
+                        mean_test: c.mean_test,
+                        overhead: c.overhead.max(0.0),
+                        samples: 1,
+                    },
+                );
+            }
+        }
+        model
+    }
+
+    /// `earlier` with the estimates of this model in place of those of the binaries it
+    /// has any for (`id` names a binary by its index).
+    pub fn learned(
+        &self,
+        id: impl Fn(usize) -> Option<String>,
+        mut earlier: ProcessCosts,
+    ) -> ProcessCosts {
+        for (&binary, e) in &self.per_binary {
+            if let (true, Some(id)) = (e.samples > 0 && e.mean_test > 0.0, id(binary)) {
+                earlier.insert(
+                    id,
+                    ProcessCost {
+                        mean_test: e.mean_test,
+                        overhead: e.overhead,
+                    },
+                );
+            }
+        }
+        earlier
+    }
+
     /// Folds one batch into the estimate for its binary. Batches of one test say nothing
     /// about warm test time and are skipped.
     pub fn record(&mut self, c: BatchCost) {
@@ -95,6 +159,19 @@ pub(crate) mod tests {
             test_sum: 0.240,
         });
         cost
+    }
+
+    #[test]
+    fn what_a_run_learned_seeds_the_next() {
+        let learned = heavy_fixture().learned(|b| Some(format!("bin{b}")), ProcessCosts::new());
+        let c = learned["bin0"];
+        assert!((c.mean_test - 0.002).abs() < 1e-9, "{c:?}");
+        assert!((c.overhead - 0.043).abs() < 1e-9, "{c:?}");
+        let next = CostModel::seeded([(3, "bin0")], &learned);
+        assert_eq!(next.min_chunk(3), 87);
+        // Nothing learned: the earlier entry stays.
+        let kept = CostModel::default().learned(|_| None, learned.clone());
+        assert_eq!(kept, learned);
     }
 
     #[test]

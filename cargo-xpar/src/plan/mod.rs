@@ -9,7 +9,7 @@ mod markexpr;
 mod schedule;
 mod split;
 
-pub use cost::{BatchCost, CostModel};
+pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
 pub use dist::{plan, stress_schedule, DistMode, PlanOptions};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};

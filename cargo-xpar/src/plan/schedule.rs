@@ -134,6 +134,9 @@ pub struct Schedule {
     /// `#[resource_intensive]`, all of them for one with serial keys (its key-mates may
     /// run anywhere by then). Tests not here retry as plain ones.
     retry_slots: HashMap<(usize, String), usize>,
+    /// How many tests of each binary the shared queue was given: a binary whose
+    /// processes are dear is still shared among all workers, but not cut finer.
+    shared_counts: HashMap<usize, usize>,
 }
 
 impl Schedule {
@@ -150,6 +153,7 @@ impl Schedule {
             own_rule,
             steal,
             retry_slots: HashMap::new(),
+            shared_counts: HashMap::new(),
         }
     }
 
@@ -201,8 +205,10 @@ impl Schedule {
     }
 
     pub(super) fn push_shared(&mut self, segments: impl IntoIterator<Item = Segment>) {
-        self.shared
-            .extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
+        for s in segments.into_iter().filter(|s| !s.tests.is_empty()) {
+            *self.shared_counts.entry(s.binary).or_default() += s.tests.len();
+            self.shared.push_back(s);
+        }
     }
 
     pub fn workers(&self) -> usize {
@@ -284,9 +290,15 @@ impl Schedule {
             if let Some(front) = self.shared.front() {
                 // Guided self-scheduling: a worker's share of what is left, so chunks
                 // are large at first and shrink as the queue drains.
+                // Chunks are never smaller than a process is worth, except to give each
+                // worker a share of a binary: the workers would idle otherwise.
+                let share = self
+                    .shared_counts
+                    .get(&front.binary)
+                    .map_or(1, |n| n.div_ceil(self.workers));
                 let take = Take::Guided {
                     target: queue_time(&self.shared) / self.workers as f64,
-                    min_count: cost.min_chunk(front.binary),
+                    min_count: cost.min_chunk(front.binary).min(share),
                     no_overshoot: true,
                 };
                 return take_chunk(&mut self.shared, take);
@@ -441,9 +453,12 @@ fn take_chunk(queue: &mut VecDeque<Segment>, take: Take) -> Option<Chunk> {
         // Enough once the target is reached, or (from the shared queue) when the next test
         // would overshoot it: a long test left for another worker packs better than one
         // worker taking the three longest because the first two fell short of its share.
+        // Nor is a remainder smaller than `min_count` left behind: it would cost a process
+        // more than it is worth.
         let enough = !taken.is_empty()
             && (time >= target || (no_overshoot && time + t.expected > target))
-            && taken.len() >= min_count;
+            && taken.len() >= min_count
+            && front.tests.len() >= min_count;
         let too_long = !taken.is_empty() && bytes + t.name.len() + 1 > MAX_ARG_BYTES;
         if enough || too_long {
             break;
@@ -577,9 +592,19 @@ mod tests {
     fn expensive_processes_get_larger_chunks() {
         let cost = crate::plan::cost::tests::heavy_fixture();
         let mut s = Schedule::new(2, OwnRule::Whole, false);
+        s.push_shared([seg(0, &[1.0; 300])]);
+        // A worker's share, 150 tests, leaves enough for another process.
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 150);
+        // Half of the rest is below the 87 tests a process is worth, and so would be the
+        // 63 left after 87: all of it.
+        assert_eq!(s.next(1, &cost).chunk().unwrap().len(), 150);
+        assert_eq!(s.next(0, &cost), Next::Done);
+        // Fewer tests than two processes are worth: still one share per worker, as the
+        // other would idle, but no third process.
+        let mut s = Schedule::new(2, OwnRule::Whole, false);
         s.push_shared([seg(0, &[1.0; 100])]);
-        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 87);
-        assert_eq!(s.next(1, &cost).chunk().unwrap().len(), 13);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().len(), 50);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().len(), 50);
         assert_eq!(s.next(0, &cost), Next::Done);
     }
 
