@@ -270,7 +270,7 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    // Every code of the README's table (cargo-xpar/src/exit_codes.rs).
+    // Every code of the README's table (xpar-runner/src/exit_codes.rs).
     for code in [
         "0", "2", "4", "96", "100", "101", "110", "111", "112", "128+N",
     ] {

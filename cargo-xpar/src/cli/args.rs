@@ -4,15 +4,13 @@
 //! Numeric flags set `allow_negative_numbers` so that `-j -3` is refused as a bad value
 //! of `-j`, not as an unknown flag `-3` with a tip to write `-- -3`.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::coverage::CoverageFormat;
-use crate::execute::Backoff;
-use crate::plan::DistMode;
-use crate::report::StressOutput;
+use xpar_runner::cargo;
+
+pub use super::enums::{Backoff, CoverageFormat, DistMode, StressOutput};
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
 #[derive(Debug, Parser)]
@@ -34,7 +32,7 @@ pub enum CargoCli {
     version,
     about = "Run a workspace's tests in parallel worker processes, batching tests per process.",
     args_conflicts_with_subcommands = true,
-    after_help = crate::exit_codes::HELP
+    after_help = xpar_runner::exit_codes::HELP
 )]
 pub struct XparApp {
     #[command(subcommand)]
@@ -173,67 +171,34 @@ pub struct CargoOptions {
 }
 
 impl CargoOptions {
-    /// The flags that select and build targets, for `cargo test --no-run`.
-    pub fn to_cli_args(&self) -> Vec<OsString> {
-        let mut out: Vec<OsString> = Vec::new();
-        let mut flag = |on: bool, name: &str| {
-            if on {
-                out.push(name.into());
-            }
-        };
-        flag(self.workspace, "--workspace");
-        flag(self.lib, "--lib");
-        flag(self.bins, "--bins");
-        flag(self.tests, "--tests");
-        flag(self.examples, "--examples");
-        flag(self.all_targets, "--all-targets");
-        flag(self.all_features, "--all-features");
-        flag(self.no_default_features, "--no-default-features");
-        flag(self.release, "--release");
-        flag(self.quiet, "--quiet");
-        out.extend(self.common_args());
-        let mut valued = |name: &str, values: &[String]| {
-            for v in values {
-                out.push(name.into());
-                out.push(v.into());
-            }
-        };
-        valued("--package", &self.packages);
-        valued("--exclude", &self.exclude);
-        valued("--bin", &self.bin);
-        valued("--test", &self.test);
-        valued("--example", &self.example);
-        valued("--features", &self.features);
-        if let Some(profile) = &self.profile {
-            out.extend(["--profile".into(), profile.into()]);
+    /// What the runner forwards to cargo.
+    pub fn into_options(self) -> cargo::CargoOptions {
+        cargo::CargoOptions {
+            packages: self.packages,
+            workspace: self.workspace,
+            exclude: self.exclude,
+            lib: self.lib,
+            bins: self.bins,
+            bin: self.bin,
+            tests: self.tests,
+            test: self.test,
+            examples: self.examples,
+            example: self.example,
+            all_targets: self.all_targets,
+            features: self.features,
+            all_features: self.all_features,
+            no_default_features: self.no_default_features,
+            release: self.release,
+            profile: self.profile,
+            target_dir: self.target_dir,
+            manifest_path: self.manifest_path,
+            locked: self.locked,
+            offline: self.offline,
+            frozen: self.frozen,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            color: self.color.into(),
         }
-        if let Some(dir) = &self.target_dir {
-            out.extend(["--target-dir".into(), dir.into()]);
-        }
-        for _ in 0..self.verbose {
-            out.push("--verbose".into());
-        }
-        out.push("--color".into());
-        out.push(self.color.as_str().into());
-        out
-    }
-
-    /// The flags `cargo metadata` shares with `cargo test`.
-    pub fn common_args(&self) -> Vec<OsString> {
-        let mut out: Vec<OsString> = Vec::new();
-        if let Some(path) = &self.manifest_path {
-            out.extend(["--manifest-path".into(), path.into()]);
-        }
-        for (on, name) in [
-            (self.locked, "--locked"),
-            (self.offline, "--offline"),
-            (self.frozen, "--frozen"),
-        ] {
-            if on {
-                out.push(name.into());
-            }
-        }
-        out
     }
 }
 
@@ -245,12 +210,12 @@ pub enum ColorChoice {
     Never,
 }
 
-impl ColorChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColorChoice::Auto => "auto",
-            ColorChoice::Always => "always",
-            ColorChoice::Never => "never",
+impl From<ColorChoice> for cargo::ColorChoice {
+    fn from(c: ColorChoice) -> Self {
+        match c {
+            ColorChoice::Auto => cargo::ColorChoice::Auto,
+            ColorChoice::Always => cargo::ColorChoice::Always,
+            ColorChoice::Never => cargo::ColorChoice::Never,
         }
     }
 }

@@ -7,19 +7,12 @@ use std::time::Duration;
 
 use super::args::*;
 use super::writable;
-use crate::coverage::CoverageFormat;
+use crate::cargo::CargoOptions;
+use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{DistMode, RunIgnored, TestFilter};
 use crate::report::StressOutput;
-
-/// `--coverage` and its options, validated.
-#[derive(Debug, Clone)]
-pub struct CoverageConfig {
-    pub formats: Vec<CoverageFormat>,
-    pub output: Option<PathBuf>,
-    pub fail_under_lines: Option<f64>,
-}
 
 /// What `stress` will do, validated.
 #[derive(Debug, Clone)]
@@ -94,7 +87,7 @@ impl XparApp {
                     }
                 };
                 Ok(Invocation::Stress(StressConfig {
-                    cargo: args.cargo,
+                    cargo: args.cargo.into_options(),
                     filter,
                     test_args,
                     count: positive("--count", args.count)?,
@@ -106,7 +99,7 @@ impl XparApp {
                         .stop_stable
                         .map(|k| positive("--stop-stable", k))
                         .transpose()?,
-                    output: args.output,
+                    output: args.output.into(),
                     timeout: parse_limit("--timeout", args.timeout.as_deref())?,
                 }))
             }
@@ -116,7 +109,7 @@ impl XparApp {
                     return Err(UsageError::ListTestArgs);
                 }
                 Ok(Invocation::List(ListConfig {
-                    cargo: args.cargo,
+                    cargo: args.cargo.into_options(),
                     filter,
                     format: args.format,
                 }))
@@ -136,10 +129,10 @@ impl RunConfig {
             OutputWhen::Never
         });
         Ok(RunConfig {
-            cargo: args.cargo,
+            cargo: args.cargo.into_options(),
             filter,
             jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
-            dist: r.dist,
+            dist: r.dist.into(),
             reorder_scopes: !r.no_loadscope_reorder,
             require_parallel_safe: r.require_parallel_safe,
             keep_tmp: r.keep_tmp,
@@ -161,7 +154,7 @@ impl RunConfig {
             run_timeout: parse_limit("--run-timeout", r.run_timeout.as_deref())?,
             retry: RetryPolicy {
                 retries: r.retries,
-                backoff: r.retry_backoff,
+                backoff: r.retry_backoff.into(),
                 delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
                 jitter: r.retry_jitter,
                 retry_on: r
@@ -228,7 +221,7 @@ fn coverage_config(
         writable::check_report_dir("--coverage-output reports", dir)?;
     }
     Ok(Some(CoverageConfig {
-        formats: unique(formats),
+        formats: unique(formats).into_iter().map(Into::into).collect(),
         output,
         fail_under_lines,
     }))
@@ -392,6 +385,7 @@ fn is_runner_owned_libtest_flag(arg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coverage::CoverageFormat;
     use crate::execute::Backoff;
     use clap::Parser;
 
@@ -715,13 +709,13 @@ mod tests {
 
     #[test]
     fn each_format_once_in_the_order_first_asked() {
-        use CoverageFormat::*;
+        use crate::cli::CoverageFormat::*;
         assert_eq!(unique(vec![Lcov, Html, Lcov]), vec![Lcov, Html]);
         assert_eq!(
             unique(vec![Json, Lcov, Json, Html, Lcov, Json]),
             vec![Json, Lcov, Html]
         );
         assert_eq!(unique(vec![Cobertura]), vec![Cobertura]);
-        assert_eq!(unique(vec![]), Vec::<CoverageFormat>::new());
+        assert_eq!(unique(vec![]), Vec::<crate::cli::CoverageFormat>::new());
     }
 }

@@ -5,6 +5,7 @@
 mod args;
 mod clap_error;
 mod config;
+mod enums;
 mod writable;
 
 pub use args::*;

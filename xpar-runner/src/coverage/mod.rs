@@ -9,6 +9,16 @@ mod session;
 mod summary;
 mod tools;
 
+use std::path::PathBuf;
+
+/// `--coverage` and its options, validated.
+#[derive(Debug, Clone)]
+pub struct CoverageConfig {
+    pub formats: Vec<report::CoverageFormat>,
+    pub output: Option<PathBuf>,
+    pub fail_under_lines: Option<f64>,
+}
+
 pub use cobertura::{cobertura_xml, parse_lcov, FileCoverage};
 pub use report::{write_reports, CoverageFormat, ReportInput};
 pub use session::{CoverageResult, CoverageSession};

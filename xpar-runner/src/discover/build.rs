@@ -14,7 +14,7 @@ use super::binary::{BinaryId, BinaryKind, TestBinary};
 use super::cargo_stderr;
 use super::env::{sysroot_libs, test_env};
 use super::harness::Unlistable;
-use crate::cli::CargoOptions;
+use crate::cargo::CargoOptions;
 use crate::errors::BuildError;
 use crate::process::{describe_status, ProcessBuilder};
 

@@ -8,7 +8,7 @@ use regex::Regex;
 use crate::report::{TestOutcome, TestStatus};
 
 /// How the delay grows from one attempt to the next.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backoff {
     /// The same delay every time.
     #[default]

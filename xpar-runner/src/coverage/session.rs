@@ -9,7 +9,7 @@ use super::foreign::{foreign_roots, ignore_regex};
 use super::report::{write_reports, ReportInput};
 use super::summary::Summary;
 use super::tools::{self, LlvmTools};
-use crate::cli::CoverageConfig;
+use super::CoverageConfig;
 use crate::discover::TestList;
 use crate::errors::CoverageError;
 

@@ -10,7 +10,7 @@ use crate::discover::TestList;
 use xpar_protocol::Serial;
 
 /// How tests are shared among workers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DistMode {
     /// Workers pull chunks from one queue, longest first; chunks shrink as it drains.
     #[default]

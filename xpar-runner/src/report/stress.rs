@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::events::{Failure, TestOutcome, TestStatus};
 
 /// How the stress report is printed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StressOutput {
     #[default]
     Table,

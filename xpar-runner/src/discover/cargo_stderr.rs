@@ -10,7 +10,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::thread::JoinHandle;
 
-use crate::cli::{CargoOptions, ColorChoice};
+use crate::cargo::{CargoOptions, ColorChoice};
 use crate::process::ProcessBuilder;
 
 /// How much of cargo's stderr is kept: a refusal is its last lines.

@@ -13,7 +13,7 @@ use crate::errors::CoverageError;
 use crate::process::{describe_status, tail, ProcessBuilder};
 
 /// A report format (`--coverage-format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoverageFormat {
     /// `lcov.info`: Codecov, Coveralls, genhtml.
     Lcov,
@@ -26,6 +26,13 @@ pub enum CoverageFormat {
 }
 
 impl CoverageFormat {
+    pub const ALL: [CoverageFormat; 4] = [
+        CoverageFormat::Lcov,
+        CoverageFormat::Cobertura,
+        CoverageFormat::Json,
+        CoverageFormat::Html,
+    ];
+
     /// What the format is written as in the output directory: a file, or for `html` a
     /// directory.
     fn file_name(self) -> &'static str {
@@ -168,12 +175,11 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
 /// else: `out_dir` may be the user's (`--coverage-output`), so an `html/` holding
 /// anything llvm-cov does not write stays.
 fn remove_old_reports(out_dir: &Path) -> Result<(), CoverageError> {
-    use clap::ValueEnum;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| CoverageError::Io { path, source }
     };
-    for format in CoverageFormat::value_variants() {
+    for format in &CoverageFormat::ALL {
         let path = out_dir.join(format.file_name());
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,

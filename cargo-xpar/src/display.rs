@@ -8,9 +8,9 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
-use super::record::RunRecord;
-use crate::cli::{ColorChoice, OutputWhen};
+use crate::cargo::ColorChoice;
+use crate::cli::OutputWhen;
+use crate::report::{worker_name, Failure, Notice, RunEvent, RunRecord, TestOutcome, TestStatus};
 
 #[derive(Clone, Copy, Debug)]
 pub struct DisplayOptions {

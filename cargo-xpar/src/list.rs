@@ -1,0 +1,15 @@
+//! `cargo xpar list`: build and list the tests, as text or JSON.
+
+use crate::cli::{self, ListConfig};
+use crate::errors::{Error, ReportError};
+use crate::list_output::write_list;
+use crate::{discover, exit_codes};
+
+pub(crate) fn list(cfg: &ListConfig) -> Result<i32, Error> {
+    let jobs = cli::parse_jobs("auto")?;
+    let list = discover(&cfg.cargo, jobs, false)?.list;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;
+    Ok(exit_codes::OK)
+}
