@@ -250,6 +250,18 @@ impl Display {
                 let text = format!("{} {}\n", self.label(SKIP, "LEAK"), notice.message());
                 self.emit(&text);
             }
+            RunEvent::Stopping { signal } => {
+                let name = crate::process::os::signal_name(*signal);
+                self.emit(&format!(
+                    "{name} received: stopping; again to kill the running tests at once\n"
+                ));
+            }
+            RunEvent::TmpKept { dir } => {
+                self.emit(&format!(
+                    "note: kept the run's temporary directories at {}\n",
+                    dir.display()
+                ));
+            }
             RunEvent::RunFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();

@@ -35,7 +35,13 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
         Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
         None => history::path(&target_dir),
     };
-    let history = history::load(&history_path);
+    let history = history::load(&history_path).unwrap_or_else(|why| {
+        eprintln!(
+            "warning: ignoring the duration history at {} ({why}); it is rebuilt by this run",
+            history_path.display()
+        );
+        history::History::default()
+    });
     let durations = &history.durations;
     let schedule = plan::plan(
         &list,

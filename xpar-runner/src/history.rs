@@ -1,6 +1,7 @@
 //! The duration history on disk: `<target-dir>/xpar/durations.json`, read before a run to
 //! plan it and merged with the run's measurements after it. A history that cannot be read
-//! or written costs a warning, never the run: it only makes schedules better.
+//! or written should cost the caller a warning, never the run: it only makes schedules
+//! better.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,44 +37,26 @@ pub fn path(target_dir: &Path) -> PathBuf {
     target_dir.join("xpar").join("durations.json")
 }
 
-/// The recorded history; empty when there is none yet. A history that cannot be read is
-/// reported as a warning and treated as empty.
-pub fn load(path: &Path) -> History {
+/// The recorded history; empty when there is none yet. `Err` says why a history that
+/// exists cannot be read: the caller warns and goes on with an empty one, which the run
+/// then replaces.
+pub fn load(path: &Path) -> Result<History, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return History::default(),
-        Err(e) => {
-            warn(path, &e.to_string());
-            return History::default();
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+        Err(e) => return Err(e.to_string()),
     };
     match serde_json::from_str::<HistoryFile>(&text) {
-        Ok(f) if f.format_version == FORMAT_VERSION => History {
+        Ok(f) if f.format_version == FORMAT_VERSION => Ok(History {
             durations: f.durations,
             processes: f.processes,
-        },
-        Ok(f) => {
-            warn(
-                path,
-                &format!(
-                    "format version {} is not {FORMAT_VERSION}",
-                    f.format_version
-                ),
-            );
-            History::default()
-        }
-        Err(e) => {
-            warn(path, &e.to_string());
-            History::default()
-        }
+        }),
+        Ok(f) => Err(format!(
+            "format version {} is not {FORMAT_VERSION}",
+            f.format_version
+        )),
+        Err(e) => Err(e.to_string()),
     }
-}
-
-fn warn(path: &Path, why: &str) {
-    eprintln!(
-        "warning: ignoring the duration history at {} ({why}); it is rebuilt by this run",
-        path.display()
-    );
 }
 
 /// Merges the durations `record` measured into `history`, with the process costs the run
@@ -138,7 +121,7 @@ mod tests {
     fn runs_accumulate_and_only_tests_that_ran_count() {
         let dir = tempfile::tempdir().unwrap();
         let p = path(dir.path());
-        assert!(load(&p).durations.is_empty());
+        assert!(load(&p).unwrap().durations.is_empty());
         let mut record = RunRecord {
             outcomes: vec![
                 outcome("pass", TestStatus::Passed, 2.0),
@@ -156,15 +139,15 @@ mod tests {
             },
         )]
         .into();
-        save(&p, load(&p), &record, costs.clone()).unwrap();
-        let h = load(&p);
+        save(&p, load(&p).unwrap(), &record, costs.clone()).unwrap();
+        let h = load(&p).unwrap();
         assert_eq!(h.durations.get("a", "pass"), Some(2.0));
         assert_eq!(h.durations.get("a", "fail"), Some(1.0));
         assert_eq!(h.durations.len(), 2);
         assert_eq!(h.processes, costs);
         record.outcomes = vec![outcome("pass", TestStatus::Passed, 4.0)];
         save(&p, h, &record, costs).unwrap();
-        let h = load(&p);
+        let h = load(&p).unwrap();
         assert_eq!(h.durations.get("a", "pass"), Some(3.0));
         assert_eq!(h.durations.get("a", "fail"), Some(1.0));
     }
@@ -180,23 +163,24 @@ mod tests {
             r#"{"format_version": 1, "durations": {"a": {"t": 1.5}}}"#,
         )
         .unwrap();
-        let h = load(&p);
+        let h = load(&p).unwrap();
         assert_eq!(h.durations.get("a", "t"), Some(1.5));
         assert!(h.processes.is_empty());
     }
 
     #[test]
-    fn a_corrupt_or_foreign_history_is_empty() {
+    fn a_corrupt_or_foreign_history_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = path(dir.path());
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "{ not json").unwrap();
-        assert!(load(&p).durations.is_empty());
+        assert!(load(&p).is_err());
         std::fs::write(
             &p,
             r#"{"format_version": 9, "durations": {"a": {"t": 1.0}}}"#,
         )
         .unwrap();
-        assert!(load(&p).durations.is_empty());
+        let why = load(&p).unwrap_err();
+        assert!(why.contains("format version 9 is not 1"), "{why}");
     }
 }

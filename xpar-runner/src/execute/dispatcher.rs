@@ -245,10 +245,9 @@ pub fn execute(
     }
 
     if let Some(dir) = run_env.kept() {
-        eprintln!(
-            "note: kept the run's temporary directories at {}",
-            dir.display()
-        );
+        sink(RunEvent::TmpKept {
+            dir: dir.to_owned(),
+        });
     }
     sink(RunEvent::RunFinished {
         wall: start.elapsed(),
@@ -525,7 +524,7 @@ impl Dispatcher<'_> {
                 }
                 self.signal = Some(sig);
                 let name = crate::process::os::signal_name(sig);
-                eprintln!("{name} received: stopping; again to kill the running tests at once");
+                sink(RunEvent::Stopping { signal: sig });
                 self.stop(format!("the run was interrupted by {name}"), sink);
                 self.kill_all(KillReason::Signal(sig), sig, sink);
             }

@@ -64,6 +64,15 @@ pub enum RunEvent {
     LeftoversEnded {
         processes: Vec<(u32, String)>,
     },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) arrived: no test starts any more, and the
+    /// running ones are being stopped; a second one kills them at once.
+    Stopping {
+        signal: i32,
+    },
+    /// `--keep-tmp`: the run's temporary directories are kept here.
+    TmpKept {
+        dir: std::path::PathBuf,
+    },
     RunFinished {
         wall: Duration,
         /// Why the run stopped scheduling early (fail-fast, --maxfail, a signal), if it did.

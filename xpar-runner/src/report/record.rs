@@ -50,6 +50,8 @@ impl RunRecord {
                 self.opaque = opaque.clone();
             }
             RunEvent::TestStarted { .. }
+            | RunEvent::Stopping { .. }
+            | RunEvent::TmpKept { .. }
             | RunEvent::TestSlow { .. }
             | RunEvent::TestRetrying { .. }
             | RunEvent::TooManyCrashes { .. } => {}
