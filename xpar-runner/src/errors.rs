@@ -15,7 +15,7 @@ pub enum UsageError {
     )]
     BadJobs { value: String },
     #[error(transparent)]
-    MarkerExpr(#[from] crate::plan::MarkerExprError),
+    MarkerExpr(#[from] MarkerExprError),
     #[error("--fail-under-lines takes a percentage from 0 to 100, not `{0}`")]
     BadPercent(f64),
     #[error("invalid value `{value}` for {flag}: {why} (e.g. `30s`, `2m`, `1m 30s`)")]
@@ -197,4 +197,17 @@ impl Error {
     pub fn already_shown(&self) -> bool {
         matches!(self, Error::Build(BuildError::Refused { shown: true, .. }))
     }
+}
+
+/// A `-m` marker expression that does not parse.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MarkerExprError {
+    #[error(
+        "unknown marker `{0}` in -m (known: serial, parallel_safe, resource_intensive, group)"
+    )]
+    Unknown(String),
+    #[error("-m expression ends early: expected a marker, `not` or `(`")]
+    UnexpectedEnd,
+    #[error("unexpected `{0}` in -m expression")]
+    Unexpected(String),
 }

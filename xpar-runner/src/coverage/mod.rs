@@ -25,18 +25,7 @@ pub use session::{CoverageResult, CoverageSession};
 pub use summary::{parse_summary, render, Count, Coverage, Summary};
 pub use tools::{find as find_tools, LlvmTools};
 
-/// What the build adds to the user's RUSTFLAGS: instrumentation, `cfg(coverage)` for
-/// code that wants to know, and counters kept in the profile file as they change
-/// (continuous mode), so a test that aborts or segfaults does not take the counts of the
-/// tests before it in its process.
-pub const RUSTFLAGS: &[&str] = &[
-    "-C",
-    "instrument-coverage",
-    "--cfg",
-    "coverage",
-    "-C",
-    "llvm-args=-runtime-counter-relocation",
-];
+pub use crate::discover::COVERAGE_RUSTFLAGS as RUSTFLAGS;
 
 /// `LLVM_PROFILE_FILE` for the processes of worker `worker`: one file per worker and
 /// binary (`%m` merges the processes of one binary into it), written continuously (`%c`).

@@ -28,6 +28,19 @@ pub struct BuildOutput {
     pub workspace_root: PathBuf,
 }
 
+/// What the build adds to the user's RUSTFLAGS: instrumentation, `cfg(coverage)` for
+/// code that wants to know, and counters kept in the profile file as they change
+/// (continuous mode), so a test that aborts or segfaults does not take the counts of the
+/// tests before it in its process.
+pub const COVERAGE_RUSTFLAGS: &[&str] = &[
+    "-C",
+    "instrument-coverage",
+    "--cfg",
+    "coverage",
+    "-C",
+    "llvm-args=-runtime-counter-relocation",
+];
+
 /// Where `--coverage` builds, beside the usual build so that switching coverage on and
 /// off rebuilds neither.
 pub fn coverage_target_dir(target_dir: &std::path::Path) -> PathBuf {
@@ -47,7 +60,7 @@ enum CoverageFlags {
 }
 
 fn coverage_rustflags() -> CoverageFlags {
-    let flags = crate::coverage::RUSTFLAGS;
+    let flags = COVERAGE_RUSTFLAGS;
     if let Ok(enc) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
         if !enc.is_empty() {
             let mut all: Vec<&str> = enc.split('\x1f').collect();

@@ -4,7 +4,7 @@
 //! Written by hand: the grammar is four rules, and no well-kept crate parses pytest's
 //! marker expressions.
 
-use thiserror::Error;
+pub use crate::errors::MarkerExprError;
 
 use crate::discover::Markers;
 use xpar_protocol::Serial;
@@ -18,18 +18,6 @@ pub enum MarkerExpr {
     Not(Box<MarkerExpr>),
     And(Box<MarkerExpr>, Box<MarkerExpr>),
     Or(Box<MarkerExpr>, Box<MarkerExpr>),
-}
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum MarkerExprError {
-    #[error(
-        "unknown marker `{0}` in -m (known: serial, parallel_safe, resource_intensive, group)"
-    )]
-    Unknown(String),
-    #[error("-m expression ends early: expected a marker, `not` or `(`")]
-    UnexpectedEnd,
-    #[error("unexpected `{0}` in -m expression")]
-    Unexpected(String),
 }
 
 impl MarkerExpr {
