@@ -6,6 +6,7 @@ pub mod cli;
 pub mod display;
 mod list;
 mod list_output;
+mod replay;
 mod run;
 mod stress;
 
@@ -48,6 +49,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Run(cfg) => run::run(&cfg),
             Invocation::List(cfg) => list::list(&cfg),
             Invocation::Stress(cfg) => stress::stress(&cfg),
+            Invocation::Replay(cfg) => replay::replay(&cfg),
         });
     match result {
         Ok(code) => code,

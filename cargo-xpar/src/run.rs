@@ -6,6 +6,7 @@ use crate::display::{Display, DisplayOptions};
 use crate::errors::Error;
 use crate::execute::{execute, ExecuteOptions};
 use crate::plan::{self, PlanOptions};
+use crate::report::log::{self, RunHeader, RunLog};
 use crate::report::{self, RunRecord};
 use crate::{coverage, discover, exit_codes, history, Discovered};
 
@@ -84,12 +85,19 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
         profile_dir: profile_dir.clone(),
         process_costs: history.processes.clone(),
     };
+    let mut log = start_log(&target_dir, cfg);
     let end = execute(&list, selection, schedule, &opts, &mut |event| {
         if show {
             display.handle(&event);
         }
+        if let Some(log) = &mut log {
+            log.record(&event);
+        }
         record.handle(&event);
     })?;
+    if let Some(Err(e)) = log.map(RunLog::finish) {
+        eprintln!("warning: could not record the run for `cargo xpar replay`: {e}");
+    }
     if show {
         display.finish(&record);
     }
@@ -104,7 +112,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
         report::write_junit(&record, path)?;
     }
     if let Some(path) = &cfg.json {
-        report::write_json(&record, cfg.dist, path)?;
+        report::write_json(&record, cfg.dist.as_str(), path)?;
     }
     let mut code = record.exit_code();
     if let Some(sig) = end.signal {
@@ -121,6 +129,19 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
         }
     }
     Ok(code)
+}
+
+/// Starts the record of this run's events under the target dir; a warning, not an error,
+/// when it cannot.
+fn start_log(target_dir: &std::path::Path, cfg: &RunConfig) -> Option<RunLog> {
+    let header = RunHeader::new(cfg.dist.as_str(), cfg.flaky_is_failure);
+    match RunLog::create(&log::runs_dir(target_dir), &header) {
+        Ok(log) => Some(log),
+        Err(e) => {
+            eprintln!("warning: could not record the run for `cargo xpar replay`: {e}");
+            None
+        }
+    }
 }
 
 /// Prints the coverage table and where the reports went; the exit code the threshold

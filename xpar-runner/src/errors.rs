@@ -177,6 +177,8 @@ pub enum Error {
     TempDir(#[source] std::io::Error),
     #[error("could not listen for signals")]
     Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    RunLog(#[from] RunLogError),
 }
 
 impl Error {
@@ -188,6 +190,10 @@ impl Error {
                 exit_codes::SETUP_ERROR
             }
             Error::Report(_) => exit_codes::WRITE_OUTPUT_ERROR,
+            Error::RunLog(RunLogError::NoRuns(_) | RunLogError::NoSuchRun { .. }) => {
+                exit_codes::USAGE
+            }
+            Error::RunLog(_) => exit_codes::SETUP_ERROR,
             Error::Coverage(_) => exit_codes::COVERAGE_ERROR,
         }
     }
@@ -210,4 +216,30 @@ pub enum MarkerExprError {
     UnexpectedEnd,
     #[error("unexpected `{0}` in -m expression")]
     Unexpected(String),
+}
+
+/// Why a record cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunLogError {
+    #[error("no recorded runs in {0}")]
+    NoRuns(std::path::PathBuf),
+    #[error("no recorded run `{id}` in {dir}")]
+    NoSuchRun { id: String, dir: std::path::PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a record of cargo xpar: {why}")]
+    Malformed {
+        path: std::path::PathBuf,
+        line: usize,
+        why: String,
+    },
+    #[error("{path}: record format version {found} is not {expected}")]
+    Version {
+        path: std::path::PathBuf,
+        found: u32,
+        expected: u32,
+    },
 }

@@ -51,6 +51,44 @@ pub enum Command {
     List(ListArgs),
     /// Run each selected test many times and report how often, and how, it fails.
     Stress(StressArgs),
+    /// Show a recorded run again and write its reports, from the record alone.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The run to show: its run id (a directory under `<target-dir>/xpar/runs`), or
+    /// `latest`.
+    #[arg(value_name = "RUN-ID", default_value = "latest")]
+    pub run: String,
+    /// Directory the run was recorded in, under `xpar/runs` (default: the workspace's
+    /// target dir).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Do not print passing tests.
+    #[arg(short, long, help_heading = "Output", conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Use verbose output.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Coloring: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// When to show the output of passing tests (as far as the run kept it).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub success_output: Option<OutputWhen>,
+    /// When to show the output of failing tests.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub failure_output: Option<OutputWhen>,
+    /// Write the run's JUnit XML report to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write the run's JSON report to this file (see docs/report-format.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

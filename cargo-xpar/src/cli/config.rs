@@ -63,6 +63,20 @@ pub struct ListConfig {
     pub format: ListFormat,
 }
 
+/// What `replay` will do, validated.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// A run id, or `latest`.
+    pub run: String,
+    /// Where to find the target dir (only `--manifest-path`, `--target-dir`, colour and
+    /// verbosity are set).
+    pub cargo: CargoOptions,
+    pub success_output: OutputWhen,
+    pub failure_output: OutputWhen,
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+}
+
 /// The validated command.
 #[allow(clippy::large_enum_variant)] // one per process
 #[derive(Debug, Clone)]
@@ -70,6 +84,7 @@ pub enum Invocation {
     Run(RunConfig),
     List(ListConfig),
     Stress(StressConfig),
+    Replay(ReplayConfig),
 }
 
 impl XparApp {
@@ -103,6 +118,21 @@ impl XparApp {
                     timeout: parse_limit("--timeout", args.timeout.as_deref())?,
                 }))
             }
+            Some(Command::Replay(args)) => Ok(Invocation::Replay(ReplayConfig {
+                run: args.run,
+                cargo: CargoOptions {
+                    target_dir: args.target_dir,
+                    manifest_path: args.manifest_path,
+                    quiet: args.quiet,
+                    verbose: args.verbose,
+                    color: args.color.into(),
+                    ..CargoOptions::default()
+                },
+                success_output: args.success_output.unwrap_or(OutputWhen::Never),
+                failure_output: args.failure_output.unwrap_or(OutputWhen::Final),
+                junit: checked_file("--junit report", args.junit)?,
+                json: checked_file("--json report", args.json)?,
+            })),
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {

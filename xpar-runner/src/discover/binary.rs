@@ -3,11 +3,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The id nextest gives a test binary (`crate`, `crate::bin/NAME`, `crate::TARGET`,
 /// `crate::example/NAME`, `crate::bench/NAME`), kept identical so CI history carries over.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct BinaryId(String);
 

@@ -228,6 +228,26 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
     })
 }
 
+/// The target directory of the workspace `opts` selects (`--target-dir`, else cargo's
+/// choice: `CARGO_TARGET_DIR`, its config, `<workspace>/target`), without building.
+pub fn target_dir(opts: &CargoOptions) -> Result<PathBuf, BuildError> {
+    if let Some(dir) = &opts.target_dir {
+        return Ok(dir.clone());
+    }
+    let mut cmd = MetadataCommand::new();
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        cmd.cargo_path(cargo);
+    }
+    cmd.no_deps().other_options(
+        opts.common_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    );
+    let metadata = cmd.exec().map_err(metadata_error)?;
+    Ok(metadata.target_directory.into_std_path_buf())
+}
+
 /// `cargo metadata` failing: a refusal of the command line (no Cargo.toml) is a usage error
 /// with cargo's line, which cargo_metadata kept rather than showed.
 fn metadata_error(e: cargo_metadata::Error) -> BuildError {

@@ -8,7 +8,9 @@ mod harness;
 mod list;
 
 pub use binary::{BinaryId, BinaryKind, TestBinary};
-pub use build::{build_test_binaries, coverage_target_dir, BuildOutput, COVERAGE_RUSTFLAGS};
+pub use build::{
+    build_test_binaries, coverage_target_dir, target_dir, BuildOutput, COVERAGE_RUSTFLAGS,
+};
 pub use env::rustc_program;
 pub use list::{
     list_all, parse_json_list, parse_terse_list, BinaryContent, Harness, ListedBinary, ListedTest,

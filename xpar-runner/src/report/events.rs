@@ -1,13 +1,18 @@
 //! `RunEvent`: the only thing execute hands to report. Every reporter (progress display,
 //! summary, JUnit) is a consumer of these, so a recorded list of events can test any of
-//! them without running a process.
+//! them without running a process, and a run recorded as events can be shown and
+//! reported again (`cargo xpar replay`). They are written as JSON, one event per line,
+//! and read back; `Duration`s as serde writes them (`{"secs": S, "nanos": N}`).
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::discover::BinaryId;
 
 /// One thing that happened during a run, in the order the dispatcher saw it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
 pub enum RunEvent {
     RunStarted {
         /// Tests that will be run (each opaque binary counts as one).
@@ -81,7 +86,8 @@ pub enum RunEvent {
 }
 
 /// What a test process did beyond its tests' results.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Notice {
     /// It exited, but something it started kept its output pipe open past the leak
     /// timeout: the runner stopped waiting.
@@ -122,7 +128,7 @@ impl Notice {
 }
 
 /// The one result of one test.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TestOutcome {
     pub binary_id: BinaryId,
     pub name: String,
@@ -145,7 +151,8 @@ impl TestOutcome {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TestStatus {
     Passed,
     Failed(Failure),
@@ -155,8 +162,10 @@ pub enum TestStatus {
     NotRun(String),
 }
 
-/// Why a test failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Why a test failed. Recorded with signal names as text; read back, a signal's name is
+/// the one this platform gives its number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "FailureRecord")]
 pub enum Failure {
     /// libtest reported it failed: a panic, a failed assertion, an `Err` result, a
     /// `#[should_panic]` that did not panic.
@@ -179,6 +188,84 @@ pub enum Failure {
     /// test, which passed when run again alone (or, `during` empty, before the next test
     /// started): most likely something this test did or left running ended the process.
     CrashedAfter { during: String, how: String },
+}
+
+/// [`Failure`] as it is recorded: with signal names as text.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum FailureRecord {
+    /// libtest reported it failed: a panic, a failed assertion, an `Err` result, a
+    /// `#[should_panic]` that did not panic.
+    Failed,
+    /// Its process died of a signal while it ran (abort, segfault).
+    Signal { signal: i32, name: String },
+    /// Its process exited while it ran (`std::process::exit`), with this status.
+    Exited { code: i32 },
+    /// It was sent to its binary but came back with no result.
+    NoResult { reason: String },
+    /// An opaque binary exited unsuccessfully.
+    OpaqueExit { status: String },
+    /// It ran past `--timeout` (or the run past `--run-timeout`) and was killed.
+    TimedOut { after: Duration, run: bool },
+    /// Its test binary could not start (reported once, as [`RunEvent::BinaryBroken`]).
+    BinaryBroken,
+    /// It was running when the run was interrupted by this signal, and was killed.
+    Interrupted { signal: i32, name: String },
+    /// It passed, but its process died (of this signal or exit status) during the next
+    /// test, which passed when run again alone (or, `during` empty, before the next test
+    /// started): most likely something this test did or left running ended the process.
+    CrashedAfter { during: String, how: String },
+}
+
+impl From<Failure> for FailureRecord {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Failed => FailureRecord::Failed,
+            Failure::Signal { signal, name } => FailureRecord::Signal {
+                signal,
+                name: name.to_owned(),
+            },
+            Failure::Exited { code } => FailureRecord::Exited { code },
+            Failure::NoResult { reason } => FailureRecord::NoResult { reason },
+            Failure::OpaqueExit { status } => FailureRecord::OpaqueExit { status },
+            Failure::TimedOut { after, run } => FailureRecord::TimedOut { after, run },
+            Failure::BinaryBroken => FailureRecord::BinaryBroken,
+            Failure::Interrupted { signal, name } => FailureRecord::Interrupted {
+                signal,
+                name: name.to_owned(),
+            },
+            Failure::CrashedAfter { during, how } => FailureRecord::CrashedAfter { during, how },
+        }
+    }
+}
+
+// By hand, for derived `&'static str` fields would tie the input's lifetime to 'static.
+impl<'de> Deserialize<'de> for Failure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        FailureRecord::deserialize(d).map(Into::into)
+    }
+}
+
+impl From<FailureRecord> for Failure {
+    fn from(f: FailureRecord) -> Self {
+        match f {
+            FailureRecord::Failed => Failure::Failed,
+            FailureRecord::Signal { signal, name: _ } => Failure::Signal {
+                signal,
+                name: crate::process::os::signal_name(signal),
+            },
+            FailureRecord::Exited { code } => Failure::Exited { code },
+            FailureRecord::NoResult { reason } => Failure::NoResult { reason },
+            FailureRecord::OpaqueExit { status } => Failure::OpaqueExit { status },
+            FailureRecord::TimedOut { after, run } => Failure::TimedOut { after, run },
+            FailureRecord::BinaryBroken => Failure::BinaryBroken,
+            FailureRecord::Interrupted { signal, name: _ } => Failure::Interrupted {
+                signal,
+                name: crate::process::os::signal_name(signal),
+            },
+            FailureRecord::CrashedAfter { during, how } => Failure::CrashedAfter { during, how },
+        }
+    }
 }
 
 impl Failure {

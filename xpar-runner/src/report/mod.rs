@@ -4,6 +4,7 @@
 mod events;
 mod json;
 mod junit;
+pub mod log;
 mod record;
 mod stress;
 
