@@ -1,2 +1,29 @@
 //! The machine-readable formats of cargo-xpar, read and written by the runner, its tests
-//! and outside tools alike.
+//! and outside tools alike, so that writer and readers cannot drift apart.
+//!
+//! - The **run report** ([`RunReport`]), written by `cargo xpar --json PATH`: every
+//!   selected test of a finished run, its status, worker, timing, output and earlier
+//!   attempts. Documented in `docs/report-format.md`; version [`REPORT_FORMAT_VERSION`].
+//! - The **test list** ([`TestListSummary`]), written by `cargo xpar list --format json`:
+//!   every test binary, where it runs, and the tests it lists. Documented in
+//!   `docs/list-format.md`; version [`LIST_FORMAT_VERSION`].
+//!
+//! Each document carries its `format-version`. It is raised on any incompatible change: a
+//! field removed, renamed or given another type or meaning, or a new value of a field
+//! every reader must handle (a test's `status`). Fields may be added without raising it,
+//! and readers ignore fields they do not know; a new value of a descriptive field (`dist`,
+//! `kind`) does not raise it either, and reads as `Other`. The `from_json` functions
+//! refuse any version but their own rather than guess.
+
+mod binary_id;
+mod list;
+mod report;
+mod versioned;
+
+pub use binary_id::BinaryId;
+pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
+pub use report::{
+    DistMode, ReportAttempt, ReportCounts, ReportTest, ReportTestStatus, RunReport,
+    REPORT_FORMAT_VERSION,
+};
+pub use versioned::ReadError;
