@@ -11,80 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use super::dispatcher::Cancel;
+use super::cancel::Cancel;
 use super::filters::prefix_filters;
 use super::libtest_log::{BatchParser, Decided, Verdict};
+use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
-use super::test_process::{self, Input, TestProcess, LEAK_TIMEOUT, LOG_FD};
-use crate::discover::{BinaryId, TestBinary};
-use crate::plan::{BatchCost, Chunk};
+use super::test_process::{self, run_token, Input, TestProcess, LEAK_TIMEOUT, LOG_FD};
+use crate::discover::TestBinary;
+use crate::plan::BatchCost;
 use crate::process::{describe_status, os, ProcessBuilder};
 use crate::report::{Failure, Notice, TestOutcome, TestStatus};
-
-/// What the dispatcher tells a worker.
-#[derive(Debug)]
-pub enum ToWorker {
-    Run(Chunk),
-    /// No more work: the worker exits.
-    Stop,
-    /// The answer to [`WorkerMsg::MayGoOn`].
-    GoOn(bool),
-    /// The answer to [`WorkerMsg::WasKilled`].
-    Killed(bool),
-}
-
-/// What a worker tells the dispatcher while it runs a chunk.
-#[derive(Debug)]
-pub enum WorkerMsg {
-    Started {
-        worker: usize,
-        binary_id: BinaryId,
-        name: String,
-    },
-    Finished {
-        outcome: TestOutcome,
-    },
-    /// The chunk is done; the worker wants another.
-    Ready {
-        worker: usize,
-        costs: Vec<BatchCost>,
-    },
-    /// The worker started a test process (and process group) with this id.
-    Spawned {
-        worker: usize,
-        pid: u32,
-    },
-    /// The worker was told there is no more work, and stopped.
-    Exited,
-    /// The runner received this signal.
-    Signal(i32),
-    /// May the worker start a fresh process for the rest of its batch? (The answer comes
-    /// as [`ToWorker::GoOn`].)
-    MayGoOn {
-        worker: usize,
-    },
-    /// Did the dispatcher end the worker's process (a timeout, a stop)? Asked when a
-    /// process died under a test, before the test is run again alone to confirm the
-    /// crash. (The answer comes as [`ToWorker::Killed`].)
-    WasKilled {
-        worker: usize,
-    },
-    /// A process of this binary died before running any test.
-    BinaryBroken {
-        binary: usize,
-        reason: String,
-    },
-    /// Several messages at once (a busy batch decides tests faster than one message
-    /// each is worth).
-    Many(Vec<WorkerMsg>),
-    /// A test process held the run up or left processes behind.
-    Notice {
-        worker: usize,
-        binary_id: BinaryId,
-        test: Option<String>,
-        notice: Notice,
-    },
-}
 
 /// Everything a worker needs to run chunks of one binary.
 pub struct BatchContext<'a> {
@@ -222,11 +158,6 @@ impl BatchContext<'_> {
             self.notice(test, Notice::Ended { processes }, emit);
         }
     }
-}
-
-/// The prefix of every `XPAR_PROCESS_TOKEN` of this run: the runner's process id.
-pub fn run_token() -> u32 {
-    std::process::id()
 }
 
 /// Reads a process without a result log to its end: its exit status and its output.

@@ -4,60 +4,22 @@
 //! dry worker steals, is the schedule's decision.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::batch::{ToWorker, WorkerMsg};
+use super::cancel::Cancel;
+use super::messages::{ToWorker, WorkerMsg};
+use super::options::ExecuteOptions;
 use super::os_signals;
-use super::retry::{self, RetryPolicy};
+use super::retry;
 use super::run_env::RunEnv;
-use super::watchdog::{self, Action, KillReason, Timeouts, Watchdog};
+use super::test_process::run_token;
+use super::watchdog::{self, Action, KillReason, Watchdog};
 use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
-use crate::plan::{
-    Chunk, CostModel, Next, ProcessCosts, RunIgnored, Schedule, Selection, UnitTests,
-};
+use crate::plan::{Chunk, CostModel, Next, ProcessCosts, Schedule, Selection, UnitTests};
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
-
-/// How to carry out a run.
-#[derive(Clone, Debug)]
-pub struct ExecuteOptions {
-    /// Stop scheduling after this many failures (`--fail-fast` is 1); with `immediate`,
-    /// kill the tests still running too.
-    pub max_fail: Option<MaxFail>,
-    pub run_ignored: RunIgnored,
-    /// libtest captures the tests' output (no `--no-capture`, no `--success-output`):
-    /// passing tests' output is not read.
-    pub capture: bool,
-    pub test_args: Vec<String>,
-    /// Keep the run's temporary directories (`--keep-tmp`).
-    pub keep_tmp: bool,
-    /// Under `--coverage`: where every worker's test processes write their profiles.
-    pub profile_dir: Option<std::path::PathBuf>,
-    pub timeouts: Timeouts,
-    /// `--run-timeout`: the most the test phase may take.
-    pub run_timeout: Option<Duration>,
-    pub retry: RetryPolicy,
-    /// Retry a test on the worker that ran it (`--dist each`, where results are per
-    /// worker).
-    pub pin_retries: bool,
-    /// `stress --stop-stable K`: drop the remaining runs of a test once it passed K times
-    /// and never failed.
-    pub stop_stable: Option<usize>,
-    /// `--max-worker-restart`: how many test processes may crash before the run stops.
-    pub max_crashes: usize,
-    /// What each binary's processes cost in earlier runs (from the history).
-    pub process_costs: ProcessCosts,
-}
-
-/// `--maxfail N[:immediate]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MaxFail {
-    pub count: usize,
-    pub immediate: bool,
-}
 
 /// How the test phase ended.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -66,42 +28,6 @@ pub struct ExecuteEnd {
     pub signal: Option<i32>,
     /// [`ExecuteOptions::process_costs`] updated with what this run measured.
     pub process_costs: ProcessCosts,
-}
-
-/// Whether the run has stopped scheduling, and why: shared with the workers, which
-/// report the tests they then do not run with the reason.
-#[derive(Debug, Default)]
-pub struct Cancel {
-    flag: AtomicBool,
-    reason: OnceLock<String>,
-}
-
-impl Cancel {
-    pub fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
-    }
-
-    /// Stops the run; false if it was already stopped.
-    fn set(&self, reason: String) -> bool {
-        let first = self.reason.set(reason).is_ok();
-        self.flag.store(true, Ordering::Relaxed);
-        first
-    }
-
-    /// Why the run stopped, if it did.
-    pub fn reason(&self) -> Option<String> {
-        self.reason.get().cloned()
-    }
-
-    /// The status of a test the stop left unrun.
-    pub fn not_run(&self) -> TestStatus {
-        TestStatus::NotRun(
-            self.reason
-                .get()
-                .cloned()
-                .unwrap_or_else(|| "the run stopped".into()),
-        )
-    }
 }
 
 /// How often the dispatcher looks at the clock while timers run.
@@ -235,7 +161,7 @@ pub fn execute(
     let end = end?;
     // Every worker is done: whatever still carries this run's token was left running by
     // a test (and escaped its batch's sweep); orphans that ended on their own are reaped.
-    let prefix = format!("{}.", super::batch::run_token());
+    let prefix = format!("{}.", run_token());
     let leftovers = crate::process::os::end_leftovers(&|t| t.starts_with(&prefix));
     crate::process::os::reap_exited_orphans();
     if !leftovers.is_empty() {

@@ -1,9 +1,12 @@
 //! Execute: carry out the plan in worker threads, one test process at a time each.
 
 mod batch;
+mod cancel;
 mod dispatcher;
 mod filters;
 mod libtest_log;
+mod messages;
+mod options;
 mod os_signals;
 mod retry;
 mod run_env;
@@ -11,7 +14,8 @@ mod test_process;
 mod watchdog;
 mod worker;
 
-pub use dispatcher::{execute, ExecuteEnd, ExecuteOptions, MaxFail};
+pub use dispatcher::{execute, ExecuteEnd};
+pub use options::{ExecuteOptions, MaxFail};
 pub use retry::{Backoff, RetryPolicy};
 pub use run_env::RunEnv;
 pub use watchdog::Timeouts;

@@ -5,7 +5,7 @@
 
 use std::sync::mpsc::Sender;
 
-use super::batch::WorkerMsg;
+use super::messages::WorkerMsg;
 
 #[cfg(unix)]
 pub struct Listener {

@@ -38,6 +38,11 @@ pub struct TestProcess {
     pub token: String,
 }
 
+/// The prefix of every `XPAR_PROCESS_TOKEN` of this run: the runner's process id.
+pub fn run_token() -> u32 {
+    std::process::id()
+}
+
 /// Starts `p` with its output (and, with `log`, the result log) read by threads.
 pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<TestProcess> {
     let (reader, writer) = std::io::pipe()?;

@@ -4,8 +4,10 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::batch::{run_alone, run_named, run_opaque, BatchContext, ToWorker, WorkerMsg};
-use super::dispatcher::{Cancel, ExecuteOptions};
+use super::batch::{run_alone, run_named, run_opaque, BatchContext};
+use super::cancel::Cancel;
+use super::messages::{ToWorker, WorkerMsg};
+use super::options::ExecuteOptions;
 use super::run_env::RunEnv;
 use crate::discover::{BinaryContent, Harness, TestList};
 use crate::plan::{Chunk, RunIgnored, UnitTests};

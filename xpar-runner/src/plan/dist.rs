@@ -1,70 +1,14 @@
-//! The distribution modes (`--dist`), with the meanings pytest-xdist users know, and the
-//! pure function that turns a selection, the duration history and the options into the
-//! [`Schedule`] a run follows.
+//! The pure function that turns a selection, the duration history and the options into
+//! the [`Schedule`] a run follows, each distribution mode (`--dist`) laying it out its
+//! own way.
 
 use super::durations::Durations;
 use super::filter::Selection;
+use super::options::{DistMode, PlanOptions};
 use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
 use super::split::{classify, effective_serial, planned_units};
 use crate::discover::TestList;
 use xpar_protocol::Serial;
-
-/// How tests are shared among workers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DistMode {
-    /// Workers pull chunks from one queue, longest first; chunks shrink as it drains.
-    #[default]
-    Load,
-    /// Tests of one module (binary id + module path) run on one worker, in order.
-    Loadscope,
-    /// Tests of one source file run on one worker, in order.
-    Loadfile,
-    /// Tests of one `#[group]` run on one worker; the rest as under `load`.
-    Loadgroup,
-    /// Each worker starts with an equal slice; one that runs dry steals half of the
-    /// longest slice left.
-    Worksteal,
-    /// Every test runs once on every worker.
-    Each,
-    /// One worker, list order: the sequential baseline.
-    No,
-}
-
-impl DistMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DistMode::Load => "load",
-            DistMode::Loadscope => "loadscope",
-            DistMode::Loadfile => "loadfile",
-            DistMode::Loadgroup => "loadgroup",
-            DistMode::Worksteal => "worksteal",
-            DistMode::Each => "each",
-            DistMode::No => "no",
-        }
-    }
-
-    /// How many workers a run of `tests` tests needs with `jobs` allowed.
-    pub fn workers(self, jobs: usize, tests: usize) -> usize {
-        match self {
-            DistMode::No => 1,
-            // Every worker runs everything: idle ones would not be "each".
-            DistMode::Each => jobs.max(1),
-            _ => jobs.clamp(1, tests.max(1)),
-        }
-    }
-}
-
-/// What the planner needs besides the tests.
-#[derive(Clone, Copy, Debug)]
-pub struct PlanOptions {
-    pub mode: DistMode,
-    pub workers: usize,
-    /// Largest scopes first (`loadscope`, `loadfile`, `loadgroup`); off with
-    /// `--no-loadscope-reorder`, which keeps list order.
-    pub reorder_scopes: bool,
-    /// `--require-parallel-safe`: tests not marked `#[parallel_safe]` are `#[serial]`.
-    pub require_parallel_safe: bool,
-}
 
 /// The schedule for `selection`: every selected test placed exactly once (once per
 /// worker for `each`), with the markers kept:

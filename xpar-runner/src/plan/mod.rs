@@ -6,12 +6,14 @@ mod dist;
 mod durations;
 mod filter;
 mod markexpr;
+mod options;
 mod schedule;
 mod split;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
-pub use dist::{plan, stress_schedule, DistMode, PlanOptions};
+pub use dist::{plan, stress_schedule};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError};
+pub use options::{DistMode, PlanOptions};
 pub use schedule::{Chunk, Next, Schedule};

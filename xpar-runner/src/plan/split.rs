@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::dist::{DistMode, PlanOptions};
 use super::durations::Durations;
 use super::filter::{Selection, UnitTests};
+use super::options::{DistMode, PlanOptions};
 use super::schedule::{PlannedTest, Segment};
 use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
 use xpar_protocol::Serial;
