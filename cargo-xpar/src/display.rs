@@ -500,6 +500,50 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// The display as the runner's reporter: made once the run is planned (its ETA comes
+/// from the plan), and silent when there is nothing to run.
+pub struct Terminal {
+    opts: DisplayOptions,
+    display: Option<Display>,
+}
+
+impl Terminal {
+    pub fn new(opts: DisplayOptions) -> Self {
+        Terminal {
+            opts,
+            display: None,
+        }
+    }
+
+    /// The summary, once the run is over (nothing when nothing was shown).
+    pub fn finish(&mut self, record: &RunRecord) {
+        if let Some(d) = &mut self.display {
+            d.finish(record);
+        }
+    }
+}
+
+impl xpar_runner::session::Reporter for Terminal {
+    fn planned(&mut self, show: bool, expected: Option<Duration>) {
+        if show {
+            self.display = Some(Display::new(DisplayOptions {
+                expected,
+                ..self.opts
+            }));
+        }
+    }
+
+    fn event(&mut self, event: &RunEvent) {
+        if let Some(d) = &mut self.display {
+            d.handle(event);
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use cli::{CargoCli, Invocation};
 use xpar_runner::errors::Error;
 // The runner's stages, by the names the subcommands and the display use.
 pub(crate) use xpar_runner::{
-    cargo, coverage, discover, errors, execute, exit_codes, history, plan, process, report,
+    cargo, coverage, discover, errors, execute, exit_codes, plan, process, report,
 };
 
 /// Runs `cargo xpar` with these arguments (the first is the program name) and returns the
@@ -71,27 +71,4 @@ fn print_error(e: &Error) {
         source = s.source();
     }
     eprintln!("{text}");
-}
-
-/// The built and listed tests, and where the workspace and its target dir are.
-pub(crate) struct Discovered {
-    pub list: discover::TestList,
-    pub target_dir: std::path::PathBuf,
-    pub workspace_root: std::path::PathBuf,
-}
-
-pub(crate) fn discover(
-    cargo: &xpar_runner::cargo::CargoOptions,
-    jobs: usize,
-    coverage: bool,
-) -> Result<Discovered, Error> {
-    let build = discover::build_test_binaries(cargo, coverage)?;
-    let mut list = discover::list_all(build.binaries, jobs)?;
-    // Build order depends on which crate finished compiling first; ids do not.
-    list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
-    Ok(Discovered {
-        list,
-        target_dir: build.target_dir,
-        workspace_root: build.workspace_root,
-    })
 }

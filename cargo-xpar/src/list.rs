@@ -2,12 +2,13 @@
 
 use crate::cli::{self, ListConfig};
 use crate::errors::{Error, ReportError};
+use crate::exit_codes;
 use crate::list_output::write_list;
-use crate::{discover, exit_codes};
+use xpar_runner::session;
 
 pub(crate) fn list(cfg: &ListConfig) -> Result<i32, Error> {
     let jobs = cli::parse_jobs("auto")?;
-    let list = discover(&cfg.cargo, jobs, false)?.list;
+    let list = session::list(&cfg.cargo, jobs)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;

@@ -30,6 +30,12 @@ pub enum UsageError {
     BadMaxFail(String),
     #[error("{flag} must be at least 1")]
     NotPositive { flag: &'static str },
+    #[error("{tests} tests x --count {count} is more than {max} runs; select fewer tests or lower --count")]
+    TooManyStressRuns {
+        tests: usize,
+        count: usize,
+        max: usize,
+    },
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]

@@ -18,3 +18,4 @@ pub mod history;
 pub mod plan;
 pub mod process;
 pub mod report;
+pub mod session;

@@ -1,0 +1,344 @@
+//! The runner's entry points: a whole run ([`run`]), a stress run ([`stress`]) and a
+//! listing ([`list`]), each from validated options to its result, telling a [`Reporter`]
+//! what happens as it happens. Whatever asks (the command line, later an agent's tool
+//! call) builds the options and shows what it is told.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cargo::CargoOptions;
+use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
+use crate::discover::{self, TestList};
+use crate::errors::{Error, UsageError};
+use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
+use crate::plan::{self, DistMode, PlanOptions, TestFilter};
+use crate::report::log::{self, RunHeader, RunLog};
+use crate::report::{self, RunEvent, RunRecord, TestStress};
+use crate::{exit_codes, history};
+
+/// What is told of a run beside its events.
+pub trait Reporter {
+    /// The run is planned. `show` is false when it has no test to run (nothing of it is
+    /// worth showing then but the error); `expected` is the sum of the tests' expected
+    /// times, when the history knows every one.
+    fn planned(&mut self, show: bool, expected: Option<Duration>);
+    fn event(&mut self, event: &RunEvent);
+    /// Something went wrong that does not stop the run (the history or the run's record
+    /// could not be read or written).
+    fn warning(&mut self, message: &str);
+}
+
+/// A run, validated.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub cargo: CargoOptions,
+    pub filter: TestFilter,
+    pub jobs: usize,
+    pub dist: DistMode,
+    pub reorder_scopes: bool,
+    pub require_parallel_safe: bool,
+    pub keep_tmp: bool,
+    /// What stops scheduling (`--maxfail`, or 1 under fail-fast).
+    pub max_fail: Option<MaxFail>,
+    pub timeouts: Timeouts,
+    pub run_timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+    pub flaky_is_failure: bool,
+    /// `--max-worker-restart`, resolved against the worker count.
+    pub max_worker_restart: Option<usize>,
+    /// Passing tests' output is wanted (shown, or written to the JSON report); without
+    /// it libtest's own capture spares the pipe (see `execute::batch`).
+    pub keep_passing_output: bool,
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub coverage: Option<CoverageConfig>,
+    /// Extra arguments for every test process.
+    pub test_args: Vec<String>,
+}
+
+/// How a run ended.
+pub struct RunEnd {
+    pub record: RunRecord,
+    /// The signal that stopped the run, if one did.
+    pub signal: Option<i32>,
+    /// The coverage of the run, under `--coverage` (not for an interrupted run, nor one
+    /// with no test).
+    pub coverage: Option<CoverageResult>,
+    /// `--fail-under-lines`, for the caller to say why the exit code is what it is.
+    pub fail_under_lines: Option<f64>,
+    /// The exit code the run asks for (`exit_codes`).
+    pub exit_code: i32,
+}
+
+/// The built and listed tests, and where the workspace and its target dir are.
+pub struct Discovered {
+    pub list: TestList,
+    pub target_dir: PathBuf,
+    pub workspace_root: PathBuf,
+}
+
+/// Builds the test binaries and lists their tests, `jobs` listings at a time.
+pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Discovered, Error> {
+    let build = discover::build_test_binaries(cargo, coverage)?;
+    let mut list = discover::list_all(build.binaries, jobs)?;
+    // Build order depends on which crate finished compiling first; ids do not.
+    list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
+    Ok(Discovered {
+        list,
+        target_dir: build.target_dir,
+        workspace_root: build.workspace_root,
+    })
+}
+
+/// The tests a run with `cargo` would consider, listed as many at a time as there are
+/// CPUs.
+pub fn list(cargo: &CargoOptions, jobs: usize) -> Result<TestList, Error> {
+    Ok(discover(cargo, jobs, false)?.list)
+}
+
+/// Builds, lists, plans and runs the tests; writes the reports asked for, the history,
+/// the run's record and the coverage report.
+pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Error> {
+    // Without the tools there is no report: say so before building anything.
+    let coverage = opts
+        .coverage
+        .as_ref()
+        .map(CoverageSession::start)
+        .transpose()?;
+    let Discovered {
+        list,
+        target_dir,
+        workspace_root,
+    } = discover(&opts.cargo, opts.jobs, coverage.is_some())?;
+    let profile_dir = match &coverage {
+        Some(c) => Some(c.profile_dir(&target_dir)?),
+        None => None,
+    };
+    let selection = plan::select(&list, &opts.filter);
+    // With nothing to run the caller's error says it all. The run still goes through, so
+    // that the reports asked for are written (empty) rather than an earlier run's left
+    // in their place.
+    let show = selection.run_count() > 0;
+    // Instrumented tests run slower: their durations are kept apart.
+    let history_path = match coverage {
+        Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
+        None => history::path(&target_dir),
+    };
+    let history = history::load(&history_path).unwrap_or_else(|why| {
+        reporter.warning(&format!(
+            "ignoring the duration history at {} ({why}); it is rebuilt by this run",
+            history_path.display()
+        ));
+        history::History::default()
+    });
+    let schedule = plan::plan(
+        &list,
+        &selection,
+        &history.durations,
+        &PlanOptions {
+            mode: opts.dist,
+            workers: opts.dist.workers(opts.jobs, selection.run_count()),
+            reorder_scopes: opts.reorder_scopes,
+            require_parallel_safe: opts.require_parallel_safe,
+        },
+    );
+    reporter.planned(show, expected_time(&list, &selection, &history.durations));
+    let mut record = RunRecord {
+        flaky_is_failure: opts.flaky_is_failure,
+        ..RunRecord::default()
+    };
+    let exec = ExecuteOptions {
+        max_fail: opts.max_fail,
+        timeouts: opts.timeouts,
+        run_timeout: opts.run_timeout,
+        retry: opts.retry.clone(),
+        pin_retries: opts.dist == DistMode::Each,
+        stop_stable: None,
+        max_crashes: opts.max_worker_restart.unwrap_or(4 * schedule.workers()),
+        run_ignored: opts.filter.run_ignored,
+        capture: !opts.keep_passing_output,
+        test_args: opts.test_args.clone(),
+        keep_tmp: opts.keep_tmp,
+        profile_dir: profile_dir.clone(),
+        process_costs: history.processes.clone(),
+    };
+    let mut run_log = start_log(&target_dir, opts, reporter);
+    let end = execute(&list, selection, schedule, &exec, &mut |event| {
+        reporter.event(&event);
+        if let Some(run_log) = &mut run_log {
+            run_log.record(&event);
+        }
+        record.handle(&event);
+    })?;
+    if let Some(Err(e)) = run_log.map(RunLog::finish) {
+        reporter.warning(&format!(
+            "could not record the run for `cargo xpar replay`: {e}"
+        ));
+    }
+    let processes = end.process_costs.clone();
+    if let Err(e) = history::save(&history_path, history, &record, processes) {
+        reporter.warning(&format!(
+            "could not update the duration history at {}: {e}",
+            history_path.display()
+        ));
+    }
+    if let Some(path) = &opts.junit {
+        report::write_junit(&record, path)?;
+    }
+    if let Some(path) = &opts.json {
+        report::write_json(&record, opts.dist.as_str(), path)?;
+    }
+    let mut run_end = RunEnd {
+        exit_code: record.exit_code(),
+        record,
+        signal: end.signal,
+        coverage: None,
+        fail_under_lines: opts.coverage.as_ref().and_then(|c| c.fail_under_lines),
+    };
+    if let Some(sig) = end.signal {
+        // Reports are written; coverage of an interrupted run is not made.
+        run_end.exit_code = exit_codes::interrupted(sig);
+        return Ok(run_end);
+    }
+    if let (Some(session), Some(dir), true) = (
+        &coverage,
+        &profile_dir,
+        run_end.exit_code != exit_codes::NO_TESTS_RUN,
+    ) {
+        let result = session.finish(&list, dir, &target_dir, &workspace_root)?;
+        let lines = result.summary.total.lines.percent();
+        if let (exit_codes::OK, Some(min)) = (run_end.exit_code, run_end.fail_under_lines) {
+            if lines < min {
+                run_end.exit_code = exit_codes::COVERAGE_BELOW_THRESHOLD;
+            }
+        }
+        run_end.coverage = Some(result);
+    }
+    Ok(run_end)
+}
+
+/// Starts the record of this run's events under the target dir; a warning, not an error,
+/// when it cannot.
+fn start_log(target_dir: &Path, opts: &RunOptions, reporter: &mut dyn Reporter) -> Option<RunLog> {
+    let header = RunHeader::new(opts.dist.as_str(), opts.flaky_is_failure);
+    match RunLog::create(&log::runs_dir(target_dir), &header) {
+        Ok(log) => Some(log),
+        Err(e) => {
+            reporter.warning(&format!(
+                "could not record the run for `cargo xpar replay`: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// The sum of the expected times of the tests `selection` runs, if the history knows
+/// every one of them (an opaque binary under its binary id).
+fn expected_time(
+    list: &TestList,
+    selection: &plan::Selection,
+    durations: &plan::Durations,
+) -> Option<Duration> {
+    let mut total = 0.0;
+    for unit in &selection.units {
+        let id = list.binaries[unit.binary].binary.id.as_str();
+        match &unit.tests {
+            plan::UnitTests::Named(names) => {
+                for name in names {
+                    total += durations.get(id, name)?;
+                }
+            }
+            plan::UnitTests::Opaque => total += durations.get(id, id)?,
+        }
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// A stress run, validated.
+#[derive(Debug, Clone)]
+pub struct StressOptions {
+    pub cargo: CargoOptions,
+    pub filter: TestFilter,
+    pub test_args: Vec<String>,
+    pub count: usize,
+    pub concurrency: usize,
+    pub stop_stable: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+/// How a stress run ended.
+pub struct StressEnd {
+    pub record: RunRecord,
+    /// Each test's statistics; empty when no test was selected.
+    pub stats: Vec<TestStress>,
+    /// The signal that stopped the run, if one did.
+    pub signal: Option<i32>,
+    /// The exit code the run asks for.
+    pub exit_code: i32,
+}
+
+/// Every run is planned up front, and reported: more is a clear error.
+pub const MAX_STRESS_RUNS: usize = 10_000_000;
+
+/// Runs every selected test `count` times, each run a process of its own.
+pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<StressEnd, Error> {
+    let list = discover(&opts.cargo, opts.concurrency, false)?.list;
+    let selection = plan::select(&list, &opts.filter);
+    if selection.run_count() == 0 {
+        return Ok(StressEnd {
+            record: RunRecord::default(),
+            stats: Vec::new(),
+            signal: None,
+            exit_code: exit_codes::NO_TESTS_RUN,
+        });
+    }
+    let runs = selection.run_count().saturating_mul(opts.count);
+    if runs > MAX_STRESS_RUNS {
+        return Err(UsageError::TooManyStressRuns {
+            tests: selection.run_count(),
+            count: opts.count,
+            max: MAX_STRESS_RUNS,
+        }
+        .into());
+    }
+    let workers = opts.concurrency.min(runs);
+    let schedule = plan::stress_schedule(&list, &selection, opts.count, workers);
+    reporter.planned(true, None);
+    let mut record = RunRecord::default();
+    let exec = ExecuteOptions {
+        max_fail: None,
+        run_ignored: opts.filter.run_ignored,
+        capture: true,
+        test_args: opts.test_args.clone(),
+        keep_tmp: false,
+        profile_dir: None,
+        timeouts: Timeouts {
+            test: opts.timeout,
+            grace: Duration::from_secs(5),
+            ..Timeouts::default()
+        },
+        run_timeout: None,
+        retry: execute::RetryPolicy::default(),
+        pin_retries: false,
+        stop_stable: opts.stop_stable,
+        // Crashes are what stress is for: never stop for them.
+        max_crashes: usize::MAX,
+        process_costs: plan::ProcessCosts::new(),
+    };
+    let end = execute(&list, selection, schedule, &exec, &mut |event| {
+        reporter.event(&event);
+        record.handle(&event);
+    })?;
+    let stats = report::summarise(&record.outcomes);
+    let exit_code = match end.signal {
+        Some(sig) => exit_codes::interrupted(sig),
+        None if stats.iter().any(|t| t.failures > 0) => exit_codes::TEST_RUN_FAILED,
+        None => exit_codes::OK,
+    };
+    Ok(StressEnd {
+        record,
+        stats,
+        signal: end.signal,
+        exit_code,
+    })
+}
