@@ -28,109 +28,37 @@ pub(super) struct Split {
     pub retry_slots: Vec<(usize, String, usize)>,
 }
 
+/// Sorts the tests of `units` for a run on `workers` workers.
 pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: usize) -> Split {
+    let slot_groups = slot_groups(units, opts, workers);
     let mut special: Vec<(Segment, usize)> = Vec::new();
+    let mut pinned: Vec<(Segment, (usize, usize))> = Vec::new();
     let mut retry_slots = Vec::new();
     let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
     let mut rest = Vec::new();
-    let slots_of = |markers: &Markers| {
-        let serial = effective_serial(markers, opts.require_parallel_safe);
-        match (&serial, markers.resource_slots) {
-            (Serial::All, _) => Some(workers),
-            (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
-            (_, Some(n)) => Some((n as usize).clamp(1, workers)),
-            _ => None,
-        }
-    };
-    // Groups with a slot-holding test: group -> (its most slots, its worker). A group
-    // that also has a test with serial keys runs alone: its keys' other tests may run
-    // anywhere.
-    let mut slot_groups: HashMap<&str, (usize, usize)> = HashMap::new();
-    if opts.mode == DistMode::Loadgroup {
-        let grouped = || {
-            units
-                .iter()
-                .flat_map(|u| u.listed.iter().flatten())
-                .filter_map(|l| Some((l.markers.group.as_deref()?, &l.markers)))
-        };
-        for (g, m) in grouped() {
-            if let Some(n) = slots_of(m) {
-                let next_worker = slot_groups.len() % workers;
-                let e = slot_groups.entry(g).or_insert((n, next_worker));
-                e.0 = e.0.max(n);
-            }
-        }
-        for (g, m) in grouped() {
-            let keyed = matches!(
-                effective_serial(m, opts.require_parallel_safe),
-                Serial::Keys(_)
-            );
-            if let (true, Some(e)) = (keyed, slot_groups.get_mut(g)) {
-                e.0 = workers;
-            }
-        }
-    }
-    let mut pinned: Vec<(Segment, usize, usize)> = Vec::new();
     for u in units {
+        let binary = u.segment.binary;
         let mut loose = u.segment.empty_like();
         for (i, t) in u.segment.tests.iter().enumerate() {
             let listed = u.listed[i];
             let markers = listed.map(|l| l.markers.clone()).unwrap_or_default();
             let serial = effective_serial(&markers, opts.require_parallel_safe);
-            let slots = slots_of(&markers);
             if let Some(&(slots, worker)) =
                 markers.group.as_deref().and_then(|g| slot_groups.get(g))
             {
-                retry_slots.push((u.segment.binary, t.name.clone(), slots));
-                let at = pinned
-                    .iter_mut()
-                    .find(|(s, n, w)| s.binary == u.segment.binary && (*n, *w) == (slots, worker));
-                match at {
-                    Some((seg, _, _)) => seg.tests.push_back(t.clone()),
-                    None => {
-                        let mut seg = u.segment.empty_like();
-                        seg.tests.push_back(t.clone());
-                        pinned.push((seg, slots, worker));
-                    }
-                }
+                retry_slots.push((binary, t.name.clone(), slots));
+                add_to_segment(&mut pinned, &u.segment, (slots, worker), t);
                 continue;
             }
             if let Serial::Keys(_) = &serial {
-                retry_slots.push((u.segment.binary, t.name.clone(), workers));
+                retry_slots.push((binary, t.name.clone(), workers));
             }
-            if let Some(slots) = slots {
-                retry_slots.push((u.segment.binary, t.name.clone(), slots));
-                match special
-                    .iter_mut()
-                    .find(|(s, n)| s.binary == u.segment.binary && *n == slots)
-                {
-                    Some((seg, _)) => seg.tests.push_back(t.clone()),
-                    None => {
-                        let mut seg = u.segment.empty_like();
-                        seg.tests.push_back(t.clone());
-                        special.push((seg, slots));
-                    }
-                }
+            if let Some(slots) = slots_of(&markers, opts, workers) {
+                retry_slots.push((binary, t.name.clone(), slots));
+                add_to_segment(&mut special, &u.segment, slots, t);
                 continue;
             }
-            let mut labels = Vec::new();
-            let binary = u.segment.binary;
-            match opts.mode {
-                DistMode::Loadscope => {
-                    labels.push(format!("s:{binary}/{}", module_of(&t.name)));
-                }
-                DistMode::Loadfile => {
-                    let file = listed.and_then(|l| l.source_path.as_deref());
-                    labels.push(format!("f:{binary}/{}", file.unwrap_or("")));
-                }
-                DistMode::Loadgroup => {
-                    labels.extend(markers.group.as_ref().map(|g| format!("g:{g}")));
-                }
-                _ => {}
-            }
-            if let Serial::Keys(keys) = &serial {
-                labels.extend(keys.iter().map(|k| format!("k:{k}")));
-            }
+            let labels = labels_of(opts.mode, binary, &t.name, listed, &markers, &serial);
             if labels.is_empty() {
                 loose.tests.push_back(t.clone());
             } else {
@@ -143,11 +71,115 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
     }
     Split {
         special,
-        pinned,
+        pinned: pinned
+            .into_iter()
+            .map(|(seg, (slots, worker))| (seg, slots, worker))
+            .collect(),
         scopes: join_scopes(labelled),
         rest,
         retry_slots,
     }
+}
+
+/// How many worker slots a test with `markers` holds while it runs, if it holds any:
+/// all of them for `#[serial]` (and, under `each`, for serial keys, which cannot be
+/// kept to one worker there), N for `#[resource_intensive(slots = N)]`.
+fn slots_of(markers: &Markers, opts: &PlanOptions, workers: usize) -> Option<usize> {
+    let serial = effective_serial(markers, opts.require_parallel_safe);
+    match (&serial, markers.resource_slots) {
+        (Serial::All, _) => Some(workers),
+        (Serial::Keys(_), _) if opts.mode == DistMode::Each => Some(workers),
+        (_, Some(n)) => Some((n as usize).clamp(1, workers)),
+        _ => None,
+    }
+}
+
+/// Under `loadgroup`, the groups with a slot-holding test: group -> (its most slots, its
+/// worker). A group that also has a test with serial keys runs alone: its keys' other
+/// tests may run anywhere.
+fn slot_groups<'u>(
+    units: &'u [PlannedUnit<'_>],
+    opts: &PlanOptions,
+    workers: usize,
+) -> HashMap<&'u str, (usize, usize)> {
+    let mut slot_groups: HashMap<&str, (usize, usize)> = HashMap::new();
+    if opts.mode != DistMode::Loadgroup {
+        return slot_groups;
+    }
+    let grouped = || {
+        units
+            .iter()
+            .flat_map(|u| u.listed.iter().flatten())
+            .filter_map(|l| Some((l.markers.group.as_deref()?, &l.markers)))
+    };
+    for (g, m) in grouped() {
+        if let Some(n) = slots_of(m, opts, workers) {
+            let next_worker = slot_groups.len() % workers;
+            let e = slot_groups.entry(g).or_insert((n, next_worker));
+            e.0 = e.0.max(n);
+        }
+    }
+    for (g, m) in grouped() {
+        let keyed = matches!(
+            effective_serial(m, opts.require_parallel_safe),
+            Serial::Keys(_)
+        );
+        if let (true, Some(e)) = (keyed, slot_groups.get_mut(g)) {
+            e.0 = workers;
+        }
+    }
+    slot_groups
+}
+
+/// Adds `t` to the segment of `unit`'s binary kept under `key`, or to a new one.
+fn add_to_segment<K: PartialEq>(
+    segments: &mut Vec<(Segment, K)>,
+    unit: &Segment,
+    key: K,
+    t: &PlannedTest,
+) {
+    match segments
+        .iter_mut()
+        .find(|(s, k)| s.binary == unit.binary && *k == key)
+    {
+        Some((seg, _)) => seg.tests.push_back(t.clone()),
+        None => {
+            let mut seg = unit.empty_like();
+            seg.tests.push_back(t.clone());
+            segments.push((seg, key));
+        }
+    }
+}
+
+/// What ties a test to the tests it must share a worker with: under `mode`, its module,
+/// its source file or its group; in every mode, its serial keys. No label: it may run
+/// anywhere.
+fn labels_of(
+    mode: DistMode,
+    binary: usize,
+    name: &str,
+    listed: Option<&ListedTest>,
+    markers: &Markers,
+    serial: &Serial,
+) -> Vec<String> {
+    let mut labels = Vec::new();
+    match mode {
+        DistMode::Loadscope => {
+            labels.push(format!("s:{binary}/{}", module_of(name)));
+        }
+        DistMode::Loadfile => {
+            let file = listed.and_then(|l| l.source_path.as_deref());
+            labels.push(format!("f:{binary}/{}", file.unwrap_or("")));
+        }
+        DistMode::Loadgroup => {
+            labels.extend(markers.group.as_ref().map(|g| format!("g:{g}")));
+        }
+        _ => {}
+    }
+    if let Serial::Keys(keys) = serial {
+        labels.extend(keys.iter().map(|k| format!("k:{k}")));
+    }
+    labels
 }
 
 /// What `#[serial]` means for a test in this run: `--require-parallel-safe` makes every
