@@ -2,7 +2,10 @@
 //! built from them.
 
 use std::ffi::OsString;
+use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Options forwarded to cargo, spelled as `cargo test` spells them.
 #[derive(Debug, Default, Clone)]
@@ -55,6 +58,39 @@ pub struct CargoOptions {
     pub verbose: u8,
     /// Coloring: auto, always, never.
     pub color: ColorChoice,
+    /// Where cargo's own stderr (progress, warnings, rendered diagnostics) goes as it
+    /// arrives; nowhere by default.
+    pub build_output: BuildOutput,
+    /// Cargo's stderr is a pipe: with a width, cargo is asked for the progress bar it
+    /// would show on a terminal that wide.
+    pub progress_width: Option<u16>,
+}
+
+/// A writer for cargo's stderr, shared with the thread that copies it.
+#[derive(Clone, Default)]
+pub struct BuildOutput(Option<Arc<Mutex<dyn Write + Send>>>);
+
+impl BuildOutput {
+    pub fn to(out: impl Write + Send + 'static) -> Self {
+        BuildOutput(Some(Arc::new(Mutex::new(out))))
+    }
+
+    /// Best effort, as cargo's own writes to a closed stderr would be.
+    pub fn write(&self, bytes: &[u8]) {
+        if let Some(Ok(mut out)) = self.0.as_ref().map(|o| o.lock()) {
+            let _ = out.write_all(bytes);
+        }
+    }
+}
+
+impl fmt::Debug for BuildOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "BuildOutput(to a writer)"
+        } else {
+            "BuildOutput(nowhere)"
+        })
+    }
 }
 
 impl CargoOptions {

@@ -211,7 +211,7 @@ pub struct CargoOptions {
 impl CargoOptions {
     /// What the runner forwards to cargo.
     pub fn into_options(self) -> cargo::CargoOptions {
-        cargo::CargoOptions {
+        as_on_terminal(cargo::CargoOptions {
             packages: self.packages,
             workspace: self.workspace,
             exclude: self.exclude,
@@ -236,8 +236,27 @@ impl CargoOptions {
             quiet: self.quiet,
             verbose: self.verbose,
             color: self.color.into(),
-        }
+            build_output: cargo::BuildOutput::to(std::io::stderr()),
+            progress_width: None,
+        })
     }
+}
+
+/// Cargo's stderr is a pipe to us: on a terminal, it is asked for what it would have shown
+/// there, colours (`--color auto` becomes `always`) and its progress bar at the terminal's
+/// width. Nothing changes when our stderr is not a terminal, and a choice the user made
+/// stays.
+fn as_on_terminal(mut opts: cargo::CargoOptions) -> cargo::CargoOptions {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        return opts;
+    }
+    if opts.color == cargo::ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none() {
+        opts.color = cargo::ColorChoice::Always;
+    }
+    opts.progress_width =
+        terminal_size::terminal_size_of(std::io::stderr()).map(|(width, _)| width.0);
+    opts
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -149,7 +149,7 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
         build.env("LLVM_PROFILE_FILE", scratch);
         known = Some((m, sysroot));
     }
-    cargo_stderr::as_on_terminal(&mut build_opts, &mut build);
+    cargo_stderr::progress(&build_opts, &mut build);
     build
         .args([
             "test",
@@ -167,7 +167,9 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
             source,
         })?;
     let stderr_tail = match child.stderr.take() {
-        Some(stderr) => Some(cargo_stderr::tee(stderr).map_err(BuildError::Read)?),
+        Some(stderr) => Some(
+            cargo_stderr::tee(stderr, build_opts.build_output.clone()).map_err(BuildError::Read)?,
+        ),
         None => None,
     };
 

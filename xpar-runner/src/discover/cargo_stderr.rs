@@ -4,21 +4,24 @@
 //! Cargo.toml, `-p` naming no package, an unknown feature), a usage error, from a build
 //! that failed.
 //!
-//! Cargo sees a pipe rather than our terminal, so on a terminal it is asked for the colours
-//! and the progress bar it would have shown there.
+//! Cargo sees a pipe rather than the user's terminal: the caller says what it would have
+//! shown there (colours, the progress bar's width), and where its stderr goes.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::thread::JoinHandle;
 
-use crate::cargo::{CargoOptions, ColorChoice};
+use crate::cargo::{BuildOutput, CargoOptions};
 use crate::process::ProcessBuilder;
 
 /// How much of cargo's stderr is kept: a refusal is its last lines.
 const TAIL_BYTES: usize = 16 * 1024;
 
-/// Copies `from` to this process's stderr as it arrives, on a thread of its own; the
-/// thread returns the last [`TAIL_BYTES`] of what it copied.
-pub fn tee(mut from: impl Read + Send + 'static) -> std::io::Result<JoinHandle<Vec<u8>>> {
+/// Copies `from` to `to` as it arrives, on a thread of its own; the thread returns the
+/// last [`TAIL_BYTES`] of what it copied.
+pub fn tee(
+    mut from: impl Read + Send + 'static,
+    to: BuildOutput,
+) -> std::io::Result<JoinHandle<Vec<u8>>> {
     std::thread::Builder::new()
         .name("xpar-cargo-stderr".into())
         .spawn(move || {
@@ -28,8 +31,7 @@ pub fn tee(mut from: impl Read + Send + 'static) -> std::io::Result<JoinHandle<V
                 match from.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        // Best effort, as cargo's own writes to a closed stderr would be.
-                        let _ = std::io::stderr().write_all(&buf[..n]);
+                        to.write(&buf[..n]);
                         tail.extend_from_slice(&buf[..n]);
                         if tail.len() > 2 * TAIL_BYTES {
                             tail.drain(..tail.len() - TAIL_BYTES);
@@ -43,24 +45,16 @@ pub fn tee(mut from: impl Read + Send + 'static) -> std::io::Result<JoinHandle<V
         })
 }
 
-/// Asks cargo, whose stderr is a pipe, for what it would show on our terminal: colours
-/// (`--color auto` becomes `always`) and its progress bar, at the terminal's width. Does
-/// nothing when our stderr is not a terminal, and leaves a choice the user made alone.
-pub fn as_on_terminal(opts: &mut CargoOptions, build: &mut ProcessBuilder) {
-    if !std::io::stderr().is_terminal() || std::env::var("TERM").is_ok_and(|t| t == "dumb") {
-        return;
-    }
-    if opts.color == ColorChoice::Auto && std::env::var_os("NO_COLOR").is_none() {
-        opts.color = ColorChoice::Always;
-    }
-    // Cargo shows no progress under -q or on CI (the `CI` variable), whatever the terminal.
+/// Asks cargo, whose stderr is a pipe, for the progress bar it would show on a terminal
+/// of [`CargoOptions::progress_width`], unless it shows none anyway (`-q`, on CI).
+pub fn progress(opts: &CargoOptions, build: &mut ProcessBuilder) {
     let wanted = !opts.quiet
         && std::env::var_os("CI").is_none()
         && std::env::var_os("CARGO_TERM_PROGRESS_WHEN").is_none();
-    if let (true, Some((width, _))) = (wanted, terminal_size::terminal_size_of(std::io::stderr())) {
+    if let (true, Some(width)) = (wanted, opts.progress_width) {
         build
             .env("CARGO_TERM_PROGRESS_WHEN", "always")
-            .env("CARGO_TERM_PROGRESS_WIDTH", width.0.to_string());
+            .env("CARGO_TERM_PROGRESS_WIDTH", width.to_string());
     }
 }
 
