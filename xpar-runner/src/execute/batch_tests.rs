@@ -1,64 +1,22 @@
-//! Tests of the batch protocol: stable harnesses' verdicts, and the batch runner against
-//! a scripted stand-in for a libtest binary.
+//! Tests of the batch protocol against a scripted stand-in for a libtest binary: it
+//! speaks the same JSON events and can crash, exit, or leave names out on command.
 
-mod stable_tests {
-    use crate::execute::batch::*;
-    use std::os::unix::process::ExitStatusExt;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Instant;
 
-    fn exit(code: i32) -> ExitStatus {
-        ExitStatus::from_raw(code << 8)
-    }
+use super::run_named;
+use crate::discover::{BinaryId, BinaryKind, TestBinary};
+use crate::execute::cancel::Cancel;
+use crate::execute::context::BatchContext;
+use crate::execute::messages::WorkerMsg;
+use crate::execute::run_env::RunEnv;
+use crate::report::{Failure, TestOutcome, TestStatus};
 
-    const SUMMARY: &str = "\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out; finished in 0.00s\n";
-
-    #[test]
-    fn the_summary_and_the_exit_status_give_the_verdict() {
-        assert_eq!(stable_verdict(exit(0), SUMMARY), TestStatus::Passed);
-        let failed = "test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured";
-        assert_eq!(
-            stable_verdict(exit(101), failed),
-            TestStatus::Failed(Failure::Failed)
-        );
-        let ignored = "test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured";
-        assert_eq!(stable_verdict(exit(0), ignored), TestStatus::Ignored);
-        let none = "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 5 filtered out";
-        assert!(matches!(
-            stable_verdict(exit(0), none),
-            TestStatus::Failed(Failure::NoResult { .. })
-        ));
-    }
-
-    /// A summary the test printed itself before ending its process is not believed.
-    #[test]
-    fn a_summary_the_exit_status_contradicts_is_a_crash() {
-        assert_eq!(
-            stable_verdict(exit(3), SUMMARY),
-            TestStatus::Failed(Failure::Exited { code: 3 })
-        );
-        assert!(matches!(
-            stable_verdict(ExitStatus::from_raw(6), SUMMARY),
-            TestStatus::Failed(Failure::Signal { signal: 6, .. })
-        ));
-        assert_eq!(
-            stable_verdict(exit(0), "running 1 test\ntest exits_zero ... "),
-            TestStatus::Failed(Failure::Exited { code: 0 })
-        );
-    }
-}
-
-mod protocol_tests {
-    //! The batch protocol against a scripted stand-in for a libtest binary: it speaks the
-    //! same JSON events and can crash, exit, or leave names out on command.
-
-    use crate::discover::{BinaryId, BinaryKind};
-    use crate::execute::batch::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    /// Speaks libtest's batch protocol: runs the names after `--exact` sorted, writes
-    /// `test NAME ... ` and the result word to stdout and `ok NAME` to the result log
-    /// (fd 3). `crash*` aborts, `exit*` exits 0, `missing*` does not exist, `victim`
-    /// aborts only when `culprit` ran before it in the same process.
-    const FAKE_LIBTEST: &str = r#"#!/bin/sh
+/// Speaks libtest's batch protocol: runs the names after `--exact` sorted, writes
+/// `test NAME ... ` and the result word to stdout and `ok NAME` to the result log
+/// (fd 3). `crash*` aborts, `exit*` exits 0, `missing*` does not exist, `victim`
+/// aborts only when `culprit` ran before it in the same process.
+const FAKE_LIBTEST: &str = r#"#!/bin/sh
 echo x >> "$0.spawns"
 [ -n "$FAKE_STARTUP_FAILURE" ] && { echo "error while loading shared libraries"; exit 127; }
 seen=0
@@ -82,179 +40,178 @@ done
 printf '\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\n'
 "#;
 
-    struct Fake {
-        dir: tempfile::TempDir,
-        binary: TestBinary,
+struct Fake {
+    dir: tempfile::TempDir,
+    binary: TestBinary,
+}
+
+fn fake(env: &[(&str, &str)]) -> Fake {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fake-test");
+    std::fs::write(&path, FAKE_LIBTEST).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = TestBinary {
+        id: BinaryId::new("fake", BinaryKind::Lib, "fake"),
+        package: "fake".into(),
+        kind: BinaryKind::Lib,
+        path,
+        cwd: dir.path().to_owned(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        no_listing: None,
+    };
+    Fake { dir, binary }
+}
+
+impl Fake {
+    fn spawns(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("fake-test.spawns"))
+            .map_or(0, |s| s.lines().count())
     }
 
-    fn fake(env: &[(&str, &str)]) -> Fake {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fake-test");
-        std::fs::write(&path, FAKE_LIBTEST).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let binary = TestBinary {
-            id: BinaryId::new("fake", BinaryKind::Lib, "fake"),
-            package: "fake".into(),
-            kind: BinaryKind::Lib,
-            path,
-            cwd: dir.path().to_owned(),
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            no_listing: None,
+    fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
+        self.run_with_broken(names).0
+    }
+
+    /// The outcomes, and the reasons given for a binary that could not start.
+    fn run_with_broken(&self, names: &[&str]) -> (Vec<TestOutcome>, Vec<String>) {
+        let cancel = Cancel::default();
+        let run_env = RunEnv::create(1, false, None).unwrap();
+        let ctx = BatchContext {
+            binary_index: 0,
+            binary: &self.binary,
+            worker: 0,
+            workers: 1,
+            include_ignored: false,
+            capture: true,
+            exit_timeout: None,
+            test_args: &[],
+            all_names: &[],
+            cancel: &cancel,
+            run_start: Instant::now(),
+            run_env: &run_env,
+            on_spawn: &|_| {},
+            may_go_on: &|| true,
+            was_killed: &|| false,
         };
-        Fake { dir, binary }
-    }
-
-    impl Fake {
-        fn spawns(&self) -> usize {
-            std::fs::read_to_string(self.dir.path().join("fake-test.spawns"))
-                .map_or(0, |s| s.lines().count())
-        }
-
-        fn run(&self, names: &[&str]) -> Vec<TestOutcome> {
-            self.run_with_broken(names).0
-        }
-
-        /// The outcomes, and the reasons given for a binary that could not start.
-        fn run_with_broken(&self, names: &[&str]) -> (Vec<TestOutcome>, Vec<String>) {
-            let cancel = Cancel::default();
-            let run_env = RunEnv::create(1, false, None).unwrap();
-            let ctx = BatchContext {
-                binary_index: 0,
-                binary: &self.binary,
-                worker: 0,
-                workers: 1,
-                include_ignored: false,
-                capture: true,
-                exit_timeout: None,
-                test_args: &[],
-                all_names: &[],
-                cancel: &cancel,
-                run_start: Instant::now(),
-                run_env: &run_env,
-                on_spawn: &|_| {},
-                may_go_on: &|| true,
-                was_killed: &|| false,
-            };
-            let mut outcomes = Vec::new();
-            let mut broken = Vec::new();
-            let names = names.iter().map(|s| s.to_string()).collect();
-            fn collect(msg: WorkerMsg, outcomes: &mut Vec<TestOutcome>, broken: &mut Vec<String>) {
-                match msg {
-                    WorkerMsg::Finished { outcome } => outcomes.push(outcome),
-                    WorkerMsg::BinaryBroken { reason, .. } => broken.push(reason),
-                    WorkerMsg::Many(msgs) => {
-                        for m in msgs {
-                            collect(m, outcomes, broken);
-                        }
+        let mut outcomes = Vec::new();
+        let mut broken = Vec::new();
+        let names = names.iter().map(|s| s.to_string()).collect();
+        fn collect(msg: WorkerMsg, outcomes: &mut Vec<TestOutcome>, broken: &mut Vec<String>) {
+            match msg {
+                WorkerMsg::Finished { outcome } => outcomes.push(outcome),
+                WorkerMsg::BinaryBroken { reason, .. } => broken.push(reason),
+                WorkerMsg::Many(msgs) => {
+                    for m in msgs {
+                        collect(m, outcomes, broken);
                     }
-                    _ => {}
                 }
+                _ => {}
             }
-            run_named(&ctx, names, &mut |msg| {
-                collect(msg, &mut outcomes, &mut broken)
-            });
-            (outcomes, broken)
         }
+        run_named(&ctx, names, &mut |msg| {
+            collect(msg, &mut outcomes, &mut broken)
+        });
+        (outcomes, broken)
     }
+}
 
-    fn status_of<'a>(outcomes: &'a [TestOutcome], name: &str) -> &'a TestStatus {
-        let found: Vec<_> = outcomes.iter().filter(|o| o.name == name).collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "{name} must have exactly one result: {outcomes:#?}"
-        );
-        &found[0].status
+fn status_of<'a>(outcomes: &'a [TestOutcome], name: &str) -> &'a TestStatus {
+    let found: Vec<_> = outcomes.iter().filter(|o| o.name == name).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{name} must have exactly one result: {outcomes:#?}"
+    );
+    &found[0].status
+}
+
+#[test]
+fn crashes_fail_one_test_and_the_rest_run_in_a_fresh_process() {
+    let f = fake(&[]);
+    let out = f.run(&["a", "crash", "b", "exit0", "c"]);
+    assert_eq!(out.len(), 5);
+    for name in ["a", "b", "c"] {
+        assert_eq!(*status_of(&out, name), TestStatus::Passed);
     }
+    assert_eq!(
+        *status_of(&out, "crash"),
+        TestStatus::Failed(Failure::Signal {
+            signal: 6,
+            name: "SIGABRT"
+        })
+    );
+    assert_eq!(
+        *status_of(&out, "exit0"),
+        TestStatus::Failed(Failure::Exited { code: 0 })
+    );
+    let crash = out.iter().find(|o| o.name == "crash").unwrap();
+    assert!(
+        crash.output.starts_with("output of crash\n"),
+        "{}",
+        crash.output
+    );
+    // The batch, `crash` alone, the rest, `exit0` alone.
+    assert_eq!(f.spawns(), 4);
+}
 
-    #[test]
-    fn crashes_fail_one_test_and_the_rest_run_in_a_fresh_process() {
-        let f = fake(&[]);
-        let out = f.run(&["a", "crash", "b", "exit0", "c"]);
-        assert_eq!(out.len(), 5);
-        for name in ["a", "b", "c"] {
-            assert_eq!(*status_of(&out, name), TestStatus::Passed);
+#[test]
+fn a_test_that_passes_alone_is_not_blamed_for_the_crash_the_test_before_caused() {
+    let f = fake(&[]);
+    let out = f.run(&["victim", "a", "culprit", "z"]);
+    assert_eq!(out.len(), 4, "{out:#?}");
+    assert_eq!(*status_of(&out, "victim"), TestStatus::Passed);
+    assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
+    assert_eq!(*status_of(&out, "z"), TestStatus::Passed);
+    match status_of(&out, "culprit") {
+        TestStatus::Failed(Failure::CrashedAfter { during, how }) => {
+            assert_eq!(during, "victim");
+            assert!(how.contains("SIGABRT"), "{how}");
         }
+        other => panic!("the culprit reported as {other:?}"),
+    }
+    // The batch, `victim` alone, then `z` in a fresh process.
+    assert_eq!(f.spawns(), 3);
+}
+
+#[test]
+fn a_name_that_comes_back_without_a_result_fails() {
+    let f = fake(&[]);
+    let out = f.run(&["a", "missing_one"]);
+    assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
+    match status_of(&out, "missing_one") {
+        TestStatus::Failed(Failure::NoResult { reason }) => {
+            assert!(reason.contains("finished without running it"), "{reason}")
+        }
+        other => panic!("missing test reported as {other:?}"),
+    }
+    assert_eq!(f.spawns(), 1);
+}
+
+#[test]
+fn a_binary_that_dies_on_start_fails_its_tests_once_without_looping() {
+    let f = fake(&[("FAKE_STARTUP_FAILURE", "1")]);
+    let (out, broken) = f.run_with_broken(&["a", "b", "c"]);
+    assert_eq!(out.len(), 3);
+    for o in &out {
         assert_eq!(
-            *status_of(&out, "crash"),
-            TestStatus::Failed(Failure::Signal {
-                signal: 6,
-                name: "SIGABRT"
-            })
-        );
-        assert_eq!(
-            *status_of(&out, "exit0"),
-            TestStatus::Failed(Failure::Exited { code: 0 })
-        );
-        let crash = out.iter().find(|o| o.name == "crash").unwrap();
-        assert!(
-            crash.output.starts_with("output of crash\n"),
+            o.status,
+            TestStatus::Failed(Failure::BinaryBroken),
             "{}",
-            crash.output
+            o.name
         );
-        // The batch, `crash` alone, the rest, `exit0` alone.
-        assert_eq!(f.spawns(), 4);
     }
-
-    #[test]
-    fn a_test_that_passes_alone_is_not_blamed_for_the_crash_the_test_before_caused() {
-        let f = fake(&[]);
-        let out = f.run(&["victim", "a", "culprit", "z"]);
-        assert_eq!(out.len(), 4, "{out:#?}");
-        assert_eq!(*status_of(&out, "victim"), TestStatus::Passed);
-        assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
-        assert_eq!(*status_of(&out, "z"), TestStatus::Passed);
-        match status_of(&out, "culprit") {
-            TestStatus::Failed(Failure::CrashedAfter { during, how }) => {
-                assert_eq!(during, "victim");
-                assert!(how.contains("SIGABRT"), "{how}");
-            }
-            other => panic!("the culprit reported as {other:?}"),
-        }
-        // The batch, `victim` alone, then `z` in a fresh process.
-        assert_eq!(f.spawns(), 3);
-    }
-
-    #[test]
-    fn a_name_that_comes_back_without_a_result_fails() {
-        let f = fake(&[]);
-        let out = f.run(&["a", "missing_one"]);
-        assert_eq!(*status_of(&out, "a"), TestStatus::Passed);
-        match status_of(&out, "missing_one") {
-            TestStatus::Failed(Failure::NoResult { reason }) => {
-                assert!(reason.contains("finished without running it"), "{reason}")
-            }
-            other => panic!("missing test reported as {other:?}"),
-        }
-        assert_eq!(f.spawns(), 1);
-    }
-
-    #[test]
-    fn a_binary_that_dies_on_start_fails_its_tests_once_without_looping() {
-        let f = fake(&[("FAKE_STARTUP_FAILURE", "1")]);
-        let (out, broken) = f.run_with_broken(&["a", "b", "c"]);
-        assert_eq!(out.len(), 3);
-        for o in &out {
-            assert_eq!(
-                o.status,
-                TestStatus::Failed(Failure::BinaryBroken),
-                "{}",
-                o.name
-            );
-        }
-        // Why, said once for the binary, with what it printed.
-        assert_eq!(broken.len(), 1, "{broken:?}");
-        assert!(
-            broken[0].contains("exit status 127 before running any test"),
-            "{broken:?}"
-        );
-        assert!(
-            broken[0].contains("error while loading shared libraries"),
-            "{broken:?}"
-        );
-        assert_eq!(f.spawns(), 1);
-    }
+    // Why, said once for the binary, with what it printed.
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(
+        broken[0].contains("exit status 127 before running any test"),
+        "{broken:?}"
+    );
+    assert!(
+        broken[0].contains("error while loading shared libraries"),
+        "{broken:?}"
+    );
+    assert_eq!(f.spawns(), 1);
 }

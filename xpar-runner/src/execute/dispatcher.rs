@@ -18,7 +18,9 @@ use super::watchdog::{self, Action, KillReason, Watchdog};
 use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
-use crate::plan::{Chunk, CostModel, Next, ProcessCosts, Schedule, Selection, UnitTests};
+use crate::plan::{
+    BatchCost, Chunk, CostModel, Next, ProcessCosts, Schedule, Selection, UnitTests,
+};
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
 
 /// How the test phase ended.
@@ -43,8 +45,58 @@ pub fn execute(
     sink: &mut dyn FnMut(RunEvent),
 ) -> Result<ExecuteEnd, Error> {
     let start = Instant::now();
-    let to_run = schedule.remaining();
     let workers = schedule.workers();
+    report_start(list, selection, schedule.remaining(), workers, sink);
+
+    let run_env =
+        RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
+    // What tests leave running comes to the runner when its parent dies, so each batch
+    // can end what its tests left behind, daemons in their own session included.
+    crate::process::os::become_subreaper();
+    let cancel = Cancel::default();
+    let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
+    let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
+
+    let sorted = sorted_names(list);
+    let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
+        let mut to_workers = Vec::with_capacity(workers);
+        for worker in 0..workers {
+            let (tx, rx) = mpsc::channel::<ToWorker>();
+            to_workers.push(tx);
+            let out = to_dispatcher.clone();
+            let shared = (&cancel, start, &run_env);
+            let sorted = &sorted;
+            std::thread::Builder::new()
+                .name(format!("xpar-worker-{worker}"))
+                .spawn_scoped(scope, move || {
+                    worker_loop((list, sorted), (worker, workers), opts, shared, rx, out)
+                })
+                .map_err(Error::Thread)?;
+        }
+        drop(to_dispatcher);
+        let mut d = Dispatcher::new(list, opts, schedule, &cancel, to_workers, start);
+        d.run(&from_workers, sink);
+        let id = |b: usize| list.binaries.get(b).map(|b| b.binary.id.to_string());
+        Ok(ExecuteEnd {
+            signal: d.signal,
+            process_costs: d.cost.learned(id, opts.process_costs.clone()),
+        })
+    });
+    signals.close();
+    let end = end?;
+    report_end(&run_env, start, &cancel, sink);
+    Ok(end)
+}
+
+/// Reports the start of the run: how many tests it runs on how many workers, and the
+/// tests it reports without running them (filtered out, ignored).
+fn report_start(
+    list: &TestList,
+    selection: Selection,
+    to_run: usize,
+    workers: usize,
+    sink: &mut dyn FnMut(RunEvent),
+) {
     // The opaque binaries this run runs (not those the filters left out).
     let opaque = selection
         .units
@@ -73,94 +125,12 @@ pub fn execute(
             previous: Vec::new(),
         }));
     }
+}
 
-    let run_env =
-        RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
-    // What tests leave running comes to the runner when its parent dies, so each batch
-    // can end what its tests left behind, daemons in their own session included.
-    crate::process::os::become_subreaper();
-    let cancel = Cancel::default();
-    let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
-    let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
-
-    let sorted = sorted_names(list);
-    let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
-        let mut to_workers = Vec::with_capacity(workers);
-        for worker in 0..workers {
-            let (tx, rx) = mpsc::channel::<ToWorker>();
-            to_workers.push(tx);
-            let out = to_dispatcher.clone();
-            let shared = (&cancel, start, &run_env);
-            let sorted = &sorted;
-            std::thread::Builder::new()
-                .name(format!("xpar-worker-{worker}"))
-                .spawn_scoped(scope, move || {
-                    worker_loop((list, sorted), (worker, workers), opts, shared, rx, out)
-                })
-                .map_err(Error::Thread)?;
-        }
-        drop(to_dispatcher);
-        let mut d = Dispatcher {
-            list,
-            opts,
-            schedule,
-            cost: CostModel::seeded(
-                list.binaries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| (i, b.binary.id.as_str())),
-                &opts.process_costs,
-            ),
-            cancel: &cancel,
-            watchdog: Watchdog::new(workers, opts.timeouts),
-            to_workers,
-            parked: Vec::new(),
-            exited: 0,
-            failures: 0,
-            signal: None,
-            start,
-            binary_index: list
-                .binaries
-                .iter()
-                .enumerate()
-                .map(|(i, b)| (b.binary.id.clone(), i))
-                .collect(),
-            failed_attempts: HashMap::new(),
-            due: Vec::new(),
-            tally: HashMap::new(),
-            crashes: 0,
-            broken: Vec::new(),
-            kill_new: None,
-        };
-        while d.exited < workers {
-            let ticking = !d.due.is_empty() || d.watchdog.needs_ticks();
-            let msg = if ticking || opts.run_timeout.is_some() {
-                match from_workers.recv_timeout(TICK) {
-                    Ok(m) => Some(m),
-                    Err(mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                }
-            } else {
-                match from_workers.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => break,
-                }
-            };
-            if let Some(msg) = msg {
-                d.handle(msg, sink);
-            }
-            d.tick(sink);
-        }
-        let id = |b: usize| list.binaries.get(b).map(|b| b.binary.id.to_string());
-        Ok(ExecuteEnd {
-            signal: d.signal,
-            process_costs: d.cost.learned(id, opts.process_costs.clone()),
-        })
-    });
-    signals.close();
-    let end = end?;
-    // Every worker is done: whatever still carries this run's token was left running by
-    // a test (and escaped its batch's sweep); orphans that ended on their own are reaped.
+/// Reports the end of the run, once every worker is done: whatever still carries this
+/// run's token was left running by a test (and escaped its batch's sweep), and is ended;
+/// orphans that ended on their own are reaped.
+fn report_end(run_env: &RunEnv, start: Instant, cancel: &Cancel, sink: &mut dyn FnMut(RunEvent)) {
     let prefix = format!("{}.", run_token());
     let leftovers = crate::process::os::end_leftovers(&|t| t.starts_with(&prefix));
     crate::process::os::reap_exited_orphans();
@@ -179,7 +149,6 @@ pub fn execute(
         wall: start.elapsed(),
         cancelled: cancel.reason(),
     });
-    Ok(end)
 }
 
 /// The run state the dispatcher loop owns.
@@ -216,6 +185,67 @@ struct Dispatcher<'a> {
 
 /// A test to retry: (binary index, name, the worker it must run on under `each`).
 type RetryKey = (usize, String, Option<usize>);
+
+impl<'a> Dispatcher<'a> {
+    fn new(
+        list: &'a TestList,
+        opts: &'a ExecuteOptions,
+        schedule: Schedule,
+        cancel: &'a Cancel,
+        to_workers: Vec<mpsc::Sender<ToWorker>>,
+        start: Instant,
+    ) -> Self {
+        let binaries = list.binaries.iter().enumerate();
+        Dispatcher {
+            list,
+            opts,
+            schedule,
+            cost: CostModel::seeded(
+                binaries.clone().map(|(i, b)| (i, b.binary.id.as_str())),
+                &opts.process_costs,
+            ),
+            cancel,
+            watchdog: Watchdog::new(to_workers.len(), opts.timeouts),
+            to_workers,
+            parked: Vec::new(),
+            exited: 0,
+            failures: 0,
+            signal: None,
+            start,
+            binary_index: binaries.map(|(i, b)| (b.binary.id.clone(), i)).collect(),
+            failed_attempts: HashMap::new(),
+            due: Vec::new(),
+            tally: HashMap::new(),
+            crashes: 0,
+            broken: Vec::new(),
+            kill_new: None,
+        }
+    }
+
+    /// Handles the workers' messages until every worker has exited, looking at the clock
+    /// between them while timers run.
+    fn run(&mut self, from_workers: &mpsc::Receiver<WorkerMsg>, sink: &mut dyn FnMut(RunEvent)) {
+        while self.exited < self.to_workers.len() {
+            let ticking = !self.due.is_empty() || self.watchdog.needs_ticks();
+            let msg = if ticking || self.opts.run_timeout.is_some() {
+                match from_workers.recv_timeout(TICK) {
+                    Ok(m) => Some(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match from_workers.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                }
+            };
+            if let Some(msg) = msg {
+                self.handle(msg, sink);
+            }
+            self.tick(sink);
+        }
+    }
+}
 
 impl Dispatcher<'_> {
     /// Gives `worker` its next chunk; false when it must wait.
@@ -354,21 +384,7 @@ impl Dispatcher<'_> {
                     self.handle(m, sink);
                 }
             }
-            WorkerMsg::Ready { worker, costs } => {
-                for c in costs {
-                    self.cost.record(c);
-                }
-                self.watchdog.idle(worker);
-                if !self.answer(worker) {
-                    self.parked.push(worker);
-                }
-                let parked = std::mem::take(&mut self.parked);
-                for w in parked {
-                    if w == worker || !self.answer(w) {
-                        self.parked.push(w);
-                    }
-                }
-            }
+            WorkerMsg::Ready { worker, costs } => self.ready(worker, costs),
             WorkerMsg::Spawned { worker, pid } => {
                 self.watchdog.spawned(worker, pid);
                 // Started before it heard of a stop that ends every process: end it too.
@@ -390,17 +406,7 @@ impl Dispatcher<'_> {
                     worker,
                 });
             }
-            WorkerMsg::Finished { mut outcome } => {
-                if let Some(w) = outcome.worker {
-                    let crashed = is_crash(&outcome.status);
-                    if let Some(reason) = self.watchdog.finished(w, &outcome.name, crashed) {
-                        outcome.status = killed_status(outcome.status, &reason, outcome.duration);
-                    }
-                }
-                if let Some(outcome) = self.settle_attempts(outcome, sink) {
-                    self.report(outcome, sink);
-                }
-            }
+            WorkerMsg::Finished { outcome } => self.finished(outcome, sink),
             WorkerMsg::Exited => self.exited += 1,
             WorkerMsg::WasKilled { worker } => {
                 let killed = self.cancel.is_set() || self.watchdog.is_killing(worker);
@@ -421,40 +427,78 @@ impl Dispatcher<'_> {
                 let go_on = !self.cancel.is_set();
                 let _ = self.to_workers[worker].send(ToWorker::GoOn(go_on));
             }
-            WorkerMsg::BinaryBroken { binary, reason } => {
-                // Once the run is stopping, a process may die before its first test
-                // because it was killed, not because the binary is broken.
-                if self.broken.contains(&binary) || self.cancel.is_set() {
-                    return;
-                }
-                self.broken.push(binary);
-                let binary_id = self.list.binaries[binary].binary.id.clone();
-                sink(RunEvent::BinaryBroken { binary_id, reason });
-                // Its queued tests would only crash the same way: they fail unrun.
-                for chunk in self.schedule.take_binary(binary) {
-                    let mut events = Vec::new();
-                    report_not_run(self.list, chunk, self.cancel, &mut |e| events.push(e));
-                    for e in events {
-                        if let RunEvent::TestFinished(mut o) = e {
-                            o.status = TestStatus::Failed(Failure::BinaryBroken);
-                            self.report(o, sink);
-                        }
-                    }
-                }
-            }
-            WorkerMsg::Signal(sig) => {
-                if self.signal.is_some() {
-                    // A second signal: no more grace.
-                    self.kill_all(KillReason::Signal(sig), watchdog::SIGKILL, sink);
-                    return;
-                }
-                self.signal = Some(sig);
-                let name = crate::process::os::signal_name(sig);
-                sink(RunEvent::Stopping { signal: sig });
-                self.stop(format!("the run was interrupted by {name}"), sink);
-                self.kill_all(KillReason::Signal(sig), sig, sink);
+            WorkerMsg::BinaryBroken { binary, reason } => self.binary_broken(binary, reason, sink),
+            WorkerMsg::Signal(sig) => self.interrupted(sig, sink),
+        }
+    }
+
+    /// A worker finished its chunk (having spent `costs`): gives it the next, and asks
+    /// again for the parked workers, whose slots may be free now.
+    fn ready(&mut self, worker: usize, costs: Vec<BatchCost>) {
+        for c in costs {
+            self.cost.record(c);
+        }
+        self.watchdog.idle(worker);
+        if !self.answer(worker) {
+            self.parked.push(worker);
+        }
+        let parked = std::mem::take(&mut self.parked);
+        for w in parked {
+            if w == worker || !self.answer(w) {
+                self.parked.push(w);
             }
         }
+    }
+
+    /// A test's result from its worker: a kill the dispatcher made is its verdict; then
+    /// it is held back for a retry or reported.
+    fn finished(&mut self, mut outcome: TestOutcome, sink: &mut dyn FnMut(RunEvent)) {
+        if let Some(w) = outcome.worker {
+            let crashed = is_crash(&outcome.status);
+            if let Some(reason) = self.watchdog.finished(w, &outcome.name, crashed) {
+                outcome.status = killed_status(outcome.status, &reason, outcome.duration);
+            }
+        }
+        if let Some(outcome) = self.settle_attempts(outcome, sink) {
+            self.report(outcome, sink);
+        }
+    }
+
+    fn binary_broken(&mut self, binary: usize, reason: String, sink: &mut dyn FnMut(RunEvent)) {
+        // Once the run is stopping, a process may die before its first test
+        // because it was killed, not because the binary is broken.
+        if self.broken.contains(&binary) || self.cancel.is_set() {
+            return;
+        }
+        self.broken.push(binary);
+        let binary_id = self.list.binaries[binary].binary.id.clone();
+        sink(RunEvent::BinaryBroken { binary_id, reason });
+        // Its queued tests would only crash the same way: they fail unrun.
+        for chunk in self.schedule.take_binary(binary) {
+            let mut events = Vec::new();
+            report_not_run(self.list, chunk, self.cancel, &mut |e| events.push(e));
+            for e in events {
+                if let RunEvent::TestFinished(mut o) = e {
+                    o.status = TestStatus::Failed(Failure::BinaryBroken);
+                    self.report(o, sink);
+                }
+            }
+        }
+    }
+
+    /// The runner received `sig`: the run stops, and the tests' processes get it too; a
+    /// second signal kills them.
+    fn interrupted(&mut self, sig: i32, sink: &mut dyn FnMut(RunEvent)) {
+        if self.signal.is_some() {
+            // A second signal: no more grace.
+            self.kill_all(KillReason::Signal(sig), watchdog::SIGKILL, sink);
+            return;
+        }
+        self.signal = Some(sig);
+        let name = crate::process::os::signal_name(sig);
+        sink(RunEvent::Stopping { signal: sig });
+        self.stop(format!("the run was interrupted by {name}"), sink);
+        self.kill_all(KillReason::Signal(sig), sig, sink);
     }
 
     /// Stops scheduling: what was never handed out is reported not run.
@@ -549,8 +593,6 @@ impl Dispatcher<'_> {
     }
 }
 
-/// What became of a test whose process the dispatcher killed. A test that got its
-/// result in before the kill keeps it.
 /// The test's process ended under it (what a kill looks like from the worker).
 fn is_crash(status: &TestStatus) -> bool {
     matches!(
@@ -561,6 +603,8 @@ fn is_crash(status: &TestStatus) -> bool {
     )
 }
 
+/// What became of a test whose process the dispatcher killed. A test that got its
+/// result in before the kill keeps it.
 fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> TestStatus {
     if !is_crash(&status) {
         return status;

@@ -1,7 +1,9 @@
 //! Execute: carry out the plan in worker threads, one test process at a time each.
 
+mod alone;
 mod batch;
 mod cancel;
+mod context;
 mod dispatcher;
 mod filters;
 mod libtest_log;

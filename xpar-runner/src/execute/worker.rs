@@ -4,8 +4,10 @@
 use std::sync::mpsc;
 use std::time::Instant;
 
-use super::batch::{run_alone, run_named, run_opaque, BatchContext};
+use super::alone::{run_alone, run_opaque};
+use super::batch::run_named;
 use super::cancel::Cancel;
+use super::context::BatchContext;
 use super::messages::{ToWorker, WorkerMsg};
 use super::options::ExecuteOptions;
 use super::run_env::RunEnv;

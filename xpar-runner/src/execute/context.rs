@@ -1,0 +1,188 @@
+//! What a worker needs to run tests of one binary, and how it starts their processes and
+//! words their outcomes: shared by the batch runner (`batch`) and the runs without a
+//! result log (`alone`).
+
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::cancel::Cancel;
+use super::filters::prefix_filters;
+use super::libtest_log::{Decided, Verdict};
+use super::messages::WorkerMsg;
+use super::run_env::RunEnv;
+use super::test_process::{self, run_token, TestProcess, LOG_FD};
+use crate::discover::TestBinary;
+use crate::process::{os, ProcessBuilder};
+use crate::report::{Failure, Notice, TestOutcome, TestStatus};
+
+/// Everything a worker needs to run chunks of one binary.
+pub struct BatchContext<'a> {
+    pub binary_index: usize,
+    pub binary: &'a TestBinary,
+    pub worker: usize,
+    pub workers: usize,
+    pub include_ignored: bool,
+    /// libtest captures the tests' output itself: nobody will read a passing test's
+    /// output, and a pipe costs a test that prints a lot several times its run time.
+    pub capture: bool,
+    /// `--timeout`: the most a process may go on after its last test ended.
+    pub exit_timeout: Option<Duration>,
+    pub test_args: &'a [String],
+    /// Every test name of the binary, sorted: what a filter may select besides a batch.
+    pub all_names: &'a [&'a str],
+    pub cancel: &'a Cancel,
+    /// When the run started: test start times are reported from it.
+    pub run_start: Instant,
+    pub run_env: &'a RunEnv,
+    /// Told the id of every test process (and process group) the worker starts.
+    pub on_spawn: &'a (dyn Fn(u32) + Sync),
+    /// Asked before the rest of a batch goes to a fresh process after a test killed
+    /// its process: the dispatcher may have stopped the run meanwhile (`--maxfail`,
+    /// `--max-worker-restart`), and only it knows.
+    pub may_go_on: &'a dyn Fn() -> bool,
+    /// Asked when a process died under a test: did the dispatcher end it?
+    pub was_killed: &'a dyn Fn() -> bool,
+}
+
+/// How a test process runs its tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The whole binary, as one test.
+    Opaque,
+    /// One test, with stable arguments only (harnesses that take one filter).
+    Alone,
+    /// Named tests with libtest's result log; `capture`: libtest's own output capture.
+    Batch { capture: bool },
+}
+
+/// Tells test processes apart in `XPAR_PROCESS_TOKEN`, which what they start inherits.
+static PROCESS_SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl BatchContext<'_> {
+    pub fn process(&self, names: &[String], mode: Mode) -> ProcessBuilder {
+        let mut p = ProcessBuilder::new(&self.binary.path);
+        p.cwd(&self.binary.cwd);
+        for (k, v) in &self.binary.env {
+            p.env(k, v);
+        }
+        self.run_env.apply(&mut p, self.worker, self.workers);
+        match mode {
+            Mode::Opaque => {}
+            Mode::Alone => {
+                p.args(["--test-threads=1", "--nocapture"]);
+            }
+            Mode::Batch { capture } => {
+                p.args([
+                    "--test-threads=1",
+                    "--logfile",
+                    &format!("/dev/fd/{LOG_FD}"),
+                ]);
+                if !capture {
+                    p.arg("--nocapture");
+                }
+            }
+        }
+        if mode != Mode::Opaque {
+            if self.include_ignored {
+                p.arg("--include-ignored");
+            }
+            let prefixes = match mode {
+                Mode::Batch { .. } => prefix_filters(self.all_names, names),
+                _ => None,
+            };
+            match prefixes {
+                Some(prefixes) => p.args(prefixes),
+                None => p.arg("--exact").args(names),
+            };
+        }
+        p.args(self.test_args);
+        p
+    }
+
+    pub fn spawn(&self, p: &ProcessBuilder, log: bool) -> std::io::Result<TestProcess> {
+        let seq = PROCESS_SEQ.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}.{}", run_token(), seq);
+        let process = test_process::spawn(p, log, token)?;
+        (self.on_spawn)(process.pid);
+        Ok(process)
+    }
+
+    pub fn outcome(
+        &self,
+        name: String,
+        status: TestStatus,
+        (started, duration): (Option<Instant>, Duration),
+        output: &[u8],
+    ) -> TestOutcome {
+        TestOutcome {
+            binary_id: self.binary.id.clone(),
+            name,
+            status,
+            duration,
+            output: String::from_utf8_lossy(output).into_owned(),
+            worker: Some(self.worker),
+            started: started.map(|s| s.saturating_duration_since(self.run_start)),
+            previous: Vec::new(),
+        }
+    }
+
+    pub fn decided(&self, d: Decided) -> TestOutcome {
+        let status = match d.verdict {
+            Verdict::Ok => TestStatus::Passed,
+            Verdict::Failed(_) => TestStatus::Failed(Failure::Failed),
+            Verdict::Ignored(_) => TestStatus::Ignored,
+        };
+        self.outcome(d.name, status, (d.started, d.duration), &d.output)
+    }
+
+    pub fn notice(&self, test: Option<String>, notice: Notice, emit: &mut dyn FnMut(WorkerMsg)) {
+        emit(WorkerMsg::Notice {
+            worker: self.worker,
+            binary_id: self.binary.id.clone(),
+            test,
+            notice,
+        });
+    }
+
+    /// Ends what the process with `token` left running, and says so.
+    pub fn end_leftovers(
+        &self,
+        token: &str,
+        test: Option<String>,
+        emit: &mut dyn FnMut(WorkerMsg),
+    ) {
+        let processes = os::end_leftovers(&|t| t == token);
+        if !processes.is_empty() {
+            self.notice(test, Notice::Ended { processes }, emit);
+        }
+    }
+}
+
+/// The status of a test that has no result.
+pub fn no_result(reason: String) -> TestStatus {
+    TestStatus::Failed(Failure::NoResult { reason })
+}
+
+/// How a test's process ended under it, as its failure.
+pub fn crash_failure(status: ExitStatus) -> Failure {
+    match (status.code(), os::signal(status)) {
+        (Some(code), _) => Failure::Exited { code },
+        (None, Some(signal)) => Failure::Signal {
+            signal,
+            name: os::signal_name(signal),
+        },
+        (None, None) => Failure::NoResult {
+            reason: "its process ended with an unknown status".into(),
+        },
+    }
+}
+
+/// Reports `names` not run: the run stopped before them.
+pub fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
+    for name in names {
+        let mut outcome = ctx.outcome(name, ctx.cancel.not_run(), (None, Duration::ZERO), b"");
+        outcome.worker = None;
+        emit(WorkerMsg::Finished { outcome });
+    }
+}
