@@ -47,7 +47,8 @@ pub struct RunOptions {
     /// `--max-worker-restart`, resolved against the worker count.
     pub max_worker_restart: Option<usize>,
     /// Passing tests' output is wanted (shown, or written to the JSON report); without
-    /// it libtest's own capture spares the pipe (see `execute::batch`).
+    /// it libtest's own capture spares the pipe (see `BatchContext::capture` in
+    /// `execute/context.rs`).
     pub keep_passing_output: bool,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
