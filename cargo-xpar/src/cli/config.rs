@@ -11,8 +11,9 @@ use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
-use crate::plan::{DistMode, RunIgnored, TestFilter};
+use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
+use xpar_runner::session::RunOptions;
 
 /// What `stress` will do, validated.
 #[derive(Debug, Clone)]
@@ -27,32 +28,15 @@ pub struct StressConfig {
     pub timeout: Option<Duration>,
 }
 
-/// What a run will do, validated.
+/// What a run will do, validated: the runner's options, and what only the terminal
+/// needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub cargo: CargoOptions,
-    pub filter: TestFilter,
-    pub jobs: usize,
-    pub dist: DistMode,
-    pub reorder_scopes: bool,
-    pub require_parallel_safe: bool,
-    pub keep_tmp: bool,
+    pub run: RunOptions,
+    /// Stop at the first failure (cargo test's and nextest's default).
     pub fail_fast: bool,
-    /// What stops scheduling: `--maxfail`, else 1 under fail-fast.
-    pub max_fail: Option<MaxFail>,
-    pub timeouts: Timeouts,
-    pub run_timeout: Option<Duration>,
-    pub retry: RetryPolicy,
-    pub flaky_is_failure: bool,
-    /// `--max-worker-restart`, resolved against the worker count.
-    pub max_worker_restart: Option<usize>,
     pub success_output: OutputWhen,
     pub failure_output: OutputWhen,
-    pub junit: Option<PathBuf>,
-    pub json: Option<PathBuf>,
-    pub coverage: Option<CoverageConfig>,
-    /// Extra arguments for every test process.
-    pub test_args: Vec<String>,
 }
 
 /// What `list` will do, validated.
@@ -158,7 +142,9 @@ impl RunConfig {
         } else {
             OutputWhen::Never
         });
-        Ok(RunConfig {
+        let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
+        let json = checked_file("--json report", r.json)?;
+        let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
             jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
@@ -166,8 +152,6 @@ impl RunConfig {
             reorder_scopes: !r.no_loadscope_reorder,
             require_parallel_safe: r.require_parallel_safe,
             keep_tmp: r.keep_tmp,
-            // cargo test and nextest both stop at the first failure unless told otherwise.
-            fail_fast: !r.no_fail_fast,
             max_fail: match r.maxfail.as_deref() {
                 Some(v) => Some(parse_maxfail(v)?),
                 None => (!r.no_fail_fast).then_some(MaxFail {
@@ -200,10 +184,10 @@ impl RunConfig {
             },
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             max_worker_restart: r.max_worker_restart,
-            success_output,
-            failure_output: r.failure_output.unwrap_or(OutputWhen::Final),
+            // Shown, or written to the JSON report.
+            keep_passing_output: success_output != OutputWhen::Never || json.is_some(),
             junit: checked_file("--junit report", r.junit)?,
-            json: checked_file("--json report", r.json)?,
+            json,
             coverage: coverage_config(
                 r.coverage,
                 r.coverage_format,
@@ -211,6 +195,13 @@ impl RunConfig {
                 r.fail_under_lines,
             )?,
             test_args,
+        };
+        Ok(RunConfig {
+            run,
+            // cargo test and nextest both stop at the first failure unless told otherwise.
+            fail_fast: !r.no_fail_fast,
+            success_output,
+            failure_output,
         })
     }
 }
@@ -417,6 +408,7 @@ mod tests {
     use super::*;
     use crate::coverage::CoverageFormat;
     use crate::execute::Backoff;
+    use crate::plan::DistMode;
     use clap::Parser;
 
     fn parse(args: &[&str]) -> Result<Invocation, String> {
@@ -436,23 +428,23 @@ mod tests {
     #[test]
     fn filters_and_flags() {
         let cfg = run(&["foo", "bar", "--exact", "--skip", "baz", "-j", "3"]);
-        assert_eq!(cfg.filter.patterns, ["foo", "bar"]);
-        assert!(cfg.filter.exact);
-        assert_eq!(cfg.filter.skip, ["baz"]);
-        assert_eq!(cfg.jobs, 3);
+        assert_eq!(cfg.run.filter.patterns, ["foo", "bar"]);
+        assert!(cfg.run.filter.exact);
+        assert_eq!(cfg.run.filter.skip, ["baz"]);
+        assert_eq!(cfg.run.jobs, 3);
         assert!(cfg.fail_fast);
     }
 
     #[test]
     fn dist_modes_and_worker_counts() {
         let cfg = run(&["--dist", "worksteal", "-j", "8", "--maxprocesses", "3"]);
-        assert_eq!(cfg.dist, DistMode::Worksteal);
-        assert_eq!(cfg.jobs, 3);
-        assert!(cfg.reorder_scopes);
+        assert_eq!(cfg.run.dist, DistMode::Worksteal);
+        assert_eq!(cfg.run.jobs, 3);
+        assert!(cfg.run.reorder_scopes);
         let cfg = run(&["--dist", "loadscope", "--no-loadscope-reorder"]);
-        assert_eq!(cfg.dist, DistMode::Loadscope);
-        assert!(!cfg.reorder_scopes);
-        assert_eq!(run(&[]).dist, DistMode::Load);
+        assert_eq!(cfg.run.dist, DistMode::Loadscope);
+        assert!(!cfg.run.reorder_scopes);
+        assert_eq!(run(&[]).run.dist, DistMode::Load);
         for mode in [
             "load",
             "loadscope",
@@ -462,24 +454,24 @@ mod tests {
             "each",
             "no",
         ] {
-            assert_eq!(run(&["--dist", mode]).dist.as_str(), mode);
+            assert_eq!(run(&["--dist", mode]).run.dist.as_str(), mode);
         }
-        let logical = run(&["-j", "logical"]).jobs;
-        assert!(logical >= run(&["-j", "auto"]).jobs.min(logical) && logical >= 1);
+        let logical = run(&["-j", "logical"]).run.jobs;
+        assert!(logical >= run(&["-j", "auto"]).run.jobs.min(logical) && logical >= 1);
     }
 
     #[test]
     fn stopping_and_timeouts() {
         let cfg = run(&[]);
         assert_eq!(
-            cfg.max_fail,
+            cfg.run.max_fail,
             Some(MaxFail {
                 count: 1,
                 immediate: false
             })
         );
-        assert_eq!(cfg.timeouts.grace, Duration::from_secs(5));
-        assert_eq!(run(&["--no-fail-fast"]).max_fail, None);
+        assert_eq!(cfg.run.timeouts.grace, Duration::from_secs(5));
+        assert_eq!(run(&["--no-fail-fast"]).run.max_fail, None);
         let cfg = run(&[
             "--maxfail",
             "3:immediate",
@@ -491,15 +483,15 @@ mod tests {
             "10m",
         ]);
         assert_eq!(
-            cfg.max_fail,
+            cfg.run.max_fail,
             Some(MaxFail {
                 count: 3,
                 immediate: true
             })
         );
-        assert_eq!(cfg.timeouts.test, Some(Duration::from_secs(90)));
-        assert_eq!(cfg.timeouts.slow, Some(Duration::from_millis(250)));
-        assert_eq!(cfg.run_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(cfg.run.timeouts.test, Some(Duration::from_secs(90)));
+        assert_eq!(cfg.run.timeouts.slow, Some(Duration::from_millis(250)));
+        assert_eq!(cfg.run.run_timeout, Some(Duration::from_secs(600)));
     }
 
     #[test]
@@ -517,12 +509,17 @@ mod tests {
             "--flaky-result",
             "fail",
         ]);
-        assert_eq!(cfg.retry.retries, 3);
-        assert_eq!(cfg.retry.backoff, Backoff::Exponential);
-        assert_eq!(cfg.retry.delay, Duration::from_millis(100));
-        assert!(cfg.retry.jitter && cfg.flaky_is_failure);
-        assert!(cfg.retry.retry_on.unwrap().is_match("connection refused"));
-        assert_eq!(run(&[]).retry.retries, 0);
+        assert_eq!(cfg.run.retry.retries, 3);
+        assert_eq!(cfg.run.retry.backoff, Backoff::Exponential);
+        assert_eq!(cfg.run.retry.delay, Duration::from_millis(100));
+        assert!(cfg.run.retry.jitter && cfg.run.flaky_is_failure);
+        assert!(cfg
+            .run
+            .retry
+            .retry_on
+            .unwrap()
+            .is_match("connection refused"));
+        assert_eq!(run(&[]).run.retry.retries, 0);
     }
 
     #[test]
@@ -552,8 +549,8 @@ mod tests {
 
     #[test]
     fn coverage_options() {
-        assert!(run(&[]).coverage.is_none());
-        let c = run(&["--coverage"]).coverage.unwrap();
+        assert!(run(&[]).run.coverage.is_none());
+        let c = run(&["--coverage"]).run.coverage.unwrap();
         assert_eq!(c.formats, [CoverageFormat::Lcov]);
         let c = run(&[
             "--coverage",
@@ -564,6 +561,7 @@ mod tests {
             "--fail-under-lines",
             "80",
         ])
+        .run
         .coverage
         .unwrap();
         assert_eq!(
@@ -581,7 +579,7 @@ mod tests {
     fn explicit_run_subcommand_is_the_same_as_none() {
         let a = run(&["run", "foo", "--no-fail-fast"]);
         let b = run(&["foo", "--no-fail-fast"]);
-        assert_eq!(a.filter.patterns, b.filter.patterns);
+        assert_eq!(a.run.filter.patterns, b.run.filter.patterns);
         assert!(!a.fail_fast && !b.fail_fast);
     }
 
@@ -602,12 +600,12 @@ mod tests {
             "--nocapture",
             "--custom",
         ]);
-        assert_eq!(cfg.filter.patterns, ["name"]);
-        assert!(cfg.filter.exact);
-        assert_eq!(cfg.filter.skip, ["slow"]);
-        assert_eq!(cfg.filter.run_ignored, RunIgnored::Include);
+        assert_eq!(cfg.run.filter.patterns, ["name"]);
+        assert!(cfg.run.filter.exact);
+        assert_eq!(cfg.run.filter.skip, ["slow"]);
+        assert_eq!(cfg.run.filter.run_ignored, RunIgnored::Include);
         assert_eq!(cfg.success_output, OutputWhen::Immediate);
-        assert_eq!(cfg.test_args, ["--custom"]);
+        assert_eq!(cfg.run.test_args, ["--custom"]);
     }
 
     #[test]
@@ -638,13 +636,16 @@ mod tests {
         }
         // A zero grace period is allowed: SIGKILL follows SIGTERM at once.
         assert_eq!(
-            run(&["--timeout-grace", "0s"]).timeouts.grace,
+            run(&["--timeout-grace", "0s"]).run.timeouts.grace,
             Duration::ZERO
         );
-        assert_eq!(run(&["--retry-delay", "0s"]).retry.delay, Duration::ZERO);
+        assert_eq!(
+            run(&["--retry-delay", "0s"]).run.retry.delay,
+            Duration::ZERO
+        );
         let cfg = run(&["--timeout", "1ms", "--run-timeout", "100y"]);
-        assert_eq!(cfg.timeouts.test, Some(Duration::from_millis(1)));
-        assert_eq!(cfg.run_timeout, Some(MAX_DURATION));
+        assert_eq!(cfg.run.timeouts.test, Some(Duration::from_millis(1)));
+        assert_eq!(cfg.run.run_timeout, Some(MAX_DURATION));
     }
 
     #[test]
@@ -713,6 +714,7 @@ mod tests {
             "--locked",
         ]);
         let args: Vec<String> = cfg
+            .run
             .cargo
             .to_cli_args()
             .into_iter()
