@@ -5,28 +5,19 @@ use crate::display::{DisplayOptions, Terminal};
 use crate::errors::{Error, ReportError};
 use crate::exit_codes;
 use xpar_runner::report;
-use xpar_runner::session::{self, StressOptions};
+use xpar_runner::session;
 
 pub(crate) fn stress(cfg: &StressConfig) -> Result<i32, Error> {
-    let opts = StressOptions {
-        cargo: cfg.cargo.clone(),
-        filter: cfg.filter.clone(),
-        test_args: cfg.test_args.clone(),
-        count: cfg.count,
-        concurrency: cfg.concurrency,
-        stop_stable: cfg.stop_stable,
-        timeout: cfg.timeout,
-    };
     let mut terminal = Terminal::new(DisplayOptions {
         quiet: true,
         verbose: false,
-        color: cfg.cargo.color,
+        color: cfg.stress.cargo.color,
         success_output: OutputWhen::Never,
         failure_output: OutputWhen::Never,
         show_failures: false,
         expected: None,
     });
-    let end = session::stress(&opts, &mut terminal)?;
+    let end = session::stress(&cfg.stress, &mut terminal)?;
     if end.exit_code == exit_codes::NO_TESTS_RUN {
         eprintln!("error: no tests to run (the filters matched none)");
         return Ok(end.exit_code);

@@ -13,19 +13,13 @@ use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
-use xpar_runner::session::RunOptions;
+use xpar_runner::session::{RunOptions, StressOptions};
 
-/// What `stress` will do, validated.
+/// What `stress` will do, validated: the runner's options and how to print the report.
 #[derive(Debug, Clone)]
 pub struct StressConfig {
-    pub cargo: CargoOptions,
-    pub filter: TestFilter,
-    pub test_args: Vec<String>,
-    pub count: usize,
-    pub concurrency: usize,
-    pub stop_stable: Option<usize>,
+    pub stress: StressOptions,
     pub output: StressOutput,
-    pub timeout: Option<Duration>,
 }
 
 /// What a run will do, validated: the runner's options, and what only the terminal
@@ -85,7 +79,7 @@ impl XparApp {
                         Ok(n)
                     }
                 };
-                Ok(Invocation::Stress(StressConfig {
+                let stress = StressOptions {
                     cargo: args.cargo.into_options(),
                     filter,
                     test_args,
@@ -98,8 +92,11 @@ impl XparApp {
                         .stop_stable
                         .map(|k| positive("--stop-stable", k))
                         .transpose()?,
-                    output: args.output.into(),
                     timeout: parse_limit("--timeout", args.timeout.as_deref())?,
+                };
+                Ok(Invocation::Stress(StressConfig {
+                    stress,
+                    output: args.output.into(),
                 }))
             }
             Some(Command::Replay(args)) => Ok(Invocation::Replay(ReplayConfig {
@@ -535,10 +532,10 @@ mod tests {
             "csv",
         ]) {
             Ok(Invocation::Stress(c)) => {
-                assert_eq!((c.count, c.stop_stable), (200, Some(20)));
+                assert_eq!((c.stress.count, c.stress.stop_stable), (200, Some(20)));
                 assert_eq!(c.output, StressOutput::Csv);
-                assert_eq!(c.filter.patterns, ["one_in"]);
-                assert!(c.concurrency >= 1);
+                assert_eq!(c.stress.filter.patterns, ["one_in"]);
+                assert!(c.stress.concurrency >= 1);
             }
             other => panic!("{other:?}"),
         }
