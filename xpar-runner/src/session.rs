@@ -106,34 +106,25 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .as_ref()
         .map(CoverageSession::start)
         .transpose()?;
-    let Discovered {
-        list,
-        target_dir,
-        workspace_root,
-    } = discover(&opts.cargo, opts.jobs, coverage.is_some())?;
+    let found = discover(&opts.cargo, opts.jobs, coverage.is_some())?;
     let profile_dir = match &coverage {
-        Some(c) => Some(c.profile_dir(&target_dir)?),
+        Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,
     };
-    let selection = plan::select(&list, &opts.filter);
+    let list = &found.list;
+    let selection = plan::select(list, &opts.filter);
     // With nothing to run the caller's error says it all. The run still goes through, so
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
     // Instrumented tests run slower: their durations are kept apart.
     let history_path = match coverage {
-        Some(_) => history::path(&discover::coverage_target_dir(&target_dir)),
-        None => history::path(&target_dir),
+        Some(_) => history::path(&discover::coverage_target_dir(&found.target_dir)),
+        None => history::path(&found.target_dir),
     };
-    let history = history::load(&history_path).unwrap_or_else(|why| {
-        reporter.warning(&format!(
-            "ignoring the duration history at {} ({why}); it is rebuilt by this run",
-            history_path.display()
-        ));
-        history::History::default()
-    });
+    let history = load_history(&history_path, reporter);
     let schedule = plan::plan(
-        &list,
+        list,
         &selection,
         &history.durations,
         &PlanOptions {
@@ -143,28 +134,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
             require_parallel_safe: opts.require_parallel_safe,
         },
     );
-    reporter.planned(show, expected_time(&list, &selection, &history.durations));
+    reporter.planned(show, expected_time(list, &selection, &history.durations));
+    let exec = execute_options(opts, schedule.workers(), profile_dir.clone(), &history);
     let mut record = RunRecord {
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
     };
-    let exec = ExecuteOptions {
-        max_fail: opts.max_fail,
-        timeouts: opts.timeouts,
-        run_timeout: opts.run_timeout,
-        retry: opts.retry.clone(),
-        pin_retries: opts.dist == DistMode::Each,
-        stop_stable: None,
-        max_crashes: opts.max_worker_restart.unwrap_or(4 * schedule.workers()),
-        run_ignored: opts.filter.run_ignored,
-        capture: !opts.keep_passing_output,
-        test_args: opts.test_args.clone(),
-        keep_tmp: opts.keep_tmp,
-        profile_dir: profile_dir.clone(),
-        process_costs: history.processes.clone(),
-    };
-    let mut run_log = start_log(&target_dir, opts, reporter);
-    let end = execute(&list, selection, schedule, &exec, &mut |event| {
+    let mut run_log = start_log(&found.target_dir, opts, reporter);
+    let end = execute(list, selection, schedule, &exec, &mut |event| {
         reporter.event(&event);
         if let Some(run_log) = &mut run_log {
             run_log.record(&event);
@@ -183,12 +160,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
             history_path.display()
         ));
     }
-    if let Some(path) = &opts.junit {
-        report::write_junit(&record, path)?;
-    }
-    if let Some(path) = &opts.json {
-        report::write_json(&record, opts.dist.as_str(), path)?;
-    }
+    write_reports(opts, &record)?;
     let mut run_end = RunEnd {
         exit_code: record.exit_code(),
         record,
@@ -199,23 +171,83 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     if let Some(sig) = end.signal {
         // Reports are written; coverage of an interrupted run is not made.
         run_end.exit_code = exit_codes::interrupted(sig);
-        return Ok(run_end);
-    }
-    if let (Some(session), Some(dir), true) = (
-        &coverage,
-        &profile_dir,
-        run_end.exit_code != exit_codes::NO_TESTS_RUN,
-    ) {
-        let result = session.finish(&list, dir, &target_dir, &workspace_root)?;
-        let lines = result.summary.total.lines.percent();
-        if let (exit_codes::OK, Some(min)) = (run_end.exit_code, run_end.fail_under_lines) {
-            if lines < min {
-                run_end.exit_code = exit_codes::COVERAGE_BELOW_THRESHOLD;
-            }
-        }
-        run_end.coverage = Some(result);
+    } else if let (Some(session), Some(dir)) = (&coverage, &profile_dir) {
+        add_coverage(&mut run_end, session, dir, &found)?;
     }
     Ok(run_end)
+}
+
+/// The duration history; an empty one, with a warning, when it cannot be read.
+fn load_history(path: &Path, reporter: &mut dyn Reporter) -> history::History {
+    history::load(path).unwrap_or_else(|why| {
+        reporter.warning(&format!(
+            "ignoring the duration history at {} ({why}); it is rebuilt by this run",
+            path.display()
+        ));
+        history::History::default()
+    })
+}
+
+/// What the executor needs of the run's options, for `workers` workers.
+fn execute_options(
+    opts: &RunOptions,
+    workers: usize,
+    profile_dir: Option<PathBuf>,
+    history: &history::History,
+) -> ExecuteOptions {
+    ExecuteOptions {
+        max_fail: opts.max_fail,
+        timeouts: opts.timeouts,
+        run_timeout: opts.run_timeout,
+        retry: opts.retry.clone(),
+        pin_retries: opts.dist == DistMode::Each,
+        stop_stable: None,
+        max_crashes: opts.max_worker_restart.unwrap_or(4 * workers),
+        run_ignored: opts.filter.run_ignored,
+        capture: !opts.keep_passing_output,
+        test_args: opts.test_args.clone(),
+        keep_tmp: opts.keep_tmp,
+        profile_dir,
+        process_costs: history.processes.clone(),
+    }
+}
+
+/// The JUnit and JSON reports asked for.
+fn write_reports(opts: &RunOptions, record: &RunRecord) -> Result<(), Error> {
+    if let Some(path) = &opts.junit {
+        report::write_junit(record, path)?;
+    }
+    if let Some(path) = &opts.json {
+        report::write_json(record, opts.dist.as_str(), path)?;
+    }
+    Ok(())
+}
+
+/// The run's coverage report, and the exit code `--fail-under-lines` asks for when the
+/// tests passed. A run with no test has none.
+fn add_coverage(
+    run_end: &mut RunEnd,
+    session: &CoverageSession,
+    profile_dir: &Path,
+    found: &Discovered,
+) -> Result<(), Error> {
+    if run_end.exit_code == exit_codes::NO_TESTS_RUN {
+        return Ok(());
+    }
+    let result = session.finish(
+        &found.list,
+        profile_dir,
+        &found.target_dir,
+        &found.workspace_root,
+    )?;
+    let lines = result.summary.total.lines.percent();
+    if let (exit_codes::OK, Some(min)) = (run_end.exit_code, run_end.fail_under_lines) {
+        if lines < min {
+            run_end.exit_code = exit_codes::COVERAGE_BELOW_THRESHOLD;
+        }
+    }
+    run_end.coverage = Some(result);
+    Ok(())
 }
 
 /// Starts the record of this run's events under the target dir; a warning, not an error,

@@ -93,63 +93,94 @@ fn instrumented(binary: &std::path::Path) -> bool {
 /// building is [`BuildError::Refused`], a usage error.
 pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildOutput, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-
     // `cargo metadata --no-deps` is cheap and independent of the build: run it alongside.
-    let metadata_opts = opts.clone();
-    let metadata_cargo = cargo.clone();
-    let metadata = std::thread::spawn(move || {
+    let metadata = spawn_metadata(opts, &cargo);
+    let mut build_opts = opts.clone();
+    let mut build = ProcessBuilder::new(&cargo);
+    let mut metadata = Some(metadata);
+    let mut known = None;
+    let mut check_instrumented = false;
+    if let (true, Some(handle)) = (coverage, metadata.take_if(|_| coverage)) {
+        // The instrumented build goes beside the usual one, which metadata locates.
+        let m = join_metadata(handle)?;
+        check_instrumented = instrument(&mut build_opts, &mut build, &m.0);
+        known = Some(m);
+    }
+    let artifacts = run_build(&build_opts, build)?;
+    let known = match (known, metadata) {
+        (Some(k), _) => k,
+        (None, Some(handle)) => join_metadata(handle)?,
+        (None, None) => return Err(BuildError::Metadata("no metadata".into())),
+    };
+    finish(opts, artifacts, known, check_instrumented)
+}
+
+type MetadataThread = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
+
+/// `cargo metadata --no-deps` and the rustc sysroot probe, on a thread.
+fn spawn_metadata(opts: &CargoOptions, cargo: &std::ffi::OsStr) -> MetadataThread {
+    let opts = opts.clone();
+    let cargo = cargo.to_owned();
+    std::thread::spawn(move || {
         // Asking rustc costs as much as cargo metadata: both at once.
         let sysroot = std::thread::spawn(sysroot_libs);
         let mut cmd = MetadataCommand::new();
-        cmd.cargo_path(metadata_cargo).no_deps();
+        cmd.cargo_path(cargo).no_deps();
         cmd.other_options(
-            metadata_opts
-                .common_args()
+            opts.common_args()
                 .into_iter()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect::<Vec<_>>(),
         );
         let metadata = cmd.exec();
         (metadata, sysroot.join().unwrap_or_default())
-    });
-    type MetadataJoin = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
-    let join = |handle: MetadataJoin| match handle.join() {
+    })
+}
+
+fn join_metadata(handle: MetadataThread) -> Result<(Metadata, Vec<PathBuf>), BuildError> {
+    match handle.join() {
         Ok((Ok(m), sysroot)) => Ok((m, sysroot)),
         Ok((Err(e), _)) => Err(metadata_error(e)),
         Err(_) => Err(BuildError::Metadata("the metadata thread panicked".into())),
-    };
-    let mut pending = Some(metadata);
-    let mut known: Option<(Metadata, Vec<PathBuf>)> = None;
-    let mut check_instrumented = false;
-    let mut build_opts = opts.clone();
-    let mut build = ProcessBuilder::new(&cargo);
-    if let (true, Some(handle)) = (coverage, pending.take_if(|_| coverage)) {
-        // The instrumented build goes beside the usual one, which metadata locates.
-        let (m, sysroot) = join(handle)?;
-        let target = opts
-            .target_dir
-            .clone()
-            .unwrap_or_else(|| m.target_directory.clone().into_std_path_buf());
-        let cov_target = coverage_target_dir(&target);
-        build_opts.target_dir = Some(cov_target.clone());
-        match coverage_rustflags() {
-            CoverageFlags::Env(var, flags) => {
-                build.env(var, flags);
-            }
-            CoverageFlags::Config(config) => {
-                build.args(["--config", &config]);
-                check_instrumented = true;
-            }
-        }
-        // Build scripts are instrumented too: keep their profiles out of the report.
-        let scratch = cov_target
-            .join("xpar")
-            .join("build-profraw")
-            .join("%m.profraw");
-        build.env("LLVM_PROFILE_FILE", scratch);
-        known = Some((m, sysroot));
     }
-    cargo_stderr::progress(&build_opts, &mut build);
+}
+
+/// Makes `build` an instrumented build into [`coverage_target_dir`]. Returns whether
+/// the flags went through cargo's config, whose target-specific rustflags may override
+/// them: the first binary is then checked.
+fn instrument(build_opts: &mut CargoOptions, build: &mut ProcessBuilder, m: &Metadata) -> bool {
+    let target = build_opts
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| m.target_directory.clone().into_std_path_buf());
+    let cov_target = coverage_target_dir(&target);
+    build_opts.target_dir = Some(cov_target.clone());
+    let check = match coverage_rustflags() {
+        CoverageFlags::Env(var, flags) => {
+            build.env(var, flags);
+            false
+        }
+        CoverageFlags::Config(config) => {
+            build.args(["--config", &config]);
+            true
+        }
+    };
+    // Build scripts are instrumented too: keep their profiles out of the report.
+    let scratch = cov_target
+        .join("xpar")
+        .join("build-profraw")
+        .join("%m.profraw");
+    build.env("LLVM_PROFILE_FILE", scratch);
+    check
+}
+
+/// Runs `cargo test --no-run` and collects its artifacts; cargo's stderr goes where
+/// `build_opts` says, its tail kept to tell a refusal from a failed build.
+fn run_build(
+    build_opts: &CargoOptions,
+    mut build: ProcessBuilder,
+) -> Result<Vec<Artifact>, BuildError> {
+    cargo_stderr::progress(build_opts, &mut build);
     build
         .args([
             "test",
@@ -172,7 +203,6 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
         ),
         None => None,
     };
-
     let mut artifacts = Vec::new();
     // Cargo says the build finished only once it started one.
     let mut built = false;
@@ -187,28 +217,32 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
     }
     let status = child.wait().map_err(BuildError::Read)?;
     let stderr_tail = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
-    if !status.success() {
-        let refused = (!built)
-            .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(&stderr_tail)))
-            .flatten();
-        return Err(match refused {
-            // Cargo's own line is on stderr already: it is the whole message.
-            Some(message) => BuildError::Refused {
-                message,
-                shown: true,
-            },
-            None => BuildError::Failed {
-                command: build.to_string(),
-                status: describe_status(status),
-            },
-        });
+    if status.success() {
+        return Ok(artifacts);
     }
+    let refused = (!built)
+        .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(&stderr_tail)))
+        .flatten();
+    Err(match refused {
+        // Cargo's own line is on stderr already: it is the whole message.
+        Some(message) => BuildError::Refused {
+            message,
+            shown: true,
+        },
+        None => BuildError::Failed {
+            command: build.to_string(),
+            status: describe_status(status),
+        },
+    })
+}
 
-    let (metadata, sysroot) = match (known, pending) {
-        (Some(k), _) => k,
-        (None, Some(handle)) => join(handle)?,
-        (None, None) => return Err(BuildError::Metadata("no metadata".into())),
-    };
+/// The test binaries of the build, and where the workspace and its target dir are.
+fn finish(
+    opts: &CargoOptions,
+    artifacts: Vec<Artifact>,
+    (metadata, sysroot): (Metadata, Vec<PathBuf>),
+    check_instrumented: bool,
+) -> Result<BuildOutput, BuildError> {
     let binaries = test_binaries(&artifacts, &metadata, &sysroot);
     // The config's rustflags reach every binary alike: one tells (reading them all
     // would cost a tenth of a second on a large workspace).
