@@ -139,38 +139,7 @@ impl Display {
                 workers,
                 filtered_out,
                 opaque,
-            } => {
-                self.workers = *workers;
-                let mut text = format!(
-                    "{} {} on {} ({filtered_out} filtered out)\n",
-                    self.label(BOLD, "Starting"),
-                    plural(*to_run, "test"),
-                    plural(*workers, "worker")
-                );
-                for (id, reason) in opaque {
-                    text += &format!(
-                        "{} {id} runs as one test: it does not list its tests as libtest does\n",
-                        self.label(SKIP, "Opaque")
-                    );
-                    if self.opts.verbose {
-                        text += &format!("{reason}\n");
-                    }
-                }
-                self.emit(&text);
-                if let Some(bar) = &self.bar {
-                    bar.set_length(*to_run as u64);
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix:>12.bold} [{elapsed_precise}] {bar:25} {pos}/{len} {wide_msg}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                    );
-                    bar.set_prefix("Running");
-                    bar.set_draw_target(ProgressDrawTarget::stderr());
-                    bar.enable_steady_tick(Duration::from_millis(100));
-                }
-            }
+            } => self.run_started(*to_run, *workers, *filtered_out, opaque),
             RunEvent::TestStarted {
                 binary_id,
                 name,
@@ -197,23 +166,6 @@ impl Display {
                 self.emit(&line);
             }
             RunEvent::TestFinished(outcome) => self.finished(outcome),
-            RunEvent::BinaryBroken { binary_id, reason } => {
-                let text = format!(
-                    "{} {}: its tests cannot run: {reason}\n",
-                    self.label(FAIL, "ERROR"),
-                    self.paint(BOLD, binary_id.as_str())
-                );
-                self.emit(&text);
-            }
-            RunEvent::TooManyCrashes { binary_id, crashes } => {
-                let text = format!(
-                    "{} test processes of {binary_id} crashed {}: stopping the run \
-                     (--max-worker-restart)\n",
-                    self.label(FAIL, "ERROR"),
-                    plural(*crashes, "time"),
-                );
-                self.emit(&text);
-            }
             RunEvent::TestRetrying {
                 outcome,
                 attempt,
@@ -228,45 +180,110 @@ impl Display {
                 worker,
                 test,
                 notice,
-            } => {
-                let label = match notice {
-                    Notice::SlowExit { .. } => "SLOW EXIT",
-                    Notice::LeakedPipe { .. } | Notice::Ended { .. } => "LEAK",
-                };
-                let text = format!(
-                    "{} {:>4} {} {}: {}\n",
-                    self.label(SKIP, label),
-                    worker_name(*worker),
-                    self.paint(BOLD, binary_id.as_str()),
-                    test.as_deref().unwrap_or("(its test process)"),
-                    notice.message()
-                );
-                self.emit(&text);
-            }
-            RunEvent::LeftoversEnded { processes } => {
-                let notice = Notice::Ended {
-                    processes: processes.clone(),
-                };
-                let text = format!("{} {}\n", self.label(SKIP, "LEAK"), notice.message());
-                self.emit(&text);
-            }
-            RunEvent::Stopping { signal } => {
-                let name = crate::process::os::signal_name(*signal);
-                self.emit(&format!(
-                    "{name} received: stopping; again to kill the running tests at once\n"
-                ));
-            }
-            RunEvent::TmpKept { dir } => {
-                self.emit(&format!(
-                    "note: kept the run's temporary directories at {}\n",
-                    dir.display()
-                ));
-            }
+            } => self.process_notice(binary_id.as_str(), *worker, test.as_deref(), notice),
             RunEvent::RunFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
             }
+            other => {
+                let text = self.run_notice(other);
+                self.emit(&text);
+            }
+        }
+    }
+
+    /// The lines that open the run, and the progress bar.
+    fn run_started(
+        &mut self,
+        to_run: usize,
+        workers: usize,
+        filtered_out: usize,
+        opaque: &[(crate::discover::BinaryId, String)],
+    ) {
+        self.workers = workers;
+        let mut text = format!(
+            "{} {} on {} ({filtered_out} filtered out)\n",
+            self.label(BOLD, "Starting"),
+            plural(to_run, "test"),
+            plural(workers, "worker")
+        );
+        for (id, reason) in opaque {
+            text += &format!(
+                "{} {id} runs as one test: it does not list its tests as libtest does\n",
+                self.label(SKIP, "Opaque")
+            );
+            if self.opts.verbose {
+                text += &format!("{reason}\n");
+            }
+        }
+        self.emit(&text);
+        if let Some(bar) = &self.bar {
+            bar.set_length(to_run as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>12.bold} [{elapsed_precise}] {bar:25} {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix("Running");
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(100));
+        }
+    }
+
+    fn process_notice(
+        &mut self,
+        binary_id: &str,
+        worker: usize,
+        test: Option<&str>,
+        notice: &Notice,
+    ) {
+        let label = match notice {
+            Notice::SlowExit { .. } => "SLOW EXIT",
+            Notice::LeakedPipe { .. } | Notice::Ended { .. } => "LEAK",
+        };
+        let text = format!(
+            "{} {:>4} {} {}: {}\n",
+            self.label(SKIP, label),
+            worker_name(worker),
+            self.paint(BOLD, binary_id),
+            test.unwrap_or("(its test process)"),
+            notice.message()
+        );
+        self.emit(&text);
+    }
+
+    /// The line of an event about the run rather than one test.
+    fn run_notice(&self, event: &RunEvent) -> String {
+        match event {
+            RunEvent::BinaryBroken { binary_id, reason } => format!(
+                "{} {}: its tests cannot run: {reason}\n",
+                self.label(FAIL, "ERROR"),
+                self.paint(BOLD, binary_id.as_str())
+            ),
+            RunEvent::TooManyCrashes { binary_id, crashes } => format!(
+                "{} test processes of {binary_id} crashed {}: stopping the run \
+                 (--max-worker-restart)\n",
+                self.label(FAIL, "ERROR"),
+                plural(*crashes, "time"),
+            ),
+            RunEvent::LeftoversEnded { processes } => {
+                let notice = Notice::Ended {
+                    processes: processes.clone(),
+                };
+                format!("{} {}\n", self.label(SKIP, "LEAK"), notice.message())
+            }
+            RunEvent::Stopping { signal } => format!(
+                "{} received: stopping; again to kill the running tests at once\n",
+                crate::process::os::signal_name(*signal)
+            ),
+            RunEvent::TmpKept { dir } => format!(
+                "note: kept the run's temporary directories at {}\n",
+                dir.display()
+            ),
+            _ => String::new(),
         }
     }
 
@@ -379,6 +396,40 @@ impl Display {
 
     /// The final summary: counts, wall time, sum of test times, speedup, and failures.
     pub fn finish(&mut self, record: &RunRecord) {
+        let mut text = self.output_blocks(record);
+        text += "------------\n";
+        text += &self.summary_line(record);
+        text += &format!("{:>12}  {}\n", "", times_line(record));
+        for (id, _) in &record.opaque {
+            text += &format!(
+                "{:>12}  {id} ran as one opaque test (not a libtest binary)\n",
+                ""
+            );
+        }
+        text += &self.failure_lines(record);
+        let ended = record.processes_ended();
+        if ended > 0 {
+            text += &format!(
+                "{}  ended {} that tests left running (see the LEAK lines)\n",
+                self.label(SKIP, "Leaked"),
+                if ended == 1 {
+                    "1 process".to_owned()
+                } else {
+                    format!("{ended} processes")
+                }
+            );
+        }
+        // Why tests were left unrun, when some were.
+        if let (Some(why), true) = (&record.cancelled, record.not_run() > 0) {
+            text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
+        }
+        self.emit(&text);
+        self.flush_pending();
+        let _ = self.out.flush();
+    }
+
+    /// The output shown at the end (`--success-output final`, `--failure-output final`).
+    fn output_blocks(&self, record: &RunRecord) -> String {
         let mut text = String::new();
         if self.opts.success_output.at_end() {
             for o in record
@@ -394,7 +445,11 @@ impl Display {
                 text += &self.output_block(o);
             }
         }
-        text += "------------\n";
+        text
+    }
+
+    /// `Summary [   1.234s] N tests run: ...`.
+    fn summary_line(&self, record: &RunRecord) -> String {
         let mut counts = format!(
             "{} run: {} passed, {} failed, {} ignored",
             plural(record.ran(), "test"),
@@ -412,19 +467,17 @@ impl Display {
             counts += &format!(", {} filtered out", record.filtered_out);
         }
         let style = if record.failed() > 0 { FAIL } else { PASS };
-        text += &format!(
+        format!(
             "{} [{:>9.3}s] {}\n",
             self.label(style, "Summary"),
             record.wall.as_secs_f64(),
             counts
-        );
-        text += &format!("{:>12}  {}\n", "", times_line(record));
-        for (id, _) in &record.opaque {
-            text += &format!(
-                "{:>12}  {id} ran as one opaque test (not a libtest binary)\n",
-                ""
-            );
-        }
+        )
+    }
+
+    /// The failed tests again, the binaries that could not start, the flaky tests.
+    fn failure_lines(&self, record: &RunRecord) -> String {
+        let mut text = String::new();
         let listed = record.failures().filter(|o| {
             self.opts.show_failures && o.status != TestStatus::Failed(Failure::BinaryBroken)
         });
@@ -451,25 +504,7 @@ impl Display {
             text += &self.status_line(o);
             text += &format!("{:>12}   passed on attempt {}\n", "", o.previous.len() + 1);
         }
-        let ended = record.processes_ended();
-        if ended > 0 {
-            text += &format!(
-                "{}  ended {} that tests left running (see the LEAK lines)\n",
-                self.label(SKIP, "Leaked"),
-                if ended == 1 {
-                    "1 process".to_owned()
-                } else {
-                    format!("{ended} processes")
-                }
-            );
-        }
-        // Why tests were left unrun, when some were.
-        if let (Some(why), true) = (&record.cancelled, record.not_run() > 0) {
-            text += &format!("{}  {why}\n", self.label(FAIL, "Cancelled"));
-        }
-        self.emit(&text);
-        self.flush_pending();
-        let _ = self.out.flush();
+        text
     }
 }
 
