@@ -157,32 +157,7 @@ pub fn cobertura_xml(
         let _ = w.write_event(Event::Start(pkg));
         let _ = w.write_event(Event::Start(BytesStart::new("classes")));
         for f in files {
-            let rel = relative(&f.path);
-            let mut class = BytesStart::new("class");
-            class.push_attribute(("name", rel.as_str()));
-            class.push_attribute(("filename", rel.as_str()));
-            Counts::of(f).attrs(&mut class);
-            class.push_attribute(("complexity", "0"));
-            let _ = w.write_event(Event::Start(class));
-            let _ = w.write_event(Event::Empty(BytesStart::new("methods")));
-            let _ = w.write_event(Event::Start(BytesStart::new("lines")));
-            for (n, hits) in &f.lines {
-                let mut line = BytesStart::new("line");
-                line.push_attribute(("number", n.to_string().as_str()));
-                line.push_attribute(("hits", hits.to_string().as_str()));
-                match f.branches.get(n) {
-                    Some(&(taken, all)) if all > 0 => {
-                        line.push_attribute(("branch", "true"));
-                        let pct = 100 * taken / all;
-                        let cc = format!("{pct}% ({taken}/{all})");
-                        line.push_attribute(("condition-coverage", cc.as_str()));
-                    }
-                    _ => line.push_attribute(("branch", "false")),
-                }
-                let _ = w.write_event(Event::Empty(line));
-            }
-            let _ = w.write_event(Event::End(BytesEnd::new("lines")));
-            let _ = w.write_event(Event::End(BytesEnd::new("class")));
+            write_class(&mut w, f, &relative(&f.path));
         }
         let _ = w.write_event(Event::End(BytesEnd::new("classes")));
         let _ = w.write_event(Event::End(BytesEnd::new("package")));
@@ -192,6 +167,36 @@ pub fn cobertura_xml(
     let mut out = String::from_utf8_lossy(&w.into_inner()).into_owned();
     out.push('\n');
     out
+}
+
+/// One source file as a `class`, with its lines and their branch coverage. (Writing to
+/// a Vec cannot fail.)
+fn write_class(w: &mut Writer<Vec<u8>>, f: &FileCoverage, rel: &str) {
+    let mut class = BytesStart::new("class");
+    class.push_attribute(("name", rel));
+    class.push_attribute(("filename", rel));
+    Counts::of(f).attrs(&mut class);
+    class.push_attribute(("complexity", "0"));
+    let _ = w.write_event(Event::Start(class));
+    let _ = w.write_event(Event::Empty(BytesStart::new("methods")));
+    let _ = w.write_event(Event::Start(BytesStart::new("lines")));
+    for (n, hits) in &f.lines {
+        let mut line = BytesStart::new("line");
+        line.push_attribute(("number", n.to_string().as_str()));
+        line.push_attribute(("hits", hits.to_string().as_str()));
+        match f.branches.get(n) {
+            Some(&(taken, all)) if all > 0 => {
+                line.push_attribute(("branch", "true"));
+                let pct = 100 * taken / all;
+                let cc = format!("{pct}% ({taken}/{all})");
+                line.push_attribute(("condition-coverage", cc.as_str()));
+            }
+            _ => line.push_attribute(("branch", "false")),
+        }
+        let _ = w.write_event(Event::Empty(line));
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new("lines")));
+    let _ = w.write_event(Event::End(BytesEnd::new("class")));
 }
 
 #[cfg(test)]
