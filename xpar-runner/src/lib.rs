@@ -15,6 +15,7 @@ pub mod errors;
 pub mod execute;
 pub mod exit_codes;
 pub mod history;
+pub mod ids;
 pub mod plan;
 pub mod process;
 pub mod report;

@@ -63,11 +63,7 @@ fn run_to_end(
 /// Runs an opaque binary as one test: its verdict is its exit status.
 pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     let name = ctx.binary.id.to_string();
-    emit(WorkerMsg::Started {
-        worker: ctx.worker,
-        binary_id: ctx.binary.id.clone(),
-        name: name.clone(),
-    });
+    emit(ctx.started(name.clone()));
     let start = Instant::now();
     let (status, output) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), emit);
     let status = match status {
@@ -93,11 +89,7 @@ pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMu
             not_run(ctx, std::iter::once(name).chain(tests).collect(), emit);
             return;
         }
-        emit(WorkerMsg::Started {
-            worker: ctx.worker,
-            binary_id: ctx.binary.id.clone(),
-            name: name.clone(),
-        });
+        emit(ctx.started(name.clone()));
         let p = ctx.process(std::slice::from_ref(&name), Mode::Alone);
         let start = Instant::now();
         let (status, output) = run_to_end(ctx, &p, emit);

@@ -349,11 +349,7 @@ fn read_process(
         };
         let mut round: Vec<WorkerMsg> = Vec::new();
         if let Some(name) = progress.take(input, at, parser) {
-            round.push(WorkerMsg::Started {
-                worker: ctx.worker,
-                binary_id: ctx.binary.id.clone(),
-                name,
-            });
+            round.push(ctx.started(name));
         }
         let decided = parser.take_decided();
         let any = !decided.is_empty();

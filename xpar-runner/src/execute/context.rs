@@ -13,6 +13,7 @@ use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
 use super::test_process::{self, run_token, TestProcess, LOG_FD};
 use crate::discover::TestBinary;
+use crate::ids::TestId;
 use crate::process::{os, ProcessBuilder};
 use crate::report::{Failure, Notice, TestOutcome, TestStatus};
 
@@ -106,6 +107,14 @@ impl BatchContext<'_> {
         let process = test_process::spawn(p, log, token)?;
         (self.on_spawn)(process.pid);
         Ok(process)
+    }
+
+    /// The message that `name` started.
+    pub fn started(&self, name: String) -> WorkerMsg {
+        WorkerMsg::Started {
+            worker: self.worker,
+            test: TestId::new(self.binary.id.clone(), name),
+        }
     }
 
     pub fn outcome(

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::cancel::Cancel;
+use super::cancel::{Cancel, CancelReason};
 use super::messages::{ToWorker, WorkerMsg};
 use super::options::ExecuteOptions;
 use super::os_signals;
@@ -18,6 +18,7 @@ use super::watchdog::{self, Action, KillReason, Watchdog};
 use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
+use crate::ids::{Attempt, TestKey};
 use crate::plan::{
     BatchCost, Chunk, CostModel, Next, ProcessCosts, Schedule, Selection, UnitTests,
 };
@@ -113,7 +114,7 @@ fn report_start(
         filtered_out: selection.filtered_out,
         opaque,
     });
-    for (binary, name) in selection.ignored {
+    for TestKey { binary, name } in selection.ignored {
         sink(RunEvent::TestFinished(TestOutcome {
             binary_id: list.binaries[binary].binary.id.clone(),
             name,
@@ -147,7 +148,7 @@ fn report_end(run_env: &RunEnv, start: Instant, cancel: &Cancel, sink: &mut dyn 
     }
     sink(RunEvent::RunFinished {
         wall: start.elapsed(),
-        cancelled: cancel.reason(),
+        cancelled: cancel.reason().map(CancelReason::to_string),
     });
 }
 
@@ -173,7 +174,7 @@ struct Dispatcher<'a> {
     /// Retries waiting for their delay to pass.
     due: Vec<(Instant, RetryKey)>,
     /// (passes, failures) per test, for `--stop-stable`.
-    tally: HashMap<(usize, String), (usize, usize)>,
+    tally: HashMap<TestKey, (usize, usize)>,
     /// Test processes that died under a test (each one replaced by a fresh process).
     crashes: usize,
     /// Binaries that could not start.
@@ -183,8 +184,13 @@ struct Dispatcher<'a> {
     kill_new: Option<(KillReason, i32)>,
 }
 
-/// A test to retry: (binary index, name, the worker it must run on under `each`).
-type RetryKey = (usize, String, Option<usize>);
+/// A test to retry, and the worker it must run on under `each` (where every worker
+/// runs every test, and each run has attempts of its own).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RetryKey {
+    test: TestKey,
+    worker: Option<usize>,
+}
 
 impl<'a> Dispatcher<'a> {
     fn new(
@@ -266,14 +272,22 @@ impl Dispatcher<'_> {
         true
     }
 
-    fn retry_key(&self, o: &TestOutcome) -> Option<RetryKey> {
+    /// The test `o` is a result of, if it is one of this run's binaries.
+    fn key_of(&self, o: &TestOutcome) -> Option<TestKey> {
         let binary = *self.binary_index.get(&o.binary_id)?;
+        Some(TestKey::new(binary, &o.name))
+    }
+
+    fn retry_key(&self, o: &TestOutcome) -> Option<RetryKey> {
         let worker = if self.opts.pin_retries {
             o.worker
         } else {
             None
         };
-        Some((binary, o.name.clone(), worker))
+        Some(RetryKey {
+            test: self.key_of(o)?,
+            worker,
+        })
     }
 
     /// Holds a failed attempt back when the test is to run again; otherwise gives the
@@ -292,12 +306,12 @@ impl Dispatcher<'_> {
             return Some(outcome);
         };
         let mut prior = self.failed_attempts.remove(&key).unwrap_or_default();
-        let attempt = prior.len() + 1;
+        let attempt = Attempt::after(prior.len());
         if !self.cancel.is_set() && self.opts.retry.should_retry(attempt, &outcome) {
             let delay = self.opts.retry.delay(attempt, retry::random_unit());
             sink(RunEvent::TestRetrying {
                 outcome: outcome.clone(),
-                attempt,
+                attempt: attempt.number(),
                 delay,
             });
             prior.push(outcome);
@@ -335,29 +349,16 @@ impl Dispatcher<'_> {
                     binary_id: binary_id.clone(),
                     crashes,
                 });
-                self.stop(
-                    format!(
-                        "test processes crashed {crashes} times, the last of {binary_id} \
-                         (--max-worker-restart {})",
-                        self.opts.max_crashes
-                    ),
-                    sink,
-                );
+                let reason = CancelReason::TooManyCrashes {
+                    crashes,
+                    last: binary_id,
+                    max: self.opts.max_crashes,
+                };
+                self.stop(reason, sink);
             }
         }
-        if let (Some(k), Some(&b)) = (
-            self.opts.stop_stable,
-            self.binary_index.get(&outcome.binary_id),
-        ) {
-            let t = self.tally.entry((b, outcome.name.clone())).or_default();
-            if outcome.status == TestStatus::Passed {
-                t.0 += 1;
-            } else if failed {
-                t.1 += 1;
-            }
-            if t.0 >= k && t.1 == 0 {
-                self.schedule.remove_test(b, &outcome.name);
-            }
+        if let Some(k) = self.opts.stop_stable {
+            self.tally_stable(k, &outcome, failed);
         }
         sink(RunEvent::TestFinished(outcome));
         if !failed {
@@ -365,15 +366,31 @@ impl Dispatcher<'_> {
         }
         self.failures += 1;
         if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
-            let reason = if m.count == 1 && !m.immediate {
-                "the run stopped after a failure (--no-fail-fast runs everything)".to_owned()
-            } else {
-                format!("the run stopped after {} failures (--maxfail)", m.count)
+            let reason = CancelReason::MaxFail {
+                count: m.count,
+                immediate: m.immediate,
             };
             self.stop(reason, sink);
             if m.immediate {
                 self.kill_all(KillReason::MaxFail, watchdog::SIGKILL, sink);
             }
+        }
+    }
+
+    /// `--stop-stable K`: drops the queued runs of a test once it passed `k` times and
+    /// never failed.
+    fn tally_stable(&mut self, k: usize, outcome: &TestOutcome, failed: bool) {
+        let Some(test) = self.key_of(outcome) else {
+            return;
+        };
+        let t = self.tally.entry(test.clone()).or_default();
+        if outcome.status == TestStatus::Passed {
+            t.0 += 1;
+        } else if failed {
+            t.1 += 1;
+        }
+        if t.0 >= k && t.1 == 0 {
+            self.schedule.remove_test(&test);
         }
     }
 
@@ -393,16 +410,11 @@ impl Dispatcher<'_> {
                     self.act(actions.into_iter().collect(), sink);
                 }
             }
-            WorkerMsg::Started {
-                worker,
-                binary_id,
-                name,
-            } => {
-                self.watchdog
-                    .started(worker, &binary_id, &name, Instant::now());
+            WorkerMsg::Started { worker, test } => {
+                self.watchdog.started(worker, &test, Instant::now());
                 sink(RunEvent::TestStarted {
-                    binary_id,
-                    name,
+                    binary_id: test.binary_id,
+                    name: test.name,
                     worker,
                 });
             }
@@ -495,14 +507,13 @@ impl Dispatcher<'_> {
             return;
         }
         self.signal = Some(sig);
-        let name = crate::process::os::signal_name(sig);
         sink(RunEvent::Stopping { signal: sig });
-        self.stop(format!("the run was interrupted by {name}"), sink);
+        self.stop(CancelReason::Signal(sig), sink);
         self.kill_all(KillReason::Signal(sig), sig, sink);
     }
 
     /// Stops scheduling: what was never handed out is reported not run.
-    fn stop(&mut self, reason: String, sink: &mut dyn FnMut(RunEvent)) {
+    fn stop(&mut self, reason: CancelReason, sink: &mut dyn FnMut(RunEvent)) {
         if !self.cancel.set(reason) {
             return;
         }
@@ -548,12 +559,12 @@ impl Dispatcher<'_> {
                 .into_iter()
                 .partition(|(at, _)| *at <= now);
             self.due = waiting;
-            for (_, (binary, name, worker)) in ready {
+            for (_, RetryKey { test, worker }) in ready {
                 let opaque = matches!(
-                    self.list.binaries[binary].content,
+                    self.list.binaries[test.binary].content,
                     BinaryContent::Opaque { .. }
                 );
-                self.schedule.push_retry(binary, &name, opaque, worker);
+                self.schedule.push_retry(&test, opaque, worker);
             }
             let parked = std::mem::take(&mut self.parked);
             for w in parked {
@@ -564,8 +575,7 @@ impl Dispatcher<'_> {
         }
         if let Some(limit) = self.opts.run_timeout {
             if now.duration_since(self.start) >= limit && !self.cancel.is_set() {
-                let secs = limit.as_secs_f64();
-                self.stop(format!("the run reached --run-timeout ({secs:.3}s)"), sink);
+                self.stop(CancelReason::RunTimeout(limit), sink);
                 self.kill_all(KillReason::RunTimeout, watchdog::SIGTERM, sink);
             }
         }
@@ -579,12 +589,11 @@ impl Dispatcher<'_> {
                 Action::Signal { pid, signal } => crate::process::os::kill_group(pid, signal),
                 Action::Slow {
                     worker,
-                    binary_id,
-                    name,
+                    test,
                     elapsed,
                 } => sink(RunEvent::TestSlow {
-                    binary_id,
-                    name,
+                    binary_id: test.binary_id,
+                    name: test.name,
                     worker,
                     elapsed,
                 }),

@@ -2,6 +2,7 @@
 //! sides import them from here, so neither imports the other.
 
 use crate::discover::BinaryId;
+use crate::ids::TestId;
 use crate::plan::{BatchCost, Chunk};
 use crate::report::{Notice, TestOutcome};
 
@@ -22,8 +23,7 @@ pub enum ToWorker {
 pub enum WorkerMsg {
     Started {
         worker: usize,
-        binary_id: BinaryId,
-        name: String,
+        test: TestId,
     },
     Finished {
         outcome: TestOutcome,

@@ -16,6 +16,7 @@ mod test_process;
 mod watchdog;
 mod worker;
 
+pub use cancel::CancelReason;
 pub use dispatcher::{execute, ExecuteEnd};
 pub use options::{ExecuteOptions, MaxFail};
 pub use retry::{Backoff, RetryPolicy};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::ids::Attempt;
 use crate::report::{TestOutcome, TestStatus};
 
 /// How the delay grows from one attempt to the next.
@@ -35,25 +36,25 @@ pub struct RetryPolicy {
 const MAX_DELAY: Duration = Duration::from_secs(3600);
 
 impl RetryPolicy {
-    /// Whether a test whose `attempt`-th run (from 1) ended as `outcome` runs again.
-    pub fn should_retry(&self, attempt: usize, outcome: &TestOutcome) -> bool {
+    /// Whether a test whose `attempt` ended as `outcome` runs again.
+    pub fn should_retry(&self, attempt: Attempt, outcome: &TestOutcome) -> bool {
         let TestStatus::Failed(failure) = &outcome.status else {
             return false;
         };
-        attempt <= self.retries
+        attempt.number() <= self.retries
             && self
                 .retry_on
                 .as_ref()
                 .is_none_or(|re| re.is_match(&outcome.output) || re.is_match(&failure.message()))
     }
 
-    /// The wait before the run after the `attempt`-th; `random` is in [0, 1).
-    pub fn delay(&self, attempt: usize, random: f64) -> Duration {
+    /// The wait before the run after `attempt`; `random` is in [0, 1).
+    pub fn delay(&self, attempt: Attempt, random: f64) -> Duration {
         let base = match self.backoff {
             Backoff::Fixed => self.delay,
             Backoff::Exponential => {
                 let factor = 1u32
-                    .checked_shl(attempt.saturating_sub(1) as u32)
+                    .checked_shl(attempt.number().saturating_sub(1) as u32)
                     .unwrap_or(u32::MAX);
                 self.delay.saturating_mul(factor).min(MAX_DELAY)
             }
@@ -79,6 +80,10 @@ mod tests {
     use crate::discover::{BinaryId, BinaryKind};
     use crate::report::Failure;
 
+    fn nth(n: usize) -> Attempt {
+        Attempt::try_from(n).unwrap()
+    }
+
     fn outcome(status: TestStatus, output: &str) -> TestOutcome {
         TestOutcome {
             binary_id: BinaryId::new("a", BinaryKind::Lib, "a"),
@@ -99,10 +104,10 @@ mod tests {
             ..RetryPolicy::default()
         };
         let failed = outcome(TestStatus::Failed(Failure::Failed), "");
-        assert!(p.should_retry(1, &failed));
-        assert!(p.should_retry(2, &failed));
-        assert!(!p.should_retry(3, &failed));
-        assert!(!p.should_retry(1, &outcome(TestStatus::Passed, "")));
+        assert!(p.should_retry(nth(1), &failed));
+        assert!(p.should_retry(nth(2), &failed));
+        assert!(!p.should_retry(nth(3), &failed));
+        assert!(!p.should_retry(nth(1), &outcome(TestStatus::Passed, "")));
     }
 
     #[test]
@@ -113,8 +118,8 @@ mod tests {
             ..RetryPolicy::default()
         };
         let f = |o| outcome(TestStatus::Failed(Failure::Failed), o);
-        assert!(p.should_retry(1, &f("error: connection refused\n")));
-        assert!(!p.should_retry(1, &f("assertion failed\n")));
+        assert!(p.should_retry(nth(1), &f("error: connection refused\n")));
+        assert!(!p.should_retry(nth(1), &f("assertion failed\n")));
         let sig = outcome(
             TestStatus::Failed(Failure::Signal {
                 signal: 11,
@@ -127,7 +132,7 @@ mod tests {
             retry_on: Some(Regex::new("SIGSEGV").unwrap()),
             ..RetryPolicy::default()
         };
-        assert!(p.should_retry(1, &sig));
+        assert!(p.should_retry(nth(1), &sig));
     }
 
     #[test]
@@ -137,14 +142,14 @@ mod tests {
             delay: Duration::from_millis(100),
             ..RetryPolicy::default()
         };
-        assert_eq!(p.delay(3, 0.9), Duration::from_millis(100));
+        assert_eq!(p.delay(nth(3), 0.9), Duration::from_millis(100));
         p.backoff = Backoff::Exponential;
-        assert_eq!(p.delay(1, 0.9), Duration::from_millis(100));
-        assert_eq!(p.delay(3, 0.9), Duration::from_millis(400));
-        assert_eq!(p.delay(60, 0.0), MAX_DELAY);
+        assert_eq!(p.delay(nth(1), 0.9), Duration::from_millis(100));
+        assert_eq!(p.delay(nth(3), 0.9), Duration::from_millis(400));
+        assert_eq!(p.delay(nth(60), 0.0), MAX_DELAY);
         p.jitter = true;
-        assert_eq!(p.delay(1, 0.5), Duration::from_millis(75));
-        assert!(p.delay(1, 0.999) >= Duration::from_millis(50));
+        assert_eq!(p.delay(nth(1), 0.5), Duration::from_millis(75));
+        assert!(p.delay(nth(1), 0.999) >= Duration::from_millis(50));
         let r = random_unit();
         assert!((0.0..1.0).contains(&r));
     }

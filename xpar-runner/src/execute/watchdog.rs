@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::discover::BinaryId;
+use crate::ids::TestId;
 
 /// The timers of a run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,8 +37,7 @@ pub enum Action {
     /// Print that a test is still running.
     Slow {
         worker: usize,
-        binary_id: BinaryId,
-        name: String,
+        test: TestId,
         elapsed: Duration,
     },
     /// Send `signal` to the process group `pid`.
@@ -47,8 +46,7 @@ pub enum Action {
 
 #[derive(Clone, Debug)]
 struct Current {
-    binary_id: BinaryId,
-    name: String,
+    test: TestId,
     started: Instant,
     slow_reported: u32,
 }
@@ -106,10 +104,9 @@ impl Watchdog {
     }
 
     /// A worker's process started a test.
-    pub fn started(&mut self, worker: usize, binary_id: &BinaryId, name: &str, now: Instant) {
+    pub fn started(&mut self, worker: usize, test: &TestId, now: Instant) {
         self.workers[worker].current = Some(Current {
-            binary_id: binary_id.clone(),
-            name: name.to_owned(),
+            test: test.clone(),
             started: now,
             slow_reported: 0,
         });
@@ -120,7 +117,7 @@ impl Watchdog {
     /// started is the cause of the first crash that follows.
     pub fn finished(&mut self, worker: usize, name: &str, crashed: bool) -> Option<KillReason> {
         let w = &mut self.workers[worker];
-        if w.current.as_ref().is_some_and(|c| c.name == name) {
+        if w.current.as_ref().is_some_and(|c| c.test.name == name) {
             w.current = None;
         }
         let killed = w
@@ -167,7 +164,7 @@ impl Watchdog {
         let grace = self.timeouts.grace;
         let w = &mut self.workers[worker];
         let pid = w.pid?;
-        let test = w.current.as_ref().map(|c| c.name.clone());
+        let test = w.current.as_ref().map(|c| c.test.name.clone());
         // A second, harder kill keeps the first reason.
         let reason = w.killing.as_ref().map_or(reason, |k| k.reason.clone());
         w.killing = Some(Killing {
@@ -202,8 +199,7 @@ impl Watchdog {
                     c.slow_reported += 1;
                     actions.push(Action::Slow {
                         worker,
-                        binary_id: c.binary_id.clone(),
-                        name: c.name.clone(),
+                        test: c.test.clone(),
                         elapsed,
                     });
                 }
@@ -219,10 +215,10 @@ impl Watchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::BinaryKind;
+    use crate::discover::{BinaryId, BinaryKind};
 
-    fn id() -> BinaryId {
-        BinaryId::new("a", BinaryKind::Lib, "a")
+    fn id(name: &str) -> TestId {
+        TestId::new(BinaryId::new("a", BinaryKind::Lib, "a"), name)
     }
 
     #[test]
@@ -238,7 +234,7 @@ mod tests {
             },
         );
         w.spawned(0, 42);
-        w.started(0, &id(), "t", t0);
+        w.started(0, &id("t"), t0);
         assert!(w.tick(s(1)).is_empty());
         assert!(matches!(w.tick(s(2))[..], [Action::Slow { .. }]));
         assert!(w.tick(s(3)).is_empty());
@@ -278,7 +274,7 @@ mod tests {
             },
         );
         w.spawned(0, 7);
-        w.started(0, &id(), "t", t0);
+        w.started(0, &id("t"), t0);
         assert_eq!(w.finished(0, "t", false), None);
         assert!(w.tick(t0 + Duration::from_secs(9)).is_empty());
     }
@@ -288,7 +284,7 @@ mod tests {
         let t0 = Instant::now();
         let mut w = Watchdog::new(3, Timeouts::default());
         w.spawned(0, 10);
-        w.started(0, &id(), "a", t0);
+        w.started(0, &id("a"), t0);
         w.spawned(2, 12);
         let actions = w.kill_all(KillReason::Signal(2), 2, t0);
         assert_eq!(

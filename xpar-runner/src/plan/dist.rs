@@ -37,8 +37,8 @@ pub fn plan(
     let mut s = Schedule::new(workers, own_rule, opts.mode == DistMode::Worksteal);
     let split = classify(&units, opts, workers);
 
-    for (binary, name, slots) in &split.retry_slots {
-        s.set_retry_slots(*binary, name, *slots);
+    for (test, slots) in split.retry_slots {
+        s.set_retry_slots(test, slots);
     }
     if opts.mode == DistMode::Each {
         for w in 0..workers {
@@ -212,8 +212,7 @@ fn slices(segments: Vec<Segment>, workers: usize) -> Vec<Vec<Segment>> {
 
 /// Scopes largest first (by expected time, which is the test count when nothing is
 /// known), or in list order.
-fn ordered(scopes: Vec<(String, Vec<Segment>)>, reorder: bool) -> Vec<Vec<Segment>> {
-    let mut scopes: Vec<Vec<Segment>> = scopes.into_iter().map(|(_, s)| s).collect();
+fn ordered(mut scopes: Vec<Vec<Segment>>, reorder: bool) -> Vec<Vec<Segment>> {
     if reorder {
         let time = |s: &Vec<Segment>| s.iter().map(Segment::time).sum::<f64>();
         scopes.sort_by(|a, b| time(b).total_cmp(&time(a)));

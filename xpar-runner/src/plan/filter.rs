@@ -2,6 +2,7 @@
 
 use super::markexpr::MarkerExpr;
 use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
+use crate::ids::TestKey;
 
 /// What to do with `#[ignore]`d tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,8 +69,8 @@ pub struct Unit {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
     pub units: Vec<Unit>,
-    /// Tests reported as ignored without running: (binary index, name).
-    pub ignored: Vec<(usize, String)>,
+    /// Tests reported as ignored without running.
+    pub ignored: Vec<TestKey>,
     /// Tests the filters left out.
     pub filtered_out: usize,
 }
@@ -113,7 +114,7 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
                         continue;
                     }
                     match (filter.run_ignored, t.ignored) {
-                        (RunIgnored::Default, true) => sel.ignored.push((i, t.name.clone())),
+                        (RunIgnored::Default, true) => sel.ignored.push(TestKey::new(i, &t.name)),
                         (RunIgnored::Only, false) => sel.filtered_out += 1,
                         _ => names.push(t.name.clone()),
                     }
@@ -207,7 +208,7 @@ mod tests {
         let mut f = TestFilter::default();
         let s = select(&list, &f);
         assert_eq!(names(&s), ["t"]);
-        assert_eq!(s.ignored, [(0, "slow".to_string())]);
+        assert_eq!(s.ignored, [TestKey::new(0, "slow")]);
         f.run_ignored = RunIgnored::Only;
         assert_eq!(names(&select(&list, &f)), ["slow"]);
         f.run_ignored = RunIgnored::Include;

@@ -9,12 +9,61 @@ pub use crate::errors::MarkerExprError;
 use crate::discover::Markers;
 use xpar_protocol::Serial;
 
-/// The marker names `-m` knows.
-const MARKERS: &[&str] = &["serial", "parallel_safe", "resource_intensive", "group"];
+/// The markers `-m` knows, by the names of their attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MarkerName {
+    /// `#[serial]`, with or without keys.
+    Serial,
+    /// `#[parallel_safe]`.
+    ParallelSafe,
+    /// `#[resource_intensive]`.
+    ResourceIntensive,
+    /// `#[group]`.
+    Group,
+}
+
+impl MarkerName {
+    pub const ALL: [MarkerName; 4] = [
+        MarkerName::Serial,
+        MarkerName::ParallelSafe,
+        MarkerName::ResourceIntensive,
+        MarkerName::Group,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkerName::Serial => "serial",
+            MarkerName::ParallelSafe => "parallel_safe",
+            MarkerName::ResourceIntensive => "resource_intensive",
+            MarkerName::Group => "group",
+        }
+    }
+
+    /// The marker `name` names, if `-m` knows it.
+    pub fn parse(name: &str) -> Option<MarkerName> {
+        MarkerName::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether a test with `m` carries this marker.
+    pub fn is_on(self, m: &Markers) -> bool {
+        match self {
+            MarkerName::Serial => m.serial != Serial::No,
+            MarkerName::ParallelSafe => m.parallel_safe,
+            MarkerName::ResourceIntensive => m.resource_slots.is_some(),
+            MarkerName::Group => m.group.is_some(),
+        }
+    }
+}
+
+impl std::fmt::Display for MarkerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MarkerExpr {
-    Marker(String),
+    Marker(MarkerName),
     Not(Box<MarkerExpr>),
     And(Box<MarkerExpr>, Box<MarkerExpr>),
     Or(Box<MarkerExpr>, Box<MarkerExpr>),
@@ -33,13 +82,7 @@ impl MarkerExpr {
 
     pub fn matches(&self, m: &Markers) -> bool {
         match self {
-            MarkerExpr::Marker(name) => match name.as_str() {
-                "serial" => m.serial != Serial::No,
-                "parallel_safe" => m.parallel_safe,
-                "resource_intensive" => m.resource_slots.is_some(),
-                "group" => m.group.is_some(),
-                _ => false,
-            },
+            MarkerExpr::Marker(name) => name.is_on(m),
             MarkerExpr::Not(e) => !e.matches(m),
             MarkerExpr::And(a, b) => a.matches(m) && b.matches(m),
             MarkerExpr::Or(a, b) => a.matches(m) || b.matches(m),
@@ -124,8 +167,10 @@ impl Parser {
                 }
             }
             ")" | "and" | "or" => Err(MarkerExprError::Unexpected(tok)),
-            name if MARKERS.contains(&name) => Ok(MarkerExpr::Marker(tok)),
-            _ => Err(MarkerExprError::Unknown(tok)),
+            name => match MarkerName::parse(name) {
+                Some(marker) => Ok(MarkerExpr::Marker(marker)),
+                None => Err(MarkerExprError::Unknown(tok)),
+            },
         }
     }
 }
@@ -154,6 +199,18 @@ mod tests {
         let e = MarkerExpr::parse("not not serial").unwrap();
         assert!(e.matches(&markers(true, false, false)));
         assert!(!e.matches(&Markers::default()));
+    }
+
+    #[test]
+    fn marker_names_are_the_attributes_names() {
+        for m in MarkerName::ALL {
+            assert_eq!(MarkerName::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(
+            MarkerExpr::parse("not group").unwrap(),
+            MarkerExpr::Not(Box::new(MarkerExpr::Marker(MarkerName::Group)))
+        );
+        assert_eq!(MarkerName::parse("slow"), None);
     }
 
     #[test]

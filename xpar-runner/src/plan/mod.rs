@@ -14,6 +14,6 @@ pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
 pub use dist::{plan, stress_schedule};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
-pub use markexpr::{MarkerExpr, MarkerExprError};
+pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
 pub use schedule::{Chunk, Next, Schedule};

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use super::cost::CostModel;
 use super::filter::UnitTests;
+use crate::ids::TestKey;
 
 /// Work handed to one worker: tests of one binary, to run in one process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +134,7 @@ pub struct Schedule {
     /// The slots a retried test must hold: its own for `#[serial]` and
     /// `#[resource_intensive]`, all of them for one with serial keys (its key-mates may
     /// run anywhere by then). Tests not here retry as plain ones.
-    retry_slots: HashMap<(usize, String), usize>,
+    retry_slots: HashMap<TestKey, usize>,
     /// How many tests of each binary the shared queue was given: a binary whose
     /// processes are dear is still shared among all workers, but not cut finer.
     shared_counts: HashMap<usize, usize>,
@@ -157,24 +158,23 @@ impl Schedule {
         }
     }
 
-    pub(super) fn set_retry_slots(&mut self, binary: usize, name: &str, slots: usize) {
-        self.retry_slots
-            .insert((binary, name.to_owned()), slots.clamp(1, self.workers));
+    pub(super) fn set_retry_slots(&mut self, test: TestKey, slots: usize) {
+        self.retry_slots.insert(test, slots.clamp(1, self.workers));
     }
 
     /// Queues one more run of a test that failed (`--retries`), holding the slots its
     /// markers ask for; with `worker`, only that worker may run it (`--dist each`).
-    pub fn push_retry(&mut self, binary: usize, name: &str, opaque: bool, worker: Option<usize>) {
+    pub fn push_retry(&mut self, test: &TestKey, opaque: bool, worker: Option<usize>) {
         let segment = Segment {
-            binary,
+            binary: test.binary,
             opaque,
             tests: [PlannedTest {
-                name: name.to_owned(),
+                name: test.name.clone(),
                 expected: 0.0,
             }]
             .into(),
         };
-        match (self.retry_slots.get(&(binary, name.to_owned())), worker) {
+        match (self.retry_slots.get(test), worker) {
             (Some(&slots), w) => self.push_special(segment, slots, w),
             (None, Some(w)) => self.push_special(segment, 1, Some(w)),
             (None, None) => self.shared.push_back(segment),
@@ -385,9 +385,10 @@ impl Schedule {
     /// Drops every queued run of one test (`stress --stop-stable`: it has proved
     /// itself). Only single-test segments of the shared queue are looked at: stress
     /// queues nothing else.
-    pub fn remove_test(&mut self, binary: usize, name: &str) {
-        self.shared
-            .retain(|s| !(s.binary == binary && s.tests.len() == 1 && s.tests[0].name == name));
+    pub fn remove_test(&mut self, test: &TestKey) {
+        self.shared.retain(|s| {
+            !(s.binary == test.binary && s.tests.len() == 1 && s.tests[0].name == test.name)
+        });
     }
 
     /// Empties the schedule, returning what was never handed out (for a cancelled run).

@@ -10,6 +10,7 @@ use super::filter::{Selection, UnitTests};
 use super::options::{DistMode, PlanOptions};
 use super::schedule::{PlannedTest, Segment};
 use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
+use crate::ids::TestKey;
 use xpar_protocol::Serial;
 
 /// The tests of a run sorted by how they may be scheduled.
@@ -21,11 +22,25 @@ pub(super) struct Split {
     /// whole: (segment, slots, worker).
     pub pinned: Vec<(Segment, usize, usize)>,
     /// Tests that must run on one worker together, in list order.
-    pub scopes: Vec<(String, Vec<Segment>)>,
+    pub scopes: Vec<Vec<Segment>>,
     /// Everything else, per binary, in list order.
     pub rest: Vec<Segment>,
-    /// (binary, test, slots) for tests that must hold slots when retried.
-    pub retry_slots: Vec<(usize, String, usize)>,
+    /// (test, slots) for tests that must hold slots when retried.
+    pub retry_slots: Vec<(TestKey, usize)>,
+}
+
+/// What ties a test to the tests it must share a worker with: tests with one label in
+/// common run on one worker, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ScopeLabel {
+    /// `loadscope`: a module of a binary (its path, empty at the top level).
+    Module { binary: usize, module: String },
+    /// `loadfile`: a source file of a binary (empty when the listing had none).
+    File { binary: usize, file: String },
+    /// `loadgroup`: a `#[group]`.
+    Group(String),
+    /// A `#[serial(key)]`, in every mode.
+    SerialKey(String),
 }
 
 /// Sorts the tests of `units` for a run on `workers` workers.
@@ -34,7 +49,7 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
     let mut special: Vec<(Segment, usize)> = Vec::new();
     let mut pinned: Vec<(Segment, (usize, usize))> = Vec::new();
     let mut retry_slots = Vec::new();
-    let mut labelled: Vec<(usize, bool, PlannedTest, Vec<String>)> = Vec::new();
+    let mut labelled: Vec<(usize, bool, PlannedTest, Vec<ScopeLabel>)> = Vec::new();
     let mut rest = Vec::new();
     for u in units {
         let binary = u.segment.binary;
@@ -46,15 +61,15 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
             if let Some(&(slots, worker)) =
                 markers.group.as_deref().and_then(|g| slot_groups.get(g))
             {
-                retry_slots.push((binary, t.name.clone(), slots));
+                retry_slots.push((TestKey::new(binary, &t.name), slots));
                 add_to_segment(&mut pinned, &u.segment, (slots, worker), t);
                 continue;
             }
             if let Serial::Keys(_) = &serial {
-                retry_slots.push((binary, t.name.clone(), workers));
+                retry_slots.push((TestKey::new(binary, &t.name), workers));
             }
             if let Some(slots) = slots_of(&markers, opts, workers) {
-                retry_slots.push((binary, t.name.clone(), slots));
+                retry_slots.push((TestKey::new(binary, &t.name), slots));
                 add_to_segment(&mut special, &u.segment, slots, t);
                 continue;
             }
@@ -161,23 +176,27 @@ fn labels_of(
     listed: Option<&ListedTest>,
     markers: &Markers,
     serial: &Serial,
-) -> Vec<String> {
+) -> Vec<ScopeLabel> {
     let mut labels = Vec::new();
     match mode {
-        DistMode::Loadscope => {
-            labels.push(format!("s:{binary}/{}", module_of(name)));
-        }
+        DistMode::Loadscope => labels.push(ScopeLabel::Module {
+            binary,
+            module: module_of(name).to_owned(),
+        }),
         DistMode::Loadfile => {
             let file = listed.and_then(|l| l.source_path.as_deref());
-            labels.push(format!("f:{binary}/{}", file.unwrap_or("")));
+            labels.push(ScopeLabel::File {
+                binary,
+                file: file.unwrap_or("").to_owned(),
+            });
         }
         DistMode::Loadgroup => {
-            labels.extend(markers.group.as_ref().map(|g| format!("g:{g}")));
+            labels.extend(markers.group.clone().map(ScopeLabel::Group));
         }
         _ => {}
     }
     if let Serial::Keys(keys) = serial {
-        labels.extend(keys.iter().map(|k| format!("k:{k}")));
+        labels.extend(keys.iter().cloned().map(ScopeLabel::SerialKey));
     }
     labels
 }
@@ -197,10 +216,8 @@ pub(super) fn effective_serial(m: &Markers, require_parallel_safe: bool) -> Seri
 /// Joins tests that share a label (scope, file, group, serial key) into scopes: a test
 /// with labels `a` and `b` joins the scopes of both. Each scope keeps list order, its
 /// tests split by binary.
-fn join_scopes(
-    labelled: Vec<(usize, bool, PlannedTest, Vec<String>)>,
-) -> Vec<(String, Vec<Segment>)> {
-    let mut ids: HashMap<&str, usize> = HashMap::new();
+fn join_scopes(labelled: Vec<(usize, bool, PlannedTest, Vec<ScopeLabel>)>) -> Vec<Vec<Segment>> {
+    let mut ids: HashMap<&ScopeLabel, usize> = HashMap::new();
     let mut parent: Vec<usize> = Vec::new();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -212,7 +229,7 @@ fn join_scopes(
     for (_, _, _, labels) in &labelled {
         let mut first = None;
         for l in labels {
-            let id = *ids.entry(l.as_str()).or_insert_with(|| {
+            let id = *ids.entry(l).or_insert_with(|| {
                 parent.push(parent.len());
                 parent.len() - 1
             });
@@ -228,18 +245,18 @@ fn join_scopes(
     let roots: Vec<usize> = labelled
         .iter()
         .map(|(_, _, _, labels)| {
-            let id = ids[labels[0].as_str()];
+            let id = ids[&labels[0]];
             find(&mut parent, id)
         })
         .collect();
-    let mut scopes: Vec<(String, Vec<Segment>)> = Vec::new();
+    let mut scopes: Vec<Vec<Segment>> = Vec::new();
     let mut scope_of_root: HashMap<usize, usize> = HashMap::new();
-    for ((binary, opaque, test, labels), root) in labelled.into_iter().zip(roots) {
+    for ((binary, opaque, test, _), root) in labelled.into_iter().zip(roots) {
         let i = *scope_of_root.entry(root).or_insert_with(|| {
-            scopes.push((labels[0].clone(), Vec::new()));
+            scopes.push(Vec::new());
             scopes.len() - 1
         });
-        let segs = &mut scopes[i].1;
+        let segs = &mut scopes[i];
         match segs.iter_mut().find(|s| s.binary == binary) {
             Some(seg) => seg.tests.push_back(test),
             None => segs.push(Segment {
