@@ -1,47 +1,14 @@
-//! `cargo xpar list`: the human form (binary ids, tests indented) and the JSON form,
-//! documented in `docs/list-format.md`.
+//! `cargo xpar list`: the human form (binary ids, tests indented) and the JSON form, whose
+//! schema is [`xpar_metadata::TestListSummary`], documented in `docs/list-format.md`.
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use serde::Serialize;
+use xpar_metadata::{ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 
 use crate::cli::ListFormat;
-use crate::discover::{BinaryContent, BinaryId, BinaryKind, Markers, TestList};
+use crate::discover::{BinaryContent, BinaryKind, Markers, TestList};
 use crate::plan::{RunIgnored, TestFilter};
-
-/// The version of the JSON list format; bumped on any incompatible change.
-pub const LIST_FORMAT_VERSION: u32 = 1;
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonList<'a> {
-    format_version: u32,
-    test_count: usize,
-    binaries: Vec<JsonBinary<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonBinary<'a> {
-    binary_id: &'a BinaryId,
-    package: &'a str,
-    kind: BinaryKind,
-    binary_path: String,
-    cwd: String,
-    opaque: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    opaque_reason: Option<&'a str>,
-    tests: Vec<JsonTest<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonTest<'a> {
-    name: &'a str,
-    ignored: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_path: Option<&'a str>,
-}
 
 /// Writes the tests of `list` that `filter` selects (ignored ones included, as marked,
 /// unless `--ignored` asks for only them).
@@ -63,15 +30,15 @@ pub fn write_list(
                     && filter.run_ignored != RunIgnored::Only
                     && filter.matches_markers(&Markers::default());
                 let tests = if keep {
-                    vec![JsonTest {
-                        name,
+                    vec![ListTest {
+                        name: name.to_owned(),
                         ignored: false,
                         source_path: None,
                     }]
                 } else {
                     vec![]
                 };
-                (Some(reason.as_str()), tests)
+                (Some(reason.clone()), tests)
             }
             BinaryContent::Tests(tests) => (
                 None,
@@ -79,21 +46,21 @@ pub fn write_list(
                     .iter()
                     .filter(|t| filter.matches(t))
                     .filter(|t| t.ignored || filter.run_ignored != RunIgnored::Only)
-                    .map(|t| JsonTest {
-                        name: &t.name,
+                    .map(|t| ListTest {
+                        name: t.name.clone(),
                         ignored: t.ignored,
-                        source_path: t.source_path.as_deref(),
+                        source_path: t.source_path.as_ref().map(PathBuf::from),
                     })
                     .collect(),
             ),
         };
         count += tests.len();
-        binaries.push(JsonBinary {
-            binary_id: &b.id,
-            package: &b.package,
-            kind: b.kind,
-            binary_path: b.path.display().to_string(),
-            cwd: b.cwd.display().to_string(),
+        binaries.push(ListBinary {
+            binary_id: xpar_metadata::BinaryId::new(b.id.as_str()),
+            package: b.package.clone(),
+            kind: list_kind(b.kind),
+            binary_path: b.path.clone(),
+            cwd: b.cwd.clone(),
             opaque: opaque_reason.is_some(),
             opaque_reason,
             tests,
@@ -101,13 +68,12 @@ pub fn write_list(
     }
     match format {
         ListFormat::Json => {
-            let doc = JsonList {
+            let doc = TestListSummary {
                 format_version: LIST_FORMAT_VERSION,
                 test_count: count,
                 binaries,
             };
-            serde_json::to_writer_pretty(&mut *out, &doc)?;
-            writeln!(out)?;
+            doc.to_writer(&mut *out)?;
         }
         ListFormat::Human => {
             for b in binaries.iter().filter(|b| !b.tests.is_empty()) {
@@ -126,4 +92,18 @@ pub fn write_list(
     }
     out.flush()?;
     Ok(count)
+}
+
+/// The list's kind of a binary; exhaustive, so that a kind the runner adds is given a
+/// name in the schema too.
+fn list_kind(kind: BinaryKind) -> xpar_metadata::BinaryKind {
+    use xpar_metadata::BinaryKind as Listed;
+    match kind {
+        BinaryKind::Lib => Listed::Lib,
+        BinaryKind::ProcMacro => Listed::ProcMacro,
+        BinaryKind::Bin => Listed::Bin,
+        BinaryKind::Test => Listed::Test,
+        BinaryKind::Example => Listed::Example,
+        BinaryKind::Bench => Listed::Bench,
+    }
 }

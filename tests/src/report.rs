@@ -1,21 +1,21 @@
 //! Reads `cargo xpar --json` reports (docs/report-format.md) for the tests that check
-//! which worker ran what, and when.
+//! which worker ran what, and when. The report is read with [`xpar_metadata::RunReport`],
+//! the schema the runner writes; the tests see each test in the plain strings they compare.
 
 use std::path::Path;
 
-use serde::Deserialize;
+use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
 use crate::xpar::{xpar, Run};
 
 /// One test of a JSON report.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone)]
 pub struct JsonTest {
     pub binary_id: String,
     pub name: String,
+    /// As the report writes it: `passed`, `failed`, `ignored`, `not-run`.
     pub status: String,
     /// Why it failed, or why it did not run.
-    #[serde(default)]
     pub message: Option<String>,
     pub worker: Option<String>,
     pub start_secs: Option<f64>,
@@ -23,12 +23,28 @@ pub struct JsonTest {
     pub output: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonReport {
-    format_version: u32,
-    workers: usize,
-    tests: Vec<JsonTest>,
+impl From<ReportTest> for JsonTest {
+    fn from(t: ReportTest) -> Self {
+        JsonTest {
+            binary_id: t.binary_id.as_str().to_owned(),
+            name: t.name,
+            status: status_name(t.status),
+            message: t.message,
+            worker: t.worker,
+            start_secs: t.start_secs,
+            duration_secs: t.duration_secs,
+            output: t.output,
+        }
+    }
+}
+
+/// The status's name in the report, taken from the schema's serde names so that the two
+/// cannot differ.
+fn status_name(status: ReportTestStatus) -> String {
+    match serde_json::to_value(status) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => panic!("{status:?} is not written as a string: {other:?}"),
+    }
 }
 
 /// A run that wrote a JSON report, and the report.
@@ -48,12 +64,31 @@ pub fn run_json(dir: &Path, args: &[&str]) -> JsonRun {
     let run = Run::of(&mut cmd);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("no JSON report at {}: {err}\n\n{run}", path.display()));
-    let report: JsonReport = serde_json::from_str(&text)
-        .unwrap_or_else(|err| panic!("bad JSON report: {err}\n{text}\n\n{run}"));
-    assert_eq!(report.format_version, 1, "{text}");
+    // from_json refuses any format version but the one the runner writes.
+    let report = RunReport::from_json(&text).unwrap_or_else(|err| {
+        let source = std::error::Error::source(&err).map(|s| s.to_string());
+        panic!("bad JSON report: {err} ({source:?})\n{text}\n\n{run}")
+    });
     JsonRun {
         run,
         workers: report.workers,
-        tests: report.tests,
+        tests: report.tests.into_iter().map(JsonTest::from).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_named_as_the_report_writes_them() {
+        let names = [
+            ReportTestStatus::Passed,
+            ReportTestStatus::Failed,
+            ReportTestStatus::Ignored,
+            ReportTestStatus::NotRun,
+        ]
+        .map(status_name);
+        assert_eq!(names, ["passed", "failed", "ignored", "not-run"]);
     }
 }

@@ -1,118 +1,33 @@
 //! The JSON report (`--json PATH`): one document for the whole run, every outcome in the
-//! order it arrived, with the worker that ran it and when. Documented in
-//! `docs/report-format.md`.
+//! order it arrived, with the worker that ran it and when. The schema is
+//! [`xpar_metadata::RunReport`], documented in `docs/report-format.md`; this module only
+//! fills it from a [`RunRecord`].
 
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::de::value::{Error as ValueError, StrDeserializer};
+use serde::de::IntoDeserializer;
+use serde::Deserialize;
+use xpar_metadata::{
+    DistMode, ReportAttempt, ReportCounts, ReportTest, ReportTestStatus, RunReport,
+    REPORT_FORMAT_VERSION,
+};
 
-use super::events::{worker_name, TestStatus};
+use super::events::{worker_name, TestOutcome, TestStatus};
 use super::record::RunRecord;
 use crate::errors::ReportError;
 
-/// Raised on any incompatible change; fields may be added without raising it.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonReport<'a> {
-    format_version: u32,
-    dist: &'a str,
-    workers: usize,
-    wall_secs: f64,
-    cancelled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cancel_reason: Option<&'a str>,
-    counts: Counts,
-    tests: Vec<JsonTest<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct Counts {
-    passed: usize,
-    flaky: usize,
-    failed: usize,
-    ignored: usize,
-    not_run: usize,
-    filtered_out: usize,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonTest<'a> {
-    binary_id: &'a str,
-    name: &'a str,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    worker: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_secs: Option<f64>,
-    duration_secs: f64,
-    output: &'a str,
-    /// Passed only after failing (`--retries`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    flaky: bool,
-    /// Earlier attempts that failed, oldest first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    previous: Vec<JsonAttempt>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-struct JsonAttempt {
-    message: String,
-    duration_secs: f64,
-    output: String,
-}
-
-/// The report of a finished run, as pretty-printed JSON.
-pub fn json_report(record: &RunRecord, dist: &str) -> String {
-    let tests = record
-        .outcomes
-        .iter()
-        .map(|o| {
-            let (status, message) = match &o.status {
-                TestStatus::Passed => ("passed", None),
-                TestStatus::Failed(f) => ("failed", Some(f.message())),
-                TestStatus::Ignored => ("ignored", None),
-                TestStatus::NotRun(why) => ("not-run", Some(why.clone())),
-            };
-            JsonTest {
-                binary_id: o.binary_id.as_str(),
-                name: &o.name,
-                status,
-                message,
-                worker: o.worker.map(worker_name),
-                start_secs: o.started.map(|d| d.as_secs_f64()),
-                duration_secs: o.duration.as_secs_f64(),
-                output: &o.output,
-                flaky: o.is_flaky(),
-                previous: o
-                    .previous
-                    .iter()
-                    .map(|p| JsonAttempt {
-                        message: match &p.status {
-                            TestStatus::Failed(f) => f.message(),
-                            _ => String::new(),
-                        },
-                        duration_secs: p.duration.as_secs_f64(),
-                        output: p.output.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let report = JsonReport {
+/// The report of a finished run. `dist` names the distribution mode as `--dist` does.
+fn run_report(record: &RunRecord, dist: &str) -> RunReport {
+    RunReport {
         format_version: REPORT_FORMAT_VERSION,
-        dist,
+        dist: dist_mode(dist),
         workers: record.workers,
         wall_secs: record.wall.as_secs_f64(),
         cancelled: record.cancelled.is_some(),
-        cancel_reason: record.cancelled.as_deref(),
-        counts: Counts {
+        cancel_reason: record.cancelled.clone(),
+        counts: ReportCounts {
             passed: record.passed(),
             flaky: record.flaky(),
             failed: record.failed(),
@@ -120,12 +35,52 @@ pub fn json_report(record: &RunRecord, dist: &str) -> String {
             not_run: record.not_run(),
             filtered_out: record.filtered_out,
         },
-        tests,
+        tests: record.outcomes.iter().map(report_test).collect(),
+    }
+}
+
+/// `--dist`'s name of a mode, read by the report's own serde names so that the two cannot
+/// differ; a name the schema does not know (a replayed log's) is kept as written.
+fn dist_mode(name: &str) -> DistMode {
+    let de: StrDeserializer<'_, ValueError> = name.into_deserializer();
+    DistMode::deserialize(de).unwrap_or_else(|_| DistMode::Other(name.to_owned()))
+}
+
+fn report_test(o: &TestOutcome) -> ReportTest {
+    let (status, message) = match &o.status {
+        TestStatus::Passed => (ReportTestStatus::Passed, None),
+        TestStatus::Failed(f) => (ReportTestStatus::Failed, Some(f.message())),
+        TestStatus::Ignored => (ReportTestStatus::Ignored, None),
+        TestStatus::NotRun(why) => (ReportTestStatus::NotRun, Some(why.clone())),
     };
-    // Strings, numbers and options of them always serialise.
-    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    text.push('\n');
-    text
+    ReportTest {
+        binary_id: xpar_metadata::BinaryId::new(o.binary_id.as_str()),
+        name: o.name.clone(),
+        status,
+        message,
+        worker: o.worker.map(worker_name),
+        start_secs: o.started.map(|d| d.as_secs_f64()),
+        duration_secs: o.duration.as_secs_f64(),
+        output: o.output.clone(),
+        flaky: o.is_flaky(),
+        previous: o
+            .previous
+            .iter()
+            .map(|p| ReportAttempt {
+                message: match &p.status {
+                    TestStatus::Failed(f) => f.message(),
+                    _ => String::new(),
+                },
+                duration_secs: p.duration.as_secs_f64(),
+                output: p.output.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The report of a finished run, as pretty-printed JSON.
+pub fn json_report(record: &RunRecord, dist: &str) -> String {
+    run_report(record, dist).to_json_pretty()
 }
 
 /// Writes the report to `path`, creating its directory.
@@ -138,7 +93,9 @@ pub fn write_json(record: &RunRecord, dist: &str, path: &Path) -> Result<(), Rep
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    std::fs::write(path, json_report(record, dist)).map_err(err)
+    let mut out = BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    run_report(record, dist).to_writer(&mut out).map_err(err)?;
+    out.flush().map_err(err)
 }
 
 #[cfg(test)]
@@ -193,5 +150,43 @@ mod tests {
             record.handle(&e);
         }
         insta::assert_snapshot!(json_report(&record, "worksteal"));
+    }
+
+    #[test]
+    fn the_report_reads_back_as_written() {
+        let failed = TestOutcome {
+            binary_id: BinaryId::new("alpha", BinaryKind::Lib, "alpha"),
+            name: "tests::flaky".into(),
+            status: TestStatus::Failed(Failure::Exited { code: 101 }),
+            duration: Duration::from_millis(100),
+            output: "first\n".into(),
+            worker: Some(0),
+            started: Some(Duration::ZERO),
+            previous: Vec::new(),
+        };
+        let passed = TestOutcome {
+            status: TestStatus::Passed,
+            output: "second\n".into(),
+            previous: vec![failed.clone()],
+            ..failed.clone()
+        };
+        let mut record = RunRecord::default();
+        record.handle(&RunEvent::TestFinished(passed));
+        let text = json_report(&record, "loadscope");
+        let report = RunReport::from_json(&text).unwrap();
+        assert_eq!(report, run_report(&record, "loadscope"));
+        assert_eq!(report.dist, DistMode::Loadscope);
+        let t = &report.tests[0];
+        assert!(t.flaky && t.status == ReportTestStatus::Passed, "{text}");
+        assert_eq!(t.previous[0].output, "first\n");
+        assert!(!t.previous[0].message.is_empty(), "{text}");
+    }
+
+    #[test]
+    fn a_dist_name_the_schema_does_not_know_is_kept() {
+        assert_eq!(dist_mode("each"), DistMode::Each);
+        assert_eq!(dist_mode("loadsmart"), DistMode::Other("loadsmart".into()));
+        let text = json_report(&RunRecord::default(), "loadsmart");
+        assert!(text.contains("\"dist\": \"loadsmart\""), "{text}");
     }
 }
