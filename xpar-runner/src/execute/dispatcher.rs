@@ -1,7 +1,8 @@
 //! The dispatcher: one loop owns the run state (the schedule, the cost model, counts,
 //! cancellation); each worker thread owns only the process it is running. They talk by
 //! messages. The dispatcher only carries the plan out: which worker gets what, and when a
-//! dry worker steals, is the schedule's decision.
+//! dry worker steals, is the work queue's decision (the run's `Schedule`, or any other
+//! [`WorkQueue`]).
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -20,7 +21,7 @@ use crate::discover::{BinaryContent, BinaryId, TestList};
 use crate::errors::Error;
 use crate::ids::{Attempt, TestKey};
 use crate::plan::{
-    BatchCost, Chunk, CostModel, Next, ProcessCosts, Schedule, Selection, UnitTests,
+    BatchCost, Chunk, CostModel, Next, ProcessCosts, Selection, UnitTests, WorkQueue,
 };
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
 
@@ -36,18 +37,19 @@ pub struct ExecuteEnd {
 /// How often the dispatcher looks at the clock while timers run.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Runs `schedule` over the tests of `list` and hands every event to `sink`, in order;
-/// `selection` supplies the tests reported without running (ignored, filtered out).
-pub fn execute(
+/// Runs the work of `queue` (the run's `Schedule`) over the tests of `list` and hands
+/// every event to `sink`, in order; `selection` supplies the tests reported without
+/// running (ignored, filtered out).
+pub fn execute<Q: WorkQueue>(
     list: &TestList,
     selection: Selection,
-    schedule: Schedule,
+    mut queue: Q,
     opts: &ExecuteOptions,
     sink: &mut dyn FnMut(RunEvent),
 ) -> Result<ExecuteEnd, Error> {
     let start = Instant::now();
-    let workers = schedule.workers();
-    report_start(list, selection, schedule.remaining(), workers, sink);
+    let workers = queue.workers();
+    report_start(list, selection, queue.remaining(), workers, sink);
 
     let run_env =
         RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
@@ -75,7 +77,7 @@ pub fn execute(
                 .map_err(Error::Thread)?;
         }
         drop(to_dispatcher);
-        let mut d = Dispatcher::new(list, opts, schedule, &cancel, to_workers, start);
+        let mut d = Dispatcher::new(list, opts, &mut queue, &cancel, to_workers, start);
         d.run(&from_workers, sink);
         let id = |b: usize| list.binaries.get(b).map(|b| b.binary.id.to_string());
         Ok(ExecuteEnd {
@@ -156,7 +158,7 @@ fn report_end(run_env: &RunEnv, start: Instant, cancel: &Cancel, sink: &mut dyn 
 struct Dispatcher<'a> {
     list: &'a TestList,
     opts: &'a ExecuteOptions,
-    schedule: Schedule,
+    queue: &'a mut dyn WorkQueue,
     cost: CostModel,
     cancel: &'a Cancel,
     watchdog: Watchdog,
@@ -196,7 +198,7 @@ impl<'a> Dispatcher<'a> {
     fn new(
         list: &'a TestList,
         opts: &'a ExecuteOptions,
-        schedule: Schedule,
+        queue: &'a mut dyn WorkQueue,
         cancel: &'a Cancel,
         to_workers: Vec<mpsc::Sender<ToWorker>>,
         start: Instant,
@@ -205,7 +207,7 @@ impl<'a> Dispatcher<'a> {
         Dispatcher {
             list,
             opts,
-            schedule,
+            queue,
             cost: CostModel::seeded(
                 binaries.clone().map(|(i, b)| (i, b.binary.id.as_str())),
                 &opts.process_costs,
@@ -259,7 +261,7 @@ impl Dispatcher<'_> {
         let next = if self.cancel.is_set() {
             Next::Done
         } else {
-            self.schedule.next(worker, &self.cost)
+            self.queue.next(worker, &self.cost)
         };
         // A worker that is gone has nothing left to receive.
         match next {
@@ -390,7 +392,7 @@ impl Dispatcher<'_> {
             t.1 += 1;
         }
         if t.0 >= k && t.1 == 0 {
-            self.schedule.remove_test(&test);
+            self.queue.remove_test(&test);
         }
     }
 
@@ -486,7 +488,7 @@ impl Dispatcher<'_> {
         let binary_id = self.list.binaries[binary].binary.id.clone();
         sink(RunEvent::BinaryBroken { binary_id, reason });
         // Its queued tests would only crash the same way: they fail unrun.
-        for chunk in self.schedule.take_binary(binary) {
+        for chunk in self.queue.take_binary(binary) {
             let mut events = Vec::new();
             report_not_run(self.list, chunk, self.cancel, &mut |e| events.push(e));
             for e in events {
@@ -526,7 +528,7 @@ impl Dispatcher<'_> {
                 }
             }
         }
-        for chunk in self.schedule.drain() {
+        for chunk in self.queue.drain() {
             let mut not_run = Vec::new();
             report_not_run(self.list, chunk, self.cancel, &mut |e| not_run.push(e));
             for e in not_run {
@@ -559,12 +561,15 @@ impl Dispatcher<'_> {
                 .into_iter()
                 .partition(|(at, _)| *at <= now);
             self.due = waiting;
-            for (_, RetryKey { test, worker }) in ready {
+            for (_, key) in ready {
+                let failed = self.failed_attempts.get(&key).map_or(0, Vec::len);
                 let opaque = matches!(
-                    self.list.binaries[test.binary].content,
+                    self.list.binaries[key.test.binary].content,
                     BinaryContent::Opaque { .. }
                 );
-                self.schedule.push_retry(&test, opaque, worker);
+                let attempt = Attempt::after(failed);
+                self.queue
+                    .push_retry(&key.test, attempt, opaque, key.worker);
             }
             let parked = std::mem::take(&mut self.parked);
             for w in parked {

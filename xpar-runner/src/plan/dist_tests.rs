@@ -10,7 +10,7 @@ use crate::discover::{
     BinaryContent, BinaryId, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
 };
 use crate::plan::split::{effective_serial, module_of};
-use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests};
+use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests, WorkQueue};
 use xpar_protocol::Serial;
 
 /// A test for the list: (name, source file, markers).

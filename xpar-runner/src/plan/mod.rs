@@ -7,6 +7,7 @@ mod durations;
 mod filter;
 mod markexpr;
 mod options;
+mod queue;
 mod schedule;
 mod split;
 
@@ -16,4 +17,5 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
+pub use queue::WorkQueue;
 pub use schedule::{Chunk, Next, Schedule};

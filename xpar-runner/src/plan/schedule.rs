@@ -11,7 +11,8 @@ use std::collections::{HashMap, VecDeque};
 
 use super::cost::CostModel;
 use super::filter::UnitTests;
-use crate::ids::TestKey;
+use super::queue::WorkQueue;
+use crate::ids::{Attempt, TestKey};
 
 /// Work handed to one worker: tests of one binary, to run in one process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,25 +163,6 @@ impl Schedule {
         self.retry_slots.insert(test, slots.clamp(1, self.workers));
     }
 
-    /// Queues one more run of a test that failed (`--retries`), holding the slots its
-    /// markers ask for; with `worker`, only that worker may run it (`--dist each`).
-    pub fn push_retry(&mut self, test: &TestKey, opaque: bool, worker: Option<usize>) {
-        let segment = Segment {
-            binary: test.binary,
-            opaque,
-            tests: [PlannedTest {
-                name: test.name.clone(),
-                expected: 0.0,
-            }]
-            .into(),
-        };
-        match (self.retry_slots.get(test), worker) {
-            (Some(&slots), w) => self.push_special(segment, slots, w),
-            (None, Some(w)) => self.push_special(segment, 1, Some(w)),
-            (None, None) => self.shared.push_back(segment),
-        }
-    }
-
     pub(super) fn push_own(&mut self, worker: usize, segments: impl IntoIterator<Item = Segment>) {
         self.own[worker].extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
     }
@@ -228,43 +210,6 @@ impl Schedule {
             .chain(self.own.iter().flatten())
             .chain(self.scopes.iter().flatten())
             .chain(self.shared.iter())
-    }
-
-    /// What `worker`, which has just finished its chunk (or not started one), runs next.
-    pub fn next(&mut self, worker: usize, cost: &CostModel) -> Next {
-        self.holding[worker] = 0;
-        let free = self.workers - self.holding.iter().sum::<usize>();
-        if !self.special.is_empty() {
-            // Until the slot-holding chunks are done nothing else starts, or a worker
-            // wanting every slot could wait for ever behind a stream of small chunks.
-            let fits = self
-                .special
-                .iter()
-                .position(|s| s.slots <= free && s.worker.is_none_or(|w| w == worker));
-            let Some(i) = fits else {
-                return Next::Wait;
-            };
-            let Some(special) = self.special.remove(i) else {
-                return Next::Wait;
-            };
-            self.holding[worker] = special.slots;
-            let mut queue = VecDeque::from([special.segment]);
-            return match take_chunk(&mut queue, Take::Whole) {
-                Some(chunk) => Next::Run(chunk),
-                None => Next::Wait,
-            };
-        }
-        if free == 0 && self.remaining() > 0 {
-            // The last slot-holding chunk still runs (a `#[serial]` test, say).
-            return Next::Wait;
-        }
-        match self.next_plain(worker, cost) {
-            Some(chunk) => {
-                self.holding[worker] = 1;
-                Next::Run(chunk)
-            }
-            None => Next::Done,
-        }
     }
 
     fn next_plain(&mut self, worker: usize, cost: &CostModel) -> Option<Chunk> {
@@ -352,10 +297,72 @@ impl Schedule {
         self.own[thief].extend(stolen);
         found
     }
+}
 
-    /// Takes every queued test of `binary` out (its binary cannot start: they are
-    /// reported without running it again).
-    pub fn take_binary(&mut self, binary: usize) -> Vec<Chunk> {
+impl WorkQueue for Schedule {
+    fn workers(&self) -> usize {
+        self.workers
+    }
+
+    fn remaining(&self) -> usize {
+        Schedule::remaining(self)
+    }
+
+    fn next(&mut self, worker: usize, cost: &CostModel) -> Next {
+        self.holding[worker] = 0;
+        let free = self.workers - self.holding.iter().sum::<usize>();
+        if !self.special.is_empty() {
+            // Until the slot-holding chunks are done nothing else starts, or a worker
+            // wanting every slot could wait for ever behind a stream of small chunks.
+            let fits = self
+                .special
+                .iter()
+                .position(|s| s.slots <= free && s.worker.is_none_or(|w| w == worker));
+            let Some(i) = fits else {
+                return Next::Wait;
+            };
+            let Some(special) = self.special.remove(i) else {
+                return Next::Wait;
+            };
+            self.holding[worker] = special.slots;
+            let mut queue = VecDeque::from([special.segment]);
+            return match take_chunk(&mut queue, Take::Whole) {
+                Some(chunk) => Next::Run(chunk),
+                None => Next::Wait,
+            };
+        }
+        if free == 0 && self.remaining() > 0 {
+            // The last slot-holding chunk still runs (a `#[serial]` test, say).
+            return Next::Wait;
+        }
+        match self.next_plain(worker, cost) {
+            Some(chunk) => {
+                self.holding[worker] = 1;
+                Next::Run(chunk)
+            }
+            None => Next::Done,
+        }
+    }
+
+    /// A retry holds the slots its markers ask for.
+    fn push_retry(&mut self, test: &TestKey, _: Attempt, opaque: bool, worker: Option<usize>) {
+        let segment = Segment {
+            binary: test.binary,
+            opaque,
+            tests: [PlannedTest {
+                name: test.name.clone(),
+                expected: 0.0,
+            }]
+            .into(),
+        };
+        match (self.retry_slots.get(test), worker) {
+            (Some(&slots), w) => self.push_special(segment, slots, w),
+            (None, Some(w)) => self.push_special(segment, 1, Some(w)),
+            (None, None) => self.shared.push_back(segment),
+        }
+    }
+
+    fn take_binary(&mut self, binary: usize) -> Vec<Chunk> {
         let mut taken: Vec<Segment> = Vec::new();
         let mut keep = |q: &mut VecDeque<Segment>| {
             let (out, stay): (Vec<Segment>, Vec<Segment>) =
@@ -382,17 +389,15 @@ impl Schedule {
         taken.into_iter().map(Segment::into_chunk).collect()
     }
 
-    /// Drops every queued run of one test (`stress --stop-stable`: it has proved
-    /// itself). Only single-test segments of the shared queue are looked at: stress
-    /// queues nothing else.
-    pub fn remove_test(&mut self, test: &TestKey) {
+    /// Only single-test segments of the shared queue are looked at: stress queues
+    /// nothing else.
+    fn remove_test(&mut self, test: &TestKey) {
         self.shared.retain(|s| {
             !(s.binary == test.binary && s.tests.len() == 1 && s.tests[0].name == test.name)
         });
     }
 
-    /// Empties the schedule, returning what was never handed out (for a cancelled run).
-    pub fn drain(&mut self) -> Vec<Chunk> {
+    fn drain(&mut self) -> Vec<Chunk> {
         let mut segments: Vec<Segment> = self.special.drain(..).map(|s| s.segment).collect();
         for q in self.taken.iter_mut().chain(&mut self.own) {
             segments.extend(q.drain(..));
