@@ -209,6 +209,7 @@ fn execute_options(
         keep_tmp: opts.keep_tmp,
         profile_dir,
         process_costs: history.processes.clone(),
+        cancel: None,
     }
 }
 
@@ -357,6 +358,7 @@ pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<Stres
         // Crashes are what stress is for: never stop for them.
         max_crashes: usize::MAX,
         process_costs: plan::ProcessCosts::new(),
+        cancel: None,
     };
     let end = execute(&list, selection, schedule, &exec, &mut |event| {
         reporter.event(&event);

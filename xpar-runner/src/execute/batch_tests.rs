@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::run_named;
 use crate::discover::{BinaryId, BinaryKind, TestBinary};
-use crate::execute::cancel::Cancel;
+use crate::execute::cancel::CancelHandle;
 use crate::execute::context::BatchContext;
 use crate::execute::messages::WorkerMsg;
 use crate::execute::run_env::RunEnv;
@@ -77,7 +77,7 @@ impl Fake {
 
     /// The outcomes, and the reasons given for a binary that could not start.
     fn run_with_broken(&self, names: &[&str]) -> (Vec<TestOutcome>, Vec<String>) {
-        let cancel = Cancel::default();
+        let cancel = CancelHandle::default();
         let run_env = RunEnv::create(1, false, None).unwrap();
         let ctx = BatchContext {
             binary_index: 0,

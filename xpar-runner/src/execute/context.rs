@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::cancel::Cancel;
+use super::cancel::CancelHandle;
 use super::filters::prefix_filters;
 use super::libtest_log::{Decided, Verdict};
 use super::messages::WorkerMsg;
@@ -32,7 +32,7 @@ pub struct BatchContext<'a> {
     pub test_args: &'a [String],
     /// Every test name of the binary, sorted: what a filter may select besides a batch.
     pub all_names: &'a [&'a str],
-    pub cancel: &'a Cancel,
+    pub cancel: &'a CancelHandle,
     /// When the run started: test start times are reported from it.
     pub run_start: Instant,
     pub run_env: &'a RunEnv,

@@ -1,166 +1,55 @@
-//! The dispatcher: one loop owns the run state (the schedule, the cost model, counts,
+//! The dispatcher: one loop owns the run state (the work queue, the cost model, counts,
 //! cancellation); each worker thread owns only the process it is running. They talk by
 //! messages. The dispatcher only carries the plan out: which worker gets what, and when a
 //! dry worker steals, is the work queue's decision (the run's `Schedule`, or any other
-//! [`WorkQueue`]).
+//! [`WorkQueue`]). What it needs beyond its messages (the time, ending process groups)
+//! it asks of a [`Host`], so its decisions can be tested without processes.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::cancel::{Cancel, CancelReason};
+use super::cancel::{CancelHandle, CancelReason};
 use super::messages::{ToWorker, WorkerMsg};
 use super::options::ExecuteOptions;
-use super::os_signals;
 use super::retry;
-use super::run_env::RunEnv;
-use super::test_process::run_token;
 use super::watchdog::{self, Action, KillReason, Watchdog};
-use super::worker::{sorted_names, worker_loop};
 use crate::discover::{BinaryContent, BinaryId, TestList};
-use crate::errors::Error;
 use crate::ids::{Attempt, TestKey};
-use crate::plan::{
-    BatchCost, Chunk, CostModel, Next, ProcessCosts, Selection, UnitTests, WorkQueue,
-};
+use crate::plan::{BatchCost, Chunk, CostModel, Next, ProcessCosts, UnitTests, WorkQueue};
 use crate::report::{Failure, RunEvent, TestOutcome, TestStatus};
-
-/// How the test phase ended.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ExecuteEnd {
-    /// The signal (SIGINT, SIGTERM, SIGHUP) that stopped the run, if one did.
-    pub signal: Option<i32>,
-    /// [`ExecuteOptions::process_costs`] updated with what this run measured.
-    pub process_costs: ProcessCosts,
-}
 
 /// How often the dispatcher looks at the clock while timers run.
 const TICK: Duration = Duration::from_millis(20);
 
-/// Runs the work of `queue` (the run's `Schedule`) over the tests of `list` and hands
-/// every event to `sink`, in order; `selection` supplies the tests reported without
-/// running (ignored, filtered out).
-pub fn execute<Q: WorkQueue>(
-    list: &TestList,
-    selection: Selection,
-    mut queue: Q,
-    opts: &ExecuteOptions,
-    sink: &mut dyn FnMut(RunEvent),
-) -> Result<ExecuteEnd, Error> {
-    let start = Instant::now();
-    let workers = queue.workers();
-    report_start(list, selection, queue.remaining(), workers, sink);
-
-    let run_env =
-        RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
-    // What tests leave running comes to the runner when its parent dies, so each batch
-    // can end what its tests left behind, daemons in their own session included.
-    crate::process::os::become_subreaper();
-    let cancel = Cancel::default();
-    let (to_dispatcher, from_workers) = mpsc::channel::<WorkerMsg>();
-    let signals = os_signals::listen(to_dispatcher.clone()).map_err(Error::Signals)?;
-
-    let sorted = sorted_names(list);
-    let end = std::thread::scope(|scope| -> Result<ExecuteEnd, Error> {
-        let mut to_workers = Vec::with_capacity(workers);
-        for worker in 0..workers {
-            let (tx, rx) = mpsc::channel::<ToWorker>();
-            to_workers.push(tx);
-            let out = to_dispatcher.clone();
-            let shared = (&cancel, start, &run_env);
-            let sorted = &sorted;
-            std::thread::Builder::new()
-                .name(format!("xpar-worker-{worker}"))
-                .spawn_scoped(scope, move || {
-                    worker_loop((list, sorted), (worker, workers), opts, shared, rx, out)
-                })
-                .map_err(Error::Thread)?;
-        }
-        drop(to_dispatcher);
-        let mut d = Dispatcher::new(list, opts, &mut queue, &cancel, to_workers, start);
-        d.run(&from_workers, sink);
-        let id = |b: usize| list.binaries.get(b).map(|b| b.binary.id.to_string());
-        Ok(ExecuteEnd {
-            signal: d.signal,
-            process_costs: d.cost.learned(id, opts.process_costs.clone()),
-        })
-    });
-    signals.close();
-    let end = end?;
-    report_end(&run_env, start, &cancel, sink);
-    Ok(end)
+/// What the dispatcher asks of the machine it runs on.
+pub trait Host {
+    fn now(&self) -> Instant;
+    /// Sends `signal` to the process group `pid` leads.
+    fn kill_group(&self, pid: u32, signal: i32);
 }
 
-/// Reports the start of the run: how many tests it runs on how many workers, and the
-/// tests it reports without running them (filtered out, ignored).
-fn report_start(
-    list: &TestList,
-    selection: Selection,
-    to_run: usize,
-    workers: usize,
-    sink: &mut dyn FnMut(RunEvent),
-) {
-    // The opaque binaries this run runs (not those the filters left out).
-    let opaque = selection
-        .units
-        .iter()
-        .map(|u| &list.binaries[u.binary])
-        .filter_map(|b| match &b.content {
-            BinaryContent::Opaque { reason } => Some((b.binary.id.clone(), reason.clone())),
-            BinaryContent::Tests(_) => None,
-        })
-        .collect();
-    sink(RunEvent::RunStarted {
-        to_run,
-        workers,
-        filtered_out: selection.filtered_out,
-        opaque,
-    });
-    for TestKey { binary, name } in selection.ignored {
-        sink(RunEvent::TestFinished(TestOutcome {
-            binary_id: list.binaries[binary].binary.id.clone(),
-            name,
-            status: TestStatus::Ignored,
-            duration: Duration::ZERO,
-            output: String::new(),
-            worker: None,
-            started: None,
-            previous: Vec::new(),
-        }));
-    }
-}
+/// The machine itself.
+pub struct RealHost;
 
-/// Reports the end of the run, once every worker is done: whatever still carries this
-/// run's token was left running by a test (and escaped its batch's sweep), and is ended;
-/// orphans that ended on their own are reaped.
-fn report_end(run_env: &RunEnv, start: Instant, cancel: &Cancel, sink: &mut dyn FnMut(RunEvent)) {
-    let prefix = format!("{}.", run_token());
-    let leftovers = crate::process::os::end_leftovers(&|t| t.starts_with(&prefix));
-    crate::process::os::reap_exited_orphans();
-    if !leftovers.is_empty() {
-        sink(RunEvent::LeftoversEnded {
-            processes: leftovers,
-        });
+impl Host for RealHost {
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 
-    if let Some(dir) = run_env.kept() {
-        sink(RunEvent::TmpKept {
-            dir: dir.to_owned(),
-        });
+    fn kill_group(&self, pid: u32, signal: i32) {
+        crate::process::os::kill_group(pid, signal);
     }
-    sink(RunEvent::RunFinished {
-        wall: start.elapsed(),
-        cancelled: cancel.reason().map(CancelReason::to_string),
-    });
 }
 
 /// The run state the dispatcher loop owns.
-struct Dispatcher<'a> {
+pub struct Dispatcher<'a> {
     list: &'a TestList,
     opts: &'a ExecuteOptions,
     queue: &'a mut dyn WorkQueue,
     cost: CostModel,
-    cancel: &'a Cancel,
+    cancel: &'a CancelHandle,
+    host: &'a dyn Host,
     watchdog: Watchdog,
     to_workers: Vec<mpsc::Sender<ToWorker>>,
     /// Workers told to wait (for slots that `#[serial]` or `#[resource_intensive]` tests
@@ -195,11 +84,11 @@ struct RetryKey {
 }
 
 impl<'a> Dispatcher<'a> {
-    fn new(
+    pub fn new(
         list: &'a TestList,
         opts: &'a ExecuteOptions,
         queue: &'a mut dyn WorkQueue,
-        cancel: &'a Cancel,
+        (cancel, host): (&'a CancelHandle, &'a dyn Host),
         to_workers: Vec<mpsc::Sender<ToWorker>>,
         start: Instant,
     ) -> Self {
@@ -213,6 +102,7 @@ impl<'a> Dispatcher<'a> {
                 &opts.process_costs,
             ),
             cancel,
+            host,
             watchdog: Watchdog::new(to_workers.len(), opts.timeouts),
             to_workers,
             parked: Vec::new(),
@@ -232,7 +122,11 @@ impl<'a> Dispatcher<'a> {
 
     /// Handles the workers' messages until every worker has exited, looking at the clock
     /// between them while timers run.
-    fn run(&mut self, from_workers: &mpsc::Receiver<WorkerMsg>, sink: &mut dyn FnMut(RunEvent)) {
+    pub fn run(
+        &mut self,
+        from_workers: &mpsc::Receiver<WorkerMsg>,
+        sink: &mut dyn FnMut(RunEvent),
+    ) {
         while self.exited < self.to_workers.len() {
             let ticking = !self.due.is_empty() || self.watchdog.needs_ticks();
             let msg = if ticking || self.opts.run_timeout.is_some() {
@@ -253,12 +147,27 @@ impl<'a> Dispatcher<'a> {
             self.tick(sink);
         }
     }
+
+    /// The signal that stopped the run, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        self.signal
+    }
+
+    /// `earlier` process costs with what this run measured in place (`id` names a
+    /// binary by its index).
+    pub fn learned(
+        &self,
+        id: impl Fn(usize) -> Option<String>,
+        earlier: ProcessCosts,
+    ) -> ProcessCosts {
+        self.cost.learned(id, earlier)
+    }
 }
 
 impl Dispatcher<'_> {
     /// Gives `worker` its next chunk; false when it must wait.
     fn answer(&mut self, worker: usize) -> bool {
-        let next = if self.cancel.is_set() {
+        let next = if self.cancel.stopped() {
             Next::Done
         } else {
             self.queue.next(worker, &self.cost)
@@ -267,7 +176,7 @@ impl Dispatcher<'_> {
         match next {
             Next::Run(chunk) => drop(self.to_workers[worker].send(ToWorker::Run(chunk))),
             // Retries still waiting for their delay need a worker to run them.
-            Next::Done if !self.due.is_empty() && !self.cancel.is_set() => return false,
+            Next::Done if !self.due.is_empty() && !self.cancel.stopped() => return false,
             Next::Done => drop(self.to_workers[worker].send(ToWorker::Stop)),
             Next::Wait => return false,
         }
@@ -309,7 +218,7 @@ impl Dispatcher<'_> {
         };
         let mut prior = self.failed_attempts.remove(&key).unwrap_or_default();
         let attempt = Attempt::after(prior.len());
-        if !self.cancel.is_set() && self.opts.retry.should_retry(attempt, &outcome) {
+        if !self.cancel.stopped() && self.opts.retry.should_retry(attempt, &outcome) {
             let delay = self.opts.retry.delay(attempt, retry::random_unit());
             sink(RunEvent::TestRetrying {
                 outcome: outcome.clone(),
@@ -318,7 +227,7 @@ impl Dispatcher<'_> {
             });
             prior.push(outcome);
             self.failed_attempts.insert(key.clone(), prior);
-            self.due.push((Instant::now() + delay, key));
+            self.due.push((self.host.now() + delay, key));
             return None;
         }
         if matches!(outcome.status, TestStatus::NotRun(_)) {
@@ -344,7 +253,7 @@ impl Dispatcher<'_> {
             );
         if crashed {
             self.crashes += 1;
-            if self.crashes > self.opts.max_crashes && !self.cancel.is_set() {
+            if self.crashes > self.opts.max_crashes && !self.cancel.stopped() {
                 let binary_id = outcome.binary_id.clone();
                 let crashes = self.crashes;
                 sink(RunEvent::TooManyCrashes {
@@ -356,7 +265,7 @@ impl Dispatcher<'_> {
                     last: binary_id,
                     max: self.opts.max_crashes,
                 };
-                self.stop(reason, sink);
+                self.cancel_run(reason, sink);
             }
         }
         if let Some(k) = self.opts.stop_stable {
@@ -372,10 +281,7 @@ impl Dispatcher<'_> {
                 count: m.count,
                 immediate: m.immediate,
             };
-            self.stop(reason, sink);
-            if m.immediate {
-                self.kill_all(KillReason::MaxFail, watchdog::SIGKILL, sink);
-            }
+            self.cancel_run(reason, sink);
         }
     }
 
@@ -408,12 +314,12 @@ impl Dispatcher<'_> {
                 self.watchdog.spawned(worker, pid);
                 // Started before it heard of a stop that ends every process: end it too.
                 if let Some((reason, signal)) = self.kill_new.clone() {
-                    let actions = self.watchdog.kill(worker, reason, signal, Instant::now());
+                    let actions = self.watchdog.kill(worker, reason, signal, self.host.now());
                     self.act(actions.into_iter().collect(), sink);
                 }
             }
             WorkerMsg::Started { worker, test } => {
-                self.watchdog.started(worker, &test, Instant::now());
+                self.watchdog.started(worker, &test, self.host.now());
                 sink(RunEvent::TestStarted {
                     binary_id: test.binary_id,
                     name: test.name,
@@ -423,7 +329,7 @@ impl Dispatcher<'_> {
             WorkerMsg::Finished { outcome } => self.finished(outcome, sink),
             WorkerMsg::Exited => self.exited += 1,
             WorkerMsg::WasKilled { worker } => {
-                let killed = self.cancel.is_set() || self.watchdog.is_killing(worker);
+                let killed = self.cancel.stopped() || self.watchdog.is_killing(worker);
                 let _ = self.to_workers[worker].send(ToWorker::Killed(killed));
             }
             WorkerMsg::Notice {
@@ -438,11 +344,12 @@ impl Dispatcher<'_> {
                 notice,
             }),
             WorkerMsg::MayGoOn { worker } => {
-                let go_on = !self.cancel.is_set();
+                let go_on = !self.cancel.stopped();
                 let _ = self.to_workers[worker].send(ToWorker::GoOn(go_on));
             }
             WorkerMsg::BinaryBroken { binary, reason } => self.binary_broken(binary, reason, sink),
-            WorkerMsg::Signal(sig) => self.interrupted(sig, sink),
+            WorkerMsg::Cancel(CancelReason::Signal(sig)) => self.interrupted(sig, sink),
+            WorkerMsg::Cancel(reason) => self.cancel_run(reason, sink),
         }
     }
 
@@ -481,7 +388,7 @@ impl Dispatcher<'_> {
     fn binary_broken(&mut self, binary: usize, reason: String, sink: &mut dyn FnMut(RunEvent)) {
         // Once the run is stopping, a process may die before its first test
         // because it was killed, not because the binary is broken.
-        if self.broken.contains(&binary) || self.cancel.is_set() {
+        if self.broken.contains(&binary) || self.cancel.stopped() {
             return;
         }
         self.broken.push(binary);
@@ -510,13 +417,22 @@ impl Dispatcher<'_> {
         }
         self.signal = Some(sig);
         sink(RunEvent::Stopping { signal: sig });
-        self.stop(CancelReason::Signal(sig), sink);
-        self.kill_all(KillReason::Signal(sig), sig, sink);
+        self.cancel_run(CancelReason::Signal(sig), sink);
+    }
+
+    /// Every stop comes here, whoever asked for it: the run stops for `reason` (unless
+    /// it had stopped already), and the tests still running end as `reason` asks.
+    fn cancel_run(&mut self, reason: CancelReason, sink: &mut dyn FnMut(RunEvent)) {
+        let kill = reason.kill();
+        self.stop(reason, sink);
+        if let Some((why, signal)) = kill {
+            self.kill_all(why, signal, sink);
+        }
     }
 
     /// Stops scheduling: what was never handed out is reported not run.
     fn stop(&mut self, reason: CancelReason, sink: &mut dyn FnMut(RunEvent)) {
-        if !self.cancel.set(reason) {
+        if !self.cancel.stop(reason) {
             return;
         }
         // Retries that will not run now: their last attempt is the result.
@@ -550,12 +466,12 @@ impl Dispatcher<'_> {
 
     fn kill_all(&mut self, reason: KillReason, signal: i32, sink: &mut dyn FnMut(RunEvent)) {
         self.kill_new = Some((reason.clone(), signal));
-        let actions = self.watchdog.kill_all(reason, signal, Instant::now());
+        let actions = self.watchdog.kill_all(reason, signal, self.host.now());
         self.act(actions, sink);
     }
 
     fn tick(&mut self, sink: &mut dyn FnMut(RunEvent)) {
-        let now = Instant::now();
+        let now = self.host.now();
         if self.due.iter().any(|(at, _)| *at <= now) {
             let (ready, waiting) = std::mem::take(&mut self.due)
                 .into_iter()
@@ -579,9 +495,8 @@ impl Dispatcher<'_> {
             }
         }
         if let Some(limit) = self.opts.run_timeout {
-            if now.duration_since(self.start) >= limit && !self.cancel.is_set() {
-                self.stop(CancelReason::RunTimeout(limit), sink);
-                self.kill_all(KillReason::RunTimeout, watchdog::SIGTERM, sink);
+            if now.duration_since(self.start) >= limit && !self.cancel.stopped() {
+                self.cancel_run(CancelReason::RunTimeout(limit), sink);
             }
         }
         let actions = self.watchdog.tick(now);
@@ -591,7 +506,7 @@ impl Dispatcher<'_> {
     fn act(&mut self, actions: Vec<Action>, sink: &mut dyn FnMut(RunEvent)) {
         for a in actions {
             match a {
-                Action::Signal { pid, signal } => crate::process::os::kill_group(pid, signal),
+                Action::Signal { pid, signal } => self.host.kill_group(pid, signal),
                 Action::Slow {
                     worker,
                     test,
@@ -633,6 +548,7 @@ fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> Test
             run: true,
         }),
         KillReason::MaxFail => TestStatus::NotRun("killed when --maxfail was reached".into()),
+        KillReason::Cancelled => TestStatus::NotRun("killed when the run was cancelled".into()),
         // It ran, so it is not "not run"; nor did it pass: it was cut short.
         KillReason::Signal(sig) => TestStatus::Failed(Failure::Interrupted {
             signal: *sig,
@@ -641,7 +557,12 @@ fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> Test
     }
 }
 
-fn report_not_run(list: &TestList, chunk: Chunk, cancel: &Cancel, sink: &mut dyn FnMut(RunEvent)) {
+fn report_not_run(
+    list: &TestList,
+    chunk: Chunk,
+    cancel: &CancelHandle,
+    sink: &mut dyn FnMut(RunEvent),
+) {
     let binary_id = &list.binaries[chunk.binary].binary.id;
     let names = match chunk.tests {
         UnitTests::Named(names) => names,

@@ -1,6 +1,7 @@
 //! The messages between the dispatcher and its workers: the only way they talk. Both
 //! sides import them from here, so neither imports the other.
 
+use super::cancel::CancelReason;
 use crate::discover::BinaryId;
 use crate::ids::TestId;
 use crate::plan::{BatchCost, Chunk};
@@ -40,8 +41,11 @@ pub enum WorkerMsg {
     },
     /// The worker was told there is no more work, and stopped.
     Exited,
-    /// The runner received this signal.
-    Signal(i32),
+    /// The run was asked to stop (by a signal, a caller): what the [`CancelHandle`]
+    /// passes on.
+    ///
+    /// [`CancelHandle`]: super::cancel::CancelHandle
+    Cancel(CancelReason),
     /// May the worker start a fresh process for the rest of its batch? (The answer comes
     /// as [`ToWorker::GoOn`].)
     MayGoOn {

@@ -10,15 +10,16 @@ mod libtest_log;
 mod messages;
 mod options;
 mod os_signals;
+mod phase;
 mod retry;
 mod run_env;
 mod test_process;
 mod watchdog;
 mod worker;
 
-pub use cancel::CancelReason;
-pub use dispatcher::{execute, ExecuteEnd};
+pub use cancel::{CancelHandle, CancelReason};
 pub use options::{ExecuteOptions, MaxFail};
+pub use phase::{execute, ExecuteEnd};
 pub use retry::{Backoff, RetryPolicy};
 pub use run_env::RunEnv;
 pub use watchdog::Timeouts;

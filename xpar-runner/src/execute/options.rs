@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::cancel::CancelHandle;
 use super::retry::RetryPolicy;
 use super::watchdog::Timeouts;
 use crate::plan::{ProcessCosts, RunIgnored};
@@ -35,6 +36,9 @@ pub struct ExecuteOptions {
     pub max_crashes: usize,
     /// What each binary's processes cost in earlier runs (from the history).
     pub process_costs: ProcessCosts,
+    /// The handle that stops the run, for a caller that may stop it from outside (or
+    /// wants to know why it stopped); `None`: the run makes its own.
+    pub cancel: Option<CancelHandle>,
 }
 
 /// `--maxfail N[:immediate]`.

@@ -1,11 +1,9 @@
-//! The signals that stop a run (SIGINT, SIGTERM, SIGHUP), turned into messages to the
-//! dispatcher while the tests run, so that it can stop scheduling, pass them on to the
-//! tests' process groups and still write its reports. Outside the test phase they keep
-//! their default meaning.
+//! The signals that stop a run (SIGINT, SIGTERM, SIGHUP), turned into requests on the
+//! run's [`CancelHandle`] while the tests run, so that the dispatcher can stop
+//! scheduling, pass them on to the tests' process groups and still write its reports.
+//! Outside the test phase they keep their default meaning.
 
-use std::sync::mpsc::Sender;
-
-use super::messages::WorkerMsg;
+use super::cancel::{CancelHandle, CancelReason};
 
 #[cfg(unix)]
 pub struct Listener {
@@ -14,7 +12,7 @@ pub struct Listener {
 }
 
 #[cfg(unix)]
-pub fn listen(tx: Sender<WorkerMsg>) -> std::io::Result<Listener> {
+pub fn listen(cancel: CancelHandle) -> std::io::Result<Listener> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let handle = signals.handle();
@@ -22,9 +20,7 @@ pub fn listen(tx: Sender<WorkerMsg>) -> std::io::Result<Listener> {
         .name("xpar-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
-                if tx.send(WorkerMsg::Signal(sig)).is_err() {
-                    break;
-                }
+                cancel.cancel(CancelReason::Signal(sig));
             }
         })?;
     Ok(Listener { handle, thread })
@@ -43,7 +39,7 @@ impl Listener {
 pub struct Listener;
 
 #[cfg(not(unix))]
-pub fn listen(_tx: Sender<WorkerMsg>) -> std::io::Result<Listener> {
+pub fn listen(_cancel: CancelHandle) -> std::io::Result<Listener> {
     Ok(Listener)
 }
 

@@ -29,6 +29,8 @@ pub enum KillReason {
     MaxFail,
     /// The runner got this signal (SIGINT, SIGTERM, SIGHUP).
     Signal(i32),
+    /// A caller cancelled the run (`CancelReason::Requested`).
+    Cancelled,
 }
 
 /// Something the dispatcher must do now.

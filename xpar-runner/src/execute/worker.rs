@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::alone::{run_alone, run_opaque};
 use super::batch::run_named;
-use super::cancel::Cancel;
+use super::cancel::CancelHandle;
 use super::context::BatchContext;
 use super::messages::{ToWorker, WorkerMsg};
 use super::options::ExecuteOptions;
@@ -18,7 +18,7 @@ pub fn worker_loop(
     (list, sorted): (&TestList, &[Vec<&str>]),
     (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
-    (cancel, run_start, run_env): (&Cancel, Instant, &RunEnv),
+    (cancel, run_start, run_env): (&CancelHandle, Instant, &RunEnv),
     chunks: mpsc::Receiver<ToWorker>,
     out: mpsc::Sender<WorkerMsg>,
 ) {
