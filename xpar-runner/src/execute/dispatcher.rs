@@ -581,3 +581,7 @@ fn report_not_run(
         }));
     }
 }
+
+#[cfg(test)]
+#[path = "dispatcher_tests.rs"]
+mod tests;
