@@ -122,6 +122,14 @@ impl Watchdog {
         if w.current.as_ref().is_some_and(|c| c.test.name == name) {
             w.current = None;
         }
+        // The test the kill was meant for ended by itself (its verdict came first): the
+        // kill lands on the test the process went on to, whose crash it then explains.
+        if let Some(k) = w.killing.as_mut() {
+            if !crashed && k.test.as_deref() == Some(name) {
+                k.test = None;
+                return None;
+            }
+        }
         let killed = w
             .killing
             .as_ref()
@@ -279,6 +287,19 @@ mod tests {
         w.started(0, &id("t"), t0);
         assert_eq!(w.finished(0, "t", false), None);
         assert!(w.tick(t0 + Duration::from_secs(9)).is_empty());
+    }
+
+    /// A run timeout that struck as a test ended, before the dispatcher heard the next
+    /// one start: the crash of the next one is the kill's, not a crash of its own.
+    #[test]
+    fn a_kill_meant_for_a_test_that_ended_explains_the_next_crash() {
+        let now = Instant::now();
+        let mut w = Watchdog::new(1, Timeouts::default());
+        w.spawned(0, 42);
+        w.started(0, &id("a"), now);
+        assert_eq!(w.kill_all(KillReason::RunTimeout, SIGTERM, now).len(), 1);
+        assert_eq!(w.finished(0, "a", false), None);
+        assert_eq!(w.finished(0, "b", true), Some(KillReason::RunTimeout));
     }
 
     #[test]
