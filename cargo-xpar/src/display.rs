@@ -358,7 +358,7 @@ impl Display {
             TestStatus::Passed if o.is_flaky() => ("FLAKY", SKIP),
             TestStatus::Passed => ("PASS", PASS),
             TestStatus::Failed(Failure::TimedOut { .. }) => ("TIMEOUT", FAIL),
-            TestStatus::Failed(Failure::Interrupted { name, .. }) => (*name, FAIL),
+            TestStatus::Failed(Failure::Interrupted { name, .. }) => (name.as_str(), FAIL),
             TestStatus::Failed(_) => ("FAIL", FAIL),
             TestStatus::Ignored => ("SKIP", SKIP),
             TestStatus::NotRun(_) => ("NOT RUN", SKIP),
@@ -585,7 +585,7 @@ mod tests {
     use crate::discover::{BinaryId, BinaryKind};
 
     fn id(name: &str) -> BinaryId {
-        BinaryId::new(name, BinaryKind::Lib, name)
+        crate::discover::binary_id(name, BinaryKind::Lib, name)
     }
 
     fn started(bin: &str, name: &str, worker: usize) -> RunEvent {

@@ -7,6 +7,9 @@
 //! - The **test list** ([`TestListSummary`]), written by `cargo xpar list --format json`:
 //!   every test binary, where it runs, and the tests it lists. Documented in
 //!   `docs/list-format.md`; version [`LIST_FORMAT_VERSION`].
+//! - The **recorded run** ([`events`]): a [`RunHeader`] line, then every `RunEvent` of the
+//!   run as a JSON line, under `target/xpar/runs/<run-id>/`. Version
+//!   [`RUN_LOG_FORMAT_VERSION`].
 //!
 //! Each document carries its `format-version`. It is raised on any incompatible change: a
 //! field removed, renamed or given another type or meaning, or a new value of a field
@@ -16,11 +19,15 @@
 //! refuse any version but their own rather than guess.
 
 mod binary_id;
+pub mod events;
+mod ids;
 mod list;
 mod report;
 mod versioned;
 
 pub use binary_id::BinaryId;
+pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
+pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 pub use report::{
     DistMode, ReportAttempt, ReportCounts, ReportTest, ReportTestStatus, RunReport,

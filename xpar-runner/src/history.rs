@@ -100,13 +100,13 @@ pub fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::BinaryId;
+
     use crate::report::{Failure, TestOutcome};
     use std::time::Duration;
 
     fn outcome(name: &str, status: TestStatus, secs: f64) -> TestOutcome {
         TestOutcome {
-            binary_id: BinaryId::new("a", crate::discover::BinaryKind::Lib, "a"),
+            binary_id: crate::discover::binary_id("a", crate::discover::BinaryKind::Lib, "a"),
             name: name.into(),
             status,
             duration: Duration::from_secs_f64(secs),

@@ -12,7 +12,7 @@ use crate::discover::{self, TestList};
 use crate::errors::{Error, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, DistMode, PlanOptions, TestFilter};
-use crate::report::log::{self, RunHeader, RunLog};
+use crate::report::log::{self, RunLog};
 use crate::report::{self, RunEvent, RunRecord, TestStress};
 use crate::{exit_codes, history};
 
@@ -254,7 +254,7 @@ fn add_coverage(
 /// Starts the record of this run's events under the target dir; a warning, not an error,
 /// when it cannot.
 fn start_log(target_dir: &Path, opts: &RunOptions, reporter: &mut dyn Reporter) -> Option<RunLog> {
-    let header = RunHeader::new(opts.dist.as_str(), opts.flaky_is_failure);
+    let header = log::new_header(opts.dist.as_str(), opts.flaky_is_failure);
     match RunLog::create(&log::runs_dir(target_dir), &header) {
         Ok(log) => Some(log),
         Err(e) => {

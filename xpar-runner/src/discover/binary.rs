@@ -1,36 +1,21 @@
 //! A built test binary and the id users know it by.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use xpar_metadata::BinaryId;
 
 /// The id nextest gives a test binary (`crate`, `crate::bin/NAME`, `crate::TARGET`,
 /// `crate::example/NAME`, `crate::bench/NAME`), kept identical so CI history carries over.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct BinaryId(String);
-
-impl BinaryId {
-    pub fn new(package: &str, kind: BinaryKind, target: &str) -> Self {
-        BinaryId(match kind {
-            BinaryKind::Lib | BinaryKind::ProcMacro => package.to_owned(),
-            BinaryKind::Test => format!("{package}::{target}"),
-            BinaryKind::Bin => format!("{package}::bin/{target}"),
-            BinaryKind::Example => format!("{package}::example/{target}"),
-            BinaryKind::Bench => format!("{package}::bench/{target}"),
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for BinaryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+pub fn binary_id(package: &str, kind: BinaryKind, target: &str) -> BinaryId {
+    BinaryId::new(match kind {
+        BinaryKind::Lib | BinaryKind::ProcMacro => package.to_owned(),
+        BinaryKind::Test => format!("{package}::{target}"),
+        BinaryKind::Bin => format!("{package}::bin/{target}"),
+        BinaryKind::Example => format!("{package}::example/{target}"),
+        BinaryKind::Bench => format!("{package}::bench/{target}"),
+    })
 }
 
 /// What kind of cargo target a test binary was built from.
@@ -110,7 +95,7 @@ mod tests {
             ),
         ];
         for (kind, pkg, target, want) in cases {
-            assert_eq!(BinaryId::new(pkg, kind, target).as_str(), want);
+            assert_eq!(crate::discover::binary_id(pkg, kind, target).as_str(), want);
         }
     }
 

@@ -10,7 +10,7 @@ use std::process::Stdio;
 
 use cargo_metadata::{Artifact, Message, Metadata, MetadataCommand, Package, PackageId};
 
-use super::binary::{BinaryId, BinaryKind, TestBinary};
+use super::binary::{BinaryKind, TestBinary};
 use super::cargo_stderr;
 use super::env::{sysroot_libs, test_env};
 use super::harness::Unlistable;
@@ -345,7 +345,7 @@ fn test_binaries(
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         out.push(TestBinary {
-            id: BinaryId::new(&package_name, kind, &a.target.name),
+            id: crate::discover::binary_id(&package_name, kind, &a.target.name),
             env: test_env(
                 package,
                 &a.manifest_path,

@@ -7,7 +7,7 @@ mod env;
 mod harness;
 mod list;
 
-pub use binary::{BinaryId, BinaryKind, TestBinary};
+pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{
     build_test_binaries, coverage_target_dir, target_dir, BuildOutput, COVERAGE_RUSTFLAGS,
 };

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Instant;
 
 use super::run_named;
-use crate::discover::{BinaryId, BinaryKind, TestBinary};
+use crate::discover::{BinaryKind, TestBinary};
 use crate::execute::cancel::CancelHandle;
 use crate::execute::context::BatchContext;
 use crate::execute::messages::WorkerMsg;
@@ -51,7 +51,7 @@ fn fake(env: &[(&str, &str)]) -> Fake {
     std::fs::write(&path, FAKE_LIBTEST).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let binary = TestBinary {
-        id: BinaryId::new("fake", BinaryKind::Lib, "fake"),
+        id: crate::discover::binary_id("fake", BinaryKind::Lib, "fake"),
         package: "fake".into(),
         kind: BinaryKind::Lib,
         path,
@@ -140,7 +140,7 @@ fn crashes_fail_one_test_and_the_rest_run_in_a_fresh_process() {
         *status_of(&out, "crash"),
         TestStatus::Failed(Failure::Signal {
             signal: 6,
-            name: "SIGABRT"
+            name: "SIGABRT".into()
         })
     );
     assert_eq!(

@@ -221,7 +221,7 @@ mod tests {
             (
                 CancelReason::TooManyCrashes {
                     crashes: 5,
-                    last: BinaryId::new("a", BinaryKind::Test, "t"),
+                    last: crate::discover::binary_id("a", BinaryKind::Test, "t"),
                     max: 4,
                 },
                 "test processes crashed 5 times, the last of a::t (--max-worker-restart 4)",

@@ -179,7 +179,7 @@ pub fn crash_failure(status: ExitStatus) -> Failure {
         (Some(code), _) => Failure::Exited { code },
         (None, Some(signal)) => Failure::Signal {
             signal,
-            name: os::signal_name(signal),
+            name: os::signal_name(signal).to_owned(),
         },
         (None, None) => Failure::NoResult {
             reason: "its process ended with an unknown status".into(),

@@ -552,7 +552,7 @@ fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> Test
         // It ran, so it is not "not run"; nor did it pass: it was cut short.
         KillReason::Signal(sig) => TestStatus::Failed(Failure::Interrupted {
             signal: *sig,
-            name: crate::process::os::signal_name(*sig),
+            name: crate::process::os::signal_name(*sig).to_owned(),
         }),
     }
 }

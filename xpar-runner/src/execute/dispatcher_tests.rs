@@ -114,7 +114,7 @@ fn list(bins: &[(&str, Vec<ListedTest>)]) -> TestList {
             .iter()
             .map(|(id, tests)| ListedBinary {
                 binary: TestBinary {
-                    id: BinaryId::new(id, BinaryKind::Lib, id),
+                    id: crate::discover::binary_id(id, BinaryKind::Lib, id),
                     package: id.to_string(),
                     kind: BinaryKind::Lib,
                     path: id.into(),
@@ -300,7 +300,7 @@ fn not_run(why: &str) -> TestStatus {
 fn died(signal: i32) -> TestStatus {
     TestStatus::Failed(Failure::Signal {
         signal,
-        name: crate::process::os::signal_name(signal),
+        name: crate::process::os::signal_name(signal).into(),
     })
 }
 
@@ -549,7 +549,7 @@ fn a_signal_stops_the_run_and_a_second_kills_at_once() {
     r.finished(1, (0, "t2"), died(SIGKILL));
     let interrupted = TestStatus::Failed(Failure::Interrupted {
         signal: 2,
-        name: crate::process::os::signal_name(2),
+        name: crate::process::os::signal_name(2).into(),
     });
     assert_eq!(r.results(), [("t2".into(), interrupted, 0)]);
     assert_eq!(r.d.signal(), Some(2));

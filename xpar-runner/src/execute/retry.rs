@@ -77,7 +77,7 @@ pub fn random_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind};
+    use crate::discover::BinaryKind;
     use crate::report::Failure;
 
     fn nth(n: usize) -> Attempt {
@@ -86,7 +86,7 @@ mod tests {
 
     fn outcome(status: TestStatus, output: &str) -> TestOutcome {
         TestOutcome {
-            binary_id: BinaryId::new("a", BinaryKind::Lib, "a"),
+            binary_id: crate::discover::binary_id("a", BinaryKind::Lib, "a"),
             name: "t".into(),
             status,
             duration: Duration::ZERO,
@@ -123,7 +123,7 @@ mod tests {
         let sig = outcome(
             TestStatus::Failed(Failure::Signal {
                 signal: 11,
-                name: "SIGSEGV",
+                name: "SIGSEGV".into(),
             }),
             "",
         );

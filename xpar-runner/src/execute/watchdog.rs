@@ -225,10 +225,10 @@ impl Watchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind};
+    use crate::discover::BinaryKind;
 
     fn id(name: &str) -> TestId {
-        TestId::new(BinaryId::new("a", BinaryKind::Lib, "a"), name)
+        TestId::new(crate::discover::binary_id("a", BinaryKind::Lib, "a"), name)
     }
 
     #[test]

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::discover::{
-    BinaryContent, BinaryId, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
+    BinaryContent, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
 };
 use crate::plan::split::{effective_serial, module_of};
 use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests, WorkQueue};
@@ -32,7 +32,7 @@ fn list_of(bins: Vec<Vec<T>>) -> TestList {
                 let id = format!("crate{b}");
                 ListedBinary {
                     binary: TestBinary {
-                        id: BinaryId::new(&id, BinaryKind::Lib, &id),
+                        id: crate::discover::binary_id(&id, BinaryKind::Lib, &id),
                         package: id.clone(),
                         kind: BinaryKind::Lib,
                         path: id.clone().into(),

@@ -134,7 +134,7 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind, Harness, ListedBinary, ListedTest, TestBinary};
+    use crate::discover::{BinaryKind, Harness, ListedBinary, ListedTest, TestBinary};
 
     pub(crate) fn list_of(bins: &[(&str, &[(&str, bool)])]) -> TestList {
         TestList {
@@ -142,7 +142,7 @@ mod tests {
                 .iter()
                 .map(|(id, tests)| ListedBinary {
                     binary: TestBinary {
-                        id: BinaryId::new(id, BinaryKind::Lib, id),
+                        id: crate::discover::binary_id(id, BinaryKind::Lib, id),
                         package: id.to_string(),
                         kind: BinaryKind::Lib,
                         path: id.into(),

@@ -101,7 +101,7 @@ pub fn write_json(record: &RunRecord, dist: &str, path: &Path) -> Result<(), Rep
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind};
+    use crate::discover::BinaryKind;
     use crate::report::{Failure, RunEvent, TestOutcome};
     use std::time::Duration;
 
@@ -110,7 +110,7 @@ mod tests {
         let mut record = RunRecord::default();
         let outcome = |name: &str, status, worker: Option<usize>| {
             RunEvent::TestFinished(TestOutcome {
-                binary_id: BinaryId::new("alpha", BinaryKind::Lib, "alpha"),
+                binary_id: crate::discover::binary_id("alpha", BinaryKind::Lib, "alpha"),
                 name: name.into(),
                 status,
                 duration: Duration::from_millis(250),
@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn the_report_reads_back_as_written() {
         let failed = TestOutcome {
-            binary_id: BinaryId::new("alpha", BinaryKind::Lib, "alpha"),
+            binary_id: crate::discover::binary_id("alpha", BinaryKind::Lib, "alpha"),
             name: "tests::flaky".into(),
             status: TestStatus::Failed(Failure::Exited { code: 101 }),
             duration: Duration::from_millis(100),

@@ -100,13 +100,13 @@ pub fn write_junit(record: &RunRecord, path: &Path) -> Result<(), ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind};
+    use crate::discover::BinaryKind;
     use crate::report::{Failure, RunEvent, TestOutcome};
     use std::time::Duration;
 
     fn outcome(bin: &str, name: &str, status: TestStatus, output: &str) -> RunEvent {
         RunEvent::TestFinished(TestOutcome {
-            binary_id: BinaryId::new(bin, BinaryKind::Lib, bin),
+            binary_id: crate::discover::binary_id(bin, BinaryKind::Lib, bin),
             name: name.into(),
             status,
             duration: Duration::from_millis(5),
@@ -127,7 +127,7 @@ mod tests {
                 "tests::aborts",
                 TestStatus::Failed(Failure::Signal {
                     signal: 6,
-                    name: "SIGABRT",
+                    name: "SIGABRT".into(),
                 }),
                 "output before abort\n",
             ),

@@ -7,13 +7,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::events::RunEvent;
 pub use crate::errors::RunLogError;
+pub use xpar_metadata::{RunHeader, RUN_LOG_FORMAT_VERSION};
 
-/// Raised on any incompatible change of the header or the events.
-pub const RUN_LOG_FORMAT_VERSION: u32 = 1;
 /// The most recorded runs kept.
 pub const KEEP_RUNS: usize = 20;
 /// The most bytes of recorded runs kept (the newest run is kept whatever its size).
@@ -21,37 +18,21 @@ pub const KEEP_BYTES: u64 = 256 * 1024 * 1024;
 
 const EVENTS_FILE: &str = "events.jsonl";
 
-/// The first line of a record: what the events alone do not say.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct RunHeader {
-    pub format_version: u32,
-    pub run_id: String,
-    /// When the run started, RFC 3339, UTC.
-    pub started: String,
-    /// The distribution mode (`--dist`), as the JSON report names it.
-    pub dist: String,
-    /// `--flaky-result fail`: a test that passed on retry fails the run.
-    pub flaky_is_failure: bool,
-}
-
-impl RunHeader {
-    /// A header for a run starting now, with a new run id: the time, then the process
-    /// id, so ids sort by time.
-    pub fn new(dist: &str, flaky_is_failure: bool) -> RunHeader {
-        let now = std::time::SystemTime::now();
-        let started = humantime::format_rfc3339_seconds(now).to_string();
-        let compact: String = started
-            .chars()
-            .filter(|c| !matches!(c, '-' | ':'))
-            .collect();
-        RunHeader {
-            format_version: RUN_LOG_FORMAT_VERSION,
-            run_id: format!("{compact}-{}", std::process::id()),
-            started,
-            dist: dist.to_owned(),
-            flaky_is_failure,
-        }
+/// A header for a run starting now, with a new run id: the time, then the process
+/// id, so ids sort by time.
+pub fn new_header(dist: &str, flaky_is_failure: bool) -> RunHeader {
+    let now = std::time::SystemTime::now();
+    let started = humantime::format_rfc3339_seconds(now).to_string();
+    let compact: String = started
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    RunHeader {
+        format_version: RUN_LOG_FORMAT_VERSION,
+        run_id: format!("{compact}-{}", std::process::id()),
+        started,
+        dist: dist.to_owned(),
+        flaky_is_failure,
     }
 }
 
@@ -220,13 +201,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::discover::BinaryId;
+
     use crate::report::{Failure, TestOutcome, TestStatus};
 
     fn header(id: &str) -> RunHeader {
         RunHeader {
             run_id: id.to_owned(),
-            ..RunHeader::new("load", false)
+            ..new_header("load", false)
         }
     }
 
@@ -237,11 +218,11 @@ mod tests {
         let h = header("20261130T120000Z-1");
         let mut log = RunLog::create(&runs, &h).unwrap();
         let outcome = TestOutcome {
-            binary_id: BinaryId::new("a", crate::discover::BinaryKind::Lib, "a"),
+            binary_id: crate::discover::binary_id("a", crate::discover::BinaryKind::Lib, "a"),
             name: "t".into(),
             status: TestStatus::Failed(Failure::Signal {
                 signal: 6,
-                name: crate::process::os::signal_name(6),
+                name: crate::process::os::signal_name(6).into(),
             }),
             duration: Duration::from_millis(1500),
             output: "out\u{fffe}\n".into(),

@@ -218,12 +218,12 @@ pub fn write_stress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryId, BinaryKind};
+    use crate::discover::BinaryKind;
     use std::time::Duration;
 
     fn run(name: &str, ms: u64, status: TestStatus, output: &str) -> TestOutcome {
         TestOutcome {
-            binary_id: BinaryId::new("a", BinaryKind::Lib, "a"),
+            binary_id: crate::discover::binary_id("a", BinaryKind::Lib, "a"),
             name: name.into(),
             status,
             duration: Duration::from_millis(ms),
@@ -285,7 +285,7 @@ mod tests {
             category(
                 &Failure::Signal {
                     signal: 11,
-                    name: "SIGSEGV"
+                    name: "SIGSEGV".into()
                 },
                 ""
             ),
