@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use xpar_metadata::{ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 
 use crate::cli::ListFormat;
-use crate::discover::{BinaryContent, BinaryKind, Markers, TestList};
+use crate::discover::{BinaryContent, BinaryKind, ListedBinary, Markers, TestList};
 use crate::plan::{RunIgnored, TestFilter};
 
 /// Writes the tests of `list` that `filter` selects (ignored ones included, as marked,
@@ -18,54 +18,12 @@ pub fn write_list(
     format: ListFormat,
     out: &mut dyn Write,
 ) -> std::io::Result<usize> {
-    let mut binaries = Vec::new();
-    let mut count = 0;
-    for lb in &list.binaries {
-        let b = &lb.binary;
-        let (opaque_reason, tests) = match &lb.content {
-            BinaryContent::Opaque { reason } => {
-                let name = b.id.as_str();
-                // As the run selects it: it has no markers, so `-m serial` leaves it out.
-                let keep = filter.matches_name(name)
-                    && filter.run_ignored != RunIgnored::Only
-                    && filter.matches_markers(&Markers::default());
-                let tests = if keep {
-                    vec![ListTest {
-                        name: name.to_owned(),
-                        ignored: false,
-                        source_path: None,
-                    }]
-                } else {
-                    vec![]
-                };
-                (Some(reason.clone()), tests)
-            }
-            BinaryContent::Tests(tests) => (
-                None,
-                tests
-                    .iter()
-                    .filter(|t| filter.matches(t))
-                    .filter(|t| t.ignored || filter.run_ignored != RunIgnored::Only)
-                    .map(|t| ListTest {
-                        name: t.name.clone(),
-                        ignored: t.ignored,
-                        source_path: t.source_path.as_ref().map(PathBuf::from),
-                    })
-                    .collect(),
-            ),
-        };
-        count += tests.len();
-        binaries.push(ListBinary {
-            binary_id: xpar_metadata::BinaryId::new(b.id.as_str()),
-            package: b.package.clone(),
-            kind: list_kind(b.kind),
-            binary_path: b.path.clone(),
-            cwd: b.cwd.clone(),
-            opaque: opaque_reason.is_some(),
-            opaque_reason,
-            tests,
-        });
-    }
+    let binaries: Vec<ListBinary> = list
+        .binaries
+        .iter()
+        .map(|lb| listed_binary(lb, filter))
+        .collect();
+    let count = binaries.iter().map(|b| b.tests.len()).sum();
     match format {
         ListFormat::Json => {
             let doc = TestListSummary {
@@ -92,6 +50,54 @@ pub fn write_list(
     }
     out.flush()?;
     Ok(count)
+}
+
+/// One binary as the list shows it, with the tests the filters select, as a run
+/// selects them.
+fn listed_binary(lb: &ListedBinary, filter: &TestFilter) -> ListBinary {
+    let b = &lb.binary;
+    let (opaque_reason, tests) = match &lb.content {
+        BinaryContent::Opaque { reason } => {
+            let name = b.id.as_str();
+            // As the run selects it: it has no markers, so `-m serial` leaves it out.
+            let keep = filter.matches_name(name)
+                && filter.run_ignored != RunIgnored::Only
+                && filter.matches_markers(&Markers::default());
+            let tests = if keep {
+                vec![ListTest {
+                    name: name.to_owned(),
+                    ignored: false,
+                    source_path: None,
+                }]
+            } else {
+                vec![]
+            };
+            (Some(reason.clone()), tests)
+        }
+        BinaryContent::Tests(tests) => (
+            None,
+            tests
+                .iter()
+                .filter(|t| filter.matches(t))
+                .filter(|t| t.ignored || filter.run_ignored != RunIgnored::Only)
+                .map(|t| ListTest {
+                    name: t.name.clone(),
+                    ignored: t.ignored,
+                    source_path: t.source_path.as_ref().map(PathBuf::from),
+                })
+                .collect(),
+        ),
+    };
+    ListBinary {
+        binary_id: b.id.clone(),
+        package: b.package.clone(),
+        kind: list_kind(b.kind),
+        binary_path: b.path.clone(),
+        cwd: b.cwd.clone(),
+        opaque: opaque_reason.is_some(),
+        opaque_reason,
+        tests,
+    }
 }
 
 /// The list's kind of a binary; exhaustive, so that a kind the runner adds is given a

@@ -1,7 +1,7 @@
 //! The messages between the dispatcher and its workers: the only way they talk. Both
 //! sides import them from here, so neither imports the other.
 
-use super::cancel::CancelReason;
+use super::reason::CancelReason;
 use crate::discover::BinaryId;
 use crate::ids::TestId;
 use crate::plan::{BatchCost, Chunk};

@@ -11,6 +11,7 @@ mod messages;
 mod options;
 mod os_signals;
 mod phase;
+mod reason;
 mod retry;
 mod run_env;
 mod test_process;

@@ -17,5 +17,5 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
-pub use queue::WorkQueue;
-pub use schedule::{Chunk, Next, Schedule};
+pub use queue::{Chunk, Next, WorkQueue};
+pub use schedule::Schedule;

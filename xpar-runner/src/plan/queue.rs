@@ -5,7 +5,7 @@
 //! [`Schedule`]: super::Schedule
 
 use super::cost::CostModel;
-use super::schedule::{Chunk, Next};
+use super::filter::UnitTests;
 use crate::ids::{Attempt, TestKey};
 
 /// Where a run's dispatcher takes its work from, and gives back what is to run again.
@@ -33,4 +33,34 @@ pub trait WorkQueue {
 
     /// Empties the queue, returning what was never handed out (for a cancelled run).
     fn drain(&mut self) -> Vec<Chunk>;
+}
+
+/// Work handed to one worker: tests of one binary, to run in one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    pub binary: usize,
+    pub tests: UnitTests,
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        match &self.tests {
+            UnitTests::Named(n) => n.len(),
+            UnitTests::Opaque => 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The answer to a worker that asks for work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    Run(Chunk),
+    /// Nothing it may start now, but there will be once other workers finish: ask again.
+    Wait,
+    /// Nothing left for it.
+    Done,
 }

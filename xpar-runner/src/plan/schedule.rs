@@ -11,28 +11,8 @@ use std::collections::{HashMap, VecDeque};
 
 use super::cost::CostModel;
 use super::filter::UnitTests;
-use super::queue::WorkQueue;
+use super::queue::{Chunk, Next, WorkQueue};
 use crate::ids::{Attempt, TestKey};
-
-/// Work handed to one worker: tests of one binary, to run in one process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Chunk {
-    pub binary: usize,
-    pub tests: UnitTests,
-}
-
-impl Chunk {
-    pub fn len(&self) -> usize {
-        match &self.tests {
-            UnitTests::Named(n) => n.len(),
-            UnitTests::Opaque => 1,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// A test and the seconds it is expected to take.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,16 +74,6 @@ pub enum OwnRule {
 /// The most bytes of test names one command line carries, so argument lists stay far
 /// below the operating system's limit however large a binary is.
 const MAX_ARG_BYTES: usize = 64 * 1024;
-
-/// The answer to a worker that asks for work.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Next {
-    Run(Chunk),
-    /// Nothing it may start now, but there will be once other workers finish: ask again.
-    Wait,
-    /// Nothing left for it.
-    Done,
-}
 
 /// A chunk that holds `slots` worker slots while it runs (optionally only for one worker).
 #[derive(Clone, Debug)]
