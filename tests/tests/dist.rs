@@ -188,7 +188,9 @@ fn the_duration_history_puts_the_slow_test_first() {
     let slow = json["durations"]["dist"]["zz::slow"]
         .as_f64()
         .expect("the slow test's duration recorded");
-    assert!(slow >= 0.4, "{slow}");
+    // It works 400 ms; the runner times it from when it reads the test's start to when
+    // it reads its result, either of which a loaded machine can make a little late.
+    assert!(slow >= 0.3, "{slow}");
     assert_eq!(json["durations"]["dist::two"].as_object().unwrap().len(), 2);
 
     let second = run_json(fixture.path(), &["-j", "2"]);
