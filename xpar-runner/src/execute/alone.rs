@@ -85,7 +85,7 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
 pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
     let mut tests = tests.into_iter();
     while let Some(name) = tests.next() {
-        if ctx.cancel.stopped() {
+        if ctx.inbox.stopped() {
             not_run(ctx, std::iter::once(name).chain(tests).collect(), emit);
             return;
         }

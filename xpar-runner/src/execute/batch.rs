@@ -59,7 +59,7 @@ pub fn run_named(
     let mut pending: Vec<String> = tests;
     let mut respawn = false;
     while !pending.is_empty() {
-        if ctx.cancel.stopped() || (respawn && !(ctx.may_go_on)()) {
+        if ctx.inbox.stopped() || (respawn && !(ctx.may_go_on)()) {
             not_run(ctx, pending, emit);
             break;
         }
@@ -147,7 +147,7 @@ fn blame_last_test(
     let Some(last) = held.0.as_mut() else {
         return;
     };
-    let killed = ctx.cancel.stopped() || (ctx.was_killed)();
+    let killed = ctx.inbox.stopped() || (ctx.was_killed)();
     if !killed && last.status == TestStatus::Passed {
         let how = match status {
             Ok(s) => how_it_ended(&crash_failure(*s)),
@@ -181,7 +181,7 @@ fn after_early_end(
         fail_all(ctx, unfinished, reason, &outside, emit);
         return None;
     }
-    if ctx.cancel.stopped() {
+    if ctx.inbox.stopped() {
         // Killed because the run is stopping (a signal, --run-timeout, --maxfail
         // N:immediate), before or between its tests: the rest are not run.
         not_run(ctx, unfinished, emit);
@@ -362,7 +362,7 @@ fn read_process(
             1 => round.into_iter().for_each(&mut *emit),
             _ => emit(WorkerMsg::Many(round)),
         }
-        if any && ctx.cancel.stopped() && progress.status.is_none() && !progress.killed_by_cancel {
+        if any && ctx.inbox.stopped() && progress.status.is_none() && !progress.killed_by_cancel {
             // The run is stopping: the test libtest may have started meanwhile is not run.
             os::kill_group(process.pid, os::SIGKILL);
             progress.killed_by_cancel = true;
@@ -405,7 +405,7 @@ fn crashed(ctx: &BatchContext<'_>, crash: Crash, mut held: Held, emit: &mut dyn 
         (crash.started, ran),
         &crash.output,
     );
-    if ctx.cancel.stopped() || (ctx.was_killed)() {
+    if ctx.inbox.stopped() || (ctx.was_killed)() {
         held.flush(emit);
         emit(WorkerMsg::Finished { outcome: in_batch });
         return;
@@ -454,7 +454,7 @@ fn crashed(ctx: &BatchContext<'_>, crash: Crash, mut held: Held, emit: &mut dyn 
 fn hand_on(ctx: &BatchContext<'_>, d: Decided, held: &mut Held, emit: &mut dyn FnMut(WorkerMsg)) {
     let lost = d.output_lost;
     let mut o = ctx.decided(d);
-    if lost && !ctx.cancel.stopped() {
+    if lost && !ctx.inbox.stopped() {
         recover_output(ctx, &mut o, emit);
     }
     held.push(o, emit);

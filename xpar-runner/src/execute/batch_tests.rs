@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::run_named;
 use crate::discover::{BinaryKind, TestBinary};
-use crate::execute::cancel::CancelHandle;
 use crate::execute::context::BatchContext;
+use crate::execute::inbox::Inbox;
 use crate::execute::messages::WorkerMsg;
 use crate::execute::run_env::RunEnv;
 use crate::report::{Failure, TestOutcome, TestStatus};
@@ -77,7 +77,9 @@ impl Fake {
 
     /// The outcomes, and the reasons given for a binary that could not start.
     fn run_with_broken(&self, names: &[&str]) -> (Vec<TestOutcome>, Vec<String>) {
-        let cancel = CancelHandle::default();
+        // Nothing stops these runs: the dispatcher's end of the inbox stays silent.
+        let (_stop, messages) = std::sync::mpsc::channel();
+        let inbox = Inbox::new(messages);
         let run_env = RunEnv::create(1, false, None).unwrap();
         let ctx = BatchContext {
             binary_index: 0,
@@ -89,7 +91,7 @@ impl Fake {
             exit_timeout: None,
             test_args: &[],
             all_names: &[],
-            cancel: &cancel,
+            inbox: &inbox,
             run_start: Instant::now(),
             run_env: &run_env,
             on_spawn: &|_| {},

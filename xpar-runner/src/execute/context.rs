@@ -6,8 +6,8 @@ use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::cancel::CancelHandle;
 use super::filters::prefix_filters;
+use super::inbox::Inbox;
 use super::libtest_log::{Decided, Verdict};
 use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
@@ -32,7 +32,8 @@ pub struct BatchContext<'a> {
     pub test_args: &'a [String],
     /// Every test name of the binary, sorted: what a filter may select besides a batch.
     pub all_names: &'a [&'a str],
-    pub cancel: &'a CancelHandle,
+    /// The dispatcher's messages: whether the run stopped.
+    pub inbox: &'a Inbox,
     /// When the run started: test start times are reported from it.
     pub run_start: Instant,
     pub run_env: &'a RunEnv,
@@ -190,7 +191,7 @@ pub fn crash_failure(status: ExitStatus) -> Failure {
 /// Reports `names` not run: the run stopped before them.
 pub fn not_run(ctx: &BatchContext<'_>, names: Vec<String>, emit: &mut dyn FnMut(WorkerMsg)) {
     for name in names {
-        let mut outcome = ctx.outcome(name, ctx.cancel.not_run(), (None, Duration::ZERO), b"");
+        let mut outcome = ctx.outcome(name, ctx.inbox.not_run(), (None, Duration::ZERO), b"");
         outcome.worker = None;
         emit(WorkerMsg::Finished { outcome });
     }

@@ -432,8 +432,12 @@ impl Dispatcher<'_> {
 
     /// Stops scheduling: what was never handed out is reported not run.
     fn stop(&mut self, reason: CancelReason, sink: &mut dyn FnMut(RunEvent)) {
-        if !self.cancel.stop(reason) {
+        if !self.cancel.stop(reason.clone()) {
             return;
+        }
+        // The workers hear it as a message, whatever they are doing.
+        for tx in &self.to_workers {
+            let _ = tx.send(ToWorker::Stopped(reason.clone()));
         }
         // Retries that will not run now: their last attempt is the result.
         for (_, key) in std::mem::take(&mut self.due) {

@@ -201,6 +201,7 @@ impl World {
                 self.t0,
             ),
             inboxes,
+            stops: Vec::new(),
             events: Vec::new(),
             world: self,
         }
@@ -220,6 +221,8 @@ impl World {
 struct Rig<'a> {
     d: Dispatcher<'a>,
     inboxes: Vec<mpsc::Receiver<ToWorker>>,
+    /// The stops each worker was told of, by worker, in order.
+    stops: Vec<(usize, CancelReason)>,
     events: Vec<RunEvent>,
     world: &'a World,
 }
@@ -237,9 +240,17 @@ impl Rig<'_> {
         self.d.tick(&mut |e| events.push(e));
     }
 
-    /// What `worker` was told since last asked.
-    fn told(&self, worker: usize) -> Vec<ToWorker> {
-        self.inboxes[worker].try_iter().collect()
+    /// What `worker` was told since last asked, but the run's stop, which is kept in
+    /// `stops`.
+    fn told(&mut self, worker: usize) -> Vec<ToWorker> {
+        let mut told = Vec::new();
+        for m in self.inboxes[worker].try_iter() {
+            match m {
+                ToWorker::Stopped(reason) => self.stops.push((worker, reason)),
+                other => told.push(other),
+            }
+        }
+        told
     }
 
     /// `worker` asks for work: the chunk it is given, if any (`None`: it was told to
@@ -444,6 +455,14 @@ fn maxfail_stops_scheduling_and_reports_what_was_never_handed_out() {
     assert!(w.killed().is_empty());
     r.send(WorkerMsg::MayGoOn { worker: 1 });
     assert!(matches!(r.told(1)[..], [ToWorker::GoOn(false)]));
+    // Every worker is told the run stopped, by a message.
+    r.told(0);
+    let stop = CancelReason::MaxFail {
+        count: 1,
+        immediate: false,
+    };
+    r.stops.sort_by_key(|(w, _)| *w);
+    assert_eq!(r.stops, [(0, stop.clone()), (1, stop)]);
     r.finished(1, (0, "t2"), TestStatus::Passed);
     assert_eq!(r.results(), [("t2".into(), TestStatus::Passed, 0)]);
     assert_eq!(r.ready(1), None);

@@ -17,6 +17,9 @@ pub enum ToWorker {
     GoOn(bool),
     /// The answer to [`WorkerMsg::WasKilled`].
     Killed(bool),
+    /// The run stopped, for this reason: start nothing more; what is left is not run.
+    /// Sent to every worker when it happens, whatever the worker is doing.
+    Stopped(CancelReason),
 }
 
 /// What a worker tells the dispatcher while it runs a chunk.

@@ -6,6 +6,7 @@ mod cancel;
 mod context;
 mod dispatcher;
 mod filters;
+mod inbox;
 mod libtest_log;
 mod messages;
 mod options;

@@ -59,7 +59,7 @@ pub fn execute<Q: WorkQueue>(
             let (tx, rx) = mpsc::channel::<ToWorker>();
             to_workers.push(tx);
             let out = to_dispatcher.clone();
-            let shared = (&cancel, start, &run_env);
+            let shared = (start, &run_env);
             let sorted = &sorted;
             std::thread::Builder::new()
                 .name(format!("xpar-worker-{worker}"))

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::alone::{run_alone, run_opaque};
 use super::batch::run_named;
-use super::cancel::CancelHandle;
 use super::context::BatchContext;
+use super::inbox::Inbox;
 use super::messages::{ToWorker, WorkerMsg};
 use super::options::ExecuteOptions;
 use super::run_env::RunEnv;
@@ -18,10 +18,11 @@ pub fn worker_loop(
     (list, sorted): (&TestList, &[Vec<&str>]),
     (worker, workers): (usize, usize),
     opts: &ExecuteOptions,
-    (cancel, run_start, run_env): (&CancelHandle, Instant, &RunEnv),
+    (run_start, run_env): (Instant, &RunEnv),
     chunks: mpsc::Receiver<ToWorker>,
     out: mpsc::Sender<WorkerMsg>,
 ) {
+    let chunks = Inbox::new(chunks);
     let mut costs = Vec::new();
     loop {
         let ready = WorkerMsg::Ready {
@@ -33,7 +34,8 @@ pub fn worker_loop(
         }
         let chunk: Chunk = match chunks.recv() {
             Ok(ToWorker::Run(chunk)) => chunk,
-            Ok(ToWorker::Stop | ToWorker::GoOn(_) | ToWorker::Killed(_)) | Err(_) => {
+            Ok(ToWorker::Stop | ToWorker::GoOn(_) | ToWorker::Killed(_) | ToWorker::Stopped(_))
+            | Err(_) => {
                 let _ = out.send(WorkerMsg::Exited);
                 return;
             }
@@ -49,7 +51,7 @@ pub fn worker_loop(
             exit_timeout: opts.timeouts.test,
             test_args: &opts.test_args,
             all_names: &sorted[chunk.binary],
-            cancel,
+            inbox: &chunks,
             run_start,
             run_env,
             on_spawn: &|pid| {
