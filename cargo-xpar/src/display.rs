@@ -139,6 +139,7 @@ impl Display {
                 workers,
                 filtered_out,
                 opaque,
+                ..
             } => self.run_started(*to_run, *workers, *filtered_out, opaque),
             RunEvent::TestStarted {
                 binary_id,
@@ -610,6 +611,7 @@ mod tests {
             worker: Some(worker),
             started: Some(Duration::ZERO),
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         })
     }
 
@@ -632,6 +634,7 @@ mod tests {
                 workers: 2,
                 filtered_out: 0,
                 opaque: Vec::new(),
+                run_id: None,
             },
             started("alpha", "tests::slow", 0),
             started("beta", "it::quick", 1),

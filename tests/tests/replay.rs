@@ -50,6 +50,29 @@ fn a_replay_writes_the_reports_the_run_wrote() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
+    // The record names its run in its start, and each result's attempt: what keys a
+    // result across runs and machines.
+    let record = std::fs::read_to_string(
+        dir.join("target/xpar/runs")
+            .join(&runs[0])
+            .join("events.jsonl"),
+    )
+    .unwrap();
+    let started = record
+        .lines()
+        .find(|l| l.contains(r#""event":"run-started""#))
+        .expect("a run-started event");
+    assert!(
+        started.contains(&format!(r#""run_id":"{}""#, runs[0])),
+        "{started}"
+    );
+    assert!(
+        record
+            .lines()
+            .filter(|l| l.contains(r#""event":"test-finished""#))
+            .all(|l| l.contains(r#""attempt":1"#)),
+        "{record}"
+    );
     let by_id = Run::of(xpar(dir).args(["replay", &runs[0], "-q"]));
     assert_eq!(by_id.code(), run.code(), "{by_id}");
 }

@@ -24,6 +24,10 @@ pub enum RunEvent {
         filtered_out: usize,
         /// Binaries that run as one opaque test, with the reason.
         opaque: Vec<(BinaryId, String)>,
+        /// The run's id (its record's, [`RunHeader::run_id`]), when it has one: with a
+        /// test's id and attempt, it names a result across runs and machines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
     },
     TestStarted {
         binary_id: BinaryId,
@@ -143,6 +147,15 @@ pub struct TestOutcome {
     pub started: Option<Duration>,
     /// Earlier attempts that failed and were retried (`--retries`), oldest first.
     pub previous: Vec<TestOutcome>,
+    /// Which run of the test this is: 1, or more after retries. With the run's id (from
+    /// [`RunEvent::RunStarted`]) and the test's [`TestId`](crate::TestId), it names this
+    /// result; under `--dist each` the worker too, as every worker runs every test.
+    #[serde(default = "first_attempt")]
+    pub attempt: crate::Attempt,
+}
+
+fn first_attempt() -> crate::Attempt {
+    crate::Attempt::FIRST
 }
 
 impl TestOutcome {
@@ -258,7 +271,7 @@ pub struct RunHeader {
 mod tests {
     use super::*;
 
-    /// A recorded line as the runner writes it reads back, and writes again the same.
+    /// A recorded line reads back, and writes again the same, with its attempt.
     #[test]
     fn a_recorded_event_reads_back() {
         let line = r#"{"event":"test-finished","binary_id":"a::t","name":"x","status":{"failed":{"signal":{"signal":6,"name":"SIGABRT"}}},"duration":{"secs":1,"nanos":5},"output":"boom\n","worker":0,"started":{"secs":0,"nanos":3},"previous":[]}"#;
@@ -274,7 +287,10 @@ mod tests {
                 name: "SIGABRT".into()
             })
         );
-        assert_eq!(serde_json::to_string(&event).unwrap(), line);
+        // A record written before results carried their attempt reads as the first.
+        assert_eq!(o.attempt, crate::Attempt::FIRST);
+        let written = line.replace(r#""previous":[]}"#, r#""previous":[],"attempt":1}"#);
+        assert_eq!(serde_json::to_string(&event).unwrap(), written);
     }
 
     #[test]

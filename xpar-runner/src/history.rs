@@ -114,6 +114,7 @@ mod tests {
             worker: Some(0),
             started: None,
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }
     }
 

@@ -135,12 +135,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         },
     );
     reporter.planned(show, expected_time(list, &selection, &history.durations));
-    let exec = execute_options(opts, schedule.workers(), profile_dir.clone(), &history);
+    let mut run_log = start_log(&found.target_dir, opts, reporter);
+    let mut exec = execute_options(opts, schedule.workers(), profile_dir.clone(), &history);
+    exec.run_id = run_log.as_ref().map(|l| l.run_id().to_owned());
     let mut record = RunRecord {
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
     };
-    let mut run_log = start_log(&found.target_dir, opts, reporter);
     let end = execute(list, selection, schedule, &exec, &mut |event| {
         reporter.event(&event);
         if let Some(run_log) = &mut run_log {
@@ -210,6 +211,7 @@ fn execute_options(
         profile_dir,
         process_costs: history.processes.clone(),
         cancel: None,
+        run_id: None,
     }
 }
 
@@ -358,6 +360,7 @@ pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<Stres
         // Crashes are what stress is for: never stop for them.
         max_crashes: usize::MAX,
         process_costs: plan::ProcessCosts::new(),
+        run_id: None,
         cancel: None,
     };
     let end = execute(&list, selection, schedule, &exec, &mut |event| {

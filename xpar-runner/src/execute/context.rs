@@ -134,6 +134,7 @@ impl BatchContext<'_> {
             worker: Some(self.worker),
             started: started.map(|s| s.saturating_duration_since(self.run_start)),
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }
     }
 

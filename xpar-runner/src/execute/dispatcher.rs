@@ -218,6 +218,7 @@ impl Dispatcher<'_> {
         };
         let mut prior = self.failed_attempts.remove(&key).unwrap_or_default();
         let attempt = Attempt::after(prior.len());
+        outcome.attempt = attempt;
         if !self.cancel.stopped() && self.opts.retry.should_retry(attempt, &outcome) {
             let delay = self.opts.retry.delay(attempt, retry::random_unit());
             sink(RunEvent::TestRetrying {
@@ -582,6 +583,7 @@ fn report_not_run(
             worker: None,
             started: None,
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }));
     }
 }

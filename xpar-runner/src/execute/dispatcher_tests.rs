@@ -145,6 +145,7 @@ fn two_binaries() -> TestList {
 
 fn options() -> ExecuteOptions {
     ExecuteOptions {
+        run_id: None,
         max_fail: None,
         run_ignored: RunIgnored::Default,
         capture: true,
@@ -283,6 +284,7 @@ impl Rig<'_> {
             worker: Some(worker),
             started: Some(Duration::ZERO),
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         };
         self.send(WorkerMsg::Finished { outcome });
     }
@@ -392,7 +394,19 @@ fn a_failure_runs_again_after_its_delay_and_its_result_carries_the_attempts() {
     r.tick();
     assert!(matches!(&r.told(0)[..], [ToWorker::Run(c)] if *c == chunk(0, &["t1"])));
     r.finished(0, (0, "t1"), TestStatus::Passed);
-    // Passed on its second attempt: flaky, with the failed one attached.
+    // Passed on its second attempt: flaky, with the failed one attached, and the result
+    // says it is the second.
+    let attempts: Vec<(Attempt, Vec<Attempt>)> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::TestFinished(o) => {
+                Some((o.attempt, o.previous.iter().map(|p| p.attempt).collect()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [(Attempt::after(1), vec![Attempt::FIRST])]);
     assert_eq!(r.results(), [("t1".into(), TestStatus::Passed, 1)]);
     drop(r);
     assert_eq!(

@@ -10,6 +10,10 @@ use crate::plan::{ProcessCosts, RunIgnored};
 /// How to carry out a run.
 #[derive(Clone, Debug)]
 pub struct ExecuteOptions {
+    /// The run's id, when it is recorded: told in [`RunEvent::RunStarted`].
+    ///
+    /// [`RunEvent::RunStarted`]: crate::report::RunEvent::RunStarted
+    pub run_id: Option<String>,
     /// Stop scheduling after this many failures (`--fail-fast` is 1); with `immediate`,
     /// kill the tests still running too.
     pub max_fail: Option<MaxFail>,

@@ -39,7 +39,7 @@ pub fn execute<Q: WorkQueue>(
 ) -> Result<ExecuteEnd, Error> {
     let start = Instant::now();
     let workers = queue.workers();
-    report_start(list, selection, queue.remaining(), workers, sink);
+    report_start(list, selection, (queue.remaining(), workers), opts, sink);
 
     let run_env =
         RunEnv::create(workers, opts.keep_tmp, opts.profile_dir.clone()).map_err(Error::TempDir)?;
@@ -90,8 +90,8 @@ pub fn execute<Q: WorkQueue>(
 fn report_start(
     list: &TestList,
     selection: Selection,
-    to_run: usize,
-    workers: usize,
+    (to_run, workers): (usize, usize),
+    opts: &ExecuteOptions,
     sink: &mut dyn FnMut(RunEvent),
 ) {
     // The opaque binaries this run runs (not those the filters left out).
@@ -109,6 +109,7 @@ fn report_start(
         workers,
         filtered_out: selection.filtered_out,
         opaque,
+        run_id: opts.run_id.clone(),
     });
     for TestKey { binary, name } in selection.ignored {
         sink(RunEvent::TestFinished(TestOutcome {
@@ -120,6 +121,7 @@ fn report_start(
             worker: None,
             started: None,
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }));
     }
 }

@@ -94,6 +94,7 @@ mod tests {
             worker: Some(0),
             started: None,
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }
     }
 

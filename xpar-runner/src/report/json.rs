@@ -118,6 +118,7 @@ mod tests {
                 worker,
                 started: worker.map(|_| Duration::from_millis(500)),
                 previous: Vec::new(),
+                attempt: xpar_metadata::Attempt::FIRST,
             })
         };
         for e in [
@@ -126,6 +127,7 @@ mod tests {
                 workers: 2,
                 filtered_out: 3,
                 opaque: vec![],
+                run_id: None,
             },
             outcome("tests::a", TestStatus::Passed, Some(1)),
             outcome(
@@ -163,6 +165,7 @@ mod tests {
             worker: Some(0),
             started: Some(Duration::ZERO),
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         };
         let passed = TestOutcome {
             status: TestStatus::Passed,

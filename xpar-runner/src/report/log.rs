@@ -85,6 +85,14 @@ impl RunLog {
         }
     }
 
+    /// The id of the run being recorded (its directory's name).
+    pub fn run_id(&self) -> &str {
+        self.dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+    }
+
     /// Flushes the record; the directory it is in, or the first error.
     pub fn finish(mut self) -> std::io::Result<PathBuf> {
         if let Some(e) = self.error.take() {
@@ -229,6 +237,7 @@ mod tests {
             worker: Some(1),
             started: Some(Duration::from_millis(2)),
             previous: vec![],
+            attempt: xpar_metadata::Attempt::FIRST,
         };
         let events = vec![
             RunEvent::TestFinished(outcome),

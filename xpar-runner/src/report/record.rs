@@ -43,6 +43,7 @@ impl RunRecord {
                 workers,
                 filtered_out,
                 opaque,
+                ..
             } => {
                 self.to_run = *to_run;
                 self.workers = *workers;

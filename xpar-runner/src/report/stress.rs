@@ -231,6 +231,7 @@ mod tests {
             worker: Some(0),
             started: None,
             previous: Vec::new(),
+            attempt: xpar_metadata::Attempt::FIRST,
         }
     }
 
