@@ -92,11 +92,10 @@ fn instrumented(binary: &std::path::Path) -> bool {
 /// instrumented, into [`coverage_target_dir`]. Cargo refusing the command line before
 /// building is [`BuildError::Refused`], a usage error.
 pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildOutput, BuildError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // `cargo metadata --no-deps` is cheap and independent of the build: run it alongside.
-    let metadata = spawn_metadata(opts, &cargo);
+    let metadata = spawn_metadata(opts);
     let mut build_opts = opts.clone();
-    let mut build = ProcessBuilder::new(&cargo);
+    let mut build = ProcessBuilder::new(cargo_program());
     let mut metadata = Some(metadata);
     let mut known = None;
     let mut check_instrumented = false;
@@ -118,23 +117,31 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
 type MetadataThread = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
 
 /// `cargo metadata --no-deps` and the rustc sysroot probe, on a thread.
-fn spawn_metadata(opts: &CargoOptions, cargo: &std::ffi::OsStr) -> MetadataThread {
-    let opts = opts.clone();
-    let cargo = cargo.to_owned();
+fn spawn_metadata(opts: &CargoOptions) -> MetadataThread {
+    let cmd = metadata_command(opts);
     std::thread::spawn(move || {
         // Asking rustc costs as much as cargo metadata: both at once.
         let sysroot = std::thread::spawn(sysroot_libs);
-        let mut cmd = MetadataCommand::new();
-        cmd.cargo_path(cargo).no_deps();
-        cmd.other_options(
-            opts.common_args()
-                .into_iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>(),
-        );
         let metadata = cmd.exec();
         (metadata, sysroot.join().unwrap_or_default())
     })
+}
+
+/// The cargo that started us (`CARGO`, set for subcommands), else `cargo` on `PATH`.
+fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// `cargo metadata --no-deps` for the workspace `opts` selects.
+fn metadata_command(opts: &CargoOptions) -> MetadataCommand {
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(cargo_program()).no_deps().other_options(
+        opts.common_args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+    );
+    cmd
 }
 
 fn join_metadata(handle: MetadataThread) -> Result<(Metadata, Vec<PathBuf>), BuildError> {
@@ -270,17 +277,7 @@ pub fn target_dir(opts: &CargoOptions) -> Result<PathBuf, BuildError> {
     if let Some(dir) = &opts.target_dir {
         return Ok(dir.clone());
     }
-    let mut cmd = MetadataCommand::new();
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        cmd.cargo_path(cargo);
-    }
-    cmd.no_deps().other_options(
-        opts.common_args()
-            .into_iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>(),
-    );
-    let metadata = cmd.exec().map_err(metadata_error)?;
+    let metadata = metadata_command(opts).exec().map_err(metadata_error)?;
     Ok(metadata.target_directory.into_std_path_buf())
 }
 

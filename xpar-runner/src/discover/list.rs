@@ -78,6 +78,28 @@ pub struct ListedBinary {
     pub harness: Harness,
 }
 
+#[cfg(test)]
+impl ListedBinary {
+    /// A library binary named `id` holding `tests`, for tests that need a list and no
+    /// process.
+    pub(crate) fn fake_lib(id: &str, tests: Vec<ListedTest>) -> ListedBinary {
+        use super::binary::{binary_id, BinaryKind};
+        ListedBinary {
+            binary: TestBinary {
+                id: binary_id(id, BinaryKind::Lib, id),
+                package: id.to_owned(),
+                kind: BinaryKind::Lib,
+                path: id.into(),
+                cwd: ".".into(),
+                env: vec![],
+                no_listing: None,
+            },
+            harness: Harness::Libtest,
+            content: BinaryContent::Tests(tests),
+        }
+    }
+}
+
 /// How a binary's tests are run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Harness {

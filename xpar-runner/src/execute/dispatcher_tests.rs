@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::discover::{BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary};
+use crate::discover::{ListedBinary, ListedTest, Markers};
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
 use crate::ids::TestId;
 use crate::plan::{self, DistMode, PlanOptions, RunIgnored, TestFilter};
@@ -112,19 +112,7 @@ fn list(bins: &[(&str, Vec<ListedTest>)]) -> TestList {
     TestList {
         binaries: bins
             .iter()
-            .map(|(id, tests)| ListedBinary {
-                binary: TestBinary {
-                    id: crate::discover::binary_id(id, BinaryKind::Lib, id),
-                    package: id.to_string(),
-                    kind: BinaryKind::Lib,
-                    path: id.into(),
-                    cwd: ".".into(),
-                    env: vec![],
-                    no_listing: None,
-                },
-                harness: Harness::Libtest,
-                content: BinaryContent::Tests(tests.clone()),
-            })
+            .map(|(id, tests)| ListedBinary::fake_lib(id, tests.clone()))
             .collect(),
     }
 }

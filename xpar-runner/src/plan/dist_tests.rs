@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use proptest::prelude::*;
 
 use super::*;
-use crate::discover::{
-    BinaryContent, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
-};
+use crate::discover::{BinaryContent, ListedBinary, ListedTest, Markers};
 use crate::plan::split::{effective_serial, module_of};
 use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests, WorkQueue};
 use xpar_protocol::Serial;
@@ -29,30 +27,16 @@ fn list_of(bins: Vec<Vec<T>>) -> TestList {
             .into_iter()
             .enumerate()
             .map(|(b, tests)| {
-                let id = format!("crate{b}");
-                ListedBinary {
-                    binary: TestBinary {
-                        id: crate::discover::binary_id(&id, BinaryKind::Lib, &id),
-                        package: id.clone(),
-                        kind: BinaryKind::Lib,
-                        path: id.clone().into(),
-                        cwd: ".".into(),
-                        env: vec![],
-                        no_listing: None,
-                    },
-                    harness: Harness::Libtest,
-                    content: BinaryContent::Tests(
-                        tests
-                            .into_iter()
-                            .map(|(name, file, markers)| ListedTest {
-                                name,
-                                ignored: false,
-                                source_path: Some(file.to_owned()),
-                                markers,
-                            })
-                            .collect(),
-                    ),
-                }
+                let tests = tests
+                    .into_iter()
+                    .map(|(name, file, markers)| ListedTest {
+                        name,
+                        ignored: false,
+                        source_path: Some(file.to_owned()),
+                        markers,
+                    })
+                    .collect();
+                ListedBinary::fake_lib(&format!("crate{b}"), tests)
             })
             .collect(),
     }

@@ -134,24 +134,15 @@ pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{BinaryKind, Harness, ListedBinary, ListedTest, TestBinary};
+    use crate::discover::{ListedBinary, ListedTest};
 
     pub(crate) fn list_of(bins: &[(&str, &[(&str, bool)])]) -> TestList {
         TestList {
             binaries: bins
                 .iter()
-                .map(|(id, tests)| ListedBinary {
-                    binary: TestBinary {
-                        id: crate::discover::binary_id(id, BinaryKind::Lib, id),
-                        package: id.to_string(),
-                        kind: BinaryKind::Lib,
-                        path: id.into(),
-                        cwd: ".".into(),
-                        env: vec![],
-                        no_listing: None,
-                    },
-                    harness: Harness::Libtest,
-                    content: BinaryContent::Tests(
+                .map(|(id, tests)| {
+                    ListedBinary::fake_lib(
+                        id,
                         tests
                             .iter()
                             .map(|(n, ig)| ListedTest {
@@ -160,7 +151,7 @@ mod tests {
                                 ..ListedTest::default()
                             })
                             .collect(),
-                    ),
+                    )
                 })
                 .collect(),
         }
