@@ -192,6 +192,18 @@ fn the_duration_history_puts_the_slow_test_first() {
     // it reads its result, either of which a loaded machine can make a little late.
     assert!(slow >= 0.3, "{slow}");
     assert_eq!(json["durations"]["dist::two"].as_object().unwrap().len(), 2);
+    // What a process of each measured binary costs is kept too, for the next run's chunks.
+    let costs = json["processes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("process costs in the history: {text}"));
+    assert!(
+        !costs.is_empty()
+            && costs
+                .values()
+                .all(|c| c["mean_test"].as_f64().is_some_and(|m| m > 0.0)
+                    && c["overhead"].as_f64().is_some_and(|o| o >= 0.0)),
+        "{text}"
+    );
 
     let second = run_json(fixture.path(), &["-j", "2"]);
     assert_eq!(second.run.code(), Some(0), "{}", second.run);
