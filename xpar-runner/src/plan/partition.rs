@@ -1,0 +1,417 @@
+//! `--partition KIND:K/N`: the share of a selection that shard K of N runs, so that N CI
+//! machines together run every selected test exactly once. Tests that must stay on one
+//! machine (those sharing a `#[serial(key)]` or a `#[group]`) move together.
+//!
+//! - `slice`: the units dealt round-robin in list order.
+//! - `hash`: a unit goes where the hash of its name sends it, so adding a test moves no
+//!   other.
+//! - `time`: the units packed longest first (by the duration history) onto the shard
+//!   with the least so far, so shards finish together.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use super::durations::Durations;
+use super::filter::{Selection, Unit, UnitTests};
+use crate::discover::{BinaryContent, Markers, TestList};
+use crate::ids::TestKey;
+use xpar_protocol::Serial;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionKind {
+    Slice,
+    Hash,
+    Time,
+}
+
+/// Shard `index` (from 1) of `total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    pub kind: PartitionKind,
+    pub index: usize,
+    pub total: usize,
+}
+
+/// A `--partition` value that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadPartition(pub String);
+
+impl fmt::Display for BadPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value `{}` for --partition: expected slice:K/N, hash:K/N or time:K/N \
+             with 1 <= K <= N",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadPartition {}
+
+impl FromStr for Partition {
+    type Err = BadPartition;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadPartition(s.to_owned());
+        let (kind, shard) = s.split_once(':').ok_or_else(bad)?;
+        let kind = match kind {
+            "slice" => PartitionKind::Slice,
+            "hash" => PartitionKind::Hash,
+            "time" => PartitionKind::Time,
+            _ => return Err(bad()),
+        };
+        let (k, n) = shard.split_once('/').ok_or_else(bad)?;
+        let (index, total): (usize, usize) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index == 0 || index > total {
+            return Err(bad());
+        }
+        Ok(Partition { kind, index, total })
+    }
+}
+
+/// What moves between shards as one: a test, or the tests bound to one machine by a
+/// serial key or a group.
+struct Atom {
+    /// What `hash` hashes: the test's binary id and name, or the key or group.
+    name: String,
+    tests: Vec<TestKey>,
+}
+
+/// The part of `selection` that `p`'s shard runs. The tests the other shards run count as
+/// filtered out; each ignored test is reported by one shard only (the one `hash` gives
+/// it), so that merged reports hold every test once.
+pub fn partition(
+    list: &TestList,
+    selection: &Selection,
+    durations: &Durations,
+    p: &Partition,
+) -> Selection {
+    let atoms = atoms(list, selection);
+    let shard_of: Vec<usize> = match p.kind {
+        PartitionKind::Slice => (0..atoms.len()).map(|i| i % p.total).collect(),
+        PartitionKind::Hash => atoms
+            .iter()
+            .map(|a| (fnv1a(&a.name) % p.total as u64) as usize)
+            .collect(),
+        PartitionKind::Time => pack_by_time(list, &atoms, durations, p.total),
+    };
+    let mut kept: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut out = Selection {
+        filtered_out: selection.filtered_out,
+        ..Selection::default()
+    };
+    for (atom, shard) in atoms.iter().zip(shard_of) {
+        if shard + 1 == p.index {
+            for t in &atom.tests {
+                kept.entry(t.binary).or_default().push(t.name.clone());
+            }
+        } else {
+            out.filtered_out += atom.tests.len();
+        }
+    }
+    // Back to units, in the selection's order.
+    for u in &selection.units {
+        match &u.tests {
+            UnitTests::Opaque => {
+                if kept.contains_key(&u.binary) {
+                    out.units.push(u.clone());
+                }
+            }
+            UnitTests::Named(names) => {
+                let Some(mine) = kept.get(&u.binary) else {
+                    continue;
+                };
+                let keep: Vec<String> =
+                    names.iter().filter(|n| mine.contains(n)).cloned().collect();
+                if !keep.is_empty() {
+                    out.units.push(Unit {
+                        binary: u.binary,
+                        tests: UnitTests::Named(keep),
+                    });
+                }
+            }
+        }
+    }
+    for t in &selection.ignored {
+        let name = format!("{} {}", list.binaries[t.binary].binary.id, t.name);
+        if (fnv1a(&name) % p.total as u64) as usize + 1 == p.index {
+            out.ignored.push(t.clone());
+        } else {
+            out.filtered_out += 1;
+        }
+    }
+    out
+}
+
+/// The selection's tests as atoms, in list order: tests sharing a serial key or a group
+/// are one atom (keys and groups linked through shared tests join too).
+fn atoms(list: &TestList, selection: &Selection) -> Vec<Atom> {
+    let mut atoms: Vec<Atom> = Vec::new();
+    // key or group label -> atom index
+    let mut bound: HashMap<String, usize> = HashMap::new();
+    for u in &selection.units {
+        let id = list.binaries[u.binary].binary.id.as_str();
+        let names: Vec<&str> = match &u.tests {
+            UnitTests::Opaque => vec![id],
+            UnitTests::Named(n) => n.iter().map(String::as_str).collect(),
+        };
+        for name in names {
+            let key = TestKey::new(u.binary, name);
+            let labels = labels(markers_of(list, u.binary, name));
+            let home = labels.iter().find_map(|l| bound.get(l).copied());
+            match home {
+                Some(i) => {
+                    atoms[i].tests.push(key);
+                    for l in labels {
+                        bound.entry(l).or_insert(i);
+                    }
+                }
+                None => {
+                    let name = labels
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| format!("{id} {name}"));
+                    for l in labels {
+                        bound.insert(l, atoms.len());
+                    }
+                    atoms.push(Atom {
+                        name,
+                        tests: vec![key],
+                    });
+                }
+            }
+        }
+    }
+    atoms
+}
+
+/// The labels that bind a test to others: its serial keys and its group.
+fn labels(m: Option<&Markers>) -> Vec<String> {
+    let Some(m) = m else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Serial::Keys(keys) = &m.serial {
+        out.extend(keys.iter().map(|k| format!("serial key {k}")));
+    }
+    if let Some(g) = &m.group {
+        out.push(format!("group {g}"));
+    }
+    out
+}
+
+fn markers_of<'a>(list: &'a TestList, binary: usize, name: &str) -> Option<&'a Markers> {
+    match &list.binaries[binary].content {
+        BinaryContent::Tests(tests) => tests.iter().find(|t| t.name == name).map(|t| &t.markers),
+        BinaryContent::Opaque { .. } => None,
+    }
+}
+
+/// Longest first onto the shard with the least expected time so far (ties: the lower
+/// shard), which keeps the largest shard within the longest atom of the ideal.
+fn pack_by_time(
+    list: &TestList,
+    atoms: &[Atom],
+    durations: &Durations,
+    total: usize,
+) -> Vec<usize> {
+    let time = |a: &Atom| -> f64 {
+        a.tests
+            .iter()
+            .map(|t| durations.estimator(list.binaries[t.binary].binary.id.as_str())(&t.name))
+            .sum()
+    };
+    let times: Vec<f64> = atoms.iter().map(time).collect();
+    let mut order: Vec<usize> = (0..atoms.len()).collect();
+    order.sort_by(|&a, &b| times[b].total_cmp(&times[a]));
+    let mut load = vec![0.0_f64; total];
+    let mut shard_of = vec![0; atoms.len()];
+    for i in order {
+        let least = (0..total)
+            .min_by(|&a, &b| load[a].total_cmp(&load[b]))
+            .unwrap_or(0);
+        load[least] += times[i];
+        shard_of[i] = least;
+    }
+    shard_of
+}
+
+/// FNV-1a, 64 bits. Written here rather than taken from std: a shard must be the same on
+/// every machine and with every toolchain, and std's hashers promise neither.
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_parse_and_bad_ones_are_refused() {
+        assert_eq!(
+            "time:2/4".parse(),
+            Ok(Partition {
+                kind: PartitionKind::Time,
+                index: 2,
+                total: 4
+            })
+        );
+        for bad in [
+            "time:0/4",
+            "time:5/4",
+            "count:1/2",
+            "slice:1",
+            "hash:a/b",
+            "",
+        ] {
+            let err = bad.parse::<Partition>().unwrap_err();
+            assert!(err.to_string().contains("--partition"), "{err}");
+        }
+    }
+
+    use crate::discover::{binary_id, BinaryKind, Harness, ListedBinary, ListedTest, TestBinary};
+    use crate::plan::{select, TestFilter};
+
+    /// Binary `b0` with `n` tests `t00..`, test `t03` and `t05` sharing serial key `db`,
+    /// `t07` and `t08` in group `g`, `t09` ignored; test `tNN` takes NN+1 seconds.
+    fn fixture(n: usize) -> (TestList, Durations) {
+        let tests = (0..n)
+            .map(|i| ListedTest {
+                name: format!("t{i:02}"),
+                ignored: i == 9,
+                source_path: None,
+                markers: Markers {
+                    serial: if i == 3 || i == 5 {
+                        Serial::Keys(vec!["db".into()])
+                    } else {
+                        Serial::No
+                    },
+                    group: (i == 7 || i == 8).then(|| "g".to_owned()),
+                    ..Markers::default()
+                },
+            })
+            .collect();
+        let list = TestList {
+            binaries: vec![ListedBinary {
+                binary: TestBinary {
+                    id: binary_id("b0", BinaryKind::Lib, "b0"),
+                    package: "b0".into(),
+                    kind: BinaryKind::Lib,
+                    path: "b0".into(),
+                    cwd: ".".into(),
+                    env: vec![],
+                    no_listing: None,
+                },
+                content: BinaryContent::Tests(tests),
+                harness: Harness::Libtest,
+            }],
+        };
+        let mut d = Durations::default();
+        d.merge_run(
+            (0..n)
+                .map(|i| ("b0", format!("t{i:02}"), (i + 1) as f64))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|(b, t, s)| (*b, t.as_str(), *s)),
+        );
+        (list, d)
+    }
+
+    fn names(sel: &Selection) -> Vec<String> {
+        sel.units
+            .iter()
+            .flat_map(|u| match &u.tests {
+                UnitTests::Named(n) => n.clone(),
+                UnitTests::Opaque => vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_test_runs_on_exactly_one_shard_and_bound_tests_together() {
+        let (list, d) = fixture(40);
+        let all = select(&list, &TestFilter::default());
+        for kind in [
+            PartitionKind::Slice,
+            PartitionKind::Hash,
+            PartitionKind::Time,
+        ] {
+            for total in [1, 2, 3, 4, 8] {
+                let mut seen: Vec<String> = Vec::new();
+                let mut ignored = 0;
+                for index in 1..=total {
+                    let p = Partition { kind, index, total };
+                    let part = partition(&list, &all, &d, &p);
+                    let mine = names(&part);
+                    for bound in [["t03", "t05"], ["t07", "t08"]] {
+                        let here = bound
+                            .iter()
+                            .filter(|t| mine.contains(&t.to_string()))
+                            .count();
+                        assert!(here == 0 || here == 2, "{kind:?} {index}/{total}: {mine:?}");
+                    }
+                    assert_eq!(
+                        part.run_count() + part.ignored.len() + part.filtered_out,
+                        all.run_count() + all.ignored.len() + all.filtered_out,
+                        "{kind:?} {index}/{total}"
+                    );
+                    ignored += part.ignored.len();
+                    seen.extend(mine);
+                }
+                seen.sort();
+                let mut expected = names(&all);
+                expected.sort();
+                assert_eq!(seen, expected, "{kind:?} /{total}");
+                assert_eq!(ignored, all.ignored.len(), "{kind:?} /{total}");
+            }
+        }
+    }
+
+    /// `time` keeps the largest shard within the longest unit of the ideal.
+    #[test]
+    fn time_shards_finish_together() {
+        let (list, d) = fixture(40);
+        let all = select(&list, &TestFilter::default());
+        let secs = |sel: &Selection| -> f64 {
+            names(sel)
+                .iter()
+                .map(|n| d.get("b0", n).unwrap_or_default())
+                .sum()
+        };
+        let total_secs = secs(&all);
+        for total in [2, 4, 8] {
+            let largest = (1..=total)
+                .map(|index| {
+                    let p = Partition {
+                        kind: PartitionKind::Time,
+                        index,
+                        total,
+                    };
+                    secs(&partition(&list, &all, &d, &p))
+                })
+                .fold(0.0, f64::max);
+            let ideal = (total_secs / total as f64).max(40.0);
+            assert!(
+                largest <= 1.1 * ideal,
+                "{total} shards: {largest} against {ideal}"
+            );
+        }
+    }
+
+    #[test]
+    fn fnv1a_is_the_published_function() {
+        // The FNV test vectors.
+        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
