@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use std::fmt;
+
 use crate::exit_codes;
 
 /// The command line asks for something that cannot be done.
@@ -28,6 +30,8 @@ pub enum UsageError {
     BadRegex { value: String, why: String },
     #[error("invalid value `{0}` for --maxfail: expected N or N:immediate, N at least 1")]
     BadMaxFail(String),
+    #[error(transparent)]
+    BadPartition(#[from] BadPartition),
     #[error("{flag} must be at least 1")]
     NotPositive { flag: &'static str },
     #[error("{tests} tests x --count {count} is more than {max} runs; select fewer tests or lower --count")]
@@ -249,3 +253,20 @@ pub enum RunLogError {
         expected: u32,
     },
 }
+
+/// A `--partition` value that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadPartition(pub String);
+
+impl fmt::Display for BadPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid value `{}` for --partition: expected slice:K/N, hash:K/N or time:K/N \
+             with 1 <= K <= N",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadPartition {}

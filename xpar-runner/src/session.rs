@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub coverage: Option<CoverageConfig>,
     /// Extra arguments for every test process.
     pub test_args: Vec<String>,
+    /// `--partition`: only this shard's share of the selected tests runs.
+    pub partition: Option<plan::Partition>,
 }
 
 /// How a run ended.
@@ -112,17 +114,16 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         None => None,
     };
     let list = &found.list;
-    let selection = plan::select(list, &opts.filter);
+    let history = load_history(&history_path_of(&found, coverage.is_some()), reporter);
+    let mut selection = plan::select(list, &opts.filter);
+    if let Some(p) = &opts.partition {
+        selection = plan::partition(list, &selection, &history.durations, p);
+    }
     // With nothing to run the caller's error says it all. The run still goes through, so
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    // Instrumented tests run slower: their durations are kept apart.
-    let history_path = match coverage {
-        Some(_) => history::path(&discover::coverage_target_dir(&found.target_dir)),
-        None => history::path(&found.target_dir),
-    };
-    let history = load_history(&history_path, reporter);
+    let history_path = history_path_of(&found, coverage.is_some());
     let schedule = plan::plan(
         list,
         &selection,
@@ -176,6 +177,16 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         add_coverage(&mut run_end, session, dir, &found)?;
     }
     Ok(run_end)
+}
+
+/// Where the duration history is. Instrumented tests run slower: their durations are
+/// kept apart.
+fn history_path_of(found: &Discovered, coverage: bool) -> PathBuf {
+    if coverage {
+        history::path(&discover::coverage_target_dir(&found.target_dir))
+    } else {
+        history::path(&found.target_dir)
+    }
 }
 
 /// The duration history; an empty one, with a warning, when it cannot be read.

@@ -325,6 +325,12 @@ pub struct RunnerArgs {
     /// Cap the number of workers, whatever -j says.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub maxprocesses: Option<usize>,
+    /// Run only shard K of N (from 1) of the selected tests: `slice:K/N` deals them
+    /// round-robin, `hash:K/N` by name (a test stays in its shard as tests are added),
+    /// `time:K/N` packs them longest first by the duration history. Tests sharing a
+    /// serial key or a group stay in one shard.
+    #[arg(long, value_name = "KIND:K/N")]
+    pub partition: Option<String>,
     /// How tests are shared among workers.
     #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
     pub dist: DistMode,

@@ -192,6 +192,12 @@ impl RunConfig {
                 r.fail_under_lines,
             )?,
             test_args,
+            partition: r
+                .partition
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(UsageError::BadPartition)?,
         };
         Ok(RunConfig {
             run,

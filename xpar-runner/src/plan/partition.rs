@@ -9,7 +9,6 @@
 //!   with the least so far, so shards finish together.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 
 use super::durations::Durations;
@@ -33,22 +32,7 @@ pub struct Partition {
     pub total: usize,
 }
 
-/// A `--partition` value that does not parse.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BadPartition(pub String);
-
-impl fmt::Display for BadPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid value `{}` for --partition: expected slice:K/N, hash:K/N or time:K/N \
-             with 1 <= K <= N",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for BadPartition {}
+pub use crate::errors::BadPartition;
 
 impl FromStr for Partition {
     type Err = BadPartition;
@@ -96,7 +80,7 @@ pub fn partition(
         PartitionKind::Slice => (0..atoms.len()).map(|i| i % p.total).collect(),
         PartitionKind::Hash => atoms
             .iter()
-            .map(|a| (fnv1a(&a.name) % p.total as u64) as usize)
+            .map(|a| shard_by_hash(&a.name, p.total))
             .collect(),
         PartitionKind::Time => pack_by_time(list, &atoms, durations, p.total),
     };
@@ -139,7 +123,7 @@ pub fn partition(
     }
     for t in &selection.ignored {
         let name = format!("{} {}", list.binaries[t.binary].binary.id, t.name);
-        if (fnv1a(&name) % p.total as u64) as usize + 1 == p.index {
+        if shard_by_hash(&name, p.total) + 1 == p.index {
             out.ignored.push(t.clone());
         } else {
             out.filtered_out += 1;
@@ -241,15 +225,12 @@ fn pack_by_time(
     shard_of
 }
 
-/// FNV-1a, 64 bits. Written here rather than taken from std: a shard must be the same on
-/// every machine and with every toolchain, and std's hashers promise neither.
-fn fnv1a(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// The shard (from 0) of `total` that `name` hashes to: xxh3 (the hash nextest's
+/// partitions use), whose value is fixed by its specification, the same on every machine
+/// and toolchain; its high bits decide (multiply and shift).
+fn shard_by_hash(name: &str, total: usize) -> usize {
+    let h = xxhash_rust::xxh3::xxh3_64(name.as_bytes());
+    ((u128::from(h) * total as u128) >> 64) as usize
 }
 
 #[cfg(test)]
@@ -409,9 +390,14 @@ mod tests {
     }
 
     #[test]
-    fn fnv1a_is_the_published_function() {
-        // The FNV test vectors.
-        assert_eq!(fnv1a(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a("a"), 0xaf63_dc4c_8601_ec8c);
+    fn hash_shards_are_even_on_names_that_differ_in_a_number() {
+        let mut counts = [0usize; 3];
+        for i in 0..3000 {
+            counts[shard_by_hash(&format!("tiny0 tests::m{}::t{}", i / 50, i % 50), 3)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (900..=1100).contains(&c)),
+            "{counts:?}"
+        );
     }
 }
