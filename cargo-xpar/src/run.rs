@@ -18,6 +18,9 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
         show_failures: true,
         expected: None,
     });
+    if let Some(said) = &cfg.partition_source {
+        eprintln!("{:>12} {said}", "Partition");
+    }
     let end = session::run(&cfg.run, &mut terminal)?;
     terminal.finish(&end.record);
     if end.signal.is_some() {

@@ -256,16 +256,23 @@ pub enum RunLogError {
 
 /// A `--partition` value that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BadPartition(pub String);
+pub enum BadPartition {
+    /// Not `KIND:K/N` (or `KIND:auto`) with 1 <= K <= N.
+    Syntax(String),
+    /// `auto`, and the CI's variables give no shard: why.
+    Ci(String),
+}
 
 impl fmt::Display for BadPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid value `{}` for --partition: expected slice:K/N, hash:K/N or time:K/N \
-             with 1 <= K <= N",
-            self.0
-        )
+        match self {
+            BadPartition::Syntax(value) => write!(
+                f,
+                "invalid value `{value}` for --partition: expected slice:K/N, hash:K/N, \
+                 time:K/N with 1 <= K <= N, or auto"
+            ),
+            BadPartition::Ci(why) => write!(f, "--partition auto: {why}"),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
-use crate::plan::{RunIgnored, TestFilter};
+use crate::plan::{self, BadPartition, Partition, PartitionKind, RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::session::{RunOptions, StressOptions};
 
@@ -27,6 +27,8 @@ pub struct StressConfig {
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     pub run: RunOptions,
+    /// Where `--partition auto` found its shard, to say so.
+    pub partition_source: Option<String>,
     /// Stop at the first failure (cargo test's and nextest's default).
     pub fail_fast: bool,
     pub success_output: OutputWhen,
@@ -140,6 +142,12 @@ impl RunConfig {
             OutputWhen::Never
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
+        let partition = r
+            .partition
+            .as_deref()
+            .map(parse_partition)
+            .transpose()
+            .map_err(UsageError::BadPartition)?;
         let json = checked_file("--json report", r.json)?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
@@ -192,15 +200,11 @@ impl RunConfig {
                 r.fail_under_lines,
             )?,
             test_args,
-            partition: r
-                .partition
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(UsageError::BadPartition)?,
+            partition: partition.as_ref().map(|(p, _)| *p),
         };
         Ok(RunConfig {
             run,
+            partition_source: partition.and_then(|(_, said)| said),
             // cargo test and nextest both stop at the first failure unless told otherwise.
             fail_fast: !r.no_fail_fast,
             success_output,
@@ -249,6 +253,23 @@ fn coverage_config(
         output,
         fail_under_lines,
     }))
+}
+
+/// `--partition`: `KIND:K/N`, or `auto` / `KIND:auto` (`time` by default) from the CI's
+/// variables, with where they came from.
+fn parse_partition(value: &str) -> Result<(Partition, Option<String>), BadPartition> {
+    let kind = match value {
+        "auto" => Some(PartitionKind::Time),
+        "slice:auto" => Some(PartitionKind::Slice),
+        "hash:auto" => Some(PartitionKind::Hash),
+        "time:auto" => Some(PartitionKind::Time),
+        _ => None,
+    };
+    match kind {
+        Some(kind) => plan::partition_from_ci(kind, |k| std::env::var(k).ok())
+            .map(|(p, said)| (p, Some(said))),
+        None => value.parse().map(|p| (p, None)),
+    }
 }
 
 /// `path`, once a report can be written there ([`writable::check_report_file`]).

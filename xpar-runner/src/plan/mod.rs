@@ -18,6 +18,8 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
-pub use partition::{partition, BadPartition, Partition, PartitionKind};
+pub use partition::{
+    from_ci as partition_from_ci, partition, BadPartition, Partition, PartitionKind,
+};
 pub use queue::{Chunk, Next, WorkQueue};
 pub use schedule::Schedule;

@@ -38,7 +38,7 @@ impl FromStr for Partition {
     type Err = BadPartition;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadPartition(s.to_owned());
+        let bad = || BadPartition::Syntax(s.to_owned());
         let (kind, shard) = s.split_once(':').ok_or_else(bad)?;
         let kind = match kind {
             "slice" => PartitionKind::Slice,
@@ -56,6 +56,68 @@ impl FromStr for Partition {
         }
         Ok(Partition { kind, index, total })
     }
+}
+
+/// The CI systems whose shard variables `--partition auto` reads, in the order tried:
+/// (name, index variable, total variable, whether the index counts from 1).
+const CI_SHARDS: &[(&str, &str, &str, bool)] = &[
+    ("GitLab", "CI_NODE_INDEX", "CI_NODE_TOTAL", true),
+    ("CircleCI", "CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", false),
+    (
+        "Buildkite",
+        "BUILDKITE_PARALLEL_JOB",
+        "BUILDKITE_PARALLEL_JOB_COUNT",
+        false,
+    ),
+    (
+        "a Kubernetes Indexed Job",
+        "JOB_COMPLETION_INDEX",
+        "XPAR_PARTITION_TOTAL",
+        false,
+    ),
+];
+
+/// `--partition auto` (or `KIND:auto`): the shard the CI's variables give, read through
+/// `var`, and a line saying where it came from. An error when no CI's variables are set,
+/// or when they are not a shard.
+pub fn from_ci(
+    kind: PartitionKind,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(Partition, String), BadPartition> {
+    for (ci, index_var, total_var, one_based) in CI_SHARDS {
+        let Some(index) = var(index_var) else {
+            continue;
+        };
+        let total = var(total_var).ok_or_else(|| {
+            BadPartition::Ci(format!("{index_var} is set but {total_var} is not"))
+        })?;
+        let bad = || {
+            BadPartition::Ci(format!(
+                "{index_var}={index}, {total_var}={total} is not a shard K of N"
+            ))
+        };
+        let i: usize = index.trim().parse().map_err(|_| bad())?;
+        let n: usize = total.trim().parse().map_err(|_| bad())?;
+        let k = if *one_based { i } else { i + 1 };
+        if k == 0 || k > n {
+            return Err(bad());
+        }
+        let p = Partition {
+            kind,
+            index: k,
+            total: n,
+        };
+        let said = format!("shard {k} of {n} from {ci} ({index_var}={index}, {total_var}={total})");
+        return Ok((p, said));
+    }
+    let known: Vec<String> = CI_SHARDS
+        .iter()
+        .map(|(ci, i, t, _)| format!("{ci} {i}/{t}"))
+        .collect();
+    Err(BadPartition::Ci(format!(
+        "no CI shard variables are set (read: {})",
+        known.join(", ")
+    )))
 }
 
 /// What moves between shards as one: a test, or the tests bound to one machine by a
@@ -387,6 +449,65 @@ mod tests {
                 "{total} shards: {largest} against {ideal}"
             );
         }
+    }
+
+    #[test]
+    fn auto_reads_each_ci_and_says_which() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let (p, said) = from_ci(
+            PartitionKind::Time,
+            env(&[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "4")]),
+        )
+        .unwrap();
+        assert_eq!((p.index, p.total), (2, 4));
+        assert!(said.contains("GitLab"), "{said}");
+        let (p, _) = from_ci(
+            PartitionKind::Hash,
+            env(&[("CIRCLE_NODE_INDEX", "0"), ("CIRCLE_NODE_TOTAL", "3")]),
+        )
+        .unwrap();
+        assert_eq!((p.kind, p.index, p.total), (PartitionKind::Hash, 1, 3));
+        let (p, _) = from_ci(
+            PartitionKind::Time,
+            env(&[
+                ("BUILDKITE_PARALLEL_JOB", "4"),
+                ("BUILDKITE_PARALLEL_JOB_COUNT", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((p.index, p.total), (5, 5));
+        let (p, said) = from_ci(
+            PartitionKind::Time,
+            env(&[("JOB_COMPLETION_INDEX", "1"), ("XPAR_PARTITION_TOTAL", "2")]),
+        )
+        .unwrap();
+        assert_eq!((p.index, p.total), (2, 2));
+        assert!(said.contains("Kubernetes"), "{said}");
+        let none = from_ci(PartitionKind::Time, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains("no CI shard variables") && none.contains("CI_NODE_INDEX"),
+            "{none}"
+        );
+        let half = from_ci(PartitionKind::Time, env(&[("JOB_COMPLETION_INDEX", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(half.contains("XPAR_PARTITION_TOTAL is not"), "{half}");
+        let out = from_ci(
+            PartitionKind::Time,
+            env(&[("CI_NODE_INDEX", "5"), ("CI_NODE_TOTAL", "4")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(out.contains("CI_NODE_INDEX=5"), "{out}");
     }
 
     #[test]
