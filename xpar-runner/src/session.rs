@@ -57,6 +57,9 @@ pub struct RunOptions {
     pub test_args: Vec<String>,
     /// `--partition`: only this shard's share of the selected tests runs.
     pub partition: Option<plan::Partition>,
+    /// `--durations FILE`: the duration history is read from and written to this file
+    /// instead of the target dir's, so CI can carry it between runs.
+    pub durations_file: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -114,7 +117,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         None => None,
     };
     let list = &found.list;
-    let history = load_history(&history_path_of(&found, coverage.is_some()), reporter);
+    let history = load_history(&history_path_of(opts, &found, coverage.is_some()), reporter);
     let mut selection = plan::select(list, &opts.filter);
     if let Some(p) = &opts.partition {
         selection = plan::partition(list, &selection, &history.durations, p);
@@ -123,7 +126,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    let history_path = history_path_of(&found, coverage.is_some());
+    let history_path = history_path_of(opts, &found, coverage.is_some());
     let schedule = plan::plan(
         list,
         &selection,
@@ -179,9 +182,12 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     Ok(run_end)
 }
 
-/// Where the duration history is. Instrumented tests run slower: their durations are
-/// kept apart.
-fn history_path_of(found: &Discovered, coverage: bool) -> PathBuf {
+/// Where the duration history is: `--durations FILE`, else under the target dir.
+/// Instrumented tests run slower: their durations are kept apart.
+fn history_path_of(opts: &RunOptions, found: &Discovered, coverage: bool) -> PathBuf {
+    if let Some(file) = &opts.durations_file {
+        return file.clone();
+    }
     if coverage {
         history::path(&discover::coverage_target_dir(&found.target_dir))
     } else {

@@ -331,6 +331,10 @@ pub struct RunnerArgs {
     /// serial key or a group stay in one shard.
     #[arg(long, value_name = "KIND:K/N")]
     pub partition: Option<String>,
+    /// Read the duration history from FILE and write it back there, instead of the
+    /// target dir's (for CI to carry between runs; a missing file is an empty history).
+    #[arg(long, value_name = "FILE")]
+    pub durations: Option<PathBuf>,
     /// How tests are shared among workers.
     #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
     pub dist: DistMode,

@@ -201,6 +201,7 @@ impl RunConfig {
             )?,
             test_args,
             partition: partition.as_ref().map(|(p, _)| *p),
+            durations_file: checked_file("--durations history", r.durations)?,
         };
         Ok(RunConfig {
             run,
