@@ -142,12 +142,16 @@ impl RunConfig {
             OutputWhen::Never
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
-        let partition = r
-            .partition
-            .as_deref()
-            .map(parse_partition)
-            .transpose()
-            .map_err(UsageError::BadPartition)?;
+        let partition = match r.partition.as_deref() {
+            Some(value) => Some(parse_partition(value)),
+            None => bazel_shard(|k| std::env::var(k).ok()),
+        }
+        .transpose()
+        .map_err(UsageError::BadPartition)?;
+        // Bazel asks for the JUnit there.
+        let junit = r
+            .junit
+            .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from));
         let json = checked_file("--json report", r.json)?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
@@ -191,7 +195,7 @@ impl RunConfig {
             max_worker_restart: r.max_worker_restart,
             // Shown, or written to the JSON report.
             keep_passing_output: success_output != OutputWhen::Never || json.is_some(),
-            junit: checked_file("--junit report", r.junit)?,
+            junit: checked_file("--junit report", junit)?,
             json,
             coverage: coverage_config(
                 r.coverage,
@@ -271,6 +275,36 @@ fn parse_partition(value: &str) -> Result<(Partition, Option<String>), BadPartit
             .map(|(p, said)| (p, Some(said))),
         None => value.parse().map(|p| (p, None)),
     }
+}
+
+/// Bazel's test sharding (`TEST_TOTAL_SHARDS`, `TEST_SHARD_INDEX` from 0), by hash:
+/// every shard computes the same split without a history.
+fn bazel_shard(
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<Result<(Partition, Option<String>), BadPartition>> {
+    let total = var("TEST_TOTAL_SHARDS")?;
+    let index = var("TEST_SHARD_INDEX")?;
+    let bad = || {
+        BadPartition::Ci(format!(
+            "TEST_SHARD_INDEX={index}, TEST_TOTAL_SHARDS={total} is not a shard K of N"
+        ))
+    };
+    let (Ok(i), Ok(n)) = (index.trim().parse::<usize>(), total.trim().parse::<usize>()) else {
+        return Some(Err(bad()));
+    };
+    if i >= n {
+        return Some(Err(bad()));
+    }
+    let p = Partition {
+        kind: PartitionKind::Hash,
+        index: i + 1,
+        total: n,
+    };
+    let said = format!(
+        "shard {} of {n} from Bazel (TEST_SHARD_INDEX={index}, TEST_TOTAL_SHARDS={total})",
+        i + 1
+    );
+    Some(Ok((p, Some(said))))
 }
 
 /// `path`, once a report can be written there ([`writable::check_report_file`]).

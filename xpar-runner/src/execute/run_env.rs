@@ -35,9 +35,14 @@ impl RunEnv {
             std::collections::hash_map::RandomState::new()
                 .hash_one((std::process::id(), std::time::SystemTime::now()))
         );
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("xpar-{}-", &uid[..8]))
-            .tempdir()?;
+        let prefix = format!("xpar-{}-", &uid[..8]);
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // Under Bazel, the test's own temp dir.
+        let dir = match std::env::var_os("TEST_TMPDIR") {
+            Some(root) => builder.tempdir_in(root)?,
+            None => builder.tempdir()?,
+        };
         std::fs::create_dir(dir.path().join("shared"))?;
         for w in 0..workers {
             std::fs::create_dir(dir.path().join(worker_name(w)))?;
