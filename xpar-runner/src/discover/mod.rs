@@ -5,6 +5,7 @@ mod build;
 mod cargo_stderr;
 mod env;
 mod harness;
+mod identity;
 mod list;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
@@ -12,6 +13,7 @@ pub use build::{
     build_test_binaries, coverage_target_dir, target_dir, BuildOutput, COVERAGE_RUSTFLAGS,
 };
 pub use env::rustc_program;
+pub use identity::build_identity;
 pub use list::{
     list_all, parse_json_list, parse_terse_list, BinaryContent, Harness, ListedBinary, ListedTest,
     Markers, TestList,
