@@ -6,6 +6,7 @@ pub mod cli;
 pub mod display;
 mod list;
 mod list_output;
+mod merge;
 mod replay;
 mod run;
 mod stress;
@@ -50,6 +51,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::List(cfg) => list::list(&cfg),
             Invocation::Stress(cfg) => stress::stress(&cfg),
             Invocation::Replay(cfg) => replay::replay(&cfg),
+            Invocation::Merge(cfg) => merge::merge(&cfg),
         });
     match result {
         Ok(code) => code,

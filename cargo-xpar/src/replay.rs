@@ -49,7 +49,11 @@ pub(crate) fn replay(cfg: &ReplayConfig) -> Result<i32, Error> {
         report::write_junit(&record, path)?;
     }
     if let Some(path) = &cfg.json {
-        report::write_json(&record, &header.dist, path)?;
+        let meta = report::ReportMeta {
+            run_id: Some(header.run_id.clone()),
+            ..report::ReportMeta::default()
+        };
+        report::write_json(&record, &header.dist, &meta, path)?;
     }
     if let Some(sig) = signal {
         return Ok(exit_codes::interrupted(sig));

@@ -53,7 +53,7 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
 }
 
 /// Prints the coverage table and where the reports went.
-fn show_coverage(result: &coverage::CoverageResult) {
+pub(crate) fn show_coverage(result: &coverage::CoverageResult) {
     eprintln!(
         "{:>12} merged from {}",
         "Coverage",

@@ -30,7 +30,7 @@ pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
 pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 pub use report::{
-    DistMode, ReportAttempt, ReportCounts, ReportTest, ReportTestStatus, RunReport,
-    REPORT_FORMAT_VERSION,
+    DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportPartition, ReportShard,
+    ReportTest, ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,
 };
 pub use versioned::ReadError;

@@ -29,6 +29,58 @@ pub struct RunReport {
     /// One entry per selected test (per worker under `--dist each`), in the order the
     /// results arrived.
     pub tests: Vec<ReportTest>,
+    /// The run's id, as its record under `<target-dir>/xpar/runs` is named. Absent in a
+    /// merged report (see `shards`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// `--partition`: the shard this run was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<ReportPartition>,
+    /// Under `--results-dir`, and after a merge: the identity of the build (or archive)
+    /// the tests ran from, a hash of every test binary and of the executables its tests
+    /// spawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    /// Under `--results-dir`: every test the run's partition was cut from (all selected
+    /// tests, ignored ones too), by binary, so that a merge can tell a test that no shard
+    /// ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<ReportBinaryTests>,
+    /// After a merge: the shards merged, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ReportShard>,
+}
+
+/// Which shard of how many a run was (`--partition KIND:K/N`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ReportPartition {
+    /// `slice`, `hash` or `time`.
+    pub kind: String,
+    /// From 1.
+    pub index: usize,
+    pub total: usize,
+}
+
+/// The tests of one binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ReportBinaryTests {
+    pub binary_id: BinaryId,
+    pub tests: Vec<String>,
+}
+
+/// One shard of a merged report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ReportShard {
+    /// From 1 (1 for a run without `--partition`).
+    pub index: usize,
+    pub run_id: Option<String>,
+    /// Its workers are numbered from `first-worker` in the merged report (`gw{N}`).
+    pub first_worker: usize,
+    pub workers: usize,
+    pub wall_secs: f64,
 }
 
 /// How tests were shared among workers (`--dist`).
@@ -87,6 +139,9 @@ pub struct ReportTest {
     /// Earlier attempts that failed, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous: Vec<ReportAttempt>,
+    /// In a merged report: the shard (from 1) that reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<usize>,
 }
 
 /// How a test ended. A reader must handle every value, so a new one raises

@@ -128,6 +128,12 @@ pub enum ReportError {
     },
     #[error("could not write to stdout")]
     Stdout(#[source] std::io::Error),
+    #[error("could not write {} to the results directory", path.display())]
+    ResultsDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Making the coverage report failed.
@@ -189,6 +195,8 @@ pub enum Error {
     Signals(#[source] std::io::Error),
     #[error(transparent)]
     RunLog(#[from] RunLogError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
 }
 
 impl Error {
@@ -205,6 +213,11 @@ impl Error {
             }
             Error::RunLog(_) => exit_codes::SETUP_ERROR,
             Error::Coverage(_) => exit_codes::COVERAGE_ERROR,
+            Error::Merge(MergeError::Write { .. }) => exit_codes::WRITE_OUTPUT_ERROR,
+            Error::Merge(MergeError::CoverageBuild { .. } | MergeError::NoCoverage { .. }) => {
+                exit_codes::COVERAGE_ERROR
+            }
+            Error::Merge(_) => exit_codes::MERGE_MISMATCH,
         }
     }
 
@@ -252,6 +265,87 @@ pub enum RunLogError {
         found: u32,
         expected: u32,
     },
+}
+
+/// `cargo xpar merge`: the results given do not make one run.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("no results directory given")]
+    NoShards,
+    #[error("{} is not a results directory of `cargo xpar run --results-dir`: {why}", dir.display())]
+    NotResults { dir: PathBuf, why: String },
+    #[error(
+        "{} and {} are results of different builds ({a_id} and {b_id}): every shard must run the same build or archive",
+        a.display(),
+        b.display()
+    )]
+    DifferentBuilds {
+        a: PathBuf,
+        a_id: String,
+        b: PathBuf,
+        b_id: String,
+    },
+    #[error(
+        "{} ({a_part}) and {} ({b_part}) are not shards of one partition",
+        a.display(),
+        b.display()
+    )]
+    DifferentPartitions {
+        a: PathBuf,
+        a_part: String,
+        b: PathBuf,
+        b_part: String,
+    },
+    #[error(
+        "{} and {} were cut from different selections ({a_count} and {b_count} tests): the shards' filters differ",
+        a.display(),
+        b.display()
+    )]
+    DifferentSelections {
+        a: PathBuf,
+        a_count: usize,
+        b: PathBuf,
+        b_count: usize,
+    },
+    #[error("shard {index} of {total} is given twice: {} and {}", a.display(), b.display())]
+    ShardTwice {
+        index: usize,
+        total: usize,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    #[error("shard{} {} of {total} missing", if missing.len() == 1 { "" } else { "s" }, join_numbers(missing))]
+    MissingShards { missing: Vec<usize>, total: usize },
+    #[error("test `{test}` is reported by two shards: {} and {}", a.display(), b.display())]
+    TestTwice {
+        test: String,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    #[error("{} reports test `{test}`, which is not in the run's selection", dir.display())]
+    TestNotSelected { dir: PathBuf, test: String },
+    #[error("test `{first}` is in no shard's results{}", if *count > 1 { format!(" (and {} more)", count - 1) } else { String::new() })]
+    TestsMissing { count: usize, first: String },
+    #[error("{} has no coverage profile: its run had no --coverage", dir.display())]
+    NoCoverage { dir: PathBuf },
+    #[error(
+        "the test binaries here are not the build the shards ran (build {here}, shards {shards}): merge coverage where that build is, or from the archive the shards ran"
+    )]
+    CoverageBuild { here: String, shards: String },
+    #[error("could not write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn join_numbers(numbers: &[usize]) -> String {
+    numbers
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A `--partition` value that does not parse.

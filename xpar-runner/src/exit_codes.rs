@@ -22,6 +22,10 @@ pub const WRITE_OUTPUT_ERROR: i32 = 110;
 pub const COVERAGE_BELOW_THRESHOLD: i32 = 111;
 /// `--coverage`: the report could not be made (tools missing, merge or export failed).
 pub const COVERAGE_ERROR: i32 = 112;
+/// `cargo xpar merge`: the results given do not make one run (a shard missing or given
+/// twice, a test in no shard or in two, shards of different builds or selections, a
+/// directory that holds no results).
+pub const MERGE_MISMATCH: i32 = 113;
 /// The run was stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM,
 /// 129 for SIGHUP), as shells report it. The reports are written with what finished.
 pub fn interrupted(signal: i32) -> i32 {
@@ -40,6 +44,8 @@ Exit codes:
   110    a report (--junit, --json) could not be written
   111    line coverage below --fail-under-lines
   112    no coverage report could be made
+  113    merge: the shards do not make one run (one missing or repeated,
+         a test in none or two, different builds)
   128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM)";
 
 #[cfg(test)]
@@ -58,6 +64,7 @@ mod tests {
             WRITE_OUTPUT_ERROR,
             COVERAGE_BELOW_THRESHOLD,
             COVERAGE_ERROR,
+            MERGE_MISMATCH,
         ];
         let listed: Vec<&str> = HELP
             .lines()

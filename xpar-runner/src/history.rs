@@ -80,13 +80,19 @@ pub fn save(
                 )
             })
         }));
+    history.processes = processes;
+    write(path, history)
+}
+
+/// Writes `history` to `path` atomically (a temp file renamed over it).
+pub fn write(path: &Path, history: History) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     let file = HistoryFile {
         format_version: FORMAT_VERSION,
         durations: history.durations,
-        processes,
+        processes: history.processes,
     };
     // serde_json writes in small pieces: buffer them, or each is a system call.
     let mut out = std::io::BufWriter::new(tmp);

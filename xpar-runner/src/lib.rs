@@ -16,6 +16,7 @@ pub mod execute;
 pub mod exit_codes;
 pub mod history;
 pub mod ids;
+pub mod merge;
 pub mod plan;
 pub mod process;
 pub mod report;

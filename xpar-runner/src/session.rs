@@ -9,11 +9,12 @@ use std::time::Duration;
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, TestList};
-use crate::errors::{Error, UsageError};
+use crate::errors::{Error, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, DistMode, PlanOptions, TestFilter};
 use crate::report::log::{self, RunLog};
-use crate::report::{self, RunEvent, RunRecord, TestStress};
+use crate::report::results_dir::{self, ResultsInput};
+use crate::report::{self, ReportMeta, RunEvent, RunRecord, TestStress};
 use crate::{exit_codes, history};
 
 /// What is told of a run beside its events.
@@ -60,6 +61,9 @@ pub struct RunOptions {
     /// `--durations FILE`: the duration history is read from and written to this file
     /// instead of the target dir's, so CI can carry it between runs.
     pub durations_file: Option<PathBuf>,
+    /// `--results-dir DIR`: what `cargo xpar merge` needs of this run goes there
+    /// (`report::results_dir`).
+    pub results_dir: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -103,7 +107,7 @@ pub fn list(cargo: &CargoOptions, jobs: usize) -> Result<TestList, Error> {
 }
 
 /// Builds, lists, plans and runs the tests; writes the reports asked for, the history,
-/// the run's record and the coverage report.
+/// the run's record, the coverage report and the results directory.
 pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Error> {
     // Without the tools there is no report: say so before building anything.
     let coverage = opts
@@ -117,16 +121,18 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         None => None,
     };
     let list = &found.list;
-    let history = load_history(&history_path_of(opts, &found, coverage.is_some()), reporter);
-    let mut selection = plan::select(list, &opts.filter);
-    if let Some(p) = &opts.partition {
-        selection = plan::partition(list, &selection, &history.durations, p);
-    }
+    let history_path = history_path_of(opts, &found, coverage.is_some());
+    let history = load_history(&history_path, reporter);
+    let whole = plan::select(list, &opts.filter);
+    let selection = match &opts.partition {
+        Some(p) => plan::partition(list, &whole, &history.durations, p),
+        None => whole.clone(),
+    };
+    let mut meta = report_meta(opts, &found, &whole)?;
     // With nothing to run the caller's error says it all. The run still goes through, so
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    let history_path = history_path_of(opts, &found, coverage.is_some());
     let schedule = plan::plan(
         list,
         &selection,
@@ -142,6 +148,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let mut run_log = start_log(&found.target_dir, opts, reporter);
     let mut exec = execute_options(opts, schedule.workers(), profile_dir.clone(), &history);
     exec.run_id = run_log.as_ref().map(|l| l.run_id().to_owned());
+    meta.run_id.clone_from(&exec.run_id);
     let mut record = RunRecord {
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
@@ -153,11 +160,16 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         }
         record.handle(&event);
     })?;
-    if let Some(Err(e)) = run_log.map(RunLog::finish) {
-        reporter.warning(&format!(
-            "could not record the run for `cargo xpar replay`: {e}"
-        ));
-    }
+    let run_log_dir = match run_log.map(RunLog::finish) {
+        Some(Ok(dir)) => Some(dir),
+        Some(Err(e)) => {
+            reporter.warning(&format!(
+                "could not record the run for `cargo xpar replay`: {e}"
+            ));
+            None
+        }
+        None => None,
+    };
     let processes = end.process_costs.clone();
     if let Err(e) = history::save(&history_path, history, &record, processes) {
         reporter.warning(&format!(
@@ -165,7 +177,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
             history_path.display()
         ));
     }
-    write_reports(opts, &record)?;
+    write_reports(opts, &record, &meta)?;
     let mut run_end = RunEnd {
         exit_code: record.exit_code(),
         record,
@@ -179,7 +191,52 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     } else if let (Some(session), Some(dir)) = (&coverage, &profile_dir) {
         add_coverage(&mut run_end, session, dir, &found)?;
     }
+    if let Some(dir) = &opts.results_dir {
+        let profile = run_end
+            .coverage
+            .as_ref()
+            .map(|c| c.profile_dir.join("merged.profdata"));
+        results_dir::write(
+            dir,
+            &ResultsInput {
+                record: &run_end.record,
+                dist: opts.dist.as_str(),
+                meta: &meta,
+                run_log_dir: run_log_dir.as_deref(),
+                history: &history_path,
+                coverage: profile.as_deref(),
+            },
+        )?;
+    }
     Ok(run_end)
+}
+
+/// What the JSON report says beside the record: the partition, and under
+/// `--results-dir` the build identity and the whole selection the partition was cut
+/// from (the run id is known once the run is recorded).
+fn report_meta(
+    opts: &RunOptions,
+    found: &Discovered,
+    whole: &plan::Selection,
+) -> Result<ReportMeta, Error> {
+    let mut meta = ReportMeta {
+        partition: opts.partition.map(|p| xpar_metadata::ReportPartition {
+            kind: p.kind.as_str().to_owned(),
+            index: p.index,
+            total: p.total,
+        }),
+        ..ReportMeta::default()
+    };
+    if let Some(dir) = &opts.results_dir {
+        let identity =
+            discover::build_identity(&found.list).map_err(|source| ReportError::ResultsDir {
+                path: dir.join(results_dir::REPORT_FILE),
+                source,
+            })?;
+        meta.build_id = Some(identity);
+        meta.selection = results_dir::selection_tests(&found.list, whole);
+    }
+    Ok(meta)
 }
 
 /// Where the duration history is: `--durations FILE`, else under the target dir.
@@ -233,12 +290,12 @@ fn execute_options(
 }
 
 /// The JUnit and JSON reports asked for.
-fn write_reports(opts: &RunOptions, record: &RunRecord) -> Result<(), Error> {
+fn write_reports(opts: &RunOptions, record: &RunRecord, meta: &ReportMeta) -> Result<(), Error> {
     if let Some(path) = &opts.junit {
         report::write_junit(record, path)?;
     }
     if let Some(path) = &opts.json {
-        report::write_json(record, opts.dist.as_str(), path)?;
+        report::write_json(record, opts.dist.as_str(), meta, path)?;
     }
     Ok(())
 }

@@ -53,6 +53,50 @@ pub enum Command {
     Stress(StressArgs),
     /// Show a recorded run again and write its reports, from the record alone.
     Replay(ReplayArgs),
+    /// Merge the results of a run's shards (`--results-dir`) into one set of reports.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' results directories (`cargo xpar run --partition K/N --results-dir
+    /// DIR`), one per shard; every shard must be given once.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Write the merged JUnit XML report to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write the merged JSON report to this file (see docs/report-format.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Write the merged duration history to this file, for the next run's
+    /// `--durations FILE`.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub durations: Option<PathBuf>,
+    /// Make one coverage report from the shards' profiles (their runs had `--coverage`),
+    /// in these formats, exported against this workspace's instrumented test binaries,
+    /// which must be the build the shards ran [default: lcov].
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "FORMAT",
+        help_heading = "Coverage"
+    )]
+    pub coverage_format: Vec<CoverageFormat>,
+    /// Where to write the merged coverage reports [default: <target-dir>/xpar/coverage].
+    #[arg(long, value_name = "DIR", help_heading = "Coverage")]
+    pub coverage_output: Option<PathBuf>,
+    /// Exit with 111 when the merged line coverage is below this percentage.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        allow_negative_numbers = true,
+        help_heading = "Coverage"
+    )]
+    pub fail_under_lines: Option<f64>,
+    #[command(flatten)]
+    pub cargo: CargoOptions,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -335,6 +379,11 @@ pub struct RunnerArgs {
     /// target dir's (for CI to carry between runs; a missing file is an empty history).
     #[arg(long, value_name = "FILE")]
     pub durations: Option<PathBuf>,
+    /// Write there everything `cargo xpar merge` needs of this run (its JSON and JUnit
+    /// reports, its record, the duration history, its coverage profile), replacing what
+    /// an earlier run left.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
     /// How tests are shared among workers.
     #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
     pub dist: DistMode,

@@ -57,6 +57,14 @@ pub struct ReplayConfig {
     pub json: Option<PathBuf>,
 }
 
+/// What `merge` will do, validated.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    pub merge: xpar_runner::merge::MergeOptions,
+    /// The display's options (colour, verbosity), and the coverage build's.
+    pub cargo: CargoOptions,
+}
+
 /// The validated command.
 #[allow(clippy::large_enum_variant)] // one per process
 #[derive(Debug, Clone)]
@@ -65,6 +73,7 @@ pub enum Invocation {
     List(ListConfig),
     Stress(StressConfig),
     Replay(ReplayConfig),
+    Merge(MergeConfig),
 }
 
 impl XparApp {
@@ -116,6 +125,7 @@ impl XparApp {
                 junit: checked_file("--junit report", args.junit)?,
                 json: checked_file("--json report", args.json)?,
             })),
+            Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
@@ -153,6 +163,10 @@ impl RunConfig {
             .junit
             .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from));
         let json = checked_file("--json report", r.json)?;
+        let results_dir = r.results_dir;
+        if let Some(dir) = &results_dir {
+            writable::check_report_dir("--results-dir", dir)?;
+        }
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
@@ -194,7 +208,9 @@ impl RunConfig {
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             max_worker_restart: r.max_worker_restart,
             // Shown, or written to the JSON report.
-            keep_passing_output: success_output != OutputWhen::Never || json.is_some(),
+            keep_passing_output: success_output != OutputWhen::Never
+                || json.is_some()
+                || results_dir.is_some(),
             junit: checked_file("--junit report", junit)?,
             json,
             coverage: coverage_config(
@@ -206,6 +222,7 @@ impl RunConfig {
             test_args,
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
+            results_dir,
         };
         Ok(RunConfig {
             run,
@@ -235,7 +252,7 @@ pub fn parse_jobs(value: &str) -> Result<usize, UsageError> {
     }
 }
 
-fn coverage_config(
+pub(crate) fn coverage_config(
     on: bool,
     mut formats: Vec<CoverageFormat>,
     output: Option<PathBuf>,

@@ -6,6 +6,7 @@ mod args;
 mod clap_error;
 mod config;
 mod enums;
+mod merge;
 mod writable;
 
 pub use args::*;

@@ -101,7 +101,12 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
         })?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "profraw"))
+        // A run's raw profiles; a merge's shard profiles, already indexed.
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "profraw" || e == "profdata")
+                && p.file_name().is_some_and(|n| n != "merged.profdata")
+        })
         .collect();
     if profraw.is_empty() {
         return Err(CoverageError::NoProfiles {

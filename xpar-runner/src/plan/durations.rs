@@ -61,6 +61,23 @@ impl Durations {
         }
     }
 
+    /// Every recorded duration: (binary id, test name, seconds).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, f64)> {
+        self.tests.iter().flat_map(|(binary, tests)| {
+            tests
+                .iter()
+                .map(move |(name, secs)| (binary.as_str(), name.as_str(), *secs))
+        })
+    }
+
+    /// Sets the recorded duration of one test, replacing what it had.
+    pub fn set(&mut self, binary_id: &str, name: &str, secs: f64) {
+        self.tests
+            .entry(binary_id.to_owned())
+            .or_default()
+            .insert(name.to_owned(), secs);
+    }
+
     /// A function giving the expected seconds of any test of `binary_id`, known or not.
     pub fn estimator<'a>(&'a self, binary_id: &str) -> impl Fn(&str) -> f64 + 'a {
         let own = self.tests.get(binary_id);

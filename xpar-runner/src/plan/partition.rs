@@ -8,7 +8,7 @@
 //! - `time`: the units packed longest first (by the duration history) onto the shard
 //!   with the least so far, so shards finish together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use super::durations::Durations;
@@ -22,6 +22,17 @@ pub enum PartitionKind {
     Slice,
     Hash,
     Time,
+}
+
+impl PartitionKind {
+    /// As `--partition` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionKind::Slice => "slice",
+            PartitionKind::Hash => "hash",
+            PartitionKind::Time => "time",
+        }
+    }
 }
 
 /// Shard `index` (from 1) of `total`.
@@ -146,7 +157,7 @@ pub fn partition(
             .collect(),
         PartitionKind::Time => pack_by_time(list, &atoms, durations, p.total),
     };
-    let mut kept: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut kept: HashMap<usize, HashSet<String>> = HashMap::new();
     let mut out = Selection {
         filtered_out: selection.filtered_out,
         ..Selection::default()
@@ -154,7 +165,7 @@ pub fn partition(
     for (atom, shard) in atoms.iter().zip(shard_of) {
         if shard + 1 == p.index {
             for t in &atom.tests {
-                kept.entry(t.binary).or_default().push(t.name.clone());
+                kept.entry(t.binary).or_default().insert(t.name.clone());
             }
         } else {
             out.filtered_out += atom.tests.len();
@@ -172,8 +183,11 @@ pub fn partition(
                 let Some(mine) = kept.get(&u.binary) else {
                     continue;
                 };
-                let keep: Vec<String> =
-                    names.iter().filter(|n| mine.contains(n)).cloned().collect();
+                let keep: Vec<String> = names
+                    .iter()
+                    .filter(|n| mine.contains(n.as_str()))
+                    .cloned()
+                    .collect();
                 if !keep.is_empty() {
                     out.units.push(Unit {
                         binary: u.binary,

@@ -10,16 +10,27 @@ use serde::de::value::{Error as ValueError, StrDeserializer};
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
 use xpar_metadata::{
-    DistMode, ReportAttempt, ReportCounts, ReportTest, ReportTestStatus, RunReport,
-    REPORT_FORMAT_VERSION,
+    DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportPartition, ReportTest,
+    ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,
 };
 
 use super::events::{worker_name, TestOutcome, TestStatus};
 use super::record::RunRecord;
 use crate::errors::ReportError;
 
+/// What the report says of a run beside its record.
+#[derive(Clone, Debug, Default)]
+pub struct ReportMeta {
+    pub run_id: Option<String>,
+    pub partition: Option<ReportPartition>,
+    /// Under `--results-dir`: the build identity and every test the partition was cut
+    /// from.
+    pub build_id: Option<String>,
+    pub selection: Vec<ReportBinaryTests>,
+}
+
 /// The report of a finished run. `dist` names the distribution mode as `--dist` does.
-fn run_report(record: &RunRecord, dist: &str) -> RunReport {
+pub fn run_report(record: &RunRecord, dist: &str, meta: &ReportMeta) -> RunReport {
     RunReport {
         format_version: REPORT_FORMAT_VERSION,
         dist: dist_mode(dist),
@@ -36,6 +47,11 @@ fn run_report(record: &RunRecord, dist: &str) -> RunReport {
             filtered_out: record.filtered_out,
         },
         tests: record.outcomes.iter().map(report_test).collect(),
+        run_id: meta.run_id.clone(),
+        partition: meta.partition.clone(),
+        build_id: meta.build_id.clone(),
+        selection: meta.selection.clone(),
+        shards: Vec::new(),
     }
 }
 
@@ -75,17 +91,28 @@ fn report_test(o: &TestOutcome) -> ReportTest {
                 output: p.output.clone(),
             })
             .collect(),
+        shard: None,
     }
 }
 
 /// The report of a finished run, as pretty-printed JSON.
-pub fn json_report(record: &RunRecord, dist: &str) -> String {
-    run_report(record, dist).to_json_pretty()
+pub fn json_report(record: &RunRecord, dist: &str, meta: &ReportMeta) -> String {
+    run_report(record, dist, meta).to_json_pretty()
 }
 
 /// Writes the report to `path`, creating its directory.
 /// `dist` names the distribution mode as `--dist` does.
-pub fn write_json(record: &RunRecord, dist: &str, path: &Path) -> Result<(), ReportError> {
+pub fn write_json(
+    record: &RunRecord,
+    dist: &str,
+    meta: &ReportMeta,
+    path: &Path,
+) -> Result<(), ReportError> {
+    write_report(&run_report(record, dist, meta), path)
+}
+
+/// Writes `report` to `path`, creating its directory.
+pub fn write_report(report: &RunReport, path: &Path) -> Result<(), ReportError> {
     let err = |source: std::io::Error| ReportError::Json {
         path: path.to_owned(),
         source,
@@ -94,7 +121,7 @@ pub fn write_json(record: &RunRecord, dist: &str, path: &Path) -> Result<(), Rep
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let mut out = BufWriter::new(std::fs::File::create(path).map_err(err)?);
-    run_report(record, dist).to_writer(&mut out).map_err(err)?;
+    report.to_writer(&mut out).map_err(err)?;
     out.flush().map_err(err)
 }
 
@@ -151,7 +178,7 @@ mod tests {
         ] {
             record.handle(&e);
         }
-        insta::assert_snapshot!(json_report(&record, "worksteal"));
+        insta::assert_snapshot!(json_report(&record, "worksteal", &ReportMeta::default()));
     }
 
     #[test]
@@ -175,9 +202,12 @@ mod tests {
         };
         let mut record = RunRecord::default();
         record.handle(&RunEvent::TestFinished(passed));
-        let text = json_report(&record, "loadscope");
+        let text = json_report(&record, "loadscope", &ReportMeta::default());
         let report = RunReport::from_json(&text).unwrap();
-        assert_eq!(report, run_report(&record, "loadscope"));
+        assert_eq!(
+            report,
+            run_report(&record, "loadscope", &ReportMeta::default())
+        );
         assert_eq!(report.dist, DistMode::Loadscope);
         let t = &report.tests[0];
         assert!(t.flaky && t.status == ReportTestStatus::Passed, "{text}");
@@ -189,7 +219,7 @@ mod tests {
     fn a_dist_name_the_schema_does_not_know_is_kept() {
         assert_eq!(dist_mode("each"), DistMode::Each);
         assert_eq!(dist_mode("loadsmart"), DistMode::Other("loadsmart".into()));
-        let text = json_report(&RunRecord::default(), "loadsmart");
+        let text = json_report(&RunRecord::default(), "loadsmart", &ReportMeta::default());
         assert!(text.contains("\"dist\": \"loadsmart\""), "{text}");
     }
 }

@@ -6,10 +6,11 @@ mod json;
 mod junit;
 pub mod log;
 mod record;
+pub mod results_dir;
 mod stress;
 
 pub use events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
-pub use json::{json_report, write_json};
+pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
 pub use junit::write_junit;
 pub use record::RunRecord;
 pub use stress::{summarise, write_stress, StressOutput, TestStress};
