@@ -55,7 +55,7 @@ fn error_line(run: &Run) -> String {
     run.stderr
         .lines()
         .filter(|l| l.starts_with("error:"))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no error line\n{run}"))
         .to_owned()
 }
