@@ -54,8 +54,7 @@ fn merge(dir: &Path, args: &[&str]) -> Run {
 fn error_line(run: &Run) -> String {
     run.stderr
         .lines()
-        .filter(|l| l.starts_with("error:"))
-        .next_back()
+        .rfind(|l| l.starts_with("error:"))
         .unwrap_or_else(|| panic!("no error line\n{run}"))
         .to_owned()
 }
