@@ -44,8 +44,7 @@ Exit codes:
   110    a report (--junit, --json) could not be written
   111    line coverage below --fail-under-lines
   112    no coverage report could be made
-  113    merge: the shards do not make one run (one missing or repeated,
-         a test in none or two, different builds)
+  113    merge: the shards do not make one run (one missing, a test in two...)
   128+N  stopped by signal N (130 Ctrl-C, 143 SIGTERM)";
 
 #[cfg(test)]
