@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, TestList};
@@ -60,6 +61,8 @@ pub struct RunOptions {
     /// `--durations FILE`: the duration history is read from and written to this file
     /// instead of the target dir's, so CI can carry it between runs.
     pub durations_file: Option<PathBuf>,
+    /// `--archive-file`: the tests come from this archive instead of a build.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// How a run ended.
@@ -97,9 +100,16 @@ pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Dis
 }
 
 /// The tests a run with `cargo` would consider, listed as many at a time as there are
-/// CPUs.
-pub fn list(cargo: &CargoOptions, jobs: usize) -> Result<TestList, Error> {
-    Ok(discover(cargo, jobs, false)?.list)
+/// CPUs; with `archive`, the archive's.
+pub fn list(
+    cargo: &CargoOptions,
+    jobs: usize,
+    archive: Option<&ArchiveSource>,
+) -> Result<TestList, Error> {
+    match archive {
+        Some(source) => Ok(archive::open(source)?.discovered.list),
+        None => Ok(discover(cargo, jobs, false)?.list),
+    }
 }
 
 /// Builds, lists, plans and runs the tests; writes the reports asked for, the history,
@@ -111,7 +121,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .as_ref()
         .map(CoverageSession::start)
         .transpose()?;
-    let found = discover(&opts.cargo, opts.jobs, coverage.is_some())?;
+    // An archive's extraction lives as long as the run.
+    let (found, _extraction) = match &opts.archive {
+        Some(source) => archive::open_for_run(source, coverage.is_some())?,
+        None => (
+            discover(&opts.cargo, opts.jobs, coverage.is_some())?,
+            archive::Extraction::none(),
+        ),
+    };
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,

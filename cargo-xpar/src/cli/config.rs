@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
 use super::writable;
 use crate::cargo::CargoOptions;
@@ -13,6 +14,7 @@ use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, BadPartition, Partition, PartitionKind, RunIgnored, TestFilter};
 use crate::report::StressOutput;
+use xpar_runner::archive::ArchiveSource;
 use xpar_runner::session::{RunOptions, StressOptions};
 
 /// What `stress` will do, validated: the runner's options and how to print the report.
@@ -41,6 +43,8 @@ pub struct ListConfig {
     pub cargo: CargoOptions,
     pub filter: TestFilter,
     pub format: ListFormat,
+    /// `--archive-file`: list the archive's tests instead of building.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// What `replay` will do, validated.
@@ -65,6 +69,7 @@ pub enum Invocation {
     List(ListConfig),
     Stress(StressConfig),
     Replay(ReplayConfig),
+    Archive(ArchiveConfig),
 }
 
 impl XparApp {
@@ -116,12 +121,14 @@ impl XparApp {
                 junit: checked_file("--junit report", args.junit)?,
                 json: checked_file("--json report", args.json)?,
             })),
+            Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
                     return Err(UsageError::ListTestArgs);
                 }
                 Ok(Invocation::List(ListConfig {
+                    archive: archive_source(args.archive, &args.cargo)?,
                     cargo: args.cargo.into_options(),
                     filter,
                     format: args.format,
@@ -153,6 +160,7 @@ impl RunConfig {
             .junit
             .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from));
         let json = checked_file("--json report", r.json)?;
+        let archive = archive_source(args.archive, &args.cargo)?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
@@ -206,6 +214,7 @@ impl RunConfig {
             test_args,
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
+            archive,
         };
         Ok(RunConfig {
             run,

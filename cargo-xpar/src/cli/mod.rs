@@ -2,12 +2,14 @@
 //! errors as one line (`clap_error`), and whether the report paths can be written
 //! (`writable`).
 
+mod archive;
 mod args;
 mod clap_error;
 mod config;
 mod enums;
 mod writable;
 
+pub use archive::ArchiveConfig;
 pub use args::*;
 pub use clap_error::*;
 pub use config::*;
