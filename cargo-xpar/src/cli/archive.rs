@@ -78,3 +78,111 @@ fn build_flag(c: &CargoOptions) -> Option<&'static str> {
     .into_iter()
     .find_map(|(set, flag)| set.then_some(flag))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use crate::cli::{CargoCli, Invocation};
+
+    fn parse(args: &[&str]) -> Result<Invocation, String> {
+        let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
+            .map_err(|e| format!("{:?}", e.kind()))?;
+        let CargoCli::Xpar(app) = cli;
+        app.into_invocation().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn run_and_list_take_an_archive() {
+        let source = match parse(&[
+            "run",
+            "--archive-file",
+            "a.tar.zst",
+            "--workspace-remap",
+            "checkout",
+            "--extract-to",
+            "x",
+            "-j",
+            "3",
+            "name",
+        ]) {
+            Ok(Invocation::Run(cfg)) => cfg.run.archive.expect("an archive"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(source.file, Path::new("a.tar.zst"));
+        assert_eq!(
+            source.workspace_remap.as_deref(),
+            Some(Path::new("checkout"))
+        );
+        assert_eq!(source.extract_to.as_deref(), Some(Path::new("x")));
+        match parse(&["--archive-file", "a.tar.zst"]) {
+            Ok(Invocation::Run(cfg)) => assert!(cfg.run.archive.is_some()),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["list", "--archive-file", "a.tar.zst"]) {
+            Ok(Invocation::List(cfg)) => assert!(cfg.archive.is_some()),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["run"]) {
+            Ok(Invocation::Run(cfg)) => assert!(cfg.run.archive.is_none()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn archive_takes_the_cargo_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out/a.tar.zst");
+        let file = file.to_str().unwrap();
+        match parse(&[
+            "archive",
+            "--archive-file",
+            file,
+            "-p",
+            "alpha",
+            "--release",
+            "--coverage",
+        ]) {
+            Ok(Invocation::Archive(cfg)) => {
+                assert_eq!(cfg.cargo.packages, ["alpha"]);
+                assert!(cfg.cargo.release && cfg.coverage);
+                assert_eq!(cfg.file, Path::new(file));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().to_str().unwrap();
+        let table: &[(&[&str], &str)] = &[
+            (
+                &["--archive-file", "a", "--release"],
+                "`--archive-file` cannot be used with `--release`",
+            ),
+            (
+                &["run", "--archive-file", "a", "-p", "x"],
+                "`--archive-file` cannot be used with `--package`",
+            ),
+            (
+                &["list", "--archive-file", "a", "--features", "f"],
+                "`--archive-file` cannot be used with `--features`",
+            ),
+            (
+                &["--archive-file", "a", "--manifest-path", "Cargo.toml"],
+                "with `--manifest-path`",
+            ),
+            (&["--workspace-remap", "d"], "MissingRequiredArgument"),
+            (&["--extract-to", "d"], "MissingRequiredArgument"),
+            (&["archive"], "MissingRequiredArgument"),
+            (&["archive", "--archive-file", dir], "it is a directory"),
+        ];
+        for (args, want) in table {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+}
