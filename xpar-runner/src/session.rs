@@ -122,12 +122,12 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .map(CoverageSession::start)
         .transpose()?;
     // An archive's extraction lives as long as the run.
-    let (found, _extraction) = match &opts.archive {
-        Some(source) => archive::open_for_run(source, coverage.is_some())?,
-        None => (
-            discover(&opts.cargo, opts.jobs, coverage.is_some())?,
-            archive::Extraction::none(),
-        ),
+    let (found, _archive) = match &opts.archive {
+        Some(source) => {
+            let opened = archive::open_for_run(source, coverage.is_some())?;
+            (opened.discovered, Some(opened.info))
+        }
+        None => (discover(&opts.cargo, opts.jobs, coverage.is_some())?, None),
     };
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),

@@ -9,7 +9,7 @@ mod open;
 
 pub use create::{create, ArchiveBuild, ArchiveSummary};
 pub use manifest::{Manifest, FORMAT_VERSION, MANIFEST_PATH};
-pub use open::{open, open_for_run, ArchiveSource, Extraction, OpenedArchive};
+pub use open::{open, open_for_run, ArchiveInfo, ArchiveSource, Extraction, OpenedArchive};
 
 #[cfg(test)]
 mod tests;

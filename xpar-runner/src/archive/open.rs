@@ -36,7 +36,13 @@ pub struct OpenedArchive {
     /// The tests, their binaries in the extraction; the target dir is the workspace's
     /// `target`, for the run's history, records and coverage.
     pub discovered: Discovered,
-    /// The build's id, the same on every machine that runs this archive.
+    pub info: ArchiveInfo,
+}
+
+/// What a run from an archive keeps beside its tests.
+pub struct ArchiveInfo {
+    /// The build's id, the same on every machine that runs this archive: the build
+    /// identity of its binaries, which `discover::build_identity` gives for a build too.
     pub build_id: String,
     /// The binaries were built instrumented (`archive --coverage`).
     pub coverage: bool,
@@ -48,30 +54,25 @@ pub struct OpenedArchive {
 pub struct Extraction(Option<tempfile::TempDir>);
 
 impl Extraction {
-    /// No extraction (the tests were built here).
-    pub fn none() -> Self {
-        Extraction(None)
-    }
-
     /// The temporary dir, if the archive was extracted to one.
     pub fn temp_dir(&self) -> Option<&Path> {
         self.0.as_ref().map(|t| t.path())
     }
 }
 
-/// The tests of a run from an archive, and its extraction to keep while they run. With
-/// `coverage`, the archive must have been made instrumented.
+/// The tests of a run from an archive. With `coverage`, the archive must have been made
+/// instrumented.
 pub fn open_for_run(
     source: &ArchiveSource,
     coverage: bool,
-) -> Result<(Discovered, Extraction), ArchiveOpenError> {
+) -> Result<OpenedArchive, ArchiveOpenError> {
     let opened = open(source)?;
-    if coverage && !opened.coverage {
+    if coverage && !opened.info.coverage {
         return Err(ArchiveOpenError::NotInstrumented {
             path: source.file.clone(),
         });
     }
-    Ok((opened.discovered, opened.extraction))
+    Ok(opened)
 }
 
 /// zstd's frame magic number, little-endian.
@@ -121,9 +122,11 @@ pub fn open(source: &ArchiveSource) -> Result<OpenedArchive, ArchiveOpenError> {
             target_dir: run_target_dir,
             workspace_root: workspace,
         },
-        build_id: manifest.build_id,
-        coverage: manifest.coverage,
-        extraction: Extraction(temp),
+        info: ArchiveInfo {
+            build_id: manifest.build_id,
+            coverage: manifest.coverage,
+            extraction: Extraction(temp),
+        },
     })
 }
 
@@ -157,7 +160,9 @@ fn extraction_dir(
     match &source.extract_to {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-            Ok((None, dir.clone()))
+            // The binaries are started from their packages' directories.
+            let dir = std::path::absolute(dir).map_err(|e| fail(dir, e))?;
+            Ok((None, dir))
         }
         None => {
             let temp = tempfile::Builder::new()

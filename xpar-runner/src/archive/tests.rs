@@ -131,7 +131,7 @@ fn an_archive_opens_elsewhere_as_the_build_was() {
         extract_to: Some(extract.clone()),
     })
     .unwrap();
-    assert_eq!(opened.build_id, summary.build_id);
+    assert_eq!(opened.info.build_id, summary.build_id);
     let found = &opened.discovered;
     assert_eq!(found.workspace_root, remap);
     let lb = &found.list.binaries[0];
@@ -185,7 +185,7 @@ fn the_build_workspace_is_the_default_and_must_exist() {
     };
     let opened = open(&source).unwrap();
     assert_eq!(opened.discovered.workspace_root, build.workspace);
-    let temp = opened.extraction.temp_dir().unwrap().to_owned();
+    let temp = opened.info.extraction.temp_dir().unwrap().to_owned();
     assert!(temp.is_dir());
     drop(opened);
     assert!(!temp.exists(), "the temporary extraction is removed");
