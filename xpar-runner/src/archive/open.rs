@@ -342,27 +342,32 @@ fn listed_binary(
             env,
             no_listing: b.no_listing.clone(),
         },
-        content: match &b.content {
-            ManifestContent::Opaque { reason } => BinaryContent::Opaque {
-                reason: reason.clone(),
-            },
-            ManifestContent::Tests { tests } => BinaryContent::Tests(
-                tests
-                    .iter()
-                    .map(|t| ListedTest {
-                        name: t.name.clone(),
-                        ignored: t.ignored,
-                        source_path: t.source_path.clone(),
-                        markers: Markers {
-                            serial: t.serial.clone(),
-                            parallel_safe: t.parallel_safe,
-                            resource_slots: t.resource_slots,
-                            group: t.group.clone(),
-                        },
-                    })
-                    .collect(),
-            ),
-        },
+        content: listed_content(&b.content),
         harness,
     })
+}
+
+/// The listing the manifest recorded, as discovery gives it.
+fn listed_content(content: &ManifestContent) -> BinaryContent {
+    match content {
+        ManifestContent::Opaque { reason } => BinaryContent::Opaque {
+            reason: reason.clone(),
+        },
+        ManifestContent::Tests { tests } => BinaryContent::Tests(
+            tests
+                .iter()
+                .map(|t| ListedTest {
+                    name: t.name.clone(),
+                    ignored: t.ignored,
+                    source_path: t.source_path.clone(),
+                    markers: Markers {
+                        serial: t.serial.clone(),
+                        parallel_safe: t.parallel_safe,
+                        resource_slots: t.resource_slots,
+                        group: t.group.clone(),
+                    },
+                })
+                .collect(),
+        ),
+    }
 }
