@@ -2,6 +2,7 @@
 //! the arguments (`cli`), carries out one subcommand (`run`, `list`, `stress`) and shows
 //! the run on the terminal (`display`, a consumer of the runner's events).
 
+mod archive;
 pub mod cli;
 pub mod display;
 mod list;
@@ -52,6 +53,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Stress(cfg) => stress::stress(&cfg),
             Invocation::Replay(cfg) => replay::replay(&cfg),
             Invocation::Merge(cfg) => merge::merge(&cfg),
+            Invocation::Archive(cfg) => archive::archive(&cfg),
         });
     match result {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use xpar_runner::session;
 
 pub(crate) fn list(cfg: &ListConfig) -> Result<i32, Error> {
     let jobs = cli::parse_jobs("auto")?;
-    let list = session::list(&cfg.cargo, jobs)?;
+    let list = session::list(&cfg.cargo, jobs, cfg.archive.as_ref())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     write_list(&list, &cfg.filter, cfg.format, &mut out).map_err(ReportError::Stdout)?;

@@ -174,6 +174,88 @@ pub enum CoverageError {
     },
 }
 
+/// Making an archive failed (`cargo xpar archive`).
+#[derive(Debug, Error)]
+pub enum ArchiveCreateError {
+    #[error("could not write the archive {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    #[error("could not read {}, which the archive needs: {reason}", file.display())]
+    Read { file: PathBuf, reason: String },
+    #[error("could not compute the build identity of the binaries: {0}")]
+    Identity(String),
+    #[error(
+        "{} is outside the target dir {}, so it cannot be placed on another machine",
+        file.display(),
+        target_dir.display()
+    )]
+    OutsideTarget { file: PathBuf, target_dir: PathBuf },
+}
+
+/// An archive cannot be run (`--archive-file`): each is one line naming the archive.
+#[derive(Debug, Error)]
+pub enum ArchiveOpenError {
+    #[error("archive {}: not a file", path.display())]
+    NotAFile { path: PathBuf },
+    #[error(
+        "archive {}: not a cargo xpar archive (not zstd-compressed; make one with `cargo xpar \
+         archive`)",
+        path.display()
+    )]
+    NotZstd { path: PathBuf },
+    #[error("archive {}: truncated ({reason}); copy it again", path.display())]
+    Truncated { path: PathBuf, reason: String },
+    #[error("archive {}: corrupt ({reason})", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("archive {}: no {manifest} in it: not a cargo xpar archive", path.display())]
+    NoManifest {
+        path: PathBuf,
+        manifest: &'static str,
+    },
+    #[error("archive {}: its manifest cannot be read ({reason})", path.display())]
+    BadManifest { path: PathBuf, reason: String },
+    #[error(
+        "archive {}: format version {found}, but this cargo xpar reads version {expected}; \
+         run it with the cargo xpar that made it",
+        path.display()
+    )]
+    Version {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error(
+        "archive {}: its binaries do not match its manifest (build identity {found}, \
+         expected {expected}): the archive is corrupt",
+        path.display()
+    )]
+    IdentityMismatch {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("archive {}: could not extract it to {}: {reason}", path.display(), dir.display())]
+    Extract {
+        path: PathBuf,
+        dir: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "archive {}: the workspace it was built in ({}) is not here; pass --workspace-remap \
+         DIR, a checkout of the same commit",
+        path.display(),
+        original.display()
+    )]
+    NoWorkspace { path: PathBuf, original: PathBuf },
+    #[error("--workspace-remap {}: not a directory", dir.display())]
+    RemapMissing { dir: PathBuf },
+    #[error(
+        "archive {}: its binaries were built without coverage instrumentation; make it with \
+         `cargo xpar archive --coverage` to run it with --coverage",
+        path.display()
+    )]
+    NotInstrumented { path: PathBuf },
+}
+
 /// Everything that ends a `cargo xpar` invocation early.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -197,6 +279,10 @@ pub enum Error {
     RunLog(#[from] RunLogError),
     #[error(transparent)]
     Merge(#[from] MergeError),
+    #[error(transparent)]
+    ArchiveCreate(#[from] ArchiveCreateError),
+    #[error(transparent)]
+    ArchiveOpen(#[from] ArchiveOpenError),
 }
 
 impl Error {
@@ -218,6 +304,9 @@ impl Error {
                 exit_codes::COVERAGE_ERROR
             }
             Error::Merge(_) => exit_codes::MERGE_MISMATCH,
+            Error::ArchiveCreate(_) => exit_codes::ARCHIVE_CREATION_FAILED,
+            // nextest's code for an archive that cannot be extracted.
+            Error::ArchiveOpen(_) => exit_codes::SETUP_ERROR,
         }
     }
 

@@ -16,6 +16,9 @@ pub const TEST_RUN_FAILED: i32 = 100;
 /// not be fetched. (Cargo refusing the command line itself, as for `-p` naming no
 /// package or an unknown feature, is [`USAGE`].)
 pub const BUILD_FAILED: i32 = 101;
+/// `cargo xpar archive`: the archive could not be made (nextest's value; the tests
+/// built). An archive that cannot be run is [`SETUP_ERROR`], as in nextest.
+pub const ARCHIVE_CREATION_FAILED: i32 = 103;
 /// Writing a report (JUnit, JSON) failed.
 pub const WRITE_OUTPUT_ERROR: i32 = 110;
 /// `--coverage --fail-under-lines P`: every test passed but line coverage is below P.
@@ -38,9 +41,10 @@ Exit codes:
   0      every test that ran passed
   2      bad usage (one line on stderr)
   4      the filters matched no test
-  96     setting up the run failed
+  96     setting up the run failed (a bad --archive-file too)
   100    a test failed, or the run stopped with tests left unrun
   101    the build failed
+  103    the archive could not be made (cargo xpar archive)
   110    a report (--junit, --json) could not be written
   111    line coverage below --fail-under-lines
   112    no coverage report could be made
@@ -60,6 +64,7 @@ mod tests {
             SETUP_ERROR,
             TEST_RUN_FAILED,
             BUILD_FAILED,
+            ARCHIVE_CREATION_FAILED,
             WRITE_OUTPUT_ERROR,
             COVERAGE_BELOW_THRESHOLD,
             COVERAGE_ERROR,

@@ -8,6 +8,7 @@
 //!
 //! [`RunEvent`]: report::RunEvent
 
+pub mod archive;
 pub mod cargo;
 pub mod coverage;
 pub mod discover;

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, TestList};
@@ -64,6 +65,8 @@ pub struct RunOptions {
     /// `--results-dir DIR`: what `cargo xpar merge` needs of this run goes there
     /// (`report::results_dir`).
     pub results_dir: Option<PathBuf>,
+    /// `--archive-file`: the tests come from this archive instead of a build.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// How a run ended.
@@ -101,9 +104,16 @@ pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Dis
 }
 
 /// The tests a run with `cargo` would consider, listed as many at a time as there are
-/// CPUs.
-pub fn list(cargo: &CargoOptions, jobs: usize) -> Result<TestList, Error> {
-    Ok(discover(cargo, jobs, false)?.list)
+/// CPUs; with `archive`, the archive's.
+pub fn list(
+    cargo: &CargoOptions,
+    jobs: usize,
+    archive: Option<&ArchiveSource>,
+) -> Result<TestList, Error> {
+    match archive {
+        Some(source) => Ok(archive::open(source)?.discovered.list),
+        None => Ok(discover(cargo, jobs, false)?.list),
+    }
 }
 
 /// Builds, lists, plans and runs the tests; writes the reports asked for, the history,
@@ -115,7 +125,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .as_ref()
         .map(CoverageSession::start)
         .transpose()?;
-    let found = discover(&opts.cargo, opts.jobs, coverage.is_some())?;
+    // An archive's extraction lives as long as the run.
+    let (found, archive_info) = match &opts.archive {
+        Some(source) => {
+            let opened = archive::open_for_run(source, coverage.is_some())?;
+            (opened.discovered, Some(opened.info))
+        }
+        None => (discover(&opts.cargo, opts.jobs, coverage.is_some())?, None),
+    };
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,
@@ -128,11 +145,27 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         Some(p) => plan::partition(list, &whole, &history.durations, p),
         None => whole.clone(),
     };
-    let mut meta = report_meta(opts, &found, &whole)?;
+    let mut meta = report_meta(
+        opts,
+        &found,
+        &whole,
+        archive_info.as_ref().map(|a| a.build_id.clone()),
+    )?;
     // With nothing to run the caller's error says it all. The run still goes through, so
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
+    // A shard can be dealt nothing (more shards than tests): not an error, as long as
+    // the whole selection has tests (a merge of the shards says when it has none).
+    let empty_shard = !show && opts.partition.is_some() && whole.run_count() > 0;
+    if let (true, Some(p)) = (empty_shard, &opts.partition) {
+        reporter.warning(&format!(
+            "shard {} of {} has none of the {} selected tests: nothing to run here",
+            p.index,
+            p.total,
+            whole.run_count()
+        ));
+    }
     let schedule = plan::plan(
         list,
         &selection,
@@ -185,6 +218,9 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         coverage: None,
         fail_under_lines: opts.coverage.as_ref().and_then(|c| c.fail_under_lines),
     };
+    if empty_shard && run_end.exit_code == exit_codes::NO_TESTS_RUN {
+        run_end.exit_code = exit_codes::OK;
+    }
     if let Some(sig) = end.signal {
         // Reports are written; coverage of an interrupted run is not made.
         run_end.exit_code = exit_codes::interrupted(sig);
@@ -218,6 +254,7 @@ fn report_meta(
     opts: &RunOptions,
     found: &Discovered,
     whole: &plan::Selection,
+    archive_build_id: Option<String>,
 ) -> Result<ReportMeta, Error> {
     let mut meta = ReportMeta {
         partition: opts.partition.map(|p| xpar_metadata::ReportPartition {
@@ -228,11 +265,16 @@ fn report_meta(
         ..ReportMeta::default()
     };
     if let Some(dir) = &opts.results_dir {
-        let identity =
-            discover::build_identity(&found.list).map_err(|source| ReportError::ResultsDir {
-                path: dir.join(results_dir::REPORT_FILE),
-                source,
-            })?;
+        // An archive's identity was checked against its binaries when it was opened.
+        let identity = match archive_build_id {
+            Some(id) => id,
+            None => {
+                discover::build_identity(&found.list).map_err(|source| ReportError::ResultsDir {
+                    path: dir.join(results_dir::REPORT_FILE),
+                    source,
+                })?
+            }
+        };
         meta.build_id = Some(identity);
         meta.selection = results_dir::selection_tests(&found.list, whole);
     }
@@ -301,14 +343,14 @@ fn write_reports(opts: &RunOptions, record: &RunRecord, meta: &ReportMeta) -> Re
 }
 
 /// The run's coverage report, and the exit code `--fail-under-lines` asks for when the
-/// tests passed. A run with no test has none.
+/// tests passed. A run in which no test ran has none.
 fn add_coverage(
     run_end: &mut RunEnd,
     session: &CoverageSession,
     profile_dir: &Path,
     found: &Discovered,
 ) -> Result<(), Error> {
-    if run_end.exit_code == exit_codes::NO_TESTS_RUN {
+    if run_end.record.outcomes.iter().all(|o| o.worker.is_none()) {
         return Ok(());
     }
     let result = session.finish(

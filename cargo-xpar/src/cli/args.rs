@@ -55,6 +55,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Merge the results of a run's shards (`--results-dir`) into one set of reports.
     Merge(MergeArgs),
+    /// Build the tests and pack them into an archive that `run --archive-file` runs on a
+    /// machine that builds nothing.
+    Archive(ArchiveArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,6 +100,40 @@ pub struct MergeArgs {
     pub fail_under_lines: Option<f64>,
     #[command(flatten)]
     pub cargo: CargoOptions,
+    /// For the coverage report: the archive the shards ran, whose binaries it is
+    /// exported against instead of a build here.
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub cargo: CargoOptions,
+    /// The archive to write (`.tar.zst`).
+    #[arg(long, value_name = "FILE", help_heading = "Archive")]
+    pub archive_file: PathBuf,
+    /// Build the tests instrumented for `run --archive-file FILE --coverage`.
+    #[arg(long, help_heading = "Archive")]
+    pub coverage: bool,
+}
+
+/// Running tests from an archive instead of building them.
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Archive")]
+pub struct FromArchiveArgs {
+    /// Run the tests of this archive (made by `cargo xpar archive`) instead of building;
+    /// the cargo build flags cannot be given with it.
+    #[arg(long, value_name = "FILE")]
+    pub archive_file: Option<PathBuf>,
+    /// The checkout of the archived commit the tests run in [default: the workspace the
+    /// archive was built in, if it exists here].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub workspace_remap: Option<PathBuf>,
+    /// Extract the archive here and keep it [default: a temporary dir, removed after the
+    /// run].
+    #[arg(long, value_name = "DIR", requires = "archive_file")]
+    pub extract_to: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -538,6 +575,8 @@ pub struct RunArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub runner: RunnerArgs,
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -549,6 +588,8 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Human)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub archive: FromArchiveArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

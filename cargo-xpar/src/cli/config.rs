@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
 use super::writable;
 use crate::cargo::CargoOptions;
@@ -13,6 +14,7 @@ use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, BadPartition, Partition, PartitionKind, RunIgnored, TestFilter};
 use crate::report::StressOutput;
+use xpar_runner::archive::ArchiveSource;
 use xpar_runner::session::{RunOptions, StressOptions};
 
 /// What `stress` will do, validated: the runner's options and how to print the report.
@@ -41,6 +43,8 @@ pub struct ListConfig {
     pub cargo: CargoOptions,
     pub filter: TestFilter,
     pub format: ListFormat,
+    /// `--archive-file`: list the archive's tests instead of building.
+    pub archive: Option<ArchiveSource>,
 }
 
 /// What `replay` will do, validated.
@@ -74,6 +78,7 @@ pub enum Invocation {
     Stress(StressConfig),
     Replay(ReplayConfig),
     Merge(MergeConfig),
+    Archive(ArchiveConfig),
 }
 
 impl XparApp {
@@ -126,12 +131,14 @@ impl XparApp {
                 json: checked_file("--json report", args.json)?,
             })),
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
+            Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
                     return Err(UsageError::ListTestArgs);
                 }
                 Ok(Invocation::List(ListConfig {
+                    archive: archive_source(args.archive, &args.cargo)?,
                     cargo: args.cargo.into_options(),
                     filter,
                     format: args.format,
@@ -167,6 +174,7 @@ impl RunConfig {
         if let Some(dir) = &results_dir {
             writable::check_report_dir("--results-dir", dir)?;
         }
+        let archive = archive_source(args.archive, &args.cargo)?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
@@ -223,6 +231,7 @@ impl RunConfig {
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
             results_dir,
+            archive,
         };
         Ok(RunConfig {
             run,

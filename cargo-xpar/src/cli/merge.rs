@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use xpar_runner::errors::UsageError;
 use xpar_runner::merge::{MergeCoverage, MergeOptions};
 
+use super::archive::archive_source;
 use super::args::MergeArgs;
 use super::config::{coverage_config, parse_jobs, MergeConfig};
 use super::writable;
@@ -27,6 +28,7 @@ impl MergeConfig {
             args.coverage_output,
             args.fail_under_lines,
         )?;
+        let archive = archive_source(args.archive, &args.cargo)?;
         let cargo = args.cargo.into_options();
         Ok(MergeConfig {
             merge: MergeOptions {
@@ -39,6 +41,7 @@ impl MergeConfig {
                         config,
                         cargo: cargo.clone(),
                         jobs: parse_jobs("auto")?,
+                        archive,
                     }),
                     None => None,
                 },

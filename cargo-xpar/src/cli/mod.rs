@@ -2,6 +2,7 @@
 //! errors as one line (`clap_error`), and whether the report paths can be written
 //! (`writable`).
 
+mod archive;
 mod args;
 mod clap_error;
 mod config;
@@ -9,6 +10,7 @@ mod enums;
 mod merge;
 mod writable;
 
+pub use archive::ArchiveConfig;
 pub use args::*;
 pub use clap_error::*;
 pub use config::*;

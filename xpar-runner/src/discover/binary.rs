@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use xpar_metadata::BinaryId;
 
@@ -19,7 +19,7 @@ pub fn binary_id(package: &str, kind: BinaryKind, target: &str) -> BinaryId {
 }
 
 /// What kind of cargo target a test binary was built from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BinaryKind {
     Lib,

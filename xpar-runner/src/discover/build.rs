@@ -8,7 +8,9 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use cargo_metadata::{Artifact, Message, Metadata, MetadataCommand, Package, PackageId};
+use cargo_metadata::{
+    Artifact, BuildScript, Message, Metadata, MetadataCommand, Package, PackageId,
+};
 
 use super::binary::{BinaryKind, TestBinary};
 use super::cargo_stderr;
@@ -105,13 +107,13 @@ pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildO
         check_instrumented = instrument(&mut build_opts, &mut build, &m.0);
         known = Some(m);
     }
-    let artifacts = run_build(&build_opts, build)?;
+    let (artifacts, scripts) = run_build(&build_opts, build)?;
     let known = match (known, metadata) {
         (Some(k), _) => k,
         (None, Some(handle)) => join_metadata(handle)?,
         (None, None) => return Err(BuildError::Metadata("no metadata".into())),
     };
-    finish(opts, artifacts, known, check_instrumented)
+    finish(opts, (artifacts, scripts), known, check_instrumented)
 }
 
 type MetadataThread = std::thread::JoinHandle<(cargo_metadata::Result<Metadata>, Vec<PathBuf>)>;
@@ -181,12 +183,13 @@ fn instrument(build_opts: &mut CargoOptions, build: &mut ProcessBuilder, m: &Met
     check
 }
 
-/// Runs `cargo test --no-run` and collects its artifacts; cargo's stderr goes where
-/// `build_opts` says, its tail kept to tell a refusal from a failed build.
+/// Runs `cargo test --no-run` and collects its artifacts and what its build scripts
+/// said; cargo's stderr goes where `build_opts` says, its tail kept to tell a refusal
+/// from a failed build.
 fn run_build(
     build_opts: &CargoOptions,
     mut build: ProcessBuilder,
-) -> Result<Vec<Artifact>, BuildError> {
+) -> Result<(Vec<Artifact>, Vec<BuildScript>), BuildError> {
     cargo_stderr::progress(build_opts, &mut build);
     build
         .args([
@@ -211,12 +214,14 @@ fn run_build(
         None => None,
     };
     let mut artifacts = Vec::new();
+    let mut scripts = Vec::new();
     // Cargo says the build finished only once it started one.
     let mut built = false;
     if let Some(stdout) = child.stdout.take() {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             match message.map_err(BuildError::Read)? {
                 Message::CompilerArtifact(artifact) => artifacts.push(artifact),
+                Message::BuildScriptExecuted(script) => scripts.push(script),
                 Message::BuildFinished(_) => built = true,
                 _ => {}
             }
@@ -225,7 +230,7 @@ fn run_build(
     let status = child.wait().map_err(BuildError::Read)?;
     let stderr_tail = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
     if status.success() {
-        return Ok(artifacts);
+        return Ok((artifacts, scripts));
     }
     let refused = (!built)
         .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(&stderr_tail)))
@@ -246,11 +251,17 @@ fn run_build(
 /// The test binaries of the build, and where the workspace and its target dir are.
 fn finish(
     opts: &CargoOptions,
-    artifacts: Vec<Artifact>,
+    (artifacts, scripts): (Vec<Artifact>, Vec<BuildScript>),
     (metadata, sysroot): (Metadata, Vec<PathBuf>),
     check_instrumented: bool,
 ) -> Result<BuildOutput, BuildError> {
-    let binaries = test_binaries(&artifacts, &metadata, &sysroot);
+    // `cargo metadata` knows CARGO_TARGET_DIR and config files, not our flag.
+    let target_dir = opts
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf());
+    let scripts = BuildScripts::new(&scripts, &target_dir, &sysroot);
+    let binaries = test_binaries(&artifacts, &metadata, &scripts);
     // The config's rustflags reach every binary alike: one tells (reading them all
     // would cost a tenth of a second on a large workspace).
     if let (true, Some(b)) = (check_instrumented, binaries.first()) {
@@ -262,11 +273,7 @@ fn finish(
     }
     Ok(BuildOutput {
         binaries,
-        // `cargo metadata` knows CARGO_TARGET_DIR and config files, not our flag.
-        target_dir: opts
-            .target_dir
-            .clone()
-            .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf()),
+        target_dir,
         workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
     })
 }
@@ -295,11 +302,46 @@ fn metadata_error(e: cargo_metadata::Error) -> BuildError {
     BuildError::Metadata(e.to_string())
 }
 
+/// What the build scripts of a build give the tests: each package's `OUT_DIR`, and the
+/// loader path cargo gives `cargo test`'s processes.
+struct BuildScripts {
+    out_dirs: HashMap<PackageId, PathBuf>,
+    /// The build scripts' `cargo::rustc-link-search` directories inside the target dir
+    /// (cargo puts those, and only those, on the loader path of the tests it runs), then
+    /// the toolchain's library directories.
+    lib_dirs: Vec<PathBuf>,
+}
+
+impl BuildScripts {
+    fn new(scripts: &[BuildScript], target_dir: &std::path::Path, sysroot: &[PathBuf]) -> Self {
+        let mut lib_dirs: Vec<PathBuf> = Vec::new();
+        for dir in scripts.iter().flat_map(|s| &s.linked_paths) {
+            // `native=/path`, `all=/path` or a bare path.
+            let path = dir
+                .as_str()
+                .split_once('=')
+                .map_or(dir.as_str(), |(_, p)| p);
+            let path = PathBuf::from(path);
+            if path.starts_with(target_dir) && !lib_dirs.contains(&path) {
+                lib_dirs.push(path);
+            }
+        }
+        lib_dirs.extend(sysroot.iter().cloned());
+        BuildScripts {
+            out_dirs: scripts
+                .iter()
+                .map(|s| (s.package_id.clone(), s.out_dir.clone().into_std_path_buf()))
+                .collect(),
+            lib_dirs,
+        }
+    }
+}
+
 /// The test executables among cargo's artifacts, with the environment each one expects.
 fn test_binaries(
     artifacts: &[Artifact],
     metadata: &Metadata,
-    sysroot: &[PathBuf],
+    scripts: &BuildScripts,
 ) -> Vec<TestBinary> {
     let packages: HashMap<&PackageId, &Package> =
         metadata.packages.iter().map(|p| (&p.id, p)).collect();
@@ -341,16 +383,22 @@ fn test_binaries(
             .get(&a.package_id)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
+        let mut env = test_env(
+            package,
+            &a.manifest_path,
+            &a.target.name,
+            &path,
+            bins,
+            &scripts.lib_dirs,
+        );
+        // Set at compile time by cargo; nextest sets it for the test processes too, so
+        // that a test can read what its build script wrote at run time.
+        if let Some(out_dir) = scripts.out_dirs.get(&a.package_id) {
+            env.push(("OUT_DIR".to_owned(), out_dir.to_string_lossy().into_owned()));
+        }
         out.push(TestBinary {
             id: crate::discover::binary_id(&package_name, kind, &a.target.name),
-            env: test_env(
-                package,
-                &a.manifest_path,
-                &a.target.name,
-                &path,
-                bins,
-                sysroot,
-            ),
+            env,
             no_listing: unlistable.reason(a.manifest_path.as_std_path(), kind, &a.target.name),
             package: package_name,
             kind,

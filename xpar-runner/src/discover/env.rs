@@ -9,7 +9,7 @@ use cargo_metadata::camino::Utf8Path;
 use cargo_metadata::Package;
 
 /// The variable the platform's loader searches for shared libraries.
-const DYLIB_PATH_VAR: &str = if cfg!(windows) {
+pub(crate) const DYLIB_PATH_VAR: &str = if cfg!(windows) {
     "PATH"
 } else if cfg!(target_os = "macos") {
     "DYLD_FALLBACK_LIBRARY_PATH"
@@ -23,7 +23,7 @@ pub fn test_env(
     target_name: &str,
     binary: &Path,
     bin_exes: &[(String, PathBuf)],
-    sysroot_libs: &[PathBuf],
+    lib_dirs: &[PathBuf],
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: String| env.push((k.to_owned(), v));
@@ -74,7 +74,8 @@ pub fn test_env(
     }
 
     // Where cargo points the loader: the deps dir (dylib dependencies), the profile dir,
-    // and the toolchain's libraries (for `-C prefer-dynamic` builds), then the user's own.
+    // the build scripts' link-search dirs in the target dir and the toolchain's libraries
+    // (for `-C prefer-dynamic` builds), then the user's own.
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(deps) = binary.parent() {
         dirs.push(deps.to_owned());
@@ -82,7 +83,7 @@ pub fn test_env(
             dirs.push(profile.to_owned());
         }
     }
-    dirs.extend(sysroot_libs.iter().cloned());
+    dirs.extend(lib_dirs.iter().cloned());
     if let Some(existing) = std::env::var_os(DYLIB_PATH_VAR) {
         dirs.extend(std::env::split_paths(&existing));
     }

@@ -13,6 +13,7 @@ pub use build::{
     build_test_binaries, coverage_target_dir, target_dir, BuildOutput, COVERAGE_RUSTFLAGS,
 };
 pub use env::rustc_program;
+pub(crate) use env::{sysroot_libs, DYLIB_PATH_VAR};
 pub use identity::build_identity;
 pub use list::{
     list_all, parse_json_list, parse_terse_list, BinaryContent, Harness, ListedBinary, ListedTest,

@@ -7,6 +7,7 @@ mod shards;
 
 use std::path::PathBuf;
 
+use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::errors::{Error, MergeError};
@@ -28,12 +29,14 @@ pub struct MergeOptions {
 }
 
 /// A coverage report from the shards' profiles, exported against the test binaries of
-/// the workspace `cargo` builds (which must be the shards' build).
+/// the archive the shards ran, else of the workspace `cargo` builds (either must be the
+/// shards' build).
 #[derive(Debug, Clone)]
 pub struct MergeCoverage {
     pub config: CoverageConfig,
     pub cargo: CargoOptions,
     pub jobs: usize,
+    pub archive: Option<ArchiveSource>,
 }
 
 /// What a merge made.
@@ -49,7 +52,12 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeEnd, Error> {
     let mut shards = shards::read_all(&opts.dirs)?;
     shards::check(&mut shards)?;
     if opts.coverage.is_some() {
-        if let Some(s) = shards.iter().find(|s| !s.dir.join(COVERAGE_FILE).is_file()) {
+        // A shard in which no test ran has no profile, and needs none.
+        let ran = |s: &Shard| s.report.tests.iter().any(|t| t.worker.is_some());
+        if let Some(s) = shards
+            .iter()
+            .find(|s| ran(s) && !s.dir.join(COVERAGE_FILE).is_file())
+        {
             return Err(MergeError::NoCoverage { dir: s.dir.clone() }.into());
         }
     }
@@ -91,11 +99,22 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeEnd, Error> {
 /// build, once that build is checked to be the shards'.
 fn merge_coverage(c: &MergeCoverage, shards: &[Shard]) -> Result<CoverageResult, Error> {
     let session = CoverageSession::start(&c.config)?;
-    let found = session::discover(&c.cargo, c.jobs, true)?;
-    let here = discover::build_identity(&found.list).map_err(|source| MergeError::Write {
-        path: found.target_dir.clone(),
-        source,
-    })?;
+    // The extraction lives until the report is made.
+    let (found, _extraction, here) = match &c.archive {
+        Some(source) => {
+            let opened = archive::open_for_run(source, true)?;
+            let id = opened.info.build_id.clone();
+            (opened.discovered, Some(opened.info), id)
+        }
+        None => {
+            let found = session::discover(&c.cargo, c.jobs, true)?;
+            let id = discover::build_identity(&found.list).map_err(|source| MergeError::Write {
+                path: found.target_dir.clone(),
+                source,
+            })?;
+            (found, None, id)
+        }
+    };
     let theirs = shards[0].report.build_id.clone().unwrap_or_default();
     if here != theirs {
         return Err(MergeError::CoverageBuild {
@@ -105,7 +124,10 @@ fn merge_coverage(c: &MergeCoverage, shards: &[Shard]) -> Result<CoverageResult,
         .into());
     }
     let dir = session.profile_dir(&found.target_dir)?;
-    for s in shards {
+    for s in shards
+        .iter()
+        .filter(|s| s.dir.join(COVERAGE_FILE).is_file())
+    {
         let to = dir.join(format!("shard-{}.profdata", s.index));
         std::fs::copy(s.dir.join(COVERAGE_FILE), &to)
             .map_err(|source| MergeError::Write { path: to, source })?;
