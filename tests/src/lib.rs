@@ -14,6 +14,6 @@ mod xpar;
 pub use check::{assert_cases_match, outcome_mismatches, unexpected_cases};
 pub use fixture::FixtureCopy;
 pub use junit::{parse_junit, read_junit, try_read_junit, JunitCase, JunitFailure};
-pub use report::{run_json, JsonRun, JsonTest};
+pub use report::{run_json, run_json_cmd, JsonRun, JsonTest};
 pub use tools::{nextest_or_skip, optional_tool, path_with_ci_tools};
 pub use xpar::{run, run_junit, workspace_root, xpar, xpar_bin, JunitRun, Run};

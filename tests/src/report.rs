@@ -3,6 +3,7 @@
 //! the schema the runner writes; the tests see each test in the plain strings they compare.
 
 use std::path::Path;
+use std::process::Command;
 
 use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
@@ -61,8 +62,14 @@ pub fn run_json(dir: &Path, args: &[&str]) -> JsonRun {
     let path = dir.join("report.json");
     let mut cmd = xpar(dir);
     cmd.arg("--json").arg(&path).args(args);
-    let run = Run::of(&mut cmd);
-    let text = std::fs::read_to_string(&path)
+    run_json_cmd(&mut cmd, &path)
+}
+
+/// Runs `cmd`, a [`xpar`] command that asks for `--json PATH` (its environment set as the
+/// test wants), and reads the report; panics, showing the run, if there is none.
+pub fn run_json_cmd(cmd: &mut Command, path: &Path) -> JsonRun {
+    let run = Run::of(cmd);
+    let text = std::fs::read_to_string(path)
         .unwrap_or_else(|err| panic!("no JSON report at {}: {err}\n\n{run}", path.display()));
     // from_json refuses any format version but the one the runner writes.
     let report = RunReport::from_json(&text).unwrap_or_else(|err| {

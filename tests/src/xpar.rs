@@ -26,6 +26,21 @@ const CLEARED_VARS: &[&str] = &[
     "XPAR_SCHEDULED",
     "XPAR_MARKER_QUERY",
     "CARGO_PRIMARY_PACKAGE",
+    // A CI's or Bazel's shard of the outer run would make `--partition auto` or Bazel
+    // sharding apply to every fixture run; the tests that want them set them.
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",
+    "BUILDKITE_PARALLEL_JOB",
+    "BUILDKITE_PARALLEL_JOB_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "XPAR_PARTITION_TOTAL",
+    "TEST_TOTAL_SHARDS",
+    "TEST_SHARD_INDEX",
+    "TEST_SHARD_STATUS_FILE",
+    "XML_OUTPUT_FILE",
+    "TEST_TMPDIR",
 ];
 
 /// Prefixes of variables that cargo sets for the test binary it runs; the fixture's own

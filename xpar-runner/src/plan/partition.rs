@@ -227,6 +227,15 @@ fn atoms(list: &TestList, selection: &Selection) -> Vec<Atom> {
             match home {
                 Some(i) => {
                     atoms[i].tests.push(key);
+                    // A test holding labels of two atoms joins them: its other atoms'
+                    // tests move to `i`, their labels with them.
+                    for l in &labels {
+                        if let Some(j) = bound.get(l).copied().filter(|&j| j != i) {
+                            let moved = std::mem::take(&mut atoms[j].tests);
+                            atoms[i].tests.extend(moved);
+                            bound.values_mut().filter(|v| **v == j).for_each(|v| *v = i);
+                        }
+                    }
                     for l in labels {
                         bound.entry(l).or_insert(i);
                     }
@@ -247,6 +256,8 @@ fn atoms(list: &TestList, selection: &Selection) -> Vec<Atom> {
             }
         }
     }
+    // Atoms joined into others are left empty.
+    atoms.retain(|a| !a.tests.is_empty());
     atoms
 }
 
@@ -358,7 +369,12 @@ mod tests {
                 },
             })
             .collect();
-        let list = TestList {
+        (one_binary(tests), durations_of(n))
+    }
+
+    /// Binary `b0` holding `tests`.
+    fn one_binary(tests: Vec<ListedTest>) -> TestList {
+        TestList {
             binaries: vec![ListedBinary {
                 binary: TestBinary {
                     id: binary_id("b0", BinaryKind::Lib, "b0"),
@@ -372,7 +388,11 @@ mod tests {
                 content: BinaryContent::Tests(tests),
                 harness: Harness::Libtest,
             }],
-        };
+        }
+    }
+
+    /// Test `tNN` of `b0` takes NN+1 seconds.
+    fn durations_of(n: usize) -> Durations {
         let mut d = Durations::default();
         d.merge_run(
             (0..n)
@@ -381,7 +401,7 @@ mod tests {
                 .iter()
                 .map(|(b, t, s)| (*b, t.as_str(), *s)),
         );
-        (list, d)
+        d
     }
 
     fn names(sel: &Selection) -> Vec<String> {
@@ -430,6 +450,50 @@ mod tests {
                 expected.sort();
                 assert_eq!(seen, expected, "{kind:?} /{total}");
                 assert_eq!(ignored, all.ignored.len(), "{kind:?} /{total}");
+            }
+        }
+    }
+
+    /// A test holding two keys binds the tests of both, also when each key was first met
+    /// on a test of its own (and so began an atom of its own).
+    #[test]
+    fn a_test_of_two_keys_joins_the_tests_of_both() {
+        let test = |name: &str, keys: &[&str]| ListedTest {
+            name: name.to_owned(),
+            ignored: false,
+            source_path: None,
+            markers: Markers {
+                serial: if keys.is_empty() {
+                    Serial::No
+                } else {
+                    Serial::Keys(keys.iter().map(|k| k.to_string()).collect())
+                },
+                ..Markers::default()
+            },
+        };
+        let mut tests = vec![
+            test("a1", &["a"]),
+            test("b1", &["b"]),
+            test("c_both", &["a", "b"]),
+        ];
+        tests.extend((0..20).map(|i| test(&format!("free{i:02}"), &[])));
+        let list = one_binary(tests);
+        let all = select(&list, &TestFilter::default());
+        for kind in [
+            PartitionKind::Slice,
+            PartitionKind::Hash,
+            PartitionKind::Time,
+        ] {
+            for total in [2, 3, 4] {
+                for index in 1..=total {
+                    let p = Partition { kind, index, total };
+                    let mine = names(&partition(&list, &all, &Durations::default(), &p));
+                    let here = ["a1", "b1", "c_both"]
+                        .iter()
+                        .filter(|t| mine.contains(&t.to_string()))
+                        .count();
+                    assert!(here == 0 || here == 3, "{kind:?} {index}/{total}: {mine:?}");
+                }
             }
         }
     }
