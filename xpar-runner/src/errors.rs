@@ -46,6 +46,11 @@ pub enum UsageError {
     MissingValue { flag: &'static str },
     #[error("`{a}` cannot be used with `{b}`")]
     Conflict { a: &'static str, b: &'static str },
+    #[error("`{flag}` is only used together with {needs}")]
+    OnlyWith {
+        flag: &'static str,
+        needs: &'static str,
+    },
     #[error(
         "`{arg}` is set by cargo xpar on every test process and cannot be passed after `--` \
          (use -j for parallelism)"

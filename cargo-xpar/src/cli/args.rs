@@ -100,10 +100,19 @@ pub struct MergeArgs {
     pub fail_under_lines: Option<f64>,
     #[command(flatten)]
     pub cargo: CargoOptions,
-    /// For the coverage report: the archive the shards ran, whose binaries it is
-    /// exported against instead of a build here.
-    #[command(flatten)]
-    pub archive: FromArchiveArgs,
+    /// The archive the shards ran (`cargo xpar archive --coverage`): the coverage report
+    /// is exported against its binaries instead of a build here.
+    #[arg(long, value_name = "FILE", help_heading = "Coverage")]
+    pub archive_file: Option<PathBuf>,
+    /// The checkout of the archived commit [default: the workspace the archive was built
+    /// in, if it exists here].
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "archive_file",
+        help_heading = "Coverage"
+    )]
+    pub workspace_remap: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

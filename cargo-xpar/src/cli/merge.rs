@@ -6,7 +6,7 @@ use xpar_runner::errors::UsageError;
 use xpar_runner::merge::{MergeCoverage, MergeOptions};
 
 use super::archive::archive_source;
-use super::args::MergeArgs;
+use super::args::{FromArchiveArgs, MergeArgs};
 use super::config::{coverage_config, parse_jobs, MergeConfig};
 use super::writable;
 
@@ -28,7 +28,19 @@ impl MergeConfig {
             args.coverage_output,
             args.fail_under_lines,
         )?;
-        let archive = archive_source(args.archive, &args.cargo)?;
+        let from_archive = FromArchiveArgs {
+            archive_file: args.archive_file,
+            workspace_remap: args.workspace_remap,
+            extract_to: None,
+        };
+        let archive = archive_source(from_archive, &args.cargo)?;
+        if archive.is_some() && !wants_coverage {
+            // The reports come from the results alone; only coverage needs the binaries.
+            return Err(UsageError::OnlyWith {
+                flag: "merge --archive-file",
+                needs: "--coverage-format, --coverage-output or --fail-under-lines",
+            });
+        }
         let cargo = args.cargo.into_options();
         Ok(MergeConfig {
             merge: MergeOptions {
