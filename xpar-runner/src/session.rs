@@ -126,13 +126,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .map(CoverageSession::start)
         .transpose()?;
     // An archive's extraction lives as long as the run.
-    let (found, archive_info) = match &opts.archive {
-        Some(source) => {
-            let opened = archive::open_for_run(source, coverage.is_some())?;
-            (opened.discovered, Some(opened.info))
-        }
-        None => (discover(&opts.cargo, opts.jobs, coverage.is_some())?, None),
-    };
+    let (found, archive_info) = find_tests(opts, coverage.is_some())?;
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,
@@ -141,10 +135,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let history_path = history_path_of(opts, &found, coverage.is_some());
     let history = load_history(&history_path, reporter);
     let whole = plan::select(list, &opts.filter);
-    let selection = match &opts.partition {
-        Some(p) => plan::partition(list, &whole, &history.durations, p),
-        None => whole.clone(),
-    };
+    let (selection, empty_shard) = cut(opts, list, &whole, &history.durations, reporter);
     let mut meta = report_meta(
         opts,
         &found,
@@ -155,27 +146,11 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    // A shard can be dealt nothing (more shards than tests): not an error, as long as
-    // the whole selection has tests (a merge of the shards says when it has none).
-    let empty_shard = !show && opts.partition.is_some() && whole.run_count() > 0;
-    if let (true, Some(p)) = (empty_shard, &opts.partition) {
-        reporter.warning(&format!(
-            "shard {} of {} has none of the {} selected tests: nothing to run here",
-            p.index,
-            p.total,
-            whole.run_count()
-        ));
-    }
     let schedule = plan::plan(
         list,
         &selection,
         &history.durations,
-        &PlanOptions {
-            mode: opts.dist,
-            workers: opts.dist.workers(opts.jobs, selection.run_count()),
-            reorder_scopes: opts.reorder_scopes,
-            require_parallel_safe: opts.require_parallel_safe,
-        },
+        &plan_options(opts, &selection),
     );
     reporter.planned(show, expected_time(list, &selection, &history.durations));
     let mut run_log = start_log(&found.target_dir, opts, reporter);
@@ -193,23 +168,9 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         }
         record.handle(&event);
     })?;
-    let run_log_dir = match run_log.map(RunLog::finish) {
-        Some(Ok(dir)) => Some(dir),
-        Some(Err(e)) => {
-            reporter.warning(&format!(
-                "could not record the run for `cargo xpar replay`: {e}"
-            ));
-            None
-        }
-        None => None,
-    };
+    let run_log_dir = finish_log(run_log, reporter);
     let processes = end.process_costs.clone();
-    if let Err(e) = history::save(&history_path, history, &record, processes) {
-        reporter.warning(&format!(
-            "could not update the duration history at {}: {e}",
-            history_path.display()
-        ));
-    }
+    save_history(&history_path, history, &record, processes, reporter);
     write_reports(opts, &record, &meta)?;
     let mut run_end = RunEnd {
         exit_code: record.exit_code(),
@@ -228,23 +189,106 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         add_coverage(&mut run_end, session, dir, &found)?;
     }
     if let Some(dir) = &opts.results_dir {
-        let profile = run_end
-            .coverage
-            .as_ref()
-            .map(|c| c.profile_dir.join("merged.profdata"));
-        results_dir::write(
+        write_results(
             dir,
-            &ResultsInput {
-                record: &run_end.record,
-                dist: opts.dist.as_str(),
-                meta: &meta,
-                run_log_dir: run_log_dir.as_deref(),
-                history: &history_path,
-                coverage: profile.as_deref(),
-            },
+            opts,
+            &run_end,
+            &meta,
+            run_log_dir.as_deref(),
+            &history_path,
         )?;
     }
     Ok(run_end)
+}
+
+/// `--results-dir`: everything a merge needs of the run.
+fn write_results(
+    dir: &Path,
+    opts: &RunOptions,
+    run_end: &RunEnd,
+    meta: &ReportMeta,
+    run_log_dir: Option<&Path>,
+    history: &Path,
+) -> Result<(), Error> {
+    let profile = run_end
+        .coverage
+        .as_ref()
+        .map(|c| c.profile_dir.join("merged.profdata"));
+    results_dir::write(
+        dir,
+        &ResultsInput {
+            record: &run_end.record,
+            dist: opts.dist.as_str(),
+            meta,
+            run_log_dir,
+            history,
+            coverage: profile.as_deref(),
+        },
+    )?;
+    Ok(())
+}
+
+fn plan_options(opts: &RunOptions, selection: &plan::Selection) -> PlanOptions {
+    PlanOptions {
+        mode: opts.dist,
+        workers: opts.dist.workers(opts.jobs, selection.run_count()),
+        reorder_scopes: opts.reorder_scopes,
+        require_parallel_safe: opts.require_parallel_safe,
+    }
+}
+
+/// The tests to run: from the archive, or built and listed here.
+fn find_tests(
+    opts: &RunOptions,
+    coverage: bool,
+) -> Result<(Discovered, Option<archive::ArchiveInfo>), Error> {
+    Ok(match &opts.archive {
+        Some(source) => {
+            let opened = archive::open_for_run(source, coverage)?;
+            (opened.discovered, Some(opened.info))
+        }
+        None => (discover(&opts.cargo, opts.jobs, coverage)?, None),
+    })
+}
+
+/// This run's part of the selection (its shard under `--partition`), and whether it is
+/// a shard dealt nothing: not an error, said as a warning, as long as the whole selection
+/// has tests (more shards than tests; a merge of the shards says when none has any).
+fn cut(
+    opts: &RunOptions,
+    list: &TestList,
+    whole: &plan::Selection,
+    durations: &plan::Durations,
+    reporter: &mut dyn Reporter,
+) -> (plan::Selection, bool) {
+    let Some(p) = &opts.partition else {
+        return (whole.clone(), false);
+    };
+    let selection = plan::partition(list, whole, durations, p);
+    let empty_shard = selection.run_count() == 0 && whole.run_count() > 0;
+    if empty_shard {
+        reporter.warning(&format!(
+            "shard {} of {} has none of the {} selected tests: nothing to run here",
+            p.index,
+            p.total,
+            whole.run_count()
+        ));
+    }
+    (selection, empty_shard)
+}
+
+/// Ends the run's record; where it is, or `None` (with a warning) when it failed.
+fn finish_log(run_log: Option<RunLog>, reporter: &mut dyn Reporter) -> Option<PathBuf> {
+    match run_log.map(RunLog::finish) {
+        Some(Ok(dir)) => Some(dir),
+        Some(Err(e)) => {
+            reporter.warning(&format!(
+                "could not record the run for `cargo xpar replay`: {e}"
+            ));
+            None
+        }
+        None => None,
+    }
 }
 
 /// What the JSON report says beside the record: the partition, and under
@@ -291,6 +335,22 @@ fn history_path_of(opts: &RunOptions, found: &Discovered, coverage: bool) -> Pat
         history::path(&discover::coverage_target_dir(&found.target_dir))
     } else {
         history::path(&found.target_dir)
+    }
+}
+
+/// Folds the run into the duration history; a warning when it cannot be written.
+fn save_history(
+    path: &Path,
+    history: history::History,
+    record: &RunRecord,
+    processes: plan::ProcessCosts,
+    reporter: &mut dyn Reporter,
+) {
+    if let Err(e) = history::save(path, history, record, processes) {
+        reporter.warning(&format!(
+            "could not update the duration history at {}: {e}",
+            path.display()
+        ));
     }
 }
 

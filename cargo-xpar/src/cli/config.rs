@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
+use super::partition;
 use super::writable;
 use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy, Timeouts};
-use crate::plan::{self, BadPartition, Partition, PartitionKind, RunIgnored, TestFilter};
+use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
 use xpar_runner::session::{RunOptions, StressOptions};
@@ -152,6 +153,7 @@ impl RunConfig {
     fn from_args(args: RunArgs) -> Result<Self, UsageError> {
         let (filter, libtest_no_capture, test_args) = build_filter(args.filter)?;
         let r = args.runner;
+        let retry = retry_policy(&r)?;
         let no_capture = r.no_capture || libtest_no_capture;
         let success_output = r.success_output.unwrap_or(if no_capture {
             OutputWhen::Immediate
@@ -159,12 +161,7 @@ impl RunConfig {
             OutputWhen::Never
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
-        let partition = match r.partition.as_deref() {
-            Some(value) => Some(parse_partition(value)),
-            None => bazel_shard(|k| std::env::var(k).ok()),
-        }
-        .transpose()
-        .map_err(UsageError::BadPartition)?;
+        let partition = partition::from_flag_or_bazel(r.partition.as_deref())?;
         // Bazel asks for the JUnit there.
         let junit = r
             .junit
@@ -197,22 +194,7 @@ impl RunConfig {
                     .unwrap_or_default(),
             },
             run_timeout: parse_limit("--run-timeout", r.run_timeout.as_deref())?,
-            retry: RetryPolicy {
-                retries: r.retries,
-                backoff: r.retry_backoff.into(),
-                delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
-                jitter: r.retry_jitter,
-                retry_on: r
-                    .retry_on
-                    .as_deref()
-                    .map(|re| {
-                        regex::Regex::new(re).map_err(|e| UsageError::BadRegex {
-                            value: re.to_owned(),
-                            why: e.to_string().lines().last().unwrap_or_default().to_owned(),
-                        })
-                    })
-                    .transpose()?,
-            },
+            retry,
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             max_worker_restart: r.max_worker_restart,
             // Shown, or written to the JSON report.
@@ -242,6 +224,26 @@ impl RunConfig {
             failure_output,
         })
     }
+}
+
+/// `--retries` and the flags that shape them.
+fn retry_policy(r: &RunnerArgs) -> Result<RetryPolicy, UsageError> {
+    Ok(RetryPolicy {
+        retries: r.retries,
+        backoff: r.retry_backoff.into(),
+        delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
+        jitter: r.retry_jitter,
+        retry_on: r
+            .retry_on
+            .as_deref()
+            .map(|re| {
+                regex::Regex::new(re).map_err(|e| UsageError::BadRegex {
+                    value: re.to_owned(),
+                    why: e.to_string().lines().last().unwrap_or_default().to_owned(),
+                })
+            })
+            .transpose()?,
+    })
 }
 
 /// `N` (at least 1), `auto`: the cores this process may use (affinity and cgroup quota,
@@ -284,53 +286,6 @@ pub(crate) fn coverage_config(
         output,
         fail_under_lines,
     }))
-}
-
-/// `--partition`: `KIND:K/N`, or `auto` / `KIND:auto` (`time` by default) from the CI's
-/// variables, with where they came from.
-fn parse_partition(value: &str) -> Result<(Partition, Option<String>), BadPartition> {
-    let kind = match value {
-        "auto" => Some(PartitionKind::Time),
-        "slice:auto" => Some(PartitionKind::Slice),
-        "hash:auto" => Some(PartitionKind::Hash),
-        "time:auto" => Some(PartitionKind::Time),
-        _ => None,
-    };
-    match kind {
-        Some(kind) => plan::partition_from_ci(kind, |k| std::env::var(k).ok())
-            .map(|(p, said)| (p, Some(said))),
-        None => value.parse().map(|p| (p, None)),
-    }
-}
-
-/// Bazel's test sharding (`TEST_TOTAL_SHARDS`, `TEST_SHARD_INDEX` from 0), by hash:
-/// every shard computes the same split without a history.
-fn bazel_shard(
-    var: impl Fn(&str) -> Option<String>,
-) -> Option<Result<(Partition, Option<String>), BadPartition>> {
-    let total = var("TEST_TOTAL_SHARDS")?;
-    let index = var("TEST_SHARD_INDEX")?;
-    let bad = || {
-        BadPartition::Ci(format!(
-            "TEST_SHARD_INDEX={index}, TEST_TOTAL_SHARDS={total} is not a shard K of N"
-        ))
-    };
-    let (Ok(i), Ok(n)) = (index.trim().parse::<usize>(), total.trim().parse::<usize>()) else {
-        return Some(Err(bad()));
-    };
-    if i >= n {
-        return Some(Err(bad()));
-    }
-    let p = Partition {
-        kind: PartitionKind::Hash,
-        index: i + 1,
-        total: n,
-    };
-    let said = format!(
-        "shard {} of {n} from Bazel (TEST_SHARD_INDEX={index}, TEST_TOTAL_SHARDS={total})",
-        i + 1
-    );
-    Some(Ok((p, Some(said))))
 }
 
 /// `path`, once a report can be written there ([`writable::check_report_file`]).

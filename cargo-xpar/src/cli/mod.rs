@@ -8,6 +8,7 @@ mod clap_error;
 mod config;
 mod enums;
 mod merge;
+mod partition;
 mod writable;
 
 pub use archive::ArchiveConfig;
