@@ -119,6 +119,25 @@ fn shards_merge_into_what_one_machine_reports() {
             assert!(history.contains("after_crash_a"), "{history}");
         }
     }
+    // Time shards run one after the other on one machine plan from one history too: a
+    // time shard leaves the history it read as it was.
+    let before = std::fs::read(dir.join("target/xpar/durations.json")).unwrap();
+    for k in 1..=3 {
+        shard(dir, "time", k, 3, &[]);
+    }
+    let after = std::fs::read(dir.join("target/xpar/durations.json")).unwrap();
+    assert!(
+        before == after,
+        "a time shard changed the history it was cut from"
+    );
+    let m = merge(
+        dir,
+        &["res-1", "res-2", "res-3", "--durations", "next.json"],
+    );
+    assert_eq!(m.code(), one.code(), "{m}");
+    // The next history has every shard's measurements.
+    let next = std::fs::read_to_string(dir.join("next.json")).unwrap();
+    assert!(next.contains("after_crash_b") && next != String::from_utf8(before).unwrap());
     // The merge says what it merged.
     let m = merge(dir, &["res-1", "res-2", "res-3", "-q"]);
     assert!(m.stderr.contains("Merging 3 shards of build"), "{m}");

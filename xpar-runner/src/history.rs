@@ -64,10 +64,16 @@ pub fn load(path: &Path) -> Result<History, String> {
 /// concurrent run never reads half a file.
 pub fn save(
     path: &Path,
-    mut history: History,
+    history: History,
     record: &RunRecord,
     processes: ProcessCosts,
 ) -> std::io::Result<()> {
+    write(path, &updated(history, record, processes))
+}
+
+/// `history` with the durations `record` measured folded in, and the process costs the
+/// run learned.
+pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts) -> History {
     history
         .durations
         .merge_run(record.outcomes.iter().filter_map(|o| {
@@ -81,18 +87,18 @@ pub fn save(
             })
         }));
     history.processes = processes;
-    write(path, history)
+    history
 }
 
 /// Writes `history` to `path` atomically (a temp file renamed over it).
-pub fn write(path: &Path, history: History) -> std::io::Result<()> {
+pub fn write(path: &Path, history: &History) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = tempfile::NamedTempFile::new_in(dir)?;
     let file = HistoryFile {
         format_version: FORMAT_VERSION,
-        durations: history.durations,
-        processes: history.processes,
+        durations: history.durations.clone(),
+        processes: history.processes.clone(),
     };
     // serde_json writes in small pieces: buffer them, or each is a system call.
     let mut out = std::io::BufWriter::new(tmp);

@@ -169,8 +169,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         record.handle(&event);
     })?;
     let run_log_dir = finish_log(run_log, reporter);
-    let processes = end.process_costs.clone();
-    save_history(&history_path, history, &record, processes, reporter);
+    let history = history::updated(history, &record, end.process_costs.clone());
+    // A time partition is cut from the history: every shard of a run must read the same
+    // one, so a shard leaves it as it was (`merge --durations` writes the next one, from
+    // every shard's results).
+    if !matches!(opts.partition, Some(p) if p.kind == plan::PartitionKind::Time) {
+        save_history(&history_path, &history, reporter);
+    }
     write_reports(opts, &record, &meta)?;
     let mut run_end = RunEnd {
         exit_code: record.exit_code(),
@@ -189,14 +194,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         add_coverage(&mut run_end, session, dir, &found)?;
     }
     if let Some(dir) = &opts.results_dir {
-        write_results(
-            dir,
-            opts,
-            &run_end,
-            &meta,
-            run_log_dir.as_deref(),
-            &history_path,
-        )?;
+        write_results(dir, opts, &run_end, &meta, run_log_dir.as_deref(), &history)?;
     }
     Ok(run_end)
 }
@@ -208,7 +206,7 @@ fn write_results(
     run_end: &RunEnd,
     meta: &ReportMeta,
     run_log_dir: Option<&Path>,
-    history: &Path,
+    history: &history::History,
 ) -> Result<(), Error> {
     let profile = run_end
         .coverage
@@ -338,15 +336,9 @@ fn history_path_of(opts: &RunOptions, found: &Discovered, coverage: bool) -> Pat
     }
 }
 
-/// Folds the run into the duration history; a warning when it cannot be written.
-fn save_history(
-    path: &Path,
-    history: history::History,
-    record: &RunRecord,
-    processes: plan::ProcessCosts,
-    reporter: &mut dyn Reporter,
-) {
-    if let Err(e) = history::save(path, history, record, processes) {
+/// Writes the duration history; a warning when it cannot be written.
+fn save_history(path: &Path, history: &history::History, reporter: &mut dyn Reporter) {
+    if let Err(e) = history::write(path, history) {
         reporter.warning(&format!(
             "could not update the duration history at {}: {e}",
             path.display()

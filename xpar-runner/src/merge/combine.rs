@@ -147,7 +147,7 @@ fn read_history(dir: &Path, path: &Path) -> Result<History, MergeError> {
 
 /// Writes the merged history to `path`.
 pub fn write_durations(path: &Path, h: History) -> Result<(), MergeError> {
-    history::write(path, h).map_err(|source| MergeError::Write {
+    history::write(path, &h).map_err(|source| MergeError::Write {
         path: path.to_owned(),
         source,
     })

@@ -6,7 +6,7 @@
 //! - `junit.xml`: the JUnit report;
 //! - `events.jsonl`: the run's record (as under `<target-dir>/xpar/runs`), from which a
 //!   merge rebuilds every outcome exactly;
-//! - `durations.json`: the duration history after the run;
+//! - `durations.json`: the duration history with the run's measurements;
 //! - `coverage.profdata`: under `--coverage`, the run's merged profile.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use super::junit::write_junit;
 use super::record::RunRecord;
 use crate::discover::TestList;
 use crate::errors::ReportError;
+use crate::history::{self, History};
 use crate::plan::{Selection, UnitTests};
 
 pub const REPORT_FILE: &str = "report.json";
@@ -33,8 +34,8 @@ pub struct ResultsInput<'a> {
     pub meta: &'a ReportMeta,
     /// The run's record directory (holding `events.jsonl`).
     pub run_log_dir: Option<&'a Path>,
-    /// The duration history the run wrote.
-    pub history: &'a Path,
+    /// The duration history with the run's measurements.
+    pub history: &'a History,
     /// The run's merged coverage profile, under `--coverage`.
     pub coverage: Option<&'a Path>,
 }
@@ -70,7 +71,8 @@ pub fn write(dir: &Path, input: &ResultsInput<'_>) -> Result<(), ReportError> {
             .map_err(err(dir.join(name)))
     };
     copy(&log_dir.join(EVENTS_FILE), EVENTS_FILE)?;
-    copy(input.history, DURATIONS_FILE)?;
+    history::write(&dir.join(DURATIONS_FILE), input.history)
+        .map_err(err(dir.join(DURATIONS_FILE)))?;
     if let Some(profile) = input.coverage {
         copy(profile, COVERAGE_FILE)?;
     }
