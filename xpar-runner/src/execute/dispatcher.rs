@@ -73,6 +73,8 @@ pub struct Dispatcher<'a> {
     /// Set once every running process is being ended (`--maxfail N:immediate`, a
     /// signal, `--run-timeout`): a process that starts after that is ended as well.
     kill_new: Option<(KillReason, i32)>,
+    /// When the parked workers last asked a shared queue again.
+    polled: Instant,
 }
 
 /// A test to retry, and the worker it must run on under `each` (where every worker
@@ -117,6 +119,7 @@ impl<'a> Dispatcher<'a> {
             crashes: 0,
             broken: Vec::new(),
             kill_new: None,
+            polled: start,
         }
     }
 
@@ -128,7 +131,9 @@ impl<'a> Dispatcher<'a> {
         sink: &mut dyn FnMut(RunEvent),
     ) {
         while self.exited < self.to_workers.len() {
-            let ticking = !self.due.is_empty() || self.watchdog.needs_ticks();
+            let ticking = !self.due.is_empty()
+                || self.watchdog.needs_ticks()
+                || self.queue.poll_interval().is_some();
             let msg = if ticking || self.opts.run_timeout.is_some() {
                 match from_workers.recv_timeout(TICK) {
                     Ok(m) => Some(m),
@@ -272,12 +277,14 @@ impl Dispatcher<'_> {
         if let Some(k) = self.opts.stop_stable {
             self.tally_stable(k, &outcome, failed);
         }
+        self.queue.reported(&outcome);
         sink(RunEvent::TestFinished(outcome));
         if !failed {
             return;
         }
         self.failures += 1;
-        if let Some(m) = self.opts.max_fail.filter(|m| self.failures >= m.count) {
+        let failures = self.queue.failures(self.failures);
+        if let Some(m) = self.opts.max_fail.filter(|m| failures >= m.count) {
             let reason = CancelReason::MaxFail {
                 count: m.count,
                 immediate: m.immediate,
@@ -436,6 +443,12 @@ impl Dispatcher<'_> {
         if !self.cancel.stop(reason.clone()) {
             return;
         }
+        // `--maxfail` counts every machine's failures: reached, it stops them all. (A
+        // signal or a timeout stops this machine only; its leases go back to the
+        // others.)
+        if matches!(reason, CancelReason::MaxFail { .. }) {
+            self.queue.stopping(&reason.to_string());
+        }
         // The workers hear it as a message, whatever they are doing.
         for tx in &self.to_workers {
             let _ = tx.send(ToWorker::Stopped(reason.clone()));
@@ -477,6 +490,7 @@ impl Dispatcher<'_> {
 
     fn tick(&mut self, sink: &mut dyn FnMut(RunEvent)) {
         let now = self.host.now();
+        self.poll_shared(now, sink);
         if self.due.iter().any(|(at, _)| *at <= now) {
             let (ready, waiting) = std::mem::take(&mut self.due)
                 .into_iter()
@@ -506,6 +520,29 @@ impl Dispatcher<'_> {
         }
         let actions = self.watchdog.tick(now);
         self.act(actions, sink);
+    }
+
+    /// A queue shared with other machines: stops when the run stopped elsewhere, and
+    /// asks again for the parked workers once every poll interval.
+    fn poll_shared(&mut self, now: Instant, sink: &mut dyn FnMut(RunEvent)) {
+        let Some(every) = self.queue.poll_interval() else {
+            return;
+        };
+        if !self.cancel.stopped() {
+            if let Some(why) = self.queue.stopped_elsewhere() {
+                self.cancel_run(CancelReason::Elsewhere(why), sink);
+            }
+        }
+        if self.parked.is_empty() || now.duration_since(self.polled) < every {
+            return;
+        }
+        self.polled = now;
+        let parked = std::mem::take(&mut self.parked);
+        for w in parked {
+            if !self.answer(w) {
+                self.parked.push(w);
+            }
+        }
     }
 
     fn act(&mut self, actions: Vec<Action>, sink: &mut dyn FnMut(RunEvent)) {

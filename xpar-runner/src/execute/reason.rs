@@ -27,6 +27,8 @@ pub enum CancelReason {
     RunTimeout(Duration),
     /// A caller of [`CancelHandle::cancel`] stopped the run, saying why.
     Requested(String),
+    /// The run stopped on another machine sharing its queue (or the queue was lost).
+    Elsewhere(String),
 }
 
 impl CancelReason {
@@ -41,6 +43,7 @@ impl CancelReason {
             CancelReason::Signal(sig) => Some((KillReason::Signal(*sig), *sig)),
             CancelReason::RunTimeout(_) => Some((KillReason::RunTimeout, watchdog::SIGTERM)),
             CancelReason::Requested(_) => Some((KillReason::Cancelled, watchdog::SIGTERM)),
+            CancelReason::Elsewhere(_) => None,
         }
     }
 }
@@ -71,6 +74,7 @@ impl fmt::Display for CancelReason {
                 limit.as_secs_f64()
             ),
             CancelReason::Requested(why) => write!(f, "the run was cancelled ({why})"),
+            CancelReason::Elsewhere(why) => write!(f, "the run stopped: {why}"),
         }
     }
 }

@@ -10,6 +10,7 @@ mod options;
 mod partition;
 mod queue;
 mod schedule;
+mod shared;
 mod split;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
@@ -23,3 +24,6 @@ pub use partition::{
 };
 pub use queue::{Chunk, Next, WorkQueue};
 pub use schedule::Schedule;
+pub use shared::{
+    ChunkSpec, Lease, Reserved, SharedQueue, SharedResult, SharedState, SharedWorkQueue,
+};

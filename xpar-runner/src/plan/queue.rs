@@ -4,9 +4,12 @@
 //!
 //! [`Schedule`]: super::Schedule
 
+use std::time::Duration;
+
 use super::cost::CostModel;
 use super::filter::UnitTests;
 use crate::ids::{Attempt, TestKey};
+use crate::report::TestOutcome;
 
 /// Where a run's dispatcher takes its work from, and gives back what is to run again.
 pub trait WorkQueue {
@@ -33,6 +36,31 @@ pub trait WorkQueue {
 
     /// Empties the queue, returning what was never handed out (for a cancelled run).
     fn drain(&mut self) -> Vec<Chunk>;
+
+    /// A test's final outcome, reported (a queue shared with other machines records it
+    /// there, and counts its failure across machines).
+    fn reported(&mut self, _outcome: &TestOutcome) {}
+
+    /// How often workers told to wait ask again when nothing here frees them: a queue
+    /// shared with other machines gets work back when another machine's lease expires.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The failures that count toward `--maxfail`: this run's, or every machine's when
+    /// the queue is shared.
+    fn failures(&mut self, here: usize) -> usize {
+        here
+    }
+
+    /// Why the run stopped elsewhere (another machine reached `--maxfail`, the shared
+    /// queue was lost), if it did: this machine stops too.
+    fn stopped_elsewhere(&mut self) -> Option<String> {
+        None
+    }
+
+    /// The run is stopping: `reason` is said to the machines sharing the queue.
+    fn stopping(&mut self, _reason: &str) {}
 }
 
 /// Work handed to one worker: tests of one binary, to run in one process.

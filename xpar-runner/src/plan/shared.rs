@@ -1,0 +1,387 @@
+//! A work queue several machines share, as one machine's dispatcher sees it: chunks are
+//! reserved from the shared queue under a lease as workers free up, each test's final
+//! outcome is recorded there, and a chunk is acknowledged once every test of it has one.
+//! What the shared queue is (Redis, or the in-memory one of the tests) is behind
+//! [`SharedQueue`]; this module only maps its chunks to this machine's test list.
+//!
+//! Retries run on the machine that ran the first attempt (its chunk stays leased until
+//! the last attempt is in), so a test's attempts are one machine's and a machine that
+//! dies takes its whole chunk back to the queue.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::cost::CostModel;
+use super::filter::UnitTests;
+use super::queue::{Chunk, Next, WorkQueue};
+use crate::discover::TestList;
+use crate::ids::{Attempt, TestKey};
+use crate::report::TestOutcome;
+
+/// A chunk as the shared queue holds it: tests of one binary, by binary id, so that
+/// every machine of the same build maps it to its own list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ChunkSpec {
+    pub binary_id: String,
+    /// The tests, by name; `None` for an opaque binary (run whole).
+    pub tests: Option<Vec<String>>,
+    /// What the history expects it to take, in seconds (the queue is seeded longest
+    /// first).
+    pub expected_secs: f64,
+}
+
+impl ChunkSpec {
+    /// How many tests it holds.
+    pub fn len(&self) -> usize {
+        self.tests.as_ref().map_or(1, Vec::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A chunk reserved by this machine: acknowledging it needs its token, which stops being
+/// valid once the lease expired and the chunk was reserved again elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub id: String,
+    pub token: u64,
+}
+
+/// What a reservation gives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reserved {
+    Chunk {
+        lease: Lease,
+        spec: ChunkSpec,
+    },
+    /// Nothing queued, but chunks are leased elsewhere: one may come back.
+    Wait,
+    /// Nothing queued and nothing leased: the run's work is handed out and done.
+    Done,
+}
+
+/// One test's final outcome, as the shared queue records it: once per (binary id,
+/// name, attempt).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedResult {
+    pub binary_id: String,
+    pub name: String,
+    pub attempt: usize,
+    /// The [`TestOutcome`], as JSON.
+    pub outcome: String,
+}
+
+/// What one machine asks of the queue it shares with the others.
+pub trait SharedQueue {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn reserve(&mut self) -> Result<Reserved, Self::Error>;
+    /// Records the results of a leased chunk and ends its lease; `false` when the lease
+    /// was no longer this machine's (it expired and the chunk went to another): then
+    /// nothing is recorded.
+    fn acknowledge(&mut self, lease: &Lease, results: &[SharedResult])
+        -> Result<bool, Self::Error>;
+    /// Adds `n` failures to the run's count; the count across every machine.
+    fn add_failures(&mut self, n: usize) -> Result<usize, Self::Error>;
+    /// Stops the run on every machine, saying why.
+    fn stop(&mut self, reason: &str) -> Result<(), Self::Error>;
+    /// Why the run was stopped, if it was.
+    fn stopped(&mut self) -> Result<Option<String>, Self::Error>;
+}
+
+/// What this machine holds of a chunk it reserved.
+struct Held {
+    lease: Lease,
+    /// Tests of it with no final outcome yet.
+    pending: HashSet<TestKey>,
+    results: Vec<SharedResult>,
+}
+
+/// The leases this machine holds, for a heartbeat to extend, and the first error the
+/// shared queue gave (the run then stops, and ends with it).
+#[derive(Clone, Default)]
+pub struct SharedState {
+    pub leases: Arc<Mutex<Vec<Lease>>>,
+    pub error: Arc<Mutex<Option<String>>>,
+}
+
+/// [`WorkQueue`] over a [`SharedQueue`].
+pub struct SharedWorkQueue<Q: SharedQueue> {
+    queue: Q,
+    workers: usize,
+    tests_total: usize,
+    poll: Duration,
+    binaries: HashMap<String, usize>,
+    /// The chunk each test belongs to, by lease id.
+    held: HashMap<String, Held>,
+    chunk_of: HashMap<TestKey, String>,
+    /// Retries of tests this machine ran, with the worker they must run on.
+    retries: VecDeque<(Chunk, Option<usize>)>,
+    failures: usize,
+    state: SharedState,
+    /// When the shared queue was last asked whether the run stopped.
+    checked: Option<Instant>,
+}
+
+impl<Q: SharedQueue> SharedWorkQueue<Q> {
+    /// `tests_total`: the run's tests on every machine; `poll`: how often waiting workers
+    /// ask again.
+    pub fn new(
+        queue: Q,
+        list: &TestList,
+        workers: usize,
+        tests_total: usize,
+        poll: Duration,
+    ) -> Self {
+        SharedWorkQueue {
+            queue,
+            workers,
+            tests_total,
+            poll,
+            binaries: (list.binaries.iter().enumerate())
+                .map(|(i, b)| (b.binary.id.as_str().to_owned(), i))
+                .collect(),
+            held: HashMap::new(),
+            chunk_of: HashMap::new(),
+            retries: VecDeque::new(),
+            failures: 0,
+            state: SharedState::default(),
+            checked: None,
+        }
+    }
+
+    /// The leases held and the first error, shared with whoever needs them while the run
+    /// goes on (a heartbeat, the session at the end).
+    pub fn state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    fn fail(&self, why: String) {
+        let mut error = self.state.error.lock().unwrap_or_else(|e| e.into_inner());
+        error.get_or_insert(why);
+    }
+
+    fn failed(&self) -> bool {
+        self.state
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    fn sync_leases(&self) {
+        let mut leases = self.state.leases.lock().unwrap_or_else(|e| e.into_inner());
+        *leases = self.held.values().map(|h| h.lease.clone()).collect();
+    }
+
+    /// The local chunk of `spec`, once held; `None` (and the run's error) for a binary
+    /// this build does not have.
+    fn hold(&mut self, lease: Lease, spec: ChunkSpec) -> Option<Chunk> {
+        let Some(&binary) = self.binaries.get(&spec.binary_id) else {
+            self.fail(format!(
+                "the shared queue holds tests of `{}`, a binary this build does not have",
+                spec.binary_id
+            ));
+            return None;
+        };
+        let names = spec
+            .tests
+            .clone()
+            .unwrap_or_else(|| vec![spec.binary_id.clone()]);
+        let pending: HashSet<TestKey> = names.iter().map(|n| TestKey::new(binary, n)).collect();
+        for key in &pending {
+            self.chunk_of.insert(key.clone(), lease.id.clone());
+        }
+        self.held.insert(
+            lease.id.clone(),
+            Held {
+                lease,
+                pending,
+                results: Vec::new(),
+            },
+        );
+        self.sync_leases();
+        Some(Chunk {
+            binary,
+            tests: match spec.tests {
+                Some(names) => UnitTests::Named(names),
+                None => UnitTests::Opaque,
+            },
+        })
+    }
+
+    /// Acknowledges the chunk `id` once none of its tests is pending.
+    fn maybe_acknowledge(&mut self, id: &str) {
+        if !self.held.get(id).is_some_and(|h| h.pending.is_empty()) {
+            return;
+        }
+        let Some(held) = self.held.remove(id) else {
+            return;
+        };
+        self.sync_leases();
+        // `false`: the lease expired and the chunk went to another machine, whose
+        // results are the ones recorded. Nothing to do here.
+        if let Err(e) = self.queue.acknowledge(&held.lease, &held.results) {
+            self.fail(format!("the shared queue was lost: {e}"));
+        }
+    }
+}
+
+impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
+    fn workers(&self) -> usize {
+        self.workers
+    }
+
+    fn remaining(&self) -> usize {
+        self.tests_total
+    }
+
+    fn next(&mut self, worker: usize, _cost: &CostModel) -> Next {
+        if let Some(i) = self
+            .retries
+            .iter()
+            .position(|(_, w)| w.is_none_or(|w| w == worker))
+        {
+            if let Some((chunk, _)) = self.retries.remove(i) {
+                return Next::Run(chunk);
+            }
+        }
+        if self.failed() {
+            return Next::Done;
+        }
+        match self.queue.reserve() {
+            Ok(Reserved::Chunk { lease, spec }) => match self.hold(lease, spec) {
+                Some(chunk) => Next::Run(chunk),
+                None => Next::Done,
+            },
+            Ok(Reserved::Wait) => Next::Wait,
+            // This machine's own retries may still come.
+            Ok(Reserved::Done) if !self.held.is_empty() => Next::Wait,
+            Ok(Reserved::Done) => Next::Done,
+            Err(e) => {
+                self.fail(format!("the shared queue was lost: {e}"));
+                Next::Done
+            }
+        }
+    }
+
+    fn push_retry(
+        &mut self,
+        test: &TestKey,
+        _attempt: Attempt,
+        opaque: bool,
+        worker: Option<usize>,
+    ) {
+        let tests = if opaque {
+            UnitTests::Opaque
+        } else {
+            UnitTests::Named(vec![test.name.clone()])
+        };
+        let chunk = Chunk {
+            binary: test.binary,
+            tests,
+        };
+        self.retries.push_back((chunk, worker));
+    }
+
+    fn take_binary(&mut self, binary: usize) -> Vec<Chunk> {
+        let (taken, kept) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(c, _)| c.binary == binary);
+        self.retries = kept;
+        taken.into_iter().map(|(c, _)| c).collect()
+    }
+
+    fn remove_test(&mut self, test: &TestKey) {
+        self.retries.retain(|(c, _)| {
+            !(c.binary == test.binary && c.tests == UnitTests::Named(vec![test.name.clone()]))
+        });
+    }
+
+    fn drain(&mut self) -> Vec<Chunk> {
+        std::mem::take(&mut self.retries)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    fn reported(&mut self, outcome: &TestOutcome) {
+        let Some(&binary) = self.binaries.get(outcome.binary_id.as_str()) else {
+            return;
+        };
+        let key = TestKey::new(binary, &outcome.name);
+        let Some(id) = self.chunk_of.remove(&key) else {
+            // Not a test of a shared chunk (ignored, filtered out): nothing to record.
+            return;
+        };
+        if outcome.status.is_failure() {
+            match self.queue.add_failures(1) {
+                Ok(total) => self.failures = self.failures.max(total),
+                Err(e) => self.fail(format!("the shared queue was lost: {e}")),
+            }
+        }
+        if let Some(held) = self.held.get_mut(&id) {
+            held.pending.remove(&key);
+            held.results.push(SharedResult {
+                binary_id: outcome.binary_id.as_str().to_owned(),
+                name: outcome.name.clone(),
+                attempt: outcome.attempt.number(),
+                outcome: serde_json::to_string(outcome).unwrap_or_default(),
+            });
+        }
+        self.maybe_acknowledge(&id);
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(self.poll)
+    }
+
+    fn failures(&mut self, here: usize) -> usize {
+        self.failures.max(here)
+    }
+
+    fn stopped_elsewhere(&mut self) -> Option<String> {
+        if let Some(why) = self
+            .state
+            .error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Some(why);
+        }
+        // Asked once a poll interval, not on every tick of the dispatcher.
+        let now = Instant::now();
+        if self
+            .checked
+            .is_some_and(|at| now.duration_since(at) < self.poll)
+        {
+            return None;
+        }
+        self.checked = Some(now);
+        match self.queue.stopped() {
+            Ok(why) => why,
+            Err(e) => {
+                let why = format!("the shared queue was lost: {e}");
+                self.fail(why.clone());
+                Some(why)
+            }
+        }
+    }
+
+    fn stopping(&mut self, reason: &str) {
+        if let Err(e) = self.queue.stop(reason) {
+            self.fail(format!("the shared queue was lost: {e}"));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "shared_tests.rs"]
+mod tests;
