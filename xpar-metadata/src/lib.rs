@@ -10,6 +10,8 @@
 //! - The **recorded run** ([`events`]): a [`RunHeader`] line, then every `RunEvent` of the
 //!   run as a JSON line, under `target/xpar/runs/<run-id>/`. Version
 //!   [`RUN_LOG_FORMAT_VERSION`].
+//! - The **work queue** several machines share on Redis ([`queue`]): each chunk of work
+//!   as JSON. Version [`QUEUE_FORMAT_VERSION`].
 //!
 //! Each document carries its `format-version`. It is raised on any incompatible change: a
 //! field removed, renamed or given another type or meaning, or a new value of a field
@@ -22,6 +24,7 @@ mod binary_id;
 pub mod events;
 mod ids;
 mod list;
+pub mod queue;
 mod report;
 mod versioned;
 
@@ -29,6 +32,7 @@ pub use binary_id::BinaryId;
 pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
 pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
+pub use queue::QUEUE_FORMAT_VERSION;
 pub use report::{
     DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportPartition, ReportShard,
     ReportTest, ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,

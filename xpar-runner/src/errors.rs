@@ -261,6 +261,55 @@ pub enum ArchiveOpenError {
     NotInstrumented { path: PathBuf },
 }
 
+/// The work queue several machines share on Redis (`--queue redis://...`) failed. `url` is
+/// shown without its password.
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error(
+        "invalid queue URL `{url}`: {why} (expected redis://HOST:PORT[/DB] or redis+unix:///PATH)"
+    )]
+    BadUrl { url: String, why: String },
+    #[error("invalid {what} `{value}` for the queue: it must not be empty nor hold any of `{forbidden}`")]
+    BadName {
+        what: &'static str,
+        value: String,
+        forbidden: String,
+    },
+    #[error("cannot reach the queue at {url}: {why}; is redis-server running there?")]
+    Unreachable { url: String, why: String },
+    #[error("lost the queue at {url} during the run: {why}")]
+    Lost { url: String, why: String },
+    #[error("the queue at {url} refused {op}: {why}")]
+    Redis {
+        url: String,
+        op: &'static str,
+        why: String,
+    },
+    #[error(
+        "run `{run_id}` in the queue is of another build ({theirs}, ours {ours}): every          machine of a run must run the same build; give this build its own --run-id"
+    )]
+    BuildMismatch {
+        run_id: String,
+        ours: String,
+        theirs: String,
+    },
+    #[error(
+        "run `{run_id}` in the queue has finished (build {theirs}); give this run a new --run-id"
+    )]
+    RunIdReused { run_id: String, theirs: String },
+    #[error(
+        "run `{run_id}` is no longer in the queue: its keys expired (raise the queue's TTL) \
+         or were deleted"
+    )]
+    RunGone { run_id: String },
+    #[error("the queue at {url} answered {op} with something this version cannot read: {why}")]
+    Protocol {
+        url: String,
+        op: &'static str,
+        why: String,
+    },
+}
+
 /// Everything that ends a `cargo xpar` invocation early.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -288,6 +337,8 @@ pub enum Error {
     ArchiveCreate(#[from] ArchiveCreateError),
     #[error(transparent)]
     ArchiveOpen(#[from] ArchiveOpenError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 impl Error {
@@ -312,6 +363,8 @@ impl Error {
             Error::ArchiveCreate(_) => exit_codes::ARCHIVE_CREATION_FAILED,
             // nextest's code for an archive that cannot be extracted.
             Error::ArchiveOpen(_) => exit_codes::SETUP_ERROR,
+            Error::Queue(QueueError::BadUrl { .. }) => exit_codes::USAGE,
+            Error::Queue(_) => exit_codes::SETUP_ERROR,
         }
     }
 

@@ -20,5 +20,6 @@ pub mod ids;
 pub mod merge;
 pub mod plan;
 pub mod process;
+pub mod queue;
 pub mod report;
 pub mod session;
