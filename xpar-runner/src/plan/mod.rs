@@ -10,7 +10,6 @@ mod options;
 mod partition;
 mod queue;
 mod schedule;
-mod shared;
 mod split;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
@@ -24,6 +23,3 @@ pub use partition::{
 };
 pub use queue::{Chunk, Next, WorkQueue};
 pub use schedule::Schedule;
-pub use shared::{
-    ChunkSpec, Lease, Reserved, SharedQueue, SharedResult, SharedState, SharedWorkQueue,
-};

@@ -9,12 +9,14 @@ mod connection;
 mod keys;
 mod remote;
 mod scripts;
+mod shared;
 mod status;
 mod types;
 
 pub use connection::Counts;
 pub use keys::ResultKey;
 pub use remote::RemoteQueue;
+pub use shared::{Lease, SharedQueue, SharedState, SharedWorkQueue};
 pub use types::{
     Ack, ChunkId, Heartbeat, LeaseStatus, MachineStatus, QueueStatus, Reserve, ResultRecord, Role,
     Token,

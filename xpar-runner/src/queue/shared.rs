@@ -12,87 +12,74 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::cost::CostModel;
-use super::filter::UnitTests;
-use super::queue::{Chunk, Next, WorkQueue};
+use super::remote::RemoteQueue;
+use super::types::{Ack, ChunkId, Reserve, ResultRecord, Token};
 use crate::discover::TestList;
-use crate::ids::{Attempt, TestKey};
-use crate::report::TestOutcome;
+use crate::errors::QueueError;
+use crate::ids::{Attempt, TestId, TestKey};
+use crate::plan::{Chunk, CostModel, Next, UnitTests, WorkQueue};
+use crate::report::{worker_name, TestOutcome};
+use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 
-/// A chunk as the shared queue holds it: tests of one binary, by binary id, so that
-/// every machine of the same build maps it to its own list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct ChunkSpec {
-    pub binary_id: String,
-    /// The tests, by name; `None` for an opaque binary (run whole).
-    pub tests: Option<Vec<String>>,
-    /// What the history expects it to take, in seconds (the queue is seeded longest
-    /// first).
-    pub expected_secs: f64,
-}
-
-impl ChunkSpec {
-    /// How many tests it holds.
-    pub fn len(&self) -> usize {
-        self.tests.as_ref().map_or(1, Vec::len)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A chunk reserved by this machine: acknowledging it needs its token, which stops being
-/// valid once the lease expired and the chunk was reserved again elsewhere.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Lease {
-    pub id: String,
-    pub token: u64,
-}
-
-/// What a reservation gives.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reserved {
-    Chunk {
-        lease: Lease,
-        spec: ChunkSpec,
-    },
-    /// Nothing queued, but chunks are leased elsewhere: one may come back.
-    Wait,
-    /// Nothing queued and nothing leased: the run's work is handed out and done.
-    Done,
-}
-
-/// One test's final outcome, as the shared queue records it: once per (binary id,
-/// name, attempt).
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedResult {
-    pub binary_id: String,
-    pub name: String,
-    pub attempt: usize,
-    /// The [`TestOutcome`], as JSON.
-    pub outcome: String,
-}
-
-/// What one machine asks of the queue it shares with the others.
+/// What one machine asks of the queue it shares with the others ([`RemoteQueue`] on
+/// Redis; an in-memory one in the tests).
 pub trait SharedQueue {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    fn reserve(&mut self) -> Result<Reserved, Self::Error>;
-    /// Records the results of a leased chunk and ends its lease; `false` when the lease
-    /// was no longer this machine's (it expired and the chunk went to another): then
-    /// nothing is recorded.
-    fn acknowledge(&mut self, lease: &Lease, results: &[SharedResult])
-        -> Result<bool, Self::Error>;
+    /// The next chunk for `worker` (a label the queue's status shows).
+    fn reserve(&mut self, worker: &str) -> Result<Reserve, Self::Error>;
+    /// Records the results of a leased chunk and ends its lease; [`Ack::Stale`] when the
+    /// lease was no longer this machine's (it expired and the chunk went to another):
+    /// then nothing is recorded.
+    fn acknowledge(
+        &mut self,
+        id: ChunkId,
+        token: Token,
+        results: &[ResultRecord],
+    ) -> Result<Ack, Self::Error>;
     /// Adds `n` failures to the run's count; the count across every machine.
-    fn add_failures(&mut self, n: usize) -> Result<usize, Self::Error>;
-    /// Stops the run on every machine, saying why.
-    fn stop(&mut self, reason: &str) -> Result<(), Self::Error>;
+    fn add_failures(&mut self, n: u64) -> Result<u64, Self::Error>;
+    /// Stops the run on every machine, saying why; the first reason given stands.
+    fn cancel(&mut self, reason: &str) -> Result<String, Self::Error>;
     /// Why the run was stopped, if it was.
-    fn stopped(&mut self) -> Result<Option<String>, Self::Error>;
+    fn cancelled(&mut self) -> Result<Option<String>, Self::Error>;
+}
+
+impl SharedQueue for RemoteQueue {
+    type Error = QueueError;
+
+    fn reserve(&mut self, worker: &str) -> Result<Reserve, QueueError> {
+        RemoteQueue::reserve(self, worker)
+    }
+
+    fn acknowledge(
+        &mut self,
+        id: ChunkId,
+        token: Token,
+        results: &[ResultRecord],
+    ) -> Result<Ack, QueueError> {
+        // Retries run on this machine (see the module's doc): none to queue.
+        RemoteQueue::acknowledge(self, id, token, results, &[])
+    }
+
+    fn add_failures(&mut self, n: u64) -> Result<u64, QueueError> {
+        RemoteQueue::add_failures(self, n)
+    }
+
+    fn cancel(&mut self, reason: &str) -> Result<String, QueueError> {
+        RemoteQueue::cancel(self, reason)
+    }
+
+    fn cancelled(&mut self) -> Result<Option<String>, QueueError> {
+        RemoteQueue::cancelled(self)
+    }
+}
+
+/// A chunk this machine reserved: acknowledging it needs its token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub id: ChunkId,
+    pub token: Token,
 }
 
 /// What this machine holds of a chunk it reserved.
@@ -100,7 +87,7 @@ struct Held {
     lease: Lease,
     /// Tests of it with no final outcome yet.
     pending: HashSet<TestKey>,
-    results: Vec<SharedResult>,
+    results: Vec<ResultRecord>,
 }
 
 /// The leases this machine holds, for a heartbeat to extend, and the first error the
@@ -119,14 +106,16 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
     poll: Duration,
     binaries: HashMap<String, usize>,
     /// The chunk each test belongs to, by lease id.
-    held: HashMap<String, Held>,
-    chunk_of: HashMap<TestKey, String>,
+    held: HashMap<ChunkId, Held>,
+    chunk_of: HashMap<TestKey, ChunkId>,
     /// Retries of tests this machine ran, with the worker they must run on.
     retries: VecDeque<(Chunk, Option<usize>)>,
     failures: usize,
     state: SharedState,
     /// When the shared queue was last asked whether the run stopped.
     checked: Option<Instant>,
+    /// Why the run was cancelled, once a reservation said so.
+    stopped: Option<String>,
 }
 
 impl<Q: SharedQueue> SharedWorkQueue<Q> {
@@ -153,6 +142,7 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             failures: 0,
             state: SharedState::default(),
             checked: None,
+            stopped: None,
         }
     }
 
@@ -177,23 +167,23 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
 
     fn sync_leases(&self) {
         let mut leases = self.state.leases.lock().unwrap_or_else(|e| e.into_inner());
-        *leases = self.held.values().map(|h| h.lease.clone()).collect();
+        *leases = self.held.values().map(|h| h.lease).collect();
     }
 
     /// The local chunk of `spec`, once held; `None` (and the run's error) for a binary
     /// this build does not have.
     fn hold(&mut self, lease: Lease, spec: ChunkSpec) -> Option<Chunk> {
-        let Some(&binary) = self.binaries.get(&spec.binary_id) else {
+        let Some(&binary) = self.binaries.get(spec.binary_id.as_str()) else {
             self.fail(format!(
                 "the shared queue holds tests of `{}`, a binary this build does not have",
                 spec.binary_id
             ));
             return None;
         };
-        let names = spec
-            .tests
-            .clone()
-            .unwrap_or_else(|| vec![spec.binary_id.clone()]);
+        let names = match &spec.tests {
+            ChunkTests::Named(names) => names.clone(),
+            ChunkTests::Opaque => vec![spec.binary_id.as_str().to_owned()],
+        };
         let pending: HashSet<TestKey> = names.iter().map(|n| TestKey::new(binary, n)).collect();
         for key in &pending {
             self.chunk_of.insert(key.clone(), lease.id.clone());
@@ -210,24 +200,25 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
         Some(Chunk {
             binary,
             tests: match spec.tests {
-                Some(names) => UnitTests::Named(names),
-                None => UnitTests::Opaque,
+                ChunkTests::Named(names) => UnitTests::Named(names),
+                ChunkTests::Opaque => UnitTests::Opaque,
             },
         })
     }
 
     /// Acknowledges the chunk `id` once none of its tests is pending.
-    fn maybe_acknowledge(&mut self, id: &str) {
-        if !self.held.get(id).is_some_and(|h| h.pending.is_empty()) {
+    fn maybe_acknowledge(&mut self, id: ChunkId) {
+        if !self.held.get(&id).is_some_and(|h| h.pending.is_empty()) {
             return;
         }
-        let Some(held) = self.held.remove(id) else {
+        let Some(held) = self.held.remove(&id) else {
             return;
         };
         self.sync_leases();
-        // `false`: the lease expired and the chunk went to another machine, whose
+        // `Stale`: the lease expired and the chunk went to another machine, whose
         // results are the ones recorded. Nothing to do here.
-        if let Err(e) = self.queue.acknowledge(&held.lease, &held.results) {
+        let (id, token) = (held.lease.id, held.lease.token);
+        if let Err(e) = self.queue.acknowledge(id, token, &held.results) {
             self.fail(format!("the shared queue was lost: {e}"));
         }
     }
@@ -255,15 +246,19 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         if self.failed() {
             return Next::Done;
         }
-        match self.queue.reserve() {
-            Ok(Reserved::Chunk { lease, spec }) => match self.hold(lease, spec) {
+        match self.queue.reserve(&worker_name(worker)) {
+            Ok(Reserve::Chunk { id, spec, token }) => match self.hold(Lease { id, token }, spec) {
                 Some(chunk) => Next::Run(chunk),
                 None => Next::Done,
             },
-            Ok(Reserved::Wait) => Next::Wait,
+            Ok(Reserve::Wait { .. }) => Next::Wait,
             // This machine's own retries may still come.
-            Ok(Reserved::Done) if !self.held.is_empty() => Next::Wait,
-            Ok(Reserved::Done) => Next::Done,
+            Ok(Reserve::Done) if !self.held.is_empty() => Next::Wait,
+            Ok(Reserve::Done) => Next::Done,
+            Ok(Reserve::Cancelled { reason }) => {
+                self.stopped = Some(reason);
+                Next::Done
+            }
             Err(e) => {
                 self.fail(format!("the shared queue was lost: {e}"));
                 Next::Done
@@ -322,20 +317,22 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         };
         if outcome.status.is_failure() {
             match self.queue.add_failures(1) {
-                Ok(total) => self.failures = self.failures.max(total),
+                Ok(total) => self.failures = self.failures.max(total as usize),
                 Err(e) => self.fail(format!("the shared queue was lost: {e}")),
             }
         }
         if let Some(held) = self.held.get_mut(&id) {
             held.pending.remove(&key);
-            held.results.push(SharedResult {
-                binary_id: outcome.binary_id.as_str().to_owned(),
-                name: outcome.name.clone(),
-                attempt: outcome.attempt.number(),
-                outcome: serde_json::to_string(outcome).unwrap_or_default(),
+            held.results.push(ResultRecord {
+                test: TestId::new(outcome.binary_id.clone(), &outcome.name),
+                attempt: outcome.attempt,
+                json: serde_json::to_string(outcome).unwrap_or_default(),
+                // Reported outcomes are final: failed attempts that run again are held
+                // back by the dispatcher, and come with the last one.
+                is_final: true,
             });
         }
-        self.maybe_acknowledge(&id);
+        self.maybe_acknowledge(id);
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -365,7 +362,10 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
             return None;
         }
         self.checked = Some(now);
-        match self.queue.stopped() {
+        if let Some(why) = &self.stopped {
+            return Some(why.clone());
+        }
+        match self.queue.cancelled() {
             Ok(why) => why,
             Err(e) => {
                 let why = format!("the shared queue was lost: {e}");
@@ -376,7 +376,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
     }
 
     fn stopping(&mut self, reason: &str) {
-        if let Err(e) = self.queue.stop(reason) {
+        if let Err(e) = self.queue.cancel(reason) {
             self.fail(format!("the shared queue was lost: {e}"));
         }
     }

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use super::*;
 use crate::discover::{ListedBinary, ListedTest, TestList};
+use crate::plan::CostModel;
 use crate::report::{Failure, TestStatus};
+use xpar_metadata::BinaryId;
 
 #[derive(Default)]
 struct Shared {
-    queue: VecDeque<(String, ChunkSpec)>,
+    queue: VecDeque<(u64, ChunkSpec)>,
     /// Chunk id -> (token, spec) of the lease that holds it.
-    leased: BTreeMap<String, (u64, ChunkSpec)>,
+    leased: BTreeMap<u64, (u64, ChunkSpec)>,
     next_token: u64,
     results: BTreeMap<(String, String, usize), String>,
     failures: usize,
@@ -53,61 +55,80 @@ impl Machine {
 impl SharedQueue for Machine {
     type Error = Lost;
 
-    fn reserve(&mut self) -> Result<Reserved, Lost> {
+    fn reserve(&mut self, _worker: &str) -> Result<Reserve, Lost> {
         let mut s = self.check()?;
         s.reserves += 1;
         let Some((id, spec)) = s.queue.pop_front() else {
             return Ok(if s.leased.is_empty() {
-                Reserved::Done
+                Reserve::Done
             } else {
-                Reserved::Wait
+                Reserve::Wait {
+                    next_expiry: Duration::from_secs(1),
+                }
             });
         };
         s.next_token += 1;
         let token = s.next_token;
-        s.leased.insert(id.clone(), (token, spec.clone()));
-        Ok(Reserved::Chunk {
-            lease: Lease { id, token },
+        s.leased.insert(id, (token, spec.clone()));
+        Ok(Reserve::Chunk {
+            id: ChunkId(id),
             spec,
+            token: Token(token),
         })
     }
 
-    fn acknowledge(&mut self, lease: &Lease, results: &[SharedResult]) -> Result<bool, Lost> {
+    fn acknowledge(
+        &mut self,
+        id: ChunkId,
+        token: Token,
+        results: &[ResultRecord],
+    ) -> Result<Ack, Lost> {
         let mut s = self.check()?;
-        if s.leased.get(&lease.id).map(|(t, _)| *t) != Some(lease.token) {
-            return Ok(false);
+        if s.leased.get(&id.0).map(|(t, _)| *t) != Some(token.0) {
+            return Ok(Ack::Stale);
         }
-        s.leased.remove(&lease.id);
+        s.leased.remove(&id.0);
+        let mut new = 0;
         for r in results {
-            let key = (r.binary_id.clone(), r.name.clone(), r.attempt);
-            s.results.entry(key).or_insert_with(|| r.outcome.clone());
+            let key = (
+                r.test.binary_id.as_str().to_owned(),
+                r.test.name.clone(),
+                r.attempt.number(),
+            );
+            if !s.results.contains_key(&key) {
+                s.results.insert(key, r.json.clone());
+                new += 1;
+            }
         }
-        Ok(true)
+        Ok(Ack::Recorded {
+            new,
+            done: 0,
+            total: 0,
+            retries: Vec::new(),
+        })
     }
 
-    fn add_failures(&mut self, n: usize) -> Result<usize, Lost> {
+    fn add_failures(&mut self, n: u64) -> Result<u64, Lost> {
         let mut s = self.check()?;
-        s.failures += n;
-        Ok(s.failures)
+        s.failures += n as usize;
+        Ok(s.failures as u64)
     }
 
-    fn stop(&mut self, reason: &str) -> Result<(), Lost> {
-        self.check()?
-            .stopped
-            .get_or_insert_with(|| reason.to_owned());
-        Ok(())
+    fn cancel(&mut self, reason: &str) -> Result<String, Lost> {
+        let mut s = self.check()?;
+        Ok(s.stopped.get_or_insert_with(|| reason.to_owned()).clone())
     }
 
-    fn stopped(&mut self) -> Result<Option<String>, Lost> {
+    fn cancelled(&mut self) -> Result<Option<String>, Lost> {
         Ok(self.check()?.stopped.clone())
     }
 }
 
 /// The lease of `id` expires: the chunk goes back to the front of the queue.
-fn expire(shared: &Arc<Mutex<Shared>>, id: &str) {
+fn expire(shared: &Arc<Mutex<Shared>>, id: u64) {
     let mut s = shared.lock().unwrap();
-    let (_, spec) = s.leased.remove(id).unwrap();
-    s.queue.push_front((id.to_owned(), spec));
+    let (_, spec) = s.leased.remove(&id).unwrap();
+    s.queue.push_front((id, spec));
 }
 
 fn list() -> TestList {
@@ -128,18 +149,20 @@ fn list() -> TestList {
     }
 }
 
-fn seeded() -> Arc<Mutex<Shared>> {
-    let spec = |b: &str, t: &[&str]| ChunkSpec {
-        binary_id: b.to_owned(),
-        tests: Some(t.iter().map(|n| (*n).to_owned()).collect()),
+fn spec(binary: &str, tests: &[&str]) -> ChunkSpec {
+    ChunkSpec {
+        binary_id: BinaryId::new(binary),
+        tests: ChunkTests::Named(tests.iter().map(|n| (*n).to_owned()).collect()),
+        attempt: Attempt::FIRST,
         expected_secs: 1.0,
-    };
+    }
+}
+
+fn seeded() -> Arc<Mutex<Shared>> {
     let mut s = Shared::default();
-    s.queue
-        .push_back(("c1".into(), spec("alpha", &["a1", "a2"])));
-    s.queue
-        .push_back(("c2".into(), spec("beta", &["b1", "b2"])));
-    s.queue.push_back(("c3".into(), spec("alpha", &["a3"])));
+    s.queue.push_back((1, spec("alpha", &["a1", "a2"])));
+    s.queue.push_back((2, spec("beta", &["b1", "b2"])));
+    s.queue.push_back((3, spec("alpha", &["a3"])));
     Arc::new(Mutex::new(s))
 }
 
@@ -204,7 +227,7 @@ fn two_machines_share_the_chunks_and_each_test_is_recorded_once() {
     assert_eq!(c2.binary, 1, "beta is this machine's binary 1");
     pass_all(&mut m1, &list, &c1);
     // Acknowledged as soon as its last test is in.
-    assert!(!shared.lock().unwrap().leased.contains_key("c1"));
+    assert!(!shared.lock().unwrap().leased.contains_key(&1));
     let c3 = run(m1.next(1, &cost));
     // m2 still holds c2: the queue is empty but not done.
     assert_eq!(m1.next(0, &cost), Next::Wait);
@@ -221,7 +244,7 @@ fn a_chunk_whose_lease_expired_runs_elsewhere_and_the_late_result_is_ignored() {
     let cost = CostModel::default();
     let (mut slow, mut other) = (machine(&shared, &list), machine(&shared, &list));
     let c1 = run(slow.next(0, &cost));
-    expire(&shared, "c1");
+    expire(&shared, 1);
     let again = run(other.next(0, &cost));
     assert_eq!(names(&again), names(&c1));
     let mut failed = outcome(
@@ -255,14 +278,14 @@ fn retries_run_here_and_the_chunk_is_acknowledged_after_the_last_attempt() {
     let retry = run(m.next(1, &cost));
     assert_eq!(names(&retry), ["a1"]);
     assert!(
-        shared.lock().unwrap().leased.contains_key("c1"),
+        shared.lock().unwrap().leased.contains_key(&1),
         "held until a1's last attempt"
     );
     let mut second = outcome(&list, 0, "a1", TestStatus::Passed);
     second.attempt = Attempt::after(1);
     m.reported(&second);
     let s = shared.lock().unwrap();
-    assert!(!s.leased.contains_key("c1"));
+    assert!(!s.leased.contains_key(&1));
     assert!(s
         .results
         .contains_key(&("alpha".to_owned(), "a1".to_owned(), 2)));
@@ -321,14 +344,7 @@ fn a_lost_queue_stops_the_run_with_its_error() {
 fn a_binary_this_build_lacks_is_the_runs_error() {
     let list = list();
     let mut s = Shared::default();
-    s.queue.push_back((
-        "c1".into(),
-        ChunkSpec {
-            binary_id: "gamma".into(),
-            tests: Some(vec!["g".into()]),
-            expected_secs: 1.0,
-        },
-    ));
+    s.queue.push_back((1, spec("gamma", &["g"])));
     let shared = Arc::new(Mutex::new(s));
     let mut q = machine(&shared, &list);
     assert_eq!(q.next(0, &CostModel::default()), Next::Done);
