@@ -186,10 +186,10 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
         };
         let pending: HashSet<TestKey> = names.iter().map(|n| TestKey::new(binary, n)).collect();
         for key in &pending {
-            self.chunk_of.insert(key.clone(), lease.id.clone());
+            self.chunk_of.insert(key.clone(), lease.id);
         }
         self.held.insert(
-            lease.id.clone(),
+            lease.id,
             Held {
                 lease,
                 pending,

@@ -95,8 +95,8 @@ impl SharedQueue for Machine {
                 r.test.name.clone(),
                 r.attempt.number(),
             );
-            if !s.results.contains_key(&key) {
-                s.results.insert(key, r.json.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = s.results.entry(key) {
+                e.insert(r.json.clone());
                 new += 1;
             }
         }
