@@ -578,6 +578,10 @@ impl xpar_runner::session::Reporter for Terminal {
     fn warning(&mut self, message: &str) {
         eprintln!("warning: {message}");
     }
+
+    fn note(&mut self, label: &str, message: &str) {
+        eprintln!("{label:>12} {message}");
+    }
 }
 
 #[cfg(test)]

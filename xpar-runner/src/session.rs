@@ -10,13 +10,13 @@ use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, TestList};
-use crate::errors::{Error, ReportError, UsageError};
+use crate::errors::{Error, QueueError, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
-use crate::plan::{self, DistMode, PlanOptions, TestFilter};
+use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
 use crate::report::results_dir::{self, ResultsInput};
 use crate::report::{self, ReportMeta, RunEvent, RunRecord, TestStress};
-use crate::{exit_codes, history};
+use crate::{exit_codes, history, queue};
 
 /// What is told of a run beside its events.
 pub trait Reporter {
@@ -28,6 +28,9 @@ pub trait Reporter {
     /// Something went wrong that does not stop the run (the history or the run's record
     /// could not be read or written).
     fn warning(&mut self, message: &str);
+    /// Something worth saying about the run's setup (which shared queue it joined, and
+    /// how).
+    fn note(&mut self, _label: &str, _message: &str) {}
 }
 
 /// A run, validated.
@@ -67,6 +70,8 @@ pub struct RunOptions {
     pub results_dir: Option<PathBuf>,
     /// `--archive-file`: the tests come from this archive instead of a build.
     pub archive: Option<ArchiveSource>,
+    /// `--queue URL --run-id ID`: the work comes from a queue machines share.
+    pub queue: Option<queue::QueueOptions>,
 }
 
 /// How a run ended.
@@ -146,22 +151,38 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    let schedule = plan::plan(
-        list,
-        &selection,
-        &history.durations,
-        &plan_options(opts, &selection),
-    );
+    let work = match &opts.queue {
+        None => Work::Local(plan::plan(
+            list,
+            &selection,
+            &history.durations,
+            &plan_options(opts, &selection),
+        )),
+        Some(q) => {
+            let build_id = match &meta.build_id {
+                Some(id) => id.clone(),
+                None => build_id_of(&found, archive_info.as_ref())?,
+            };
+            let joined = queue::join(
+                q,
+                (list, &selection, &history.durations),
+                &build_id,
+                opts.jobs,
+            )?;
+            say_joined(q, &joined, reporter);
+            Work::Shared(Box::new(joined))
+        }
+    };
     reporter.planned(show, expected_time(list, &selection, &history.durations));
     let mut run_log = start_log(&found.target_dir, opts, reporter);
-    let mut exec = execute_options(opts, schedule.workers(), profile_dir.clone(), &history);
+    let mut exec = execute_options(opts, work.workers(), profile_dir.clone(), &history);
     exec.run_id = run_log.as_ref().map(|l| l.run_id().to_owned());
     meta.run_id.clone_from(&exec.run_id);
     let mut record = RunRecord {
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
     };
-    let end = execute(list, selection, schedule, &exec, &mut |event| {
+    let end = work.execute(list, selection, &exec, &mut |event| {
         reporter.event(&event);
         if let Some(run_log) = &mut run_log {
             run_log.record(&event);
@@ -233,6 +254,80 @@ fn plan_options(opts: &RunOptions, selection: &plan::Selection) -> PlanOptions {
         reorder_scopes: opts.reorder_scopes,
         require_parallel_safe: opts.require_parallel_safe,
     }
+}
+
+/// Where the run's work comes from: its own schedule, or a queue it shares with other
+/// machines (`--queue`).
+enum Work {
+    Local(plan::Schedule),
+    Shared(Box<queue::Joined>),
+}
+
+impl Work {
+    fn workers(&self) -> usize {
+        match self {
+            Work::Local(schedule) => schedule.workers(),
+            Work::Shared(joined) => joined.queue.workers(),
+        }
+    }
+
+    fn execute(
+        self,
+        list: &TestList,
+        selection: plan::Selection,
+        exec: &ExecuteOptions,
+        sink: &mut dyn FnMut(RunEvent),
+    ) -> Result<execute::ExecuteEnd, Error> {
+        match self {
+            Work::Local(schedule) => execute(list, selection, schedule, exec, sink),
+            Work::Shared(joined) => {
+                let joined = *joined;
+                let state = joined.queue.state();
+                let end = execute(list, selection, joined.queue, exec, sink);
+                drop(joined.heartbeat);
+                let lost = state.error.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match lost {
+                    Some(why) => Err(QueueError::Lost {
+                        url: joined.url,
+                        why,
+                    }
+                    .into()),
+                    None => end,
+                }
+            }
+        }
+    }
+}
+
+/// Says which run of which queue this machine joined, and as what.
+fn say_joined(q: &queue::QueueOptions, joined: &queue::Joined, reporter: &mut dyn Reporter) {
+    let how = match joined.role {
+        queue::Role::Leader => format!("seeded it with {} tests", joined.total),
+        queue::Role::Follower => format!("{} tests, seeded by another machine", joined.total),
+    };
+    reporter.note(
+        "Queue",
+        &format!(
+            "run `{}` at {} as {}: {how}",
+            q.run_id, joined.url, q.machine
+        ),
+    );
+}
+
+/// The identity of the build the tests come from: the archive's, or the binaries'.
+fn build_id_of(
+    found: &Discovered,
+    archive: Option<&archive::ArchiveInfo>,
+) -> Result<String, Error> {
+    if let Some(a) = archive {
+        return Ok(a.build_id.clone());
+    }
+    discover::build_identity(&found.list).map_err(|source| {
+        Error::from(ReportError::ResultsDir {
+            path: found.target_dir.clone(),
+            source,
+        })
+    })
 }
 
 /// The tests to run: from the archive, or built and listed here.

@@ -586,6 +586,31 @@ pub struct RunArgs {
     pub runner: RunnerArgs,
     #[command(flatten)]
     pub archive: FromArchiveArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// One work queue that many machines share, on Redis.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shared queue")]
+pub struct QueueArgs {
+    /// Take the work from the queue at this Redis URL, shared with every machine that
+    /// joins the same --run-id (`redis://HOST:PORT[/DB]`, `redis+unix:///PATH`).
+    #[arg(long, value_name = "URL", requires = "run_id")]
+    pub queue: Option<String>,
+    /// The run the machines share (the same on every machine; a new one for every run,
+    /// e.g. the CI pipeline's id).
+    #[arg(long, value_name = "ID", requires = "queue")]
+    pub run_id: Option<String>,
+    /// How long a machine keeps a chunk without a heartbeat: a machine that stops
+    /// answering loses its chunks to the others after this.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "30s",
+        requires = "queue"
+    )]
+    pub lease_timeout: String,
 }
 
 #[derive(Debug, Clone, Args)]

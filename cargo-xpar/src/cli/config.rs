@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
 use super::partition;
+use super::queue;
 use super::writable;
 use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
@@ -172,6 +173,7 @@ impl RunConfig {
             writable::check_report_dir("--results-dir", dir)?;
         }
         let archive = archive_source(args.archive, &args.cargo)?;
+        let queue = queue::queue_options(args.queue, partition.is_some(), r.dist.into())?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
@@ -214,6 +216,7 @@ impl RunConfig {
             durations_file: checked_file("--durations history", r.durations)?,
             results_dir,
             archive,
+            queue,
         };
         Ok(RunConfig {
             run,
@@ -331,7 +334,10 @@ fn parse_duration(flag: &'static str, value: Option<&str>) -> Result<Option<Dura
 
 /// A time limit (`--timeout`, `--slow-timeout`, `--run-timeout`): a duration longer than
 /// zero, since a zero limit would end (or report) every test the moment it starts.
-fn parse_limit(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+pub(crate) fn parse_limit(
+    flag: &'static str,
+    value: Option<&str>,
+) -> Result<Option<Duration>, UsageError> {
     match (parse_duration(flag, value)?, value) {
         (Some(d), Some(v)) if d.is_zero() => Err(UsageError::BadDuration {
             flag,

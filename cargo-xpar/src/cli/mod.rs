@@ -9,6 +9,7 @@ mod config;
 mod enums;
 mod merge;
 mod partition;
+mod queue;
 mod writable;
 
 pub use archive::ArchiveConfig;

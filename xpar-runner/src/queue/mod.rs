@@ -6,16 +6,20 @@
 //! [`Schedule`]: crate::plan::Schedule
 
 mod connection;
+mod join;
 mod keys;
 mod remote;
 mod scripts;
+mod seed;
 mod shared;
 mod status;
 mod types;
 
 pub use connection::Counts;
+pub use join::{join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
 pub use remote::RemoteQueue;
+pub use seed::seed_chunks;
 pub use shared::{Lease, SharedQueue, SharedState, SharedWorkQueue};
 pub use types::{
     Ack, ChunkId, Heartbeat, LeaseStatus, MachineStatus, QueueStatus, Reserve, ResultRecord, Role,

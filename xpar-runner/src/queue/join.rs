@@ -1,0 +1,150 @@
+//! A run joining a shared queue (`--queue URL --run-id ID`): connect, seed or check the
+//! run, and keep this machine's leases alive with a heartbeat on a connection of its own
+//! while the dispatcher takes chunks.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::remote::RemoteQueue;
+use super::seed::seed_chunks;
+use super::shared::{SharedState, SharedWorkQueue};
+use super::types::Role;
+use crate::discover::TestList;
+use crate::errors::QueueError;
+use crate::plan::{Durations, Selection};
+
+/// How often waiting workers ask the queue again: often enough that a chunk given back
+/// by a dead machine is taken at once, rarely enough to stay out of Redis's way.
+const POLL: Duration = Duration::from_millis(200);
+
+/// `--queue`, validated.
+#[derive(Clone, Debug)]
+pub struct QueueOptions {
+    pub url: String,
+    pub run_id: String,
+    /// How long a reserved chunk stays this machine's without a heartbeat
+    /// (`--lease-timeout`).
+    pub lease: Duration,
+    /// How long the run's keys outlive its last write.
+    pub ttl: Duration,
+    /// This machine's name in the run (unique in it).
+    pub machine: String,
+}
+
+impl QueueOptions {
+    /// A machine name unique in the run: the host's name and this process's id.
+    pub fn default_machine() -> String {
+        let host = hostname().unwrap_or_else(|| "machine".to_owned());
+        format!("{host}-{}", std::process::id())
+    }
+}
+
+/// The host's name (`gethostname`), if it has a printable one.
+fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).replace(['|', '{', '}'], "-");
+    (!name.is_empty()).then_some(name)
+}
+
+/// This machine in the run.
+pub struct Joined {
+    pub queue: SharedWorkQueue<RemoteQueue>,
+    pub role: Role,
+    /// The run's tests on every machine.
+    pub total: usize,
+    pub heartbeat: HeartbeatThread,
+    /// The queue's URL, as it is shown (without a password).
+    pub url: String,
+}
+
+/// Joins the run `opts` names with this build: the first machine seeds the queue with
+/// the selection's chunks; the others check they run the same build.
+pub fn join(
+    opts: &QueueOptions,
+    (list, selection, durations): (&TestList, &Selection, &Durations),
+    build_id: &str,
+    workers: usize,
+) -> Result<Joined, QueueError> {
+    let connect =
+        || RemoteQueue::connect(&opts.url, &opts.run_id, &opts.machine, opts.lease, opts.ttl);
+    let mut remote = connect()?;
+    let chunks = seed_chunks(list, selection, durations);
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    let role = remote.join(build_id, &chunks, total as u64)?;
+    let url = remote.url.clone();
+    let queue = SharedWorkQueue::new(remote, list, workers, total, POLL);
+    let heartbeat = HeartbeatThread::start(connect()?, queue.state(), opts.lease);
+    Ok(Joined {
+        queue,
+        role,
+        total,
+        heartbeat,
+        url,
+    })
+}
+
+/// Extends this machine's leases a few times per lease, until dropped. A heartbeat that
+/// fails is the run's error: the run stops rather than run on leases it cannot keep.
+pub struct HeartbeatThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HeartbeatThread {
+    fn start(mut remote: RemoteQueue, state: SharedState, lease: Duration) -> HeartbeatThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let every = lease / 3;
+        let thread = std::thread::Builder::new()
+            .name("xpar-heartbeat".into())
+            .spawn(move || {
+                while !sleep_unless(&stopped, every) {
+                    let held: Vec<_> = state
+                        .leases
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .iter()
+                        .map(|l| (l.id, l.token))
+                        .collect();
+                    if let Err(e) = remote.heartbeat(&held, &[]) {
+                        let mut error = state.error.lock().unwrap_or_else(|e| e.into_inner());
+                        error.get_or_insert(format!("the shared queue was lost: {e}"));
+                        return;
+                    }
+                }
+            })
+            .ok();
+        HeartbeatThread { stop, thread }
+    }
+}
+
+/// Sleeps `total` in short steps; true as soon as `stop` is set.
+fn sleep_unless(stop: &AtomicBool, total: Duration) -> bool {
+    let step = Duration::from_millis(50);
+    let mut slept = Duration::ZERO;
+    while slept < total {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        std::thread::sleep(step);
+        slept += step;
+    }
+    stop.load(Ordering::Relaxed)
+}
+
+impl Drop for HeartbeatThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
