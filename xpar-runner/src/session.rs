@@ -152,12 +152,12 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // in their place.
     let show = selection.run_count() > 0;
     let work = match &opts.queue {
-        None => Work::Local(plan::plan(
+        None => Work::Local(Box::new(plan::plan(
             list,
             &selection,
             &history.durations,
             &plan_options(opts, &selection),
-        )),
+        ))),
         Some(q) => {
             let build_id = match &meta.build_id {
                 Some(id) => id.clone(),
@@ -259,7 +259,7 @@ fn plan_options(opts: &RunOptions, selection: &plan::Selection) -> PlanOptions {
 /// Where the run's work comes from: its own schedule, or a queue it shares with other
 /// machines (`--queue`).
 enum Work {
-    Local(plan::Schedule),
+    Local(Box<plan::Schedule>),
     Shared(Box<queue::Joined>),
 }
 
@@ -279,7 +279,7 @@ impl Work {
         sink: &mut dyn FnMut(RunEvent),
     ) -> Result<execute::ExecuteEnd, Error> {
         match self {
-            Work::Local(schedule) => execute(list, selection, schedule, exec, sink),
+            Work::Local(schedule) => execute(list, selection, *schedule, exec, sink),
             Work::Shared(joined) => {
                 let joined = *joined;
                 let state = joined.queue.state();

@@ -23,7 +23,9 @@ pub fn seed_chunks(
     durations: &Durations,
 ) -> Vec<ChunkSpec> {
     let tests = selection.run_count();
-    let mut timed: Vec<(usize, Vec<(String, f64)>, bool)> = Vec::new();
+    // (binary, its tests with their expected seconds, opaque)
+    type Timed = (usize, Vec<(String, f64)>, bool);
+    let mut timed: Vec<Timed> = Vec::new();
     let mut total = 0.0;
     for unit in &selection.units {
         let id = list.binaries[unit.binary].binary.id.as_str();
