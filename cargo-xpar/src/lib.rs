@@ -8,6 +8,7 @@ pub mod display;
 mod list;
 mod list_output;
 mod merge;
+mod queue_cmd;
 mod replay;
 mod run;
 mod stress;
@@ -53,6 +54,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Stress(cfg) => stress::stress(&cfg),
             Invocation::Replay(cfg) => replay::replay(&cfg),
             Invocation::Merge(cfg) => merge::merge(&cfg),
+            Invocation::Queue(cfg) => queue_cmd::queue(&cfg),
             Invocation::Archive(cfg) => archive::archive(&cfg),
         });
     match result {

@@ -302,6 +302,15 @@ pub enum QueueError {
          or were deleted"
     )]
     RunGone { run_id: String },
+    #[error(
+        "gave up waiting for the run after {:.0}s: {done} of {total} tests have a result",
+        waited.as_secs_f64()
+    )]
+    Timeout {
+        waited: std::time::Duration,
+        done: u64,
+        total: u64,
+    },
     #[error("the queue at {url} answered {op} with something this version cannot read: {why}")]
     Protocol {
         url: String,

@@ -55,6 +55,9 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Merge the results of a run's shards (`--results-dir`) into one set of reports.
     Merge(MergeArgs),
+    /// A run's queue shared by many machines (`run --queue`): its report, its status.
+    #[command(subcommand)]
+    Queue(QueueCommand),
     /// Build the tests and pack them into an archive that `run --archive-file` runs on a
     /// machine that builds nothing.
     Archive(ArchiveArgs),
@@ -588,6 +591,45 @@ pub struct RunArgs {
     pub archive: FromArchiveArgs,
     #[command(flatten)]
     pub queue: QueueArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum QueueCommand {
+    /// Wait until every test of the run has a result (or no machine is left to give
+    /// one), then show the run and write its reports; exits as the run would.
+    Report(QueueReportArgs),
+    /// Show the run's machines, the chunks they hold, and how far it got.
+    Status(QueueTarget),
+}
+
+/// Which shared run.
+#[derive(Debug, Clone, Args)]
+pub struct QueueTarget {
+    /// The queue's Redis URL (`redis://HOST:PORT[/DB]`, `redis+unix:///PATH`).
+    #[arg(long, value_name = "URL")]
+    pub queue: String,
+    /// The run, as the machines were given it.
+    #[arg(long, value_name = "ID")]
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QueueReportArgs {
+    #[command(flatten)]
+    pub target: QueueTarget,
+    /// Write the run's JUnit XML report to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub junit: Option<PathBuf>,
+    /// Write the run's JSON report to this file (see docs/report-format.md).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub json: Option<PathBuf>,
+    /// Give up waiting after this long (exit 96) [default: wait while a machine is
+    /// alive].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Do not print passing tests.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// One work queue that many machines share, on Redis.

@@ -81,6 +81,7 @@ pub enum Invocation {
     Replay(ReplayConfig),
     Merge(MergeConfig),
     Archive(ArchiveConfig),
+    Queue(queue::QueueConfig),
 }
 
 impl XparApp {
@@ -133,6 +134,7 @@ impl XparApp {
                 json: checked_file("--json report", args.json)?,
             })),
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
+            Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
             Some(Command::List(args)) => {
                 let (filter, no_capture, extra) = build_filter(args.filter)?;

@@ -16,3 +16,4 @@ pub use archive::ArchiveConfig;
 pub use args::*;
 pub use clap_error::*;
 pub use config::*;
+pub use queue::QueueConfig;

@@ -6,7 +6,9 @@ use xpar_runner::errors::UsageError;
 use xpar_runner::plan::DistMode;
 use xpar_runner::queue::QueueOptions;
 
-use super::args::QueueArgs;
+use std::path::PathBuf;
+
+use super::args::{QueueArgs, QueueCommand};
 use super::config::parse_limit;
 
 /// How long a run's keys outlive its last write: a day, long enough for a report step
@@ -44,4 +46,43 @@ pub(crate) fn queue_options(
         ttl: QUEUE_TTL,
         machine: QueueOptions::default_machine(),
     }))
+}
+
+/// `cargo xpar queue report|status`, validated.
+#[derive(Debug, Clone)]
+pub enum QueueConfig {
+    Report {
+        url: String,
+        run_id: String,
+        junit: Option<PathBuf>,
+        json: Option<PathBuf>,
+        timeout: Option<Duration>,
+        quiet: bool,
+    },
+    Status {
+        url: String,
+        run_id: String,
+    },
+}
+
+pub(crate) fn queue_config(cmd: QueueCommand) -> Result<QueueConfig, UsageError> {
+    Ok(match cmd {
+        QueueCommand::Report(a) => {
+            for p in [&a.junit, &a.json].into_iter().flatten() {
+                super::writable::check_report_file("queue report", p)?;
+            }
+            QueueConfig::Report {
+                url: a.target.queue,
+                run_id: a.target.run_id,
+                junit: a.junit,
+                json: a.json,
+                timeout: parse_limit("--timeout", a.timeout.as_deref())?,
+                quiet: a.quiet,
+            }
+        }
+        QueueCommand::Status(t) => QueueConfig::Status {
+            url: t.queue,
+            run_id: t.run_id,
+        },
+    })
 }

@@ -9,6 +9,7 @@ mod connection;
 mod join;
 mod keys;
 mod remote;
+mod report;
 mod scripts;
 mod seed;
 mod shared;
@@ -19,6 +20,7 @@ pub use connection::Counts;
 pub use join::{join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
 pub use remote::RemoteQueue;
+pub use report::{collect, wait, Waited};
 pub use seed::seed_chunks;
 pub use shared::{Lease, SharedQueue, SharedState, SharedWorkQueue};
 pub use types::{

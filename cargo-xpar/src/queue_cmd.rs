@@ -1,0 +1,117 @@
+//! `cargo xpar queue report|status`: a shared run (`run --queue`) seen from outside its
+//! machines.
+
+use std::time::Duration;
+
+use crate::cli::{OutputWhen, QueueConfig};
+use crate::display::{Display, DisplayOptions};
+use crate::errors::Error;
+use crate::exit_codes;
+use crate::report;
+use xpar_runner::queue::{self, QueueStatus, RemoteQueue, Waited};
+
+/// How long a report's reads may keep the queue's connection (it holds no lease).
+const LEASE: Duration = Duration::from_secs(30);
+const TTL: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
+    match cfg {
+        QueueConfig::Status { url, run_id } => {
+            let mut q = connect(url, run_id)?;
+            print!("{}", status_text(&q.status()?));
+            Ok(exit_codes::OK)
+        }
+        QueueConfig::Report {
+            url,
+            run_id,
+            junit,
+            json,
+            timeout,
+            quiet,
+        } => {
+            let mut q = connect(url, run_id)?;
+            let mut said = (u64::MAX, 0);
+            let waited = queue::wait(&mut q, Duration::from_millis(500), *timeout, &mut |s| {
+                let alive = s.machines.iter().filter(|m| m.alive).count();
+                if (s.done, alive) != said {
+                    said = (s.done, alive);
+                    eprintln!(
+                        "{:>12} {}/{} tests done, {alive} machine{} alive",
+                        "Waiting",
+                        s.done,
+                        s.total,
+                        if alive == 1 { "" } else { "s" }
+                    );
+                }
+            })?;
+            let (mut record, missing) = queue::collect(&mut q)?;
+            let (Waited::Complete(s) | Waited::Abandoned(s)) = &waited;
+            record.cancelled.clone_from(&s.cancelled);
+            // Each machine's workers are its own `gw0`, `gw1`...: the summary counts
+            // machines, and the run's wall time is its longest machine's.
+            record.workers = s.machines.len();
+            record.wall = record
+                .outcomes
+                .iter()
+                .filter_map(|o| Some(o.started? + o.duration))
+                .max()
+                .unwrap_or_default();
+            let mut display = Display::new(DisplayOptions {
+                quiet: *quiet,
+                verbose: false,
+                color: crate::cargo::ColorChoice::Auto,
+                success_output: OutputWhen::Never,
+                failure_output: OutputWhen::Final,
+                show_failures: true,
+                expected: None,
+            });
+            display.finish(&record);
+            if let Some(p) = junit {
+                report::write_junit(&record, p)?;
+            }
+            if let Some(p) = json {
+                report::write_json(&record, "load", &report::ReportMeta::default(), p)?;
+            }
+            if !missing.is_empty() {
+                eprintln!(
+                    "error: {} test{} of run `{run_id}` have no result and no machine is left to run them: {}{}",
+                    missing.len(),
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing[..missing.len().min(5)].join(", "),
+                    if missing.len() > 5 { ", ..." } else { "" }
+                );
+                return Ok(exit_codes::TEST_RUN_FAILED);
+            }
+            Ok(record.exit_code())
+        }
+    }
+}
+
+fn connect(url: &str, run_id: &str) -> Result<RemoteQueue, Error> {
+    let name = format!("report-{}", std::process::id());
+    Ok(RemoteQueue::connect(url, run_id, &name, LEASE, TTL)?)
+}
+
+/// `queue status` as text.
+fn status_text(s: &QueueStatus) -> String {
+    let mut out = format!(
+        "tests: {}/{} done, {} chunks queued, {} failures, {} leases expired\n",
+        s.done, s.total, s.queued, s.failures, s.expired
+    );
+    if let Some(why) = &s.cancelled {
+        out += &format!("cancelled: {why}\n");
+    }
+    out += &format!("machines ({}):\n", s.machines.len());
+    for m in &s.machines {
+        let state = if m.alive { "alive" } else { "gone" };
+        out += &format!("  {:<32} {state} ({:+.1}s)\n", m.name, m.seconds_left);
+    }
+    out += &format!("leases ({}):\n", s.leases.len());
+    for l in &s.leases {
+        out += &format!(
+            "  chunk {:<6} {} {} ({:+.1}s)\n",
+            l.chunk, l.machine, l.worker, l.seconds_left
+        );
+    }
+    out
+}
