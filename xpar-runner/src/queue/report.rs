@@ -112,7 +112,7 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<String>), Queu
         }
     }
     let mut outcomes: Vec<TestOutcome> = last.into_values().map(|(_, o)| o).collect();
-    outcomes.sort_by(|a, b| a.started.cmp(&b.started));
+    outcomes.sort_by_key(|o| o.started);
     record.outcomes = outcomes;
     record.to_run = expected.len();
     Ok((record, missing))
