@@ -302,6 +302,9 @@ pub enum QueueError {
          or were deleted"
     )]
     RunGone { run_id: String },
+    /// The run stopped because the queue failed under it (the first error, as said).
+    #[error("{0}")]
+    Failed(String),
     #[error(
         "gave up waiting for the run after {:.0}s: {done} of {total} tests have a result",
         waited.as_secs_f64()

@@ -124,7 +124,10 @@ pub fn list(
 /// Builds, lists, plans and runs the tests; writes the reports asked for, the history,
 /// the run's record, the coverage report and the results directory.
 pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Error> {
-    // Without the tools there is no report: say so before building anything.
+    // A queue that does not answer, or tools that are missing: said before building.
+    if let Some(q) = &opts.queue {
+        queue::check_reachable(q)?;
+    }
     let coverage = opts
         .coverage
         .as_ref()
@@ -287,11 +290,7 @@ impl Work {
                 drop(joined.heartbeat);
                 let lost = state.error.lock().unwrap_or_else(|e| e.into_inner()).take();
                 match lost {
-                    Some(why) => Err(QueueError::Lost {
-                        url: joined.url,
-                        why,
-                    }
-                    .into()),
+                    Some(why) => Err(QueueError::Failed(why).into()),
                     None => end,
                 }
             }

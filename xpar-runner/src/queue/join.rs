@@ -65,6 +65,11 @@ pub struct Joined {
     pub url: String,
 }
 
+/// Checks that the queue answers, before anything is built.
+pub fn check_reachable(opts: &QueueOptions) -> Result<(), QueueError> {
+    RemoteQueue::connect(&opts.url, &opts.run_id, &opts.machine, opts.lease, opts.ttl).map(drop)
+}
+
 /// Joins the run `opts` names with this build: the first machine seeds the queue with
 /// the selection's chunks; the others check they run the same build.
 pub fn join(
@@ -116,7 +121,7 @@ impl HeartbeatThread {
                         .collect();
                     if let Err(e) = remote.heartbeat(&held, &[]) {
                         let mut error = state.error.lock().unwrap_or_else(|e| e.into_inner());
-                        error.get_or_insert(format!("the shared queue was lost: {e}"));
+                        error.get_or_insert(e.to_string());
                         return;
                     }
                 }

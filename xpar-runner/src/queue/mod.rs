@@ -17,7 +17,7 @@ mod status;
 mod types;
 
 pub use connection::Counts;
-pub use join::{join, HeartbeatThread, Joined, QueueOptions};
+pub use join::{check_reachable, join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
 pub use remote::RemoteQueue;
 pub use report::{collect, wait, Waited};

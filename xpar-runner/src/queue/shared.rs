@@ -219,7 +219,7 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
         // results are the ones recorded. Nothing to do here.
         let (id, token) = (held.lease.id, held.lease.token);
         if let Err(e) = self.queue.acknowledge(id, token, &held.results) {
-            self.fail(format!("the shared queue was lost: {e}"));
+            self.fail(e.to_string());
         }
     }
 }
@@ -260,7 +260,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
                 Next::Done
             }
             Err(e) => {
-                self.fail(format!("the shared queue was lost: {e}"));
+                self.fail(e.to_string());
                 Next::Done
             }
         }
@@ -318,7 +318,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         if outcome.status.is_failure() {
             match self.queue.add_failures(1) {
                 Ok(total) => self.failures = self.failures.max(total as usize),
-                Err(e) => self.fail(format!("the shared queue was lost: {e}")),
+                Err(e) => self.fail(e.to_string()),
             }
         }
         if let Some(held) = self.held.get_mut(&id) {
@@ -368,7 +368,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         match self.queue.cancelled() {
             Ok(why) => why,
             Err(e) => {
-                let why = format!("the shared queue was lost: {e}");
+                let why = e.to_string();
                 self.fail(why.clone());
                 Some(why)
             }
@@ -377,7 +377,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
 
     fn stopping(&mut self, reason: &str) {
         if let Err(e) = self.queue.cancel(reason) {
-            self.fail(format!("the shared queue was lost: {e}"));
+            self.fail(e.to_string());
         }
     }
 }
