@@ -47,6 +47,14 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
             let (mut record, missing) = queue::collect(&mut q)?;
             let (Waited::Complete(s) | Waited::Abandoned(s)) = &waited;
             record.cancelled.clone_from(&s.cancelled);
+            // Tests without a result are in the reports, not run, with the reason.
+            let why = match &s.cancelled {
+                Some(reason) => reason.clone(),
+                None => "no machine of the run was left to run it".to_owned(),
+            };
+            for test in &missing {
+                record.outcomes.push(queue::not_run(test, &why));
+            }
             // Each machine's workers are its own `gw0`, `gw1`...: the summary counts
             // machines, and the run's wall time is its longest machine's.
             record.workers = s.machines.len();
@@ -73,11 +81,12 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
                 report::write_json(&record, "load", &report::ReportMeta::default(), p)?;
             }
             if !missing.is_empty() {
+                let names: Vec<String> = missing.iter().take(5).map(|t| t.to_string()).collect();
                 eprintln!(
-                    "error: {} test{} of run `{run_id}` have no result and no machine is left to run them: {}{}",
+                    "error: {} test{} of run `{run_id}` did not run ({why}): {}{}",
                     missing.len(),
                     if missing.len() == 1 { "" } else { "s" },
-                    missing[..missing.len().min(5)].join(", "),
+                    names.join(", "),
                     if missing.len() > 5 { ", ..." } else { "" }
                 );
                 return Ok(exit_codes::TEST_RUN_FAILED);

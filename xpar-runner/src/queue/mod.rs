@@ -20,7 +20,7 @@ pub use connection::Counts;
 pub use join::{check_reachable, join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
 pub use remote::RemoteQueue;
-pub use report::{collect, wait, Waited};
+pub use report::{collect, not_run, wait, Waited};
 pub use seed::seed_chunks;
 pub use shared::{Lease, SharedQueue, SharedState, SharedWorkQueue};
 pub use types::{

@@ -10,7 +10,9 @@ use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 use super::remote::RemoteQueue;
 use super::types::QueueStatus;
 use crate::errors::QueueError;
-use crate::report::{RunRecord, TestOutcome};
+use crate::ids::{Attempt, TestId};
+use crate::report::{RunRecord, TestOutcome, TestStatus};
+use xpar_metadata::BinaryId;
 
 impl RemoteQueue {
     /// Every chunk the run was seeded with or queued since (retries included).
@@ -72,9 +74,24 @@ pub fn wait(
     }
 }
 
+/// A test of the run that has no result: reported not run, saying why.
+pub fn not_run(test: &TestId, why: &str) -> TestOutcome {
+    TestOutcome {
+        binary_id: test.binary_id.clone(),
+        name: test.name.clone(),
+        status: TestStatus::NotRun(why.to_owned()),
+        duration: Duration::ZERO,
+        output: String::new(),
+        worker: None,
+        started: None,
+        previous: Vec::new(),
+        attempt: Attempt::FIRST,
+    }
+}
+
 /// The whole run as one record: each test's outcome with the highest attempt recorded,
 /// and every test of the run's chunks with none named in `missing`.
-pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<String>), QueueError> {
+pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), QueueError> {
     let mut record = RunRecord::default();
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     let mut last: HashMap<(String, String), (usize, TestOutcome)> = HashMap::new();
@@ -108,7 +125,7 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<String>), Queu
     }
     for (binary, name) in &expected {
         if !seen.contains(&(binary.clone(), name.clone())) {
-            missing.push(format!("{binary} {name}"));
+            missing.push(TestId::new(BinaryId::new(binary), name));
         }
     }
     let mut outcomes: Vec<TestOutcome> = last.into_values().map(|(_, o)| o).collect();
