@@ -168,7 +168,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
             };
             let joined = queue::join(
                 q,
-                (list, &selection, &history.durations),
+                (list, &selection, &history),
                 &build_id,
                 opts.jobs,
             )?;

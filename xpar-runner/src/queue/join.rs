@@ -13,11 +13,12 @@ use super::shared::{SharedState, SharedWorkQueue};
 use super::types::Role;
 use crate::discover::TestList;
 use crate::errors::QueueError;
-use crate::plan::{Durations, Selection};
+use crate::history::History;
+use crate::plan::Selection;
 
 /// How often waiting workers ask the queue again: often enough that a chunk given back
 /// by a dead machine is taken at once, rarely enough to stay out of Redis's way.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(50);
 
 /// `--queue`, validated.
 #[derive(Clone, Debug)]
@@ -74,14 +75,14 @@ pub fn check_reachable(opts: &QueueOptions) -> Result<(), QueueError> {
 /// the selection's chunks; the others check they run the same build.
 pub fn join(
     opts: &QueueOptions,
-    (list, selection, durations): (&TestList, &Selection, &Durations),
+    (list, selection, history): (&TestList, &Selection, &History),
     build_id: &str,
     workers: usize,
 ) -> Result<Joined, QueueError> {
     let connect =
         || RemoteQueue::connect(&opts.url, &opts.run_id, &opts.machine, opts.lease, opts.ttl);
     let mut remote = connect()?;
-    let chunks = seed_chunks(list, selection, durations);
+    let chunks = seed_chunks(list, selection, &history.durations, &history.processes);
     let total: usize = chunks.iter().map(|c| c.len()).sum();
     let role = remote.join(build_id, &chunks, total as u64)?;
     let url = remote.url.clone();

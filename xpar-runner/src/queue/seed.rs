@@ -6,23 +6,26 @@ use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 use xpar_metadata::{Attempt, BinaryId};
 
 use crate::discover::TestList;
-use crate::plan::{Durations, Selection, UnitTests};
+use crate::plan::{Durations, ProcessCosts, Selection, UnitTests};
 
-/// Chunks per test, at most: a chunk of one binary runs in one process, and a process
-/// start costs what a few dozen tiny tests do.
-const TESTS_PER_CHUNK: usize = 8;
-/// The fewest and most chunks a run is cut into: enough to balance many machines'
-/// workers, few enough that the queue's round trips stay small beside the tests.
-const MIN_CHUNKS: usize = 64;
-const MAX_CHUNKS: usize = 4096;
+/// How many chunks the run's expected time is cut into, at least: enough to balance the
+/// workers of many machines (the last chunks to finish are 1/256 of the run each).
+const SHARES: f64 = 256.0;
+/// A chunk runs in a process of its own: it holds at least this many times what a
+/// process costs beyond its tests, so starting processes costs at most a quarter of the
+/// run, as under `--dist load`.
+const PROCESS_COST_FACTOR: f64 = 4.0;
+/// What a process costs when the history does not say: a start and a libtest listing
+/// of its names, a few milliseconds.
+const DEFAULT_PROCESS_COST: f64 = 0.004;
 
 /// The run's chunks, longest expected first.
 pub fn seed_chunks(
     list: &TestList,
     selection: &Selection,
     durations: &Durations,
+    processes: &ProcessCosts,
 ) -> Vec<ChunkSpec> {
-    let tests = selection.run_count();
     // (binary, its tests with their expected seconds, opaque)
     type Timed = (usize, Vec<(String, f64)>, bool);
     let mut timed: Vec<Timed> = Vec::new();
@@ -44,11 +47,14 @@ pub fn seed_chunks(
         total += named.iter().map(|(_, s)| s).sum::<f64>();
         timed.push((unit.binary, named, opaque));
     }
-    let chunks = (tests / TESTS_PER_CHUNK).clamp(MIN_CHUNKS, MAX_CHUNKS);
-    let target = total / chunks as f64;
+    let share = total / SHARES;
     let mut out: Vec<ChunkSpec> = Vec::new();
     for (binary, mut named, opaque) in timed {
         let binary_id = BinaryId::new(list.binaries[binary].binary.id.as_str());
+        let process = processes
+            .get(binary_id.as_str())
+            .map_or(DEFAULT_PROCESS_COST, |c| c.overhead.max(0.0));
+        let target = share.max(PROCESS_COST_FACTOR * process);
         if opaque {
             out.push(chunk(&binary_id, None, named[0].1));
             continue;
@@ -118,7 +124,15 @@ mod tests {
                 durations.set("alpha", n, 0.01);
             }
         }
-        let chunks = seed_chunks(&list, &selection, &durations);
+        let mut processes = ProcessCosts::new();
+        processes.insert(
+            "alpha".into(),
+            crate::plan::ProcessCost {
+                mean_test: 0.01,
+                overhead: 0.005,
+            },
+        );
+        let chunks = seed_chunks(&list, &selection, &durations, &processes);
         let mut seen: Vec<String> = chunks
             .iter()
             .flat_map(|c| match &c.tests {
@@ -128,14 +142,14 @@ mod tests {
             .collect();
         seen.sort();
         assert_eq!(seen, names, "every test once");
-        // The time is cut into 1000 / 8 = 125 shares of (5 + 9.99) / 125 s: the long
-        // test alone, the short ones 11 to a chunk (one left over).
-        assert_eq!(chunks.len(), 1 + 999 / 11 + 1, "{}", chunks.len());
+        // The time is cut into 256 shares of (5 + 9.99) / 256 = 0.0586 s (more than 4
+        // process costs, 0.02 s): the long test alone, the short ones 5 to a chunk.
+        assert_eq!(chunks.len(), 1 + 999 / 5 + 1, "{}", chunks.len());
         assert_eq!(chunks[0].tests, ChunkTests::Named(vec!["t0500".into()]));
         assert!(chunks
             .windows(2)
             .all(|w| w[0].expected_secs >= w[1].expected_secs));
-        let target = (5.0 + 999.0 * 0.01) / 125.0;
+        let target = (5.0 + 999.0 * 0.01) / 256.0;
         assert!(chunks[1..].iter().all(|c| c.expected_secs <= target + 1e-9));
     }
 }
