@@ -220,9 +220,12 @@ fn atoms(list: &TestList, selection: &Selection) -> Vec<Atom> {
             UnitTests::Opaque => vec![id],
             UnitTests::Named(n) => n.iter().map(String::as_str).collect(),
         };
+        // By name, once per binary: a scan per test would be quadratic in a binary of
+        // 20,000 tests.
+        let markers = markers_by_name(list, u.binary);
         for name in names {
             let key = TestKey::new(u.binary, name);
-            let labels = labels(markers_of(list, u.binary, name));
+            let labels = labels(markers.get(name).copied());
             let home = labels.iter().find_map(|l| bound.get(l).copied());
             match home {
                 Some(i) => {
@@ -276,10 +279,14 @@ fn labels(m: Option<&Markers>) -> Vec<String> {
     out
 }
 
-fn markers_of<'a>(list: &'a TestList, binary: usize, name: &str) -> Option<&'a Markers> {
+/// The markers of `binary`'s tests, by name.
+pub(crate) fn markers_by_name(list: &TestList, binary: usize) -> HashMap<&str, &Markers> {
     match &list.binaries[binary].content {
-        BinaryContent::Tests(tests) => tests.iter().find(|t| t.name == name).map(|t| &t.markers),
-        BinaryContent::Opaque { .. } => None,
+        BinaryContent::Tests(tests) => tests
+            .iter()
+            .map(|t| (t.name.as_str(), &t.markers))
+            .collect(),
+        BinaryContent::Opaque { .. } => HashMap::new(),
     }
 }
 
