@@ -166,12 +166,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
                 Some(id) => id.clone(),
                 None => build_id_of(&found, archive_info.as_ref())?,
             };
-            let joined = queue::join(
-                q,
-                (list, &selection, &history),
-                &build_id,
-                opts.jobs,
-            )?;
+            let joined = queue::join(q, (list, &selection, &history), &build_id, opts.jobs)?;
             say_joined(q, &joined, reporter);
             Work::Shared(Box::new(joined))
         }

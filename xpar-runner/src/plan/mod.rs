@@ -18,6 +18,7 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
+pub(crate) use partition::markers_by_name;
 pub use partition::{
     from_ci as partition_from_ci, partition, BadPartition, Partition, PartitionKind,
 };

@@ -86,7 +86,8 @@ pub fn join(
     let total: usize = chunks.iter().map(|c| c.len()).sum();
     let role = remote.join(build_id, &chunks, total as u64)?;
     let url = remote.url.clone();
-    let queue = SharedWorkQueue::new(remote, list, workers, total, POLL);
+    let queue =
+        SharedWorkQueue::new(remote, list, workers, total, POLL).with_machine(&opts.machine);
     let heartbeat = HeartbeatThread::start(connect()?, queue.state(), opts.lease);
     Ok(Joined {
         queue,
@@ -120,7 +121,10 @@ impl HeartbeatThread {
                         .iter()
                         .map(|l| (l.id, l.token))
                         .collect();
-                    if let Err(e) = remote.heartbeat(&held, &[]) {
+                    let keys = state.keys.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let keys: Vec<(&str, &str)> =
+                        keys.iter().map(|(k, t)| (k.as_str(), t.as_str())).collect();
+                    if let Err(e) = remote.heartbeat(&held, &keys) {
                         let mut error = state.error.lock().unwrap_or_else(|e| e.into_inner());
                         error.get_or_insert(e.to_string());
                         return;

@@ -8,6 +8,7 @@
 mod connection;
 mod join;
 mod keys;
+mod locks;
 mod remote;
 mod report;
 mod scripts;
@@ -19,6 +20,7 @@ mod types;
 pub use connection::Counts;
 pub use join::{check_reachable, join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
+pub use locks::{Locks, SERIAL_ALL_KEY};
 pub use remote::RemoteQueue;
 pub use report::{collect, not_run, wait, Waited};
 pub use seed::seed_chunks;

@@ -298,6 +298,12 @@ impl RemoteQueue {
         Ok(deleted == 1)
     }
 
+    /// How long a reserved chunk or a serial key stays this machine's without a
+    /// heartbeat.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
     /// The requests sent so far, for "Redis commands per test".
     pub fn counts(&self) -> Counts {
         self.conn.counts()

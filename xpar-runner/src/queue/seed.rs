@@ -5,8 +5,11 @@
 use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 use xpar_metadata::{Attempt, BinaryId};
 
+use std::collections::BTreeMap;
+
+use super::locks::Locks;
 use crate::discover::TestList;
-use crate::plan::{Durations, ProcessCosts, Selection, UnitTests};
+use crate::plan::{markers_by_name, Durations, ProcessCosts, Selection, UnitTests};
 
 /// How many chunks the run's expected time is cut into, at least: enough to balance the
 /// workers of many machines (the last chunks to finish are 1/256 of the run each).
@@ -60,22 +63,39 @@ pub fn seed_chunks(
             continue;
         }
         named.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut current: Vec<String> = Vec::new();
-        let mut secs = 0.0;
+        // Tests that hold the same things run together, apart from the others: a chunk
+        // holds what any of its tests does for as long as it runs.
+        let markers = markers_by_name(list, binary);
+        let mut groups: BTreeMap<Locks, Vec<(String, f64)>> = BTreeMap::new();
         for (name, s) in named {
-            if !current.is_empty() && secs + s > target {
-                out.push(chunk(&binary_id, Some(std::mem::take(&mut current)), secs));
-                secs = 0.0;
-            }
-            current.push(name);
-            secs += s;
+            let locks = markers
+                .get(name.as_str())
+                .map_or_else(Locks::free, |m| Locks::of(m));
+            groups.entry(locks).or_default().push((name, s));
         }
-        if !current.is_empty() {
-            out.push(chunk(&binary_id, Some(current), secs));
+        for tests in groups.into_values() {
+            cut(&binary_id, tests, target, &mut out);
         }
     }
     out.sort_by(|a, b| b.expected_secs.total_cmp(&a.expected_secs));
     out
+}
+
+/// `tests` (longest first) in chunks of about `target` seconds each.
+fn cut(binary_id: &BinaryId, tests: Vec<(String, f64)>, target: f64, out: &mut Vec<ChunkSpec>) {
+    let mut current: Vec<String> = Vec::new();
+    let mut secs = 0.0;
+    for (name, s) in tests {
+        if !current.is_empty() && secs + s > target {
+            out.push(chunk(binary_id, Some(std::mem::take(&mut current)), secs));
+            secs = 0.0;
+        }
+        current.push(name);
+        secs += s;
+    }
+    if !current.is_empty() {
+        out.push(chunk(binary_id, Some(current), secs));
+    }
 }
 
 fn chunk(binary_id: &BinaryId, names: Option<Vec<String>>, secs: f64) -> ChunkSpec {

@@ -12,9 +12,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::locks::{Locks, Running};
 use super::remote::RemoteQueue;
 use super::types::{Ack, ChunkId, Reserve, ResultRecord, Token};
-use crate::discover::TestList;
+use crate::discover::{BinaryContent, TestList};
 use crate::errors::QueueError;
 use crate::ids::{Attempt, TestId, TestKey};
 use crate::plan::{Chunk, CostModel, Next, UnitTests, WorkQueue};
@@ -43,6 +44,10 @@ pub trait SharedQueue {
     fn cancel(&mut self, reason: &str) -> Result<String, Self::Error>;
     /// Why the run was stopped, if it was.
     fn cancelled(&mut self) -> Result<Option<String>, Self::Error>;
+    /// Takes a serial key across machines for `token`, unless another holder has it.
+    fn acquire_key(&mut self, key: &str, token: &str) -> Result<bool, Self::Error>;
+    /// Frees a serial key `token` holds.
+    fn release_key(&mut self, key: &str, token: &str) -> Result<(), Self::Error>;
 }
 
 impl SharedQueue for RemoteQueue {
@@ -73,6 +78,15 @@ impl SharedQueue for RemoteQueue {
     fn cancelled(&mut self) -> Result<Option<String>, QueueError> {
         RemoteQueue::cancelled(self)
     }
+
+    fn acquire_key(&mut self, key: &str, token: &str) -> Result<bool, QueueError> {
+        let lease = self.lease();
+        RemoteQueue::acquire_key(self, key, token, lease)
+    }
+
+    fn release_key(&mut self, key: &str, token: &str) -> Result<(), QueueError> {
+        RemoteQueue::release_key(self, key, token).map(drop)
+    }
 }
 
 /// A chunk this machine reserved: acknowledging it needs its token.
@@ -80,6 +94,22 @@ impl SharedQueue for RemoteQueue {
 pub struct Lease {
     pub id: ChunkId,
     pub token: Token,
+}
+
+/// The tests of `list` that hold anything while they run.
+fn marked_tests(list: &TestList) -> HashMap<TestKey, Locks> {
+    let mut out = HashMap::new();
+    for (b, lb) in list.binaries.iter().enumerate() {
+        if let BinaryContent::Tests(tests) = &lb.content {
+            for t in tests {
+                let l = Locks::of(&t.markers);
+                if !l.is_free() {
+                    out.insert(TestKey::new(b, &t.name), l);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What this machine holds of a chunk it reserved.
@@ -95,6 +125,8 @@ struct Held {
 #[derive(Clone, Default)]
 pub struct SharedState {
     pub leases: Arc<Mutex<Vec<Lease>>>,
+    /// Serial keys held across machines: (key, token).
+    pub keys: Arc<Mutex<Vec<(String, String)>>>,
     pub error: Arc<Mutex<Option<String>>>,
 }
 
@@ -116,6 +148,15 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
     checked: Option<Instant>,
     /// Why the run was cancelled, once a reservation said so.
     stopped: Option<String>,
+    /// What marked tests hold while they run (unmarked ones are not in it).
+    test_locks: HashMap<TestKey, Locks>,
+    running: Running,
+    /// Reserved chunks waiting for what they hold to be free.
+    blocked: VecDeque<(Chunk, Locks)>,
+    /// The serial keys each worker's chunk holds across machines: (key, token).
+    shared_keys: HashMap<usize, Vec<(String, String)>>,
+    /// Tells this machine's key holders apart from other machines'.
+    machine: String,
 }
 
 impl<Q: SharedQueue> SharedWorkQueue<Q> {
@@ -143,7 +184,93 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             state: SharedState::default(),
             checked: None,
             stopped: None,
+            test_locks: marked_tests(list),
+            running: Running::new(workers),
+            blocked: VecDeque::new(),
+            shared_keys: HashMap::new(),
+            machine: format!("{}", std::process::id()),
         }
+    }
+
+    /// Names this machine's key holders (`machine` is its name in the run).
+    pub fn with_machine(mut self, machine: &str) -> Self {
+        machine.clone_into(&mut self.machine);
+        self
+    }
+
+    /// What a chunk holds: what each of its tests does.
+    fn locks_of(&self, chunk: &Chunk) -> Locks {
+        let mut l = Locks::free();
+        if let UnitTests::Named(names) = &chunk.tests {
+            for n in names {
+                if let Some(t) = self.test_locks.get(&TestKey::new(chunk.binary, n)) {
+                    l.add(t);
+                }
+            }
+        }
+        l
+    }
+
+    /// Starts `chunk` on `worker` if what it holds is free here and across machines.
+    fn try_start(&mut self, worker: usize, locks: &Locks) -> bool {
+        if !self.running.admits(locks) {
+            return false;
+        }
+        let token = format!("{}|{worker}", self.machine);
+        let mut taken: Vec<(String, String)> = Vec::new();
+        for key in locks.shared_keys() {
+            match self.queue.acquire_key(&key, &token) {
+                Ok(true) => taken.push((key, token.clone())),
+                Ok(false) => {
+                    self.release(&taken);
+                    return false;
+                }
+                Err(e) => {
+                    self.fail(e.to_string());
+                    self.release(&taken);
+                    return false;
+                }
+            }
+        }
+        self.running.start(worker, locks.clone());
+        if !taken.is_empty() {
+            self.shared_keys.insert(worker, taken);
+            self.sync_keys();
+        }
+        true
+    }
+
+    fn release(&mut self, keys: &[(String, String)]) {
+        for (key, token) in keys {
+            if let Err(e) = self.queue.release_key(key, token) {
+                self.fail(e.to_string());
+            }
+        }
+    }
+
+    /// `worker`'s chunk is over: what it held is free again.
+    fn finish(&mut self, worker: usize) {
+        self.running.finish(worker);
+        if let Some(keys) = self.shared_keys.remove(&worker) {
+            self.release(&keys);
+            self.sync_keys();
+        }
+    }
+
+    fn sync_keys(&self) {
+        let mut keys = self.state.keys.lock().unwrap_or_else(|e| e.into_inner());
+        *keys = self.shared_keys.values().flatten().cloned().collect();
+    }
+
+    /// The first blocked chunk that can start on `worker` now.
+    fn unblock(&mut self, worker: usize) -> Option<Chunk> {
+        for i in 0..self.blocked.len() {
+            let locks = self.blocked[i].1.clone();
+            if self.try_start(worker, &locks) {
+                return self.blocked.remove(i).map(|(c, _)| c);
+            }
+        }
+        None
     }
 
     /// The leases held and the first error, shared with whoever needs them while the run
@@ -234,21 +361,39 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
     }
 
     fn next(&mut self, worker: usize, _cost: &CostModel) -> Next {
-        if let Some(i) = self
-            .retries
-            .iter()
-            .position(|(_, w)| w.is_none_or(|w| w == worker))
-        {
-            if let Some((chunk, _)) = self.retries.remove(i) {
-                return Next::Run(chunk);
+        // Asking again: its last chunk is over.
+        self.finish(worker);
+        if let Some(i) = (self.retries.iter()).position(|(_, w)| w.is_none_or(|w| w == worker)) {
+            let locks = self.locks_of(&self.retries[i].0);
+            if self.try_start(worker, &locks) {
+                if let Some((chunk, _)) = self.retries.remove(i) {
+                    return Next::Run(chunk);
+                }
             }
         }
-        if self.failed() {
-            return Next::Done;
+        if let Some(chunk) = self.unblock(worker) {
+            return Next::Run(chunk);
+        }
+        // Reserving more than a chunk per worker ahead of what can start would keep
+        // work from other machines.
+        if self.failed() || self.blocked.len() >= self.workers {
+            return if self.failed() {
+                Next::Done
+            } else {
+                Next::Wait
+            };
         }
         match self.queue.reserve(&worker_name(worker)) {
             Ok(Reserve::Chunk { id, spec, token }) => match self.hold(Lease { id, token }, spec) {
-                Some(chunk) => Next::Run(chunk),
+                Some(chunk) => {
+                    let locks = self.locks_of(&chunk);
+                    if self.try_start(worker, &locks) {
+                        Next::Run(chunk)
+                    } else {
+                        self.blocked.push_back((chunk, locks));
+                        Next::Wait
+                    }
+                }
                 None => Next::Done,
             },
             Ok(Reserve::Wait { .. }) => Next::Wait,
@@ -300,9 +445,13 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
     }
 
     fn drain(&mut self) -> Vec<Chunk> {
+        let blocked = std::mem::take(&mut self.blocked)
+            .into_iter()
+            .map(|(c, _)| c);
         std::mem::take(&mut self.retries)
             .into_iter()
             .map(|(c, _)| c)
+            .chain(blocked)
             .collect()
     }
 

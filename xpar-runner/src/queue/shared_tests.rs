@@ -23,6 +23,8 @@ struct Shared {
     failures: usize,
     stopped: Option<String>,
     reserves: usize,
+    /// Serial keys held: key -> token.
+    keys: BTreeMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -121,6 +123,23 @@ impl SharedQueue for Machine {
 
     fn cancelled(&mut self) -> Result<Option<String>, Lost> {
         Ok(self.check()?.stopped.clone())
+    }
+
+    fn acquire_key(&mut self, key: &str, token: &str) -> Result<bool, Lost> {
+        let mut s = self.check()?;
+        if s.keys.contains_key(key) {
+            return Ok(false);
+        }
+        s.keys.insert(key.to_owned(), token.to_owned());
+        Ok(true)
+    }
+
+    fn release_key(&mut self, key: &str, token: &str) -> Result<(), Lost> {
+        let mut s = self.check()?;
+        if s.keys.get(key).is_some_and(|t| t == token) {
+            s.keys.remove(key);
+        }
+        Ok(())
     }
 }
 
@@ -347,4 +366,59 @@ fn a_binary_this_build_lacks_is_the_runs_error() {
     assert_eq!(q.next(0, &CostModel::default()), Next::Done);
     let why = q.state().error.lock().unwrap().clone().unwrap();
     assert!(why.contains("`gamma`"), "{why}");
+}
+
+/// `db1` and `db2` share serial key `db`; `free` holds nothing.
+fn keyed_list() -> TestList {
+    let test = |name: &str, key: Option<&str>| ListedTest {
+        name: name.to_owned(),
+        markers: crate::discover::Markers {
+            serial: match key {
+                Some(k) => xpar_protocol::Serial::Keys(vec![k.to_owned()]),
+                None => xpar_protocol::Serial::No,
+            },
+            ..Default::default()
+        },
+        ..ListedTest::default()
+    };
+    TestList {
+        binaries: vec![ListedBinary::fake_lib(
+            "alpha",
+            vec![
+                test("db1", Some("db")),
+                test("db2", Some("db")),
+                test("free", None),
+            ],
+        )],
+    }
+}
+
+#[test]
+fn a_serial_key_is_held_across_machines_and_among_workers() {
+    let list = keyed_list();
+    let mut s = Shared::default();
+    s.queue.push_back((1, spec("alpha", &["db1"])));
+    s.queue.push_back((2, spec("alpha", &["db2"])));
+    s.queue.push_back((3, spec("alpha", &["free"])));
+    let shared = Arc::new(Mutex::new(s));
+    let cost = CostModel::default();
+    let (mut m1, mut m2) = (
+        machine(&shared, &list).with_machine("m1"),
+        machine(&shared, &list).with_machine("m2"),
+    );
+    let c1 = run(m1.next(0, &cost));
+    assert_eq!(names(&c1), ["db1"]);
+    assert!(shared.lock().unwrap().keys.contains_key("db"));
+    // m2 reserves db2 but cannot start it while m1 holds `db`.
+    assert_eq!(m2.next(0, &cost), Next::Wait);
+    let c3 = run(m2.next(1, &cost));
+    assert_eq!(names(&c3), ["free"], "the other worker takes other work");
+    pass_all(&mut m1, &list, &c1);
+    // m1's worker asks again: its chunk is over, the key is free.
+    assert_eq!(m1.next(0, &cost), Next::Wait);
+    assert!(!shared.lock().unwrap().keys.contains_key("db"));
+    let c2 = run(m2.next(0, &cost));
+    assert_eq!(names(&c2), ["db2"]);
+    let held = m2.state().keys.lock().unwrap().clone();
+    assert_eq!(held.len(), 1, "the heartbeat extends it: {held:?}");
 }
