@@ -180,7 +180,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
     };
-    let end = work.execute(list, selection, &exec, &mut |event| {
+    let (end, stopped) = work.execute(list, selection, &exec, &mut |event| {
         reporter.event(&event);
         if let Some(run_log) = &mut run_log {
             run_log.record(&event);
@@ -205,6 +205,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     };
     if empty_shard && run_end.exit_code == exit_codes::NO_TESTS_RUN {
         run_end.exit_code = exit_codes::OK;
+    }
+    // A shared run stopped (`--maxfail` on some machine) has tests left unrun, on this
+    // machine or another: never a green exit.
+    if let Some(why) = stopped {
+        run_end.record.cancelled.get_or_insert(why);
+        if run_end.exit_code == exit_codes::OK {
+            run_end.exit_code = exit_codes::TEST_RUN_FAILED;
+        }
     }
     if let Some(sig) = end.signal {
         // Reports are written; coverage of an interrupted run is not made.
@@ -275,18 +283,23 @@ impl Work {
         selection: plan::Selection,
         exec: &ExecuteOptions,
         sink: &mut dyn FnMut(RunEvent),
-    ) -> Result<execute::ExecuteEnd, Error> {
+    ) -> Result<(execute::ExecuteEnd, Option<String>), Error> {
         match self {
-            Work::Local(schedule) => execute(list, selection, *schedule, exec, sink),
+            Work::Local(schedule) => Ok((execute(list, selection, *schedule, exec, sink)?, None)),
             Work::Shared(joined) => {
                 let joined = *joined;
                 let state = joined.queue.state();
                 let end = execute(list, selection, joined.queue, exec, sink);
                 drop(joined.heartbeat);
                 let lost = state.error.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let stopped = state
+                    .stopped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
                 match lost {
                     Some(why) => Err(QueueError::Failed(why).into()),
-                    None => end,
+                    None => Ok((end?, stopped)),
                 }
             }
         }

@@ -128,6 +128,8 @@ pub struct SharedState {
     /// Serial keys held across machines: (key, token).
     pub keys: Arc<Mutex<Vec<(String, String)>>>,
     pub error: Arc<Mutex<Option<String>>>,
+    /// Why the shared run was stopped (on any machine), once this machine heard of it.
+    pub stopped: Arc<Mutex<Option<String>>>,
 }
 
 /// [`WorkQueue`] over a [`SharedQueue`].
@@ -190,6 +192,11 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             shared_keys: HashMap::new(),
             machine: format!("{}", std::process::id()),
         }
+    }
+
+    fn heard_stop(&self, why: &str) {
+        let mut stopped = self.state.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        stopped.get_or_insert_with(|| why.to_owned());
     }
 
     /// Names this machine's key holders (`machine` is its name in the run).
@@ -401,6 +408,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
             Ok(Reserve::Done) if !self.held.is_empty() => Next::Wait,
             Ok(Reserve::Done) => Next::Done,
             Ok(Reserve::Cancelled { reason }) => {
+                self.heard_stop(&reason);
                 self.stopped = Some(reason);
                 Next::Done
             }
@@ -515,7 +523,12 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
             return Some(why.clone());
         }
         match self.queue.cancelled() {
-            Ok(why) => why,
+            Ok(why) => {
+                if let Some(why) = &why {
+                    self.heard_stop(why);
+                }
+                why
+            }
             Err(e) => {
                 let why = e.to_string();
                 self.fail(why.clone());
@@ -525,6 +538,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
     }
 
     fn stopping(&mut self, reason: &str) {
+        self.heard_stop(reason);
         if let Err(e) = self.queue.cancel(reason) {
             self.fail(e.to_string());
         }
