@@ -28,70 +28,90 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
             json,
             timeout,
             quiet,
-        } => {
-            let mut q = connect(url, run_id)?;
-            let mut said = (u64::MAX, 0);
-            let waited = queue::wait(&mut q, Duration::from_millis(500), *timeout, &mut |s| {
-                let alive = s.machines.iter().filter(|m| m.alive).count();
-                if (s.done, alive) != said {
-                    said = (s.done, alive);
-                    eprintln!(
-                        "{:>12} {}/{} tests done, {alive} machine{} alive",
-                        "Waiting",
-                        s.done,
-                        s.total,
-                        if alive == 1 { "" } else { "s" }
-                    );
-                }
-            })?;
-            let (mut record, missing) = queue::collect(&mut q)?;
-            let (Waited::Complete(s) | Waited::Abandoned(s)) = &waited;
-            record.cancelled.clone_from(&s.cancelled);
-            // Tests without a result are in the reports, not run, with the reason.
-            let why = match &s.cancelled {
-                Some(reason) => reason.clone(),
-                None => "no machine of the run was left to run it".to_owned(),
-            };
-            for test in &missing {
-                record.outcomes.push(queue::not_run(test, &why));
-            }
-            // Each machine's workers are its own `gw0`, `gw1`...: the summary counts
-            // machines, and the run's wall time is its longest machine's.
-            record.workers = s.machines.len();
-            record.wall = record
-                .outcomes
-                .iter()
-                .filter_map(|o| Some(o.started? + o.duration))
-                .max()
-                .unwrap_or_default();
-            let mut display = Display::new(DisplayOptions {
-                quiet: *quiet,
-                verbose: false,
-                color: crate::cargo::ColorChoice::Auto,
-                success_output: OutputWhen::Never,
-                failure_output: OutputWhen::Final,
-                show_failures: true,
-                expected: None,
-            });
-            display.finish(&record);
-            if let Some(p) = junit {
-                report::write_junit(&record, p)?;
-            }
-            if let Some(p) = json {
-                report::write_json(&record, "load", &report::ReportMeta::default(), p)?;
-            }
-            if !missing.is_empty() {
-                let names: Vec<String> = missing.iter().take(5).map(|t| t.to_string()).collect();
-                eprintln!(
-                    "error: {} test{} of run `{run_id}` did not run ({why}): {}{}",
-                    missing.len(),
-                    if missing.len() == 1 { "" } else { "s" },
-                    names.join(", "),
-                    if missing.len() > 5 { ", ..." } else { "" }
-                );
-                return Ok(exit_codes::TEST_RUN_FAILED);
-            }
-            Ok(record.exit_code())
+        } => report_run(
+            url,
+            run_id,
+            (junit.as_deref(), json.as_deref()),
+            *timeout,
+            *quiet,
+        ),
+    }
+}
+
+/// `queue report`: waits for the run, then shows it and writes its reports.
+fn report_run(
+    url: &str,
+    run_id: &str,
+    (junit, json): (Option<&std::path::Path>, Option<&std::path::Path>),
+    timeout: Option<Duration>,
+    quiet: bool,
+) -> Result<i32, Error> {
+    let mut q = connect(url, run_id)?;
+    let waited = queue::wait(&mut q, Duration::from_millis(500), timeout, &mut progress())?;
+    let (mut record, missing) = queue::collect(&mut q)?;
+    let (Waited::Complete(s) | Waited::Abandoned(s)) = &waited;
+    record.cancelled.clone_from(&s.cancelled);
+    // Tests without a result are in the reports, not run, with the reason.
+    let why = match &s.cancelled {
+        Some(reason) => reason.clone(),
+        None => "no machine of the run was left to run it".to_owned(),
+    };
+    for test in &missing {
+        record.outcomes.push(queue::not_run(test, &why));
+    }
+    // Each machine's workers are its own `gw0`, `gw1`...: the summary counts machines,
+    // and the run's wall time is its longest machine's.
+    record.workers = s.machines.len();
+    record.wall = record
+        .outcomes
+        .iter()
+        .filter_map(|o| Some(o.started? + o.duration))
+        .max()
+        .unwrap_or_default();
+    let mut display = Display::new(DisplayOptions {
+        quiet,
+        verbose: false,
+        color: crate::cargo::ColorChoice::Auto,
+        success_output: OutputWhen::Never,
+        failure_output: OutputWhen::Final,
+        show_failures: true,
+        expected: None,
+    });
+    display.finish(&record);
+    if let Some(p) = junit {
+        report::write_junit(&record, p)?;
+    }
+    if let Some(p) = json {
+        report::write_json(&record, "load", &report::ReportMeta::default(), p)?;
+    }
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().take(5).map(|t| t.to_string()).collect();
+        eprintln!(
+            "error: {} test{} of run `{run_id}` did not run ({why}): {}{}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if missing.len() > 5 { ", ..." } else { "" }
+        );
+        return Ok(exit_codes::TEST_RUN_FAILED);
+    }
+    Ok(record.exit_code())
+}
+
+/// A line each time the count of tests done or of machines alive changes.
+fn progress() -> impl FnMut(&QueueStatus) {
+    let mut said = (u64::MAX, 0);
+    move |s| {
+        let alive = s.machines.iter().filter(|m| m.alive).count();
+        if (s.done, alive) != said {
+            said = (s.done, alive);
+            eprintln!(
+                "{:>12} {}/{} tests done, {alive} machine{} alive",
+                "Waiting",
+                s.done,
+                s.total,
+                if alive == 1 { "" } else { "s" }
+            );
         }
     }
 }

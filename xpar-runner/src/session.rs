@@ -154,23 +154,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // that the reports asked for are written (empty) rather than an earlier run's left
     // in their place.
     let show = selection.run_count() > 0;
-    let work = match &opts.queue {
-        None => Work::Local(Box::new(plan::plan(
-            list,
-            &selection,
-            &history.durations,
-            &plan_options(opts, &selection),
-        ))),
-        Some(q) => {
-            let build_id = match &meta.build_id {
-                Some(id) => id.clone(),
-                None => build_id_of(&found, archive_info.as_ref())?,
-            };
-            let joined = queue::join(q, (list, &selection, &history), &build_id, opts.jobs)?;
-            say_joined(q, &joined, reporter);
-            Work::Shared(Box::new(joined))
-        }
-    };
+    let work = work_for(
+        opts,
+        (&found, archive_info.as_ref()),
+        (&selection, &history),
+        meta.build_id.as_deref(),
+        reporter,
+    )?;
     reporter.planned(show, expected_time(list, &selection, &history.durations));
     let mut run_log = start_log(&found.target_dir, opts, reporter);
     let mut exec = execute_options(opts, work.workers(), profile_dir.clone(), &history);
@@ -189,31 +179,18 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     })?;
     let run_log_dir = finish_log(run_log, reporter);
     let history = history::updated(history, &record, end.process_costs.clone());
-    // A time partition is cut from the history: every shard of a run must read the same
-    // one, so a shard leaves it as it was (`merge --durations` writes the next one, from
-    // every shard's results).
-    if !matches!(opts.partition, Some(p) if p.kind == plan::PartitionKind::Time) {
-        save_history(&history_path, &history, reporter);
+    save_history(opts, &history_path, &history, reporter);
+    if let Some(why) = &stopped {
+        record.cancelled.get_or_insert_with(|| why.clone());
     }
     write_reports(opts, &record, &meta)?;
     let mut run_end = RunEnd {
-        exit_code: record.exit_code(),
+        exit_code: exit_code(&record, empty_shard, stopped.is_some()),
         record,
         signal: end.signal,
         coverage: None,
         fail_under_lines: opts.coverage.as_ref().and_then(|c| c.fail_under_lines),
     };
-    if empty_shard && run_end.exit_code == exit_codes::NO_TESTS_RUN {
-        run_end.exit_code = exit_codes::OK;
-    }
-    // A shared run stopped (`--maxfail` on some machine) has tests left unrun, on this
-    // machine or another: never a green exit.
-    if let Some(why) = stopped {
-        run_end.record.cancelled.get_or_insert(why);
-        if run_end.exit_code == exit_codes::OK {
-            run_end.exit_code = exit_codes::TEST_RUN_FAILED;
-        }
-    }
     if let Some(sig) = end.signal {
         // Reports are written; coverage of an interrupted run is not made.
         run_end.exit_code = exit_codes::interrupted(sig);
@@ -224,6 +201,17 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         write_results(dir, opts, &run_end, &meta, run_log_dir.as_deref(), &history)?;
     }
     Ok(run_end)
+}
+
+/// The exit code of a run that was not interrupted (coverage aside). A shard dealt no
+/// test is not an error; a shared run stopped elsewhere (`--maxfail` on some machine)
+/// has tests left unrun, on this machine or another: never a green exit.
+fn exit_code(record: &RunRecord, empty_shard: bool, stopped_elsewhere: bool) -> i32 {
+    match record.exit_code() {
+        exit_codes::NO_TESTS_RUN if empty_shard => exit_codes::OK,
+        exit_codes::OK if stopped_elsewhere => exit_codes::TEST_RUN_FAILED,
+        code => code,
+    }
 }
 
 /// `--results-dir`: everything a merge needs of the run.
@@ -304,6 +292,32 @@ impl Work {
             }
         }
     }
+}
+
+/// The run's schedule, or with `--queue` the shared queue it joined.
+fn work_for(
+    opts: &RunOptions,
+    (found, archive): (&Discovered, Option<&archive::ArchiveInfo>),
+    (selection, history): (&plan::Selection, &history::History),
+    build_id: Option<&str>,
+    reporter: &mut dyn Reporter,
+) -> Result<Work, Error> {
+    let list = &found.list;
+    let Some(q) = &opts.queue else {
+        return Ok(Work::Local(Box::new(plan::plan(
+            list,
+            selection,
+            &history.durations,
+            &plan_options(opts, selection),
+        ))));
+    };
+    let build_id = match build_id {
+        Some(id) => id.to_owned(),
+        None => build_id_of(found, archive)?,
+    };
+    let joined = queue::join(q, (list, selection, history), &build_id, opts.jobs)?;
+    say_joined(q, &joined, reporter);
+    Ok(Work::Shared(Box::new(joined)))
 }
 
 /// Says which run of which queue this machine joined, and as what.
@@ -438,8 +452,19 @@ fn history_path_of(opts: &RunOptions, found: &Discovered, coverage: bool) -> Pat
     }
 }
 
-/// Writes the duration history; a warning when it cannot be written.
-fn save_history(path: &Path, history: &history::History, reporter: &mut dyn Reporter) {
+/// Writes the duration history; a warning when it cannot be written. A time partition
+/// is cut from the history: every shard of a run must read the same one, so a shard
+/// leaves it as it was (`merge --durations` writes the next one, from every shard's
+/// results).
+fn save_history(
+    opts: &RunOptions,
+    path: &Path,
+    history: &history::History,
+    reporter: &mut dyn Reporter,
+) {
+    if matches!(opts.partition, Some(p) if p.kind == plan::PartitionKind::Time) {
+        return;
+    }
     if let Err(e) = history::write(path, history) {
         reporter.warning(&format!(
             "could not update the duration history at {}: {e}",
