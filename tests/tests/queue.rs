@@ -50,6 +50,20 @@ fn results_per_test(r: &RunReport) -> BTreeMap<String, usize> {
     n
 }
 
+/// Waits until run `run_id` is in the queue (a machine seeded it).
+fn wait_for_run(dir: &Path, url: &str, run_id: &str) {
+    let start = Instant::now();
+    loop {
+        let status =
+            Run::of(xpar(dir).args(["queue", "status", "--queue", url, "--run-id", run_id]));
+        if status.stdout.contains("/60 done") {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Builds the fixture's tests once, so the machines do not race to build.
 fn built(fixture: &str) -> FixtureCopy {
     let f = FixtureCopy::new(fixture);
@@ -136,7 +150,9 @@ fn redis_lost_mid_run_is_one_error_and_no_green() {
     let f = built("queue");
     let url = redis.url();
     let m = machine(f.path(), &url, "lost", &[]);
-    std::thread::sleep(Duration::from_millis(800));
+    // Once the run is under way, Redis goes.
+    wait_for_run(f.path(), &url, "lost");
+    std::thread::sleep(Duration::from_millis(200));
     redis.kill();
     let r = finish(m);
     assert_eq!(r.code(), Some(96), "{r}");
@@ -196,15 +212,8 @@ fn another_build_is_refused_and_a_finished_run_id_is_not_reused() {
     assert_eq!(run(theirs.path(), &["list"]).code(), Some(0));
 
     let first = machine(ours.path(), &url, "b1", &[]);
-    // Joined: its run is in the queue.
-    let start = Instant::now();
-    while !Run::of(xpar(ours.path()).args(["queue", "status", "--queue", &url, "--run-id", "b1"]))
-        .stdout
-        .contains("/60 done")
-    {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_run(ours.path(), &url, "b1");
+
     let other = run(
         theirs.path(),
         &["-j", "1", "--queue", &url, "--run-id", "b1"],
