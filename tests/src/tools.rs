@@ -1,5 +1,5 @@
 //! The programs some tests need beyond a Rust toolchain (genhtml, pycobertura,
-//! cargo-nextest), found where `.ci/setup` installs them or on PATH. Where one is
+//! cargo-nextest, redis-server), found where `.ci/setup` installs them or on PATH. Where one is
 //! missing, the part of a test that needs it is skipped with a note saying what to
 //! install, unless `XPAR_REQUIRE_TOOLS=1` (set by `.ci/run`) makes that a failure: CI
 //! always runs every part.
@@ -68,7 +68,7 @@ pub fn nextest_or_skip(test: &str) -> bool {
 /// A tool `test` needs is missing: a failure under `XPAR_REQUIRE_TOOLS=1`, else a note
 /// where `cargo test` shows it (libtest captures `eprintln!` of a passing test, not
 /// writes to stderr itself) and the caller skips that part.
-fn missing(test: &str, name: &str, install: &str) {
+pub(crate) fn missing(test: &str, name: &str, install: &str) {
     let required = std::env::var_os("XPAR_REQUIRE_TOOLS").is_some_and(|v| v == "1");
     assert!(
         !required,

@@ -20,3 +20,6 @@ pub use types::{
     Token,
 };
 pub use xpar_metadata::queue::{ChunkSpec, ChunkTests};
+
+#[cfg(test)]
+mod tests;
