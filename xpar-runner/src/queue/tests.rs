@@ -280,6 +280,12 @@ fn a_duplicate_ack_records_nothing_new() {
         }
     );
     assert_eq!(q.results().unwrap()[0].1, "\"1\"");
+    let beat = q.heartbeat(&[(id, token)], &[]).unwrap();
+    assert_eq!(
+        beat.lost_chunks,
+        [id],
+        "an acknowledged chunk has no lease left to extend"
+    );
     let status = q.status().unwrap();
     assert_eq!(
         status.queued, 2,
