@@ -39,6 +39,15 @@ fn every_key_of_a_run_expires() {
     let Some(server) = RedisServer::start("every_key_of_a_run_expires") else {
         return;
     };
+    // After a reserve alone (which refreshes only what it may create).
+    let mut first = client(&server, "ttl-reserve", "m");
+    first.join("b", &chunks("bin", 3), 3).unwrap();
+    reserve_chunk(&mut first);
+    let keys = keys_and_ttls(&server, first.key_prefix());
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    for (key, ttl) in &keys {
+        assert!(*ttl > 0, "{key} has no TTL ({ttl})");
+    }
     let mut q = client(&server, "ttl", "m");
     q.join("b", &chunks("bin", 3), 3).unwrap();
     let (id, spec, token) = reserve_chunk(&mut q);
