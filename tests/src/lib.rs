@@ -1,7 +1,7 @@
 //! Helpers for cargo-xpar's integration tests: build the real binary, copy a fixture
 //! workspace to a temp dir, run `cargo xpar` on it, read its JUnit or JSON report, and compare the
 //! outcome with the typed model of the fixture in [`fixture_data`]; find the programs some
-//! tests need beyond Rust.
+//! tests need beyond Rust, and start a throwaway redis-server.
 
 mod check;
 mod fixture;

@@ -11,8 +11,10 @@ use tempfile::TempDir;
 
 use crate::tools::missing;
 
-/// The line redis-server logs once it accepts connections.
-const READY: &str = "Ready to accept connections";
+/// What redis-server logs once it accepts connections, lowercased: "Ready to accept
+/// connections" on TCP, "The server is now ready to accept connections at PATH" on a
+/// unix socket (Redis 7.0).
+const READY: &str = "ready to accept connections";
 
 /// A running redis-server of one test.
 pub struct RedisServer {
@@ -145,7 +147,7 @@ fn wait_ready(stdout: ChildStdout) -> bool {
         line.clear();
         match lines.read_line(&mut line) {
             Ok(0) | Err(_) => return false,
-            Ok(_) if line.contains(READY) => break,
+            Ok(_) if line.to_lowercase().contains(READY) => break,
             Ok(_) => {}
         }
     }

@@ -375,7 +375,9 @@ impl Error {
             Error::ArchiveCreate(_) => exit_codes::ARCHIVE_CREATION_FAILED,
             // nextest's code for an archive that cannot be extracted.
             Error::ArchiveOpen(_) => exit_codes::SETUP_ERROR,
-            Error::Queue(QueueError::BadUrl { .. }) => exit_codes::USAGE,
+            Error::Queue(QueueError::BadUrl { .. } | QueueError::BadName { .. }) => {
+                exit_codes::USAGE
+            }
             Error::Queue(_) => exit_codes::SETUP_ERROR,
         }
     }

@@ -3,6 +3,8 @@
 //! ci-queue does. This module is the protocol layer only (each step one atomic Lua
 //! script); it knows nothing of processes or the dispatcher.
 //!
+//! The keys and steps are described in `docs/queue-format.md`.
+//!
 //! [`Schedule`]: crate::plan::Schedule
 
 mod connection;
@@ -30,3 +32,6 @@ pub use types::{
     Token,
 };
 pub use xpar_metadata::queue::{ChunkSpec, ChunkTests};
+
+#[cfg(test)]
+mod tests;

@@ -156,7 +156,9 @@ impl RemoteQueue {
 
     /// Extends the leases this machine still holds: chunks (where `token` is still the
     /// chunk's) and serial keys `(key, token)`; refreshes the machine's liveness. Names
-    /// the ones it no longer holds.
+    /// the ones it no longer holds: taken back after their lease ran out, or (chunks)
+    /// acknowledged already, so the caller drops a chunk from its heartbeat before it
+    /// acknowledges it.
     pub fn heartbeat(
         &mut self,
         chunks: &[(ChunkId, Token)],

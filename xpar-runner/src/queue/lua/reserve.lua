@@ -32,5 +32,7 @@ local token = redis.call('HINCRBY', META, 'token', 1)
 redis.call('HSET', OWNERS, id, token .. '|' .. machine .. '|' .. worker)
 redis.call('ZADD', LEASES, now + lease, id)
 redis.call('ZADD', MACHINES, now + lease, machine)
-touch(ttl)
+-- What this step may have created: the leases and owners of the run's first reserve,
+-- the queue re-created by an expired lease (its list emptied, and Redis deleted it).
+touch_only(ttl, LEASES, OWNERS, QUEUE, MACHINES)
 return {'chunk', id, redis.call('HGET', CHUNKS, id), tostring(token)}
