@@ -1,7 +1,7 @@
 //! One run on several machines sharing a queue on a real redis-server (each test starts
 //! a throwaway one): `cargo xpar --queue URL --run-id ID` processes take chunks from it,
 //! `cargo xpar queue report` makes the run's reports. Each machine is a process of its
-//! own on a copy of `fixtures/queue` (sixty tests of 50 ms).
+//! own on a copy of `fixtures/queue` (sixty tests of 50 ms, one ignored).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -94,9 +94,10 @@ fn three_machines_share_a_run_and_each_test_has_one_result() {
     let (rep, report) = report(f.path(), &url, "three");
     assert_eq!(rep.code(), Some(0), "{rep}");
     let per_test = results_per_test(&report);
-    assert_eq!(per_test.len(), 60, "{per_test:?}");
+    assert_eq!(per_test.len(), 61, "{per_test:?}");
     assert!(per_test.values().all(|&n| n == 1), "{per_test:?}");
     assert_eq!(report.counts.passed, 60);
+    assert_eq!(report.counts.ignored, 1, "the ignored test, once");
 }
 
 #[test]
@@ -132,7 +133,7 @@ fn a_machine_killed_mid_run_loses_its_chunks_to_the_others() {
     let (rep, report) = report(f.path(), &url, "killed");
     assert_eq!(rep.code(), Some(0), "green where the tests pass: {rep}");
     let per_test = results_per_test(&report);
-    assert_eq!(per_test.len(), 60);
+    assert_eq!(per_test.len(), 61);
     assert!(per_test.values().all(|&n| n == 1), "{per_test:?}");
     let status =
         Run::of(xpar(f.path()).args(["queue", "status", "--queue", &url, "--run-id", "killed"]));

@@ -10,11 +10,13 @@ use std::time::Duration;
 use super::remote::RemoteQueue;
 use super::seed::seed_chunks;
 use super::shared::{SharedState, SharedWorkQueue};
-use super::types::Role;
+use super::types::{ResultRecord, Role};
 use crate::discover::TestList;
 use crate::errors::QueueError;
 use crate::history::History;
+use crate::ids::{Attempt, TestId};
 use crate::plan::Selection;
+use crate::report::{TestOutcome, TestStatus};
 
 /// How often waiting workers ask the queue again: often enough that a chunk given back
 /// by a dead machine is taken at once, rarely enough to stay out of Redis's way.
@@ -85,6 +87,9 @@ pub fn join(
     let chunks = seed_chunks(list, selection, &history.durations, &history.processes);
     let total: usize = chunks.iter().map(|c| c.len()).sum();
     let role = remote.join(build_id, &chunks, total as u64)?;
+    if role == Role::Leader {
+        remote.record_unqueued(&ignored_results(list, selection))?;
+    }
     let url = remote.url.clone();
     let queue =
         SharedWorkQueue::new(remote, list, workers, total, POLL).with_machine(&opts.machine);
@@ -96,6 +101,35 @@ pub fn join(
         heartbeat,
         url,
     })
+}
+
+/// The selection's ignored tests, as the results the machine that seeds the run records
+/// for them (no chunk carries them).
+fn ignored_results(list: &TestList, selection: &Selection) -> Vec<ResultRecord> {
+    selection
+        .ignored
+        .iter()
+        .map(|t| {
+            let binary_id = list.binaries[t.binary].binary.id.clone();
+            let outcome = TestOutcome {
+                binary_id: binary_id.clone(),
+                name: t.name.clone(),
+                status: TestStatus::Ignored,
+                duration: Duration::ZERO,
+                output: String::new(),
+                worker: None,
+                started: None,
+                previous: Vec::new(),
+                attempt: Attempt::FIRST,
+            };
+            ResultRecord {
+                test: TestId::new(binary_id, &t.name),
+                attempt: Attempt::FIRST,
+                json: serde_json::to_string(&outcome).unwrap_or_default(),
+                is_final: true,
+            }
+        })
+        .collect()
 }
 
 /// Extends this machine's leases a few times per lease, until dropped. A heartbeat that

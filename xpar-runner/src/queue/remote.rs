@@ -378,7 +378,7 @@ impl RemoteQueue {
             .map_err(|_| self.protocol(op, format!("`{text}` is not a count")))
     }
 
-    fn ttl_secs(&self) -> u64 {
+    pub(super) fn ttl_secs(&self) -> u64 {
         self.ttl.as_secs().max(1)
     }
 }

@@ -7,14 +7,36 @@ use std::time::{Duration, Instant};
 
 use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 
+use super::keys::ResultKey;
 use super::remote::RemoteQueue;
-use super::types::QueueStatus;
+use super::types::{QueueStatus, ResultRecord};
 use crate::errors::QueueError;
 use crate::ids::{Attempt, TestId};
 use crate::report::{RunRecord, TestOutcome, TestStatus};
 use xpar_metadata::BinaryId;
 
 impl RemoteQueue {
+    /// Records results no chunk carries (the run's ignored tests, which the machine that
+    /// seeds the run reports), each once; they do not count toward the run's total.
+    pub fn record_unqueued(&mut self, results: &[ResultRecord]) -> Result<(), QueueError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let key = self.keys.all()[6].clone();
+        let mut pipe = redis::pipe();
+        for r in results {
+            pipe.cmd("HSETNX")
+                .arg(&key)
+                .arg(ResultKey::encode(&r.test, r.attempt))
+                .arg(&r.json)
+                .ignore();
+        }
+        // Every key of a run expires.
+        pipe.cmd("EXPIRE").arg(&key).arg(self.ttl_secs()).ignore();
+        pipe.query::<()>(&mut self.conn)
+            .map_err(|e| self.fail("record_unqueued", e))
+    }
+
     /// Every chunk the run was seeded with or queued since (retries included).
     pub fn chunks(&mut self) -> Result<Vec<ChunkSpec>, QueueError> {
         let chunks = &self.keys.all()[2];
@@ -123,6 +145,13 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), Queu
             }
         }
     }
+    let to_run = expected.len();
+    // Ignored tests are in no chunk; what ran was in one.
+    for o in last.values().map(|(_, o)| o) {
+        if matches!(o.status, TestStatus::Ignored) {
+            expected.insert((o.binary_id.as_str().to_owned(), o.name.clone()));
+        }
+    }
     for (binary, name) in &expected {
         if !seen.contains(&(binary.clone(), name.clone())) {
             missing.push(TestId::new(BinaryId::new(binary), name));
@@ -131,6 +160,6 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), Queu
     let mut outcomes: Vec<TestOutcome> = last.into_values().map(|(_, o)| o).collect();
     outcomes.sort_by_key(|o| o.started);
     record.outcomes = outcomes;
-    record.to_run = expected.len();
+    record.to_run = to_run;
     Ok((record, missing))
 }
