@@ -18,7 +18,14 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
     match cfg {
         QueueConfig::Status { url, run_id } => {
             let mut q = connect(url, run_id)?;
-            print!("{}", status_text(&q.status()?));
+            let status = q.status()?;
+            if status.total == 0 && status.machines.is_empty() {
+                eprintln!(
+                    "error: no run `{run_id}` in this queue: no machine joined it yet, or its keys expired"
+                );
+                return Ok(exit_codes::SETUP_ERROR);
+            }
+            print!("{}", status_text(&status));
             Ok(exit_codes::OK)
         }
         QueueConfig::Report {
