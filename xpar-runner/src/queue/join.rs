@@ -148,6 +148,14 @@ impl HeartbeatThread {
             .name("xpar-heartbeat".into())
             .spawn(move || {
                 while !sleep_unless(&stopped, every) {
+                    if state
+                        .error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_some()
+                    {
+                        return;
+                    }
                     let held: Vec<_> = state
                         .leases
                         .lock()
@@ -164,6 +172,9 @@ impl HeartbeatThread {
                         return;
                     }
                 }
+                // Stopped at the run's end: gone at once. Best effort: a machine that
+                // cannot say so runs out like a dead one.
+                let _ = remote.leave();
             })
             .ok();
         HeartbeatThread { stop, thread }

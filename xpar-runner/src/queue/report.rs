@@ -15,7 +15,29 @@ use crate::ids::{Attempt, TestId};
 use crate::report::{RunRecord, TestOutcome, TestStatus};
 use xpar_metadata::BinaryId;
 
+/// Marks a machine gone (its liveness deadline now), on the server's clock.
+static LEAVE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "local t = redis.call('TIME') \
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+         return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])",
+    )
+});
+
 impl RemoteQueue {
+    /// This machine leaves the run: it is shown gone at once, so a report does not wait
+    /// for it to run out. (Its leases, if any are left, run out as a dead machine's.)
+    pub fn leave(&mut self) -> Result<(), QueueError> {
+        let machines = self.keys.all()[7].clone();
+        let machine = self.machine().to_owned();
+        LEAVE
+            .key(machines)
+            .arg(machine)
+            .invoke::<i64>(&mut self.conn)
+            .map(drop)
+            .map_err(|e| self.fail("leave", e))
+    }
+
     /// Records results no chunk carries (the run's ignored tests, which the machine that
     /// seeds the run reports), each once; they do not count toward the run's total.
     pub fn record_unqueued(&mut self, results: &[ResultRecord]) -> Result<(), QueueError> {
@@ -76,9 +98,9 @@ pub fn wait(
             return Ok(Waited::Complete(status));
         }
         let alive = status.machines.iter().any(|m| m.alive);
-        let leased = !status.leases.is_empty();
-        // A machine that joined and died leaves leases that expire; a run nobody joined
-        // yet (total 0) is waited for.
+        // Leases of machines that are gone run out; with no machine left, nobody
+        // reserves their chunks again. A run nobody joined yet (total 0) is waited for.
+        let leased = status.leases.iter().any(|l| l.seconds_left > 0.0);
         if status.total > 0
             && !alive
             && (status.cancelled.is_some() || !leased || status.queued > 0)
