@@ -348,13 +348,19 @@ fn test_processes_die_with_a_killed_runner() {
 }
 
 /// A run timeout that strikes while a test process is still starting: its tests are
-/// not run, never a crash or a binary that could not start, and the run fails.
+/// not run, never a crash or a binary that could not start, and the run fails (unless
+/// every test was over before the first look at the clock).
 #[test]
 fn a_run_timeout_at_start_up_leaves_tests_unrun() {
     let fixture = FixtureCopy::new("adversarial");
     for _ in 0..5 {
         let run = run_json(fixture.path(), &["_ok", "-j", "1", "--run-timeout", "1ms"]);
-        assert_eq!(run.run.code(), Some(100), "{}", run.run);
+        // The dispatcher looks at the clock between messages: a process that starts and
+        // runs its ten tiny tests before the first look leaves nothing to stop, and the
+        // run passes. Otherwise tests are left unrun and the run fails.
+        let all_passed = run.tests.iter().all(|t| t.status == "passed");
+        let expected = if all_passed { 0 } else { 100 };
+        assert_eq!(run.run.code(), Some(expected), "{}", run.run);
         assert!(!run.run.stderr.contains("could not start"), "{}", run.run);
         for t in &run.tests {
             let message = t.message.as_deref().unwrap_or("");
