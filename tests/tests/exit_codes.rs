@@ -215,6 +215,9 @@ fn usage_error_mismatch(result: &Run, names: &str) -> Option<String> {
         .stderr
         .lines()
         .filter(|l| !l.trim().is_empty())
+        // cargo's own note while another cargo (a test running beside this one) holds
+        // the package cache: not part of the error.
+        .filter(|l| !l.trim_start().starts_with("Blocking waiting for file lock"))
         .collect();
     if result.code() != Some(2) {
         Some("expected exit code 2".to_owned())
