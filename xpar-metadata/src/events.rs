@@ -159,6 +159,22 @@ fn first_attempt() -> crate::Attempt {
 }
 
 impl TestOutcome {
+    /// The result of a test that no process ran (ignored, not run, lost): no time, no
+    /// output, no worker, its first attempt.
+    pub fn not_started(binary_id: BinaryId, name: impl Into<String>, status: TestStatus) -> Self {
+        TestOutcome {
+            binary_id,
+            name: name.into(),
+            status,
+            duration: std::time::Duration::ZERO,
+            output: String::new(),
+            worker: None,
+            started: None,
+            previous: Vec::new(),
+            attempt: crate::Attempt::FIRST,
+        }
+    }
+
     /// Passed after failing: flaky.
     pub fn is_flaky(&self) -> bool {
         self.status == TestStatus::Passed && !self.previous.is_empty()

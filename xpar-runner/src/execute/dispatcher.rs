@@ -611,17 +611,11 @@ fn report_not_run(
         UnitTests::Opaque => vec![binary_id.to_string()],
     };
     for name in names {
-        sink(RunEvent::TestFinished(TestOutcome {
-            binary_id: binary_id.clone(),
+        sink(RunEvent::TestFinished(TestOutcome::not_started(
+            binary_id.clone(),
             name,
-            status: cancel.not_run(),
-            duration: Duration::ZERO,
-            output: String::new(),
-            worker: None,
-            started: None,
-            previous: Vec::new(),
-            attempt: xpar_metadata::Attempt::FIRST,
-        }));
+            cancel.not_run(),
+        )));
     }
 }
 

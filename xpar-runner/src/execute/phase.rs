@@ -2,7 +2,7 @@
 //! reports the run's start and end around it.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::cancel::{CancelHandle, CancelReason};
 use super::dispatcher::{Dispatcher, RealHost};
@@ -112,17 +112,11 @@ fn report_start(
         run_id: opts.run_id.clone(),
     });
     for TestKey { binary, name } in selection.ignored {
-        sink(RunEvent::TestFinished(TestOutcome {
-            binary_id: list.binaries[binary].binary.id.clone(),
+        sink(RunEvent::TestFinished(TestOutcome::not_started(
+            list.binaries[binary].binary.id.clone(),
             name,
-            status: TestStatus::Ignored,
-            duration: Duration::ZERO,
-            output: String::new(),
-            worker: None,
-            started: None,
-            previous: Vec::new(),
-            attempt: xpar_metadata::Attempt::FIRST,
-        }));
+            TestStatus::Ignored,
+        )));
     }
 }
 

@@ -111,17 +111,7 @@ fn ignored_results(list: &TestList, selection: &Selection) -> Vec<ResultRecord> 
         .iter()
         .map(|t| {
             let binary_id = list.binaries[t.binary].binary.id.clone();
-            let outcome = TestOutcome {
-                binary_id: binary_id.clone(),
-                name: t.name.clone(),
-                status: TestStatus::Ignored,
-                duration: Duration::ZERO,
-                output: String::new(),
-                worker: None,
-                started: None,
-                previous: Vec::new(),
-                attempt: Attempt::FIRST,
-            };
+            let outcome = TestOutcome::not_started(binary_id.clone(), &t.name, TestStatus::Ignored);
             ResultRecord {
                 test: TestId::new(binary_id, &t.name),
                 attempt: Attempt::FIRST,

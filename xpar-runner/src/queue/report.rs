@@ -11,7 +11,7 @@ use super::keys::ResultKey;
 use super::remote::RemoteQueue;
 use super::types::{QueueStatus, ResultRecord};
 use crate::errors::QueueError;
-use crate::ids::{Attempt, TestId};
+use crate::ids::TestId;
 use crate::report::{RunRecord, TestOutcome, TestStatus};
 use xpar_metadata::BinaryId;
 
@@ -120,17 +120,11 @@ pub fn wait(
 
 /// A test of the run that has no result: reported not run, saying why.
 pub fn not_run(test: &TestId, why: &str) -> TestOutcome {
-    TestOutcome {
-        binary_id: test.binary_id.clone(),
-        name: test.name.clone(),
-        status: TestStatus::NotRun(why.to_owned()),
-        duration: Duration::ZERO,
-        output: String::new(),
-        worker: None,
-        started: None,
-        previous: Vec::new(),
-        attempt: Attempt::FIRST,
-    }
+    TestOutcome::not_started(
+        test.binary_id.clone(),
+        &test.name,
+        TestStatus::NotRun(why.to_owned()),
+    )
 }
 
 /// The whole run as one record: each test's outcome with the highest attempt recorded,
