@@ -244,7 +244,10 @@ fn write(
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
     let file = File::create(path).map_err(fail)?;
-    let encoder = zstd::Encoder::new(BufWriter::new(file), 0).map_err(fail)?;
+    let mut encoder = zstd::Encoder::new(BufWriter::new(file), 0).map_err(fail)?;
+    // The frame checksum catches a corrupt archive: the build identity, taken from the
+    // binaries' build ids, does not read them through.
+    encoder.include_checksum(true).map_err(fail)?;
     let mut tar = tar::Builder::new(encoder);
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| fail(e.into()))?;
     let mut header = tar::Header::new_gnu();

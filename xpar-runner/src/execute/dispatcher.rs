@@ -135,7 +135,12 @@ impl<'a> Dispatcher<'a> {
                 || self.watchdog.needs_ticks()
                 || self.queue.poll_interval().is_some();
             let msg = if ticking || self.opts.run_timeout.is_some() {
-                match from_workers.recv_timeout(TICK) {
+                // Parked workers of a shared queue ask again as often as it says.
+                let tick = match self.queue.poll_interval() {
+                    Some(poll) if !self.parked.is_empty() => poll.min(TICK),
+                    _ => TICK,
+                };
+                match from_workers.recv_timeout(tick) {
                     Ok(m) => Some(m),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -2,8 +2,7 @@
 //! run, and keep this machine's leases alive with a heartbeat on a connection of its own
 //! while the dispatcher takes chunks.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -125,19 +124,19 @@ fn ignored_results(list: &TestList, selection: &Selection) -> Vec<ResultRecord> 
 /// Extends this machine's leases a few times per lease, until dropped. A heartbeat that
 /// fails is the run's error: the run stops rather than run on leases it cannot keep.
 pub struct HeartbeatThread {
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the thread at once (its wait ends when the channel is closed).
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl HeartbeatThread {
     fn start(mut remote: RemoteQueue, state: SharedState, lease: Duration) -> HeartbeatThread {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let every = lease / 3;
         let thread = std::thread::Builder::new()
             .name("xpar-heartbeat".into())
             .spawn(move || {
-                while !sleep_unless(&stopped, every) {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                     if state
                         .error
                         .lock()
@@ -167,27 +166,16 @@ impl HeartbeatThread {
                 let _ = remote.leave();
             })
             .ok();
-        HeartbeatThread { stop, thread }
-    }
-}
-
-/// Sleeps `total` in short steps; true as soon as `stop` is set.
-fn sleep_unless(stop: &AtomicBool, total: Duration) -> bool {
-    let step = Duration::from_millis(50);
-    let mut slept = Duration::ZERO;
-    while slept < total {
-        if stop.load(Ordering::Relaxed) {
-            return true;
+        HeartbeatThread {
+            stop: Some(stop),
+            thread,
         }
-        std::thread::sleep(step);
-        slept += step;
     }
-    stop.load(Ordering::Relaxed)
 }
 
 impl Drop for HeartbeatThread {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -140,8 +140,9 @@ impl RemoteQueue {
                     token: Token(self.number("reserve", token)?),
                 })
             }
-            (Some("wait"), Some(ms), ..) => Ok(Reserve::Wait {
+            (Some("wait"), Some(ms), machines, ..) => Ok(Reserve::Wait {
                 next_expiry: Duration::from_millis(self.number("reserve", ms).unwrap_or(0)),
+                machines: machines.map_or(Ok(1), |m| self.number("reserve", m))? as usize,
             }),
             (Some("done"), ..) => Ok(Reserve::Done),
             (Some("cancelled"), Some(reason), ..) => Ok(Reserve::Cancelled {

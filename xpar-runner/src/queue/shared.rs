@@ -137,7 +137,10 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
     queue: Q,
     workers: usize,
     tests_total: usize,
+    /// How often parked workers ask again: see [`waiting_poll`].
     poll: Duration,
+    /// How often the run's cancellation is looked at.
+    cancel_poll: Duration,
     binaries: HashMap<String, usize>,
     /// The chunk each test belongs to, by lease id.
     held: HashMap<ChunkId, Held>,
@@ -162,8 +165,8 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
 }
 
 impl<Q: SharedQueue> SharedWorkQueue<Q> {
-    /// `tests_total`: the run's tests on every machine; `poll`: how often waiting workers
-    /// ask again.
+    /// `tests_total`: the run's tests on every machine; `poll`: how often the run's
+    /// cancellation is looked at, and the longest a waiting worker waits to ask again.
     pub fn new(
         queue: Q,
         list: &TestList,
@@ -176,6 +179,7 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             workers,
             tests_total,
             poll,
+            cancel_poll: poll,
             binaries: (list.binaries.iter().enumerate())
                 .map(|(i, b)| (b.binary.id.as_str().to_owned(), i))
                 .collect(),
@@ -403,7 +407,10 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
                 }
                 None => Next::Done,
             },
-            Ok(Reserve::Wait { .. }) => Next::Wait,
+            Ok(Reserve::Wait { machines, .. }) => {
+                self.poll = waiting_poll(machines);
+                Next::Wait
+            }
             // This machine's own retries may still come.
             Ok(Reserve::Done) if !self.held.is_empty() => Next::Wait,
             Ok(Reserve::Done) => Next::Done,
@@ -514,7 +521,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         let now = Instant::now();
         if self
             .checked
-            .is_some_and(|at| now.duration_since(at) < self.poll)
+            .is_some_and(|at| now.duration_since(at) < self.cancel_poll)
         {
             return None;
         }
@@ -543,6 +550,17 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
             self.fail(e.to_string());
         }
     }
+}
+
+/// How long parked workers wait before asking again, when `machines` machines of the run
+/// are alive and ask as well: a millisecond per machine, so the fleet's waiting machines
+/// together ask about a thousand times a second at most, between 5 ms (on a small fleet
+/// a chunk put back, or the run's end, is seen within a few milliseconds) and 250 ms.
+pub(crate) fn waiting_poll(machines: usize) -> Duration {
+    let machines = u32::try_from(machines).unwrap_or(u32::MAX);
+    Duration::from_millis(1)
+        .saturating_mul(machines)
+        .clamp(Duration::from_millis(5), Duration::from_millis(250))
 }
 
 #[cfg(test)]

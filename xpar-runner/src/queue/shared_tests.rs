@@ -66,6 +66,7 @@ impl SharedQueue for Machine {
             } else {
                 Reserve::Wait {
                     next_expiry: Duration::from_secs(1),
+                    machines: 2,
                 }
             });
         };

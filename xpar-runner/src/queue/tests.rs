@@ -73,7 +73,7 @@ pub(super) fn reserve_chunk(q: &mut RemoteQueue) -> (ChunkId, ChunkSpec, Token) 
 fn reserve_after_expiry(q: &mut RemoteQueue) -> (ChunkId, ChunkSpec, Token) {
     for _ in 0..20 {
         match q.reserve("w-wait").expect("reserve") {
-            Reserve::Wait { next_expiry } if next_expiry <= Duration::from_secs(1) => {
+            Reserve::Wait { next_expiry, .. } if next_expiry <= Duration::from_secs(1) => {
                 std::thread::sleep(next_expiry + Duration::from_millis(5))
             }
             Reserve::Chunk { id, spec, token } => return (id, spec, token),
@@ -138,7 +138,7 @@ fn every_chunk_reserved_and_acknowledged_completes_the_run() {
         [1, 2, 3]
     );
     assert!(
-        matches!(q.reserve("w0").unwrap(), Reserve::Wait { next_expiry } if next_expiry <= LEASE)
+        matches!(q.reserve("w0").unwrap(), Reserve::Wait { next_expiry, .. } if next_expiry <= LEASE)
     );
     assert!(!q.is_complete().unwrap());
     for (n, (id, spec, token)) in reserved.iter().enumerate() {

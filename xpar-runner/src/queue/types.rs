@@ -45,8 +45,12 @@ pub enum Reserve {
     },
     /// Nothing queued, but other machines hold leases: a chunk comes back if one of them
     /// dies (the first lease runs out after `next_expiry` unless it is extended), and
-    /// retries may be queued. Ask again.
-    Wait { next_expiry: Duration },
+    /// retries may be queued. Ask again. `machines`: the machines alive in the run, which
+    /// ask as well.
+    Wait {
+        next_expiry: Duration,
+        machines: usize,
+    },
     /// Nothing queued and nothing leased.
     Done,
     /// The run was cancelled (`cancel`, e.g. `--maxfail` reached on some machine).

@@ -24,7 +24,8 @@ local id = redis.call('LPOP', QUEUE)
 if not id then
   local first = redis.call('ZRANGE', LEASES, 0, 0, 'WITHSCORES')
   if first[1] then
-    return {'wait', tostring(tonumber(first[2]) - now)}
+    local alive = redis.call('ZCOUNT', MACHINES, now, '+inf')
+    return {'wait', tostring(tonumber(first[2]) - now), tostring(alive)}
   end
   return {'done'}
 end
