@@ -107,9 +107,16 @@ fn report_run(
 
 /// A line each time the count of tests done or of machines alive changes.
 fn progress() -> impl FnMut(&QueueStatus) {
-    let mut said = (u64::MAX, 0);
+    let mut said = (u64::MAX, usize::MAX);
     move |s| {
         let alive = s.machines.iter().filter(|m| m.alive).count();
+        if s.total == 0 && s.machines.is_empty() {
+            if said != (0, 0) {
+                eprintln!("{:>12} for the run's first machine", "Waiting");
+            }
+            said = (0, 0);
+            return;
+        }
         if (s.done, alive) != said {
             said = (s.done, alive);
             eprintln!(

@@ -266,3 +266,27 @@ fn maxfail_counts_every_machines_failures() {
     assert!(report.counts.not_run > 0, "{rep}");
     assert!(rep.stderr.contains("--maxfail"), "{rep}");
 }
+
+#[test]
+fn a_report_of_a_run_no_machine_joined_gives_up() {
+    let Some(redis) = RedisServer::start("a_report_of_a_run_no_machine_joined") else {
+        return;
+    };
+    let url = redis.url();
+    let f = FixtureCopy::new("queue");
+    let mut cmd = xpar(f.path());
+    cmd.args(["queue", "report", "--queue", &url, "--run-id", "never"])
+        .args(["--timeout", "1s"]);
+    let r = Run::of(&mut cmd);
+    assert_eq!(r.code(), Some(96), "{r}");
+    assert!(
+        r.stderr.contains("Waiting for the run's first machine")
+            && r.stderr
+                .contains("error: no machine joined run `never` in 1s"),
+        "{r}"
+    );
+    let status =
+        Run::of(xpar(f.path()).args(["queue", "status", "--queue", &url, "--run-id", "never"]));
+    assert_eq!(status.code(), Some(96), "{status}");
+    assert!(status.stderr.contains("error: no run `never`"), "{status}");
+}

@@ -314,6 +314,15 @@ pub enum QueueError {
         done: u64,
         total: u64,
     },
+    #[error(
+        "no machine joined run `{run_id}` in {}: start the run's machines (`cargo xpar \
+         --queue URL --run-id {run_id}`), or wait longer with --timeout",
+        humantime::format_duration(*waited)
+    )]
+    NeverJoined {
+        run_id: String,
+        waited: std::time::Duration,
+    },
     #[error("the queue at {url} answered {op} with something this version cannot read: {why}")]
     Protocol {
         url: String,

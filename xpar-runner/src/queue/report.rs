@@ -82,8 +82,14 @@ pub enum Waited {
     Abandoned(QueueStatus),
 }
 
-/// Waits for the run, asking every `poll`, for at most `timeout`; `on_status` hears each
-/// status read (for progress).
+/// How long a report waits for the first machine of a run when not told (`--timeout`):
+/// long enough for CI machines to start and build, short enough that a report whose
+/// machines all failed before joining does not hang its job.
+pub const FIRST_MACHINE: Duration = Duration::from_secs(10 * 60);
+
+/// Waits for the run, asking every `poll`, for at most `timeout` (and, while no machine
+/// joined it, [`FIRST_MACHINE`] when no `timeout` is given); `on_status` hears each status
+/// read (for progress).
 pub fn wait(
     queue: &mut RemoteQueue,
     poll: Duration,
@@ -107,7 +113,15 @@ pub fn wait(
         {
             return Ok(Waited::Abandoned(status));
         }
-        if let Some(limit) = timeout.filter(|t| start.elapsed() >= *t) {
+        let joined = status.total > 0 || !status.machines.is_empty();
+        let waited = start.elapsed();
+        if !joined && waited >= timeout.unwrap_or(FIRST_MACHINE) {
+            return Err(QueueError::NeverJoined {
+                run_id: queue.run_id().to_owned(),
+                waited: timeout.unwrap_or(FIRST_MACHINE),
+            });
+        }
+        if let Some(limit) = timeout.filter(|t| waited >= *t) {
             return Err(QueueError::Timeout {
                 waited: limit,
                 done: status.done,
