@@ -1,17 +1,19 @@
-//! The CI examples of `docs/ci.md`, run as written: every `cargo xpar` command of each
-//! example, in the order its CI runs them, each CI machine a fresh checkout of the
-//! fixture, with the variables the CI sets. What cannot run here is the CI around the
+//! The CI examples of `docs/ci.md` and `docs/ci-queue.md`, run as written: every `cargo
+//! xpar` command of each example, in the order its CI runs them, each CI machine a fresh
+//! checkout of the fixture, with the variables the CI sets (and, for the queue, a
+//! throwaway redis-server for the CI's Redis). What cannot run here is the CI around the
 //! commands (artifacts and caches are copies between the checkouts).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::process::Stdio;
 
 use xpar_metadata::RunReport;
-use xpar_tests::{read_junit, run, workspace_root, xpar, FixtureCopy, Run};
+use xpar_tests::{read_junit, run, workspace_root, xpar, FixtureCopy, RedisServer, Run};
 
-/// The fenced blocks of docs/ci.md, in order: (language, text).
-fn blocks() -> Vec<(String, String)> {
-    let doc = std::fs::read_to_string(workspace_root().join("docs/ci.md")).unwrap();
+/// The fenced blocks of `doc` (a path in the repository), in order: (language, text).
+fn blocks(doc: &str) -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(workspace_root().join(doc)).unwrap();
     let mut out = Vec::new();
     let mut open: Option<(String, String)> = None;
     for line in doc.lines() {
@@ -39,7 +41,7 @@ fn commands(block: &str) -> Vec<String> {
 
 /// The example's commands, by CI: `(github, gitlab, bazel)`.
 fn examples() -> (Vec<String>, Vec<String>, Vec<String>) {
-    let blocks = blocks();
+    let blocks = blocks("docs/ci.md");
     let yaml: Vec<&String> = blocks
         .iter()
         .filter(|(lang, _)| lang == "yaml")
@@ -215,4 +217,104 @@ fn bazel_shards_by_itself() {
     assert_eq!(unique.len(), seen.len(), "a test in two shards: {seen:?}");
     let all: BTreeSet<_> = expected.keys().cloned().collect();
     assert_eq!(unique, all);
+}
+
+/// The queue examples' commands: `(github, kubernetes)`.
+fn queue_examples() -> (Vec<String>, Vec<String>) {
+    let yaml: Vec<String> = blocks("docs/ci-queue.md")
+        .into_iter()
+        .filter(|(lang, _)| lang == "yaml")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(yaml.len(), 2, "GitHub Actions and Kubernetes");
+    (commands(&yaml[0]), commands(&yaml[1]))
+}
+
+/// Runs `machine` on `n` fresh checkouts with the archive at once, then `report` on
+/// another; the report's verdicts must be one machine's, each test with one result.
+fn queue_run(machine: &str, report: &str, n: usize) {
+    let build = FixtureCopy::new("archive");
+    let a = xpar_in(build.path(), "archive --archive-file tests.tar.zst", &[]);
+    assert_eq!(a.code(), Some(0), "{a}");
+    let expected = one_machine(build.path());
+    let checkouts: Vec<FixtureCopy> = (0..n).map(|_| FixtureCopy::new("archive")).collect();
+    let children: Vec<_> = checkouts
+        .iter()
+        .map(|c| {
+            let to = c.path().join("tests.tar.zst");
+            std::fs::copy(build.path().join("tests.tar.zst"), to).unwrap();
+            let mut cmd = xpar(c.path());
+            cmd.args(machine.split_whitespace())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.spawn().expect("start a machine")
+        })
+        .collect();
+    for (k, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 100)),
+            "machine {k}: {stderr}"
+        );
+        assert!(stderr.contains("Queue run"), "machine {k}: {stderr}");
+        assert!(
+            !checkouts[k].path().join("target/debug").exists(),
+            "built: {stderr}"
+        );
+    }
+    let reporter = FixtureCopy::new("archive");
+    std::fs::create_dir_all(reporter.path().join("reports")).unwrap();
+    // The example's absolute report path, in the checkout.
+    let report = report.replace(" /reports/", " reports/");
+    let r = xpar_in(reporter.path(), &report, &[]);
+    assert_eq!(r.code(), Some(100), "{r}");
+    let junit = ["junit.xml", "reports/junit.xml"]
+        .map(|p| reporter.path().join(p))
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("a JUnit report");
+    let seen: Vec<(String, String)> = read_junit(&junit)
+        .into_iter()
+        .map(|c| (c.classname, c.name))
+        .collect();
+    let unique: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "a test with two results: {seen:?}"
+    );
+    let ran: BTreeSet<(String, String)> = expected.keys().cloned().collect();
+    assert_eq!(unique.len(), ran.len(), "{seen:?}");
+    if reporter.path().join("report.json").is_file() {
+        assert_eq!(verdicts(&reporter.path().join("report.json")), expected);
+    }
+}
+
+#[test]
+fn github_actions_queue_matrix_and_report() {
+    let Some(redis) = RedisServer::start("github_actions_queue_matrix_and_report") else {
+        return;
+    };
+    let (github, _) = queue_examples();
+    assert_eq!(github.len(), 3, "{github:?}");
+    // The workflow's env: the secret's URL, and the run's id.
+    let expand = |c: &str| {
+        c.replace("$XPAR_QUEUE", &redis.url())
+            .replace("$XPAR_RUN", "1234-1")
+    };
+    assert_eq!(github[0], "archive --archive-file tests.tar.zst");
+    queue_run(&expand(&github[1]), &expand(&github[2]), 4);
+}
+
+#[test]
+fn kubernetes_indexed_job_and_report() {
+    let Some(redis) = RedisServer::start("kubernetes_indexed_job_and_report") else {
+        return;
+    };
+    let (_, kubernetes) = queue_examples();
+    assert_eq!(kubernetes.len(), 2, "{kubernetes:?}");
+    // The cluster's Service, here.
+    let expand = |c: &str| c.replace("redis://xpar-redis:6379", &redis.url());
+    queue_run(&expand(&kubernetes[0]), &expand(&kubernetes[1]), 3);
 }
