@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use xpar_protocol::Serial;
 
 /// The version of [`Manifest`] this runner writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The manifest's name inside the archive (its first entry).
 pub const MANIFEST_PATH: &str = "xpar-archive.json";
@@ -168,7 +168,7 @@ mod tests {
     fn round_trips() {
         let m = sample();
         let text = serde_json::to_string_pretty(&m).unwrap();
-        assert!(text.contains("\"format-version\": 1"), "{text}");
+        assert!(text.contains("\"format-version\": 2"), "{text}");
         assert_eq!(Manifest::from_json(&text).unwrap(), m);
     }
 
@@ -178,6 +178,12 @@ mod tests {
         assert!(matches!(
             Manifest::from_json(text),
             Err(ManifestError::Version(99))
+        ));
+        // Version 1 hashed binaries whole: its build identities are not this version's.
+        let text = r#"{"format-version": 1, "build-identity": "0"}"#;
+        assert!(matches!(
+            Manifest::from_json(text),
+            Err(ManifestError::Version(1))
         ));
         assert!(matches!(
             Manifest::from_json("not json"),
