@@ -55,7 +55,12 @@ fn report_run(
 ) -> Result<i32, Error> {
     let mut q = connect(url, run_id)?;
     let waited = queue::wait(&mut q, Duration::from_millis(500), timeout, &mut progress())?;
-    let (mut record, missing) = queue::collect(&mut q)?;
+    let queue::Collected {
+        mut record,
+        missing,
+        lanes,
+        mut machine_of,
+    } = queue::collect(&mut q)?;
     let (Waited::Complete(s) | Waited::Abandoned(s)) = &waited;
     record.cancelled.clone_from(&s.cancelled);
     // Tests without a result are in the reports, not run, with the reason.
@@ -65,10 +70,10 @@ fn report_run(
     };
     for test in &missing {
         record.outcomes.push(queue::not_run(test, &why));
+        machine_of.push(String::new());
     }
-    // Each machine's workers are its own `gw0`, `gw1`...: the summary counts machines,
-    // and the run's wall time is its longest machine's.
-    record.workers = s.machines.len();
+    // Every machine's workers are lanes of their own; the run's wall time is from the
+    // first machine's start to the last result's end.
     record.wall = record
         .outcomes
         .iter()
@@ -89,7 +94,20 @@ fn report_run(
         report::write_junit(&record, p)?;
     }
     if let Some(p) = json {
-        report::write_json(&record, "load", &report::ReportMeta::default(), p)?;
+        let mut r = report::run_report(&record, "load", &report::ReportMeta::default());
+        for (t, machine) in r.tests.iter_mut().zip(&machine_of) {
+            t.machine = Some(machine.clone()).filter(|m| !m.is_empty());
+        }
+        r.machines = (lanes.machines.iter())
+            .map(
+                |(name, first_worker, workers, _)| xpar_metadata::ReportMachine {
+                    name: name.clone(),
+                    first_worker: *first_worker,
+                    workers: *workers,
+                },
+            )
+            .collect();
+        report::write_report(&r, p)?;
     }
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().take(5).map(|t| t.to_string()).collect();

@@ -98,6 +98,45 @@ fn three_machines_share_a_run_and_each_test_has_one_result() {
     assert!(per_test.values().all(|&n| n == 1), "{per_test:?}");
     assert_eq!(report.counts.passed, 60);
     assert_eq!(report.counts.ignored, 1, "the ignored test, once");
+    machines_are_lanes(&report, &runs);
+}
+
+/// Each machine of the report is one of `runs`, its workers a lane of their own, and
+/// every test that ran names its machine and a worker of that machine's lane.
+fn machines_are_lanes(report: &RunReport, runs: &[Run]) {
+    let names: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r.stderr.split(" as ").nth(1)?.split(':').next())
+        .collect();
+    assert!(report.machines.len() >= 2, "{:?}", report.machines);
+    let mut next = 0;
+    for m in &report.machines {
+        assert!(
+            names.contains(&m.name.as_str()),
+            "{} not in {names:?}",
+            m.name
+        );
+        assert_eq!(
+            (m.first_worker, m.workers),
+            (next, 1),
+            "{:?}",
+            report.machines
+        );
+        next += m.workers;
+    }
+    assert_eq!(report.workers, next);
+    for t in report.tests.iter().filter(|t| t.worker.is_some()) {
+        let m = (report.machines.iter())
+            .find(|m| Some(&m.name) == t.machine.as_ref())
+            .unwrap_or_else(|| panic!("{} ran on no machine of the report", t.name));
+        let w = t.worker.as_deref().unwrap();
+        let lane: usize = w.trim_start_matches("gw").parse().unwrap();
+        assert!(
+            (m.first_worker..m.first_worker + m.workers).contains(&lane),
+            "{} on {w}, not a worker of {m:?}",
+            t.name
+        );
+    }
 }
 
 #[test]

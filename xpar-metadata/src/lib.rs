@@ -34,7 +34,7 @@ pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 pub use queue::QUEUE_FORMAT_VERSION;
 pub use report::{
-    DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportPartition, ReportShard,
-    ReportTest, ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,
+    DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportMachine, ReportPartition,
+    ReportShard, ReportTest, ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,
 };
 pub use versioned::ReadError;

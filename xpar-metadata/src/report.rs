@@ -49,6 +49,20 @@ pub struct RunReport {
     /// After a merge: the shards merged, in shard order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ReportShard>,
+    /// A queue report (`cargo xpar queue report`): the machines of the run, in the order
+    /// they started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machines: Vec<ReportMachine>,
+}
+
+/// One machine of a run on a shared queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ReportMachine {
+    pub name: String,
+    /// Its workers are numbered from `first-worker` in the report (`gw{N}`).
+    pub first_worker: usize,
+    pub workers: usize,
 }
 
 /// Which shard of how many a run was (`--partition KIND:K/N`).
@@ -142,6 +156,9 @@ pub struct ReportTest {
     /// In a merged report: the shard (from 1) that reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<usize>,
+    /// In a queue report: the machine that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
 }
 
 /// How a test ended. A reader must handle every value, so a new one raises

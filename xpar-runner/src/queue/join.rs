@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::recorded::MachineRun;
 use super::remote::RemoteQueue;
 use super::seed::seed_chunks;
 use super::shared::{SharedState, SharedWorkQueue};
@@ -13,7 +14,6 @@ use super::types::{ResultRecord, Role};
 use crate::discover::TestList;
 use crate::errors::QueueError;
 use crate::history::History;
-use crate::ids::{Attempt, TestId};
 use crate::plan::Selection;
 use crate::report::{TestOutcome, TestStatus};
 
@@ -87,7 +87,7 @@ pub fn join(
     let total: usize = chunks.iter().map(|c| c.len()).sum();
     let role = remote.join(build_id, &chunks, total as u64)?;
     if role == Role::Leader {
-        remote.record_unqueued(&ignored_results(list, selection))?;
+        remote.record_unqueued(&ignored_results(list, selection, &opts.machine, workers))?;
     }
     let url = remote.url.clone();
     let queue =
@@ -104,19 +104,22 @@ pub fn join(
 
 /// The selection's ignored tests, as the results the machine that seeds the run records
 /// for them (no chunk carries them).
-fn ignored_results(list: &TestList, selection: &Selection) -> Vec<ResultRecord> {
+fn ignored_results(
+    list: &TestList,
+    selection: &Selection,
+    machine: &str,
+    workers: usize,
+) -> Vec<ResultRecord> {
+    let run = MachineRun::starting_now(machine, workers);
     selection
         .ignored
         .iter()
         .map(|t| {
             let binary_id = list.binaries[t.binary].binary.id.clone();
-            let outcome = TestOutcome::not_started(binary_id.clone(), &t.name, TestStatus::Ignored);
-            ResultRecord {
-                test: TestId::new(binary_id, &t.name),
-                attempt: Attempt::FIRST,
-                json: serde_json::to_string(&outcome).unwrap_or_default(),
-                is_final: true,
-            }
+            run.record(
+                &TestOutcome::not_started(binary_id, &t.name, TestStatus::Ignored),
+                true,
+            )
         })
         .collect()
 }

@@ -11,6 +11,7 @@ mod connection;
 mod join;
 mod keys;
 mod locks;
+mod recorded;
 mod remote;
 mod report;
 mod scripts;
@@ -23,8 +24,9 @@ pub use connection::Counts;
 pub use join::{check_reachable, join, HeartbeatThread, Joined, QueueOptions};
 pub use keys::ResultKey;
 pub use locks::{Locks, SERIAL_ALL_KEY};
+pub use recorded::{Lanes, MachineRun, Recorded};
 pub use remote::RemoteQueue;
-pub use report::{collect, not_run, wait, Waited};
+pub use report::{collect, not_run, wait, Collected, Waited};
 pub use seed::seed_chunks;
 pub use shared::{Lease, SharedQueue, SharedState, SharedWorkQueue};
 pub use types::{

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use xpar_metadata::queue::{ChunkSpec, ChunkTests};
 
 use super::keys::ResultKey;
+use super::recorded::{Lanes, Recorded};
 use super::remote::RemoteQueue;
 use super::types::{QueueStatus, ResultRecord};
 use crate::errors::QueueError;
@@ -141,14 +142,26 @@ pub fn not_run(test: &TestId, why: &str) -> TestOutcome {
     )
 }
 
-/// The whole run as one record: each test's outcome with the highest attempt recorded,
-/// and every test of the run's chunks with none named in `missing`.
-pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), QueueError> {
+/// A shared run as one record.
+pub struct Collected {
+    /// Each test's outcome with the highest attempt recorded, its worker on its
+    /// machine's lanes and its times on the first machine's clock.
+    pub record: RunRecord,
+    /// The tests of the run's chunks that have no result.
+    pub missing: Vec<TestId>,
+    /// The machines that recorded results, as lanes of the report.
+    pub lanes: Lanes,
+    /// The machine that gave each of `record.outcomes`, in the same order.
+    pub machine_of: Vec<String>,
+}
+
+/// The whole run as one record (see [`Collected`]).
+pub fn collect(queue: &mut RemoteQueue) -> Result<Collected, QueueError> {
     let mut record = RunRecord::default();
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut last: HashMap<(String, String), (usize, TestOutcome)> = HashMap::new();
+    let mut last: HashMap<(String, String), (usize, Recorded)> = HashMap::new();
     for (key, json) in queue.results()? {
-        let outcome: TestOutcome = serde_json::from_str(&json)
+        let recorded: Recorded = serde_json::from_str(&json)
             .map_err(|e| queue.protocol("results", format!("{}: {e}", key.test)))?;
         let test = (
             key.test.binary_id.as_str().to_owned(),
@@ -156,10 +169,10 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), Queu
         );
         let attempt = key.attempt.number();
         match last.get_mut(&test) {
-            Some(slot) if slot.0 < attempt => *slot = (attempt, outcome),
+            Some(slot) if slot.0 < attempt => *slot = (attempt, recorded),
             Some(_) => {}
             None => {
-                last.insert(test.clone(), (attempt, outcome));
+                last.insert(test.clone(), (attempt, recorded));
             }
         }
         seen.insert(test);
@@ -177,8 +190,9 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), Queu
     }
     let to_run = expected.len();
     // Ignored tests are in no chunk; what ran was in one.
-    for o in last.values().map(|(_, o)| o) {
-        if matches!(o.status, TestStatus::Ignored) {
+    for r in last.values().map(|(_, r)| r) {
+        if matches!(r.outcome.status, TestStatus::Ignored) {
+            let o = &r.outcome;
             expected.insert((o.binary_id.as_str().to_owned(), o.name.clone()));
         }
     }
@@ -187,9 +201,23 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<(RunRecord, Vec<TestId>), Queu
             missing.push(TestId::new(BinaryId::new(binary), name));
         }
     }
-    let mut outcomes: Vec<TestOutcome> = last.into_values().map(|(_, o)| o).collect();
-    outcomes.sort_by_key(|o| o.started);
+    let lanes = Lanes::of(last.values().map(|(_, r)| &r.run));
+    let mut placed: Vec<(String, TestOutcome)> = last
+        .into_values()
+        .map(|(_, mut r)| {
+            lanes.place(&r.run.machine, &mut r.outcome);
+            (r.run.machine, r.outcome)
+        })
+        .collect();
+    placed.sort_by_key(|(_, o)| o.started);
+    let (machine_of, outcomes) = placed.into_iter().unzip();
     record.outcomes = outcomes;
     record.to_run = to_run;
-    Ok((record, missing))
+    record.workers = lanes.workers();
+    Ok(Collected {
+        record,
+        missing,
+        lanes,
+        machine_of,
+    })
 }

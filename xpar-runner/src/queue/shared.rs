@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::locks::{Locks, Running};
+use super::recorded::MachineRun;
 use super::remote::RemoteQueue;
 use super::types::{Ack, ChunkId, Reserve, ResultRecord, Token};
 use crate::discover::{BinaryContent, TestList};
 use crate::errors::QueueError;
-use crate::ids::{Attempt, TestId, TestKey};
+use crate::ids::{Attempt, TestKey};
 use crate::plan::{Chunk, CostModel, Next, UnitTests, WorkQueue};
 use crate::report::{worker_name, TestOutcome};
 use xpar_metadata::queue::{ChunkSpec, ChunkTests};
@@ -162,6 +163,8 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
     shared_keys: HashMap<usize, Vec<(String, String)>>,
     /// Tells this machine's key holders apart from other machines'.
     machine: String,
+    /// This machine as its results name it.
+    run: MachineRun,
 }
 
 impl<Q: SharedQueue> SharedWorkQueue<Q> {
@@ -195,6 +198,7 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             blocked: VecDeque::new(),
             shared_keys: HashMap::new(),
             machine: format!("{}", std::process::id()),
+            run: MachineRun::starting_now(&format!("{}", std::process::id()), workers),
         }
     }
 
@@ -206,6 +210,7 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
     /// Names this machine's key holders (`machine` is its name in the run).
     pub fn with_machine(mut self, machine: &str) -> Self {
         machine.clone_into(&mut self.machine);
+        machine.clone_into(&mut self.run.machine);
         self
     }
 
@@ -487,14 +492,9 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
         }
         if let Some(held) = self.held.get_mut(&id) {
             held.pending.remove(&key);
-            held.results.push(ResultRecord {
-                test: TestId::new(outcome.binary_id.clone(), &outcome.name),
-                attempt: outcome.attempt,
-                json: serde_json::to_string(outcome).unwrap_or_default(),
-                // Reported outcomes are final: failed attempts that run again are held
-                // back by the dispatcher, and come with the last one.
-                is_final: true,
-            });
+            // Reported outcomes are final: failed attempts that run again are held back
+            // by the dispatcher, and come with the last one.
+            held.results.push(self.run.record(outcome, true));
         }
         self.maybe_acknowledge(id);
     }

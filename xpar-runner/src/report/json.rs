@@ -52,6 +52,7 @@ pub fn run_report(record: &RunRecord, dist: &str, meta: &ReportMeta) -> RunRepor
         build_id: meta.build_id.clone(),
         selection: meta.selection.clone(),
         shards: Vec::new(),
+        machines: Vec::new(),
     }
 }
 
@@ -92,6 +93,7 @@ fn report_test(o: &TestOutcome) -> ReportTest {
             })
             .collect(),
         shard: None,
+        machine: None,
     }
 }
 
