@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use xpar_tests::{run_json, xpar, FixtureCopy, JsonRun};
+use xpar_tests::{run, run_json, xpar, FixtureCopy, JsonRun};
 
 /// How each test of the fixture must end under `--timeout`: (name, status, message part).
 const EXPECTED: &[(&str, &str, &str)] = &[
@@ -490,4 +490,36 @@ fn a_retried_timeout_keeps_its_try_number() {
     assert_eq!(run.run.code(), Some(100), "{}", run.run);
     assert!(run.run.stderr.contains("TRY 1 TIMEOUT"), "{}", run.run);
     assert!(!run.run.stderr.contains("TRY 1 FAIL"), "{}", run.run);
+}
+
+#[test]
+fn log_dir_keeps_every_attempt_of_each_test_in_a_file_of_its_own() {
+    let (f, r) = flaky_run(&["--retries", "2", "--log-dir", "logs", "h_ok"]);
+    assert_eq!(r.code(), Some(0), "{r}");
+    let logs = f.path().join("logs/adversarial");
+    let flaky = std::fs::read_to_string(logs.join("tests/h_flaky_one_in_three.log")).unwrap();
+    let headers: Vec<&str> = flaky.lines().filter(|l| l.starts_with("==> ")).collect();
+    assert_eq!(headers.len(), 2, "{flaky}");
+    assert!(
+        headers[0]
+            .starts_with("==> adversarial tests::h_flaky_one_in_three, attempt 1 of 2: failed in ")
+            && headers[1].contains("attempt 2 of 2: passed in "),
+        "{flaky}"
+    );
+    assert!(flaky.contains("flaky failure on run 2"), "{flaky}");
+    // A test that passed at once has its own file, with one attempt.
+    let ok = std::fs::read_to_string(logs.join("tests/h_ok.log")).unwrap();
+    assert_eq!(
+        ok.lines().filter(|l| l.starts_with("==> ")).count(),
+        1,
+        "{ok}"
+    );
+    // Tests the run did not select have none.
+    assert!(!logs.join("tests/a_hangs.log").exists());
+
+    // A log dir that cannot be made is said before anything runs.
+    std::fs::write(f.path().join("file"), "").unwrap();
+    let bad = run(f.path(), &["--log-dir", "file/logs"]);
+    assert_eq!(bad.code(), Some(2), "{bad}");
+    assert!(bad.stderr.contains("--log-dir"), "{bad}");
 }

@@ -133,6 +133,12 @@ pub enum ReportError {
     },
     #[error("could not write to stdout")]
     Stdout(#[source] std::io::Error),
+    #[error("could not write the test log {}", path.display())]
+    LogDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not write {} to the results directory", path.display())]
     ResultsDir {
         path: PathBuf,

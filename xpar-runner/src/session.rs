@@ -68,6 +68,8 @@ pub struct RunOptions {
     /// `--results-dir DIR`: what `cargo xpar merge` needs of this run goes there
     /// (`report::results_dir`).
     pub results_dir: Option<PathBuf>,
+    /// `--log-dir`: each test's output in a file of its own there.
+    pub log_dir: Option<PathBuf>,
     /// `--archive-file`: the tests come from this archive instead of a build.
     pub archive: Option<ArchiveSource>,
     /// `--queue URL --run-id ID`: the work comes from a queue machines share.
@@ -517,6 +519,9 @@ fn write_reports(opts: &RunOptions, record: &RunRecord, meta: &ReportMeta) -> Re
     }
     if let Some(path) = &opts.json {
         report::write_json(record, opts.dist.as_str(), meta, path)?;
+    }
+    if let Some(dir) = &opts.log_dir {
+        report::write_logs(record, dir)?;
     }
     Ok(())
 }

@@ -433,6 +433,10 @@ pub struct RunnerArgs {
     /// an earlier run left.
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
+    /// Write each test's output, every attempt, to a file of its own under DIR:
+    /// `DIR/<binary id>/<name>.log`, the id and name cut at `::` into directories.
+    #[arg(long, value_name = "DIR", help_heading = "Reports")]
+    pub log_dir: Option<PathBuf>,
     /// How tests are shared among workers.
     #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
     pub dist: DistMode,

@@ -174,6 +174,10 @@ impl RunConfig {
         if let Some(dir) = &results_dir {
             writable::check_report_dir("--results-dir", dir)?;
         }
+        let log_dir = r.log_dir;
+        if let Some(dir) = &log_dir {
+            writable::check_report_dir("--log-dir", dir)?;
+        }
         let archive = archive_source(args.archive, &args.cargo)?;
         let queue = queue::queue_options(args.queue, partition.is_some(), r.dist.into())?;
         let run = RunOptions {
@@ -204,7 +208,8 @@ impl RunConfig {
             // Shown, or written to the JSON report.
             keep_passing_output: success_output != OutputWhen::Never
                 || json.is_some()
-                || results_dir.is_some(),
+                || results_dir.is_some()
+                || log_dir.is_some(),
             junit: checked_file("--junit report", junit)?,
             json,
             coverage: coverage_config(
@@ -217,6 +222,7 @@ impl RunConfig {
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
             results_dir,
+            log_dir,
             archive,
             queue,
         };
