@@ -64,7 +64,7 @@ fn encode(piece: &str) -> String {
         }
     }
     if out.is_empty() {
-        out.push_str("%");
+        out.push('%');
     }
     out
 }
