@@ -337,6 +337,23 @@ pub enum QueueError {
     },
 }
 
+/// The run's command suites cannot be run as declared.
+#[derive(Debug, Error)]
+pub enum SuiteError {
+    #[error("suite {index} has no name")]
+    EmptyName { index: usize },
+    #[error("suite `{suite}` has no command")]
+    NoCommand { suite: String },
+    #[error("two suites are named `{suite}`")]
+    Duplicate { suite: String },
+    #[error("suite `{suite}` holds 0 slots; a suite holds at least 1")]
+    ZeroSlots { suite: String },
+    #[error("suite `{suite}` depends on `{dependency}`, which is no suite")]
+    UnknownDependency { suite: String, dependency: String },
+    #[error("suite dependencies form a cycle: {}", cycle.join(" -> "))]
+    Cycle { cycle: Vec<String> },
+}
+
 /// Everything that ends a `cargo xpar` invocation early.
 #[derive(Debug, Error)]
 pub enum Error {

@@ -23,3 +23,4 @@ pub mod process;
 pub mod queue;
 pub mod report;
 pub mod session;
+pub mod suite;

@@ -1,0 +1,225 @@
+//! Command suites: the other jobs of a CI pipeline (lints, other languages' tests,
+//! integration scripts) run in the same schedule as the tests, each one command holding a
+//! worker, with dependencies between them and groups that never overlap.
+//!
+//! A suite is declared in the config file as a `[[suite]]` table ([`SuiteSpec`]); the
+//! suites of a run are checked as a whole ([`check`]) before anything is built: names
+//! are unique, every dependency names a suite, and dependencies have no cycle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::errors::SuiteError;
+
+/// One `[[suite]]` of the config file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SuiteSpec {
+    /// Unique among the run's suites; what `--suites`, `depends-on` and the reports call
+    /// it.
+    pub name: String,
+    /// The program and its arguments (no shell: `["sh", "-c", "..."]` for one).
+    pub command: Vec<String>,
+    /// Where it runs, relative to the workspace root (the root when not given).
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// Variables set for it, beside the run's.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// What `--categories` selects it by (`lint`, `unit`, ...).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Suites that must pass before it starts; when one does not, it is not run.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Suites of one group never run at the same time (on any worker).
+    #[serde(default)]
+    pub parallel_group: Option<String>,
+    /// How long it may run before it is stopped (`30s`, `10m`), as `--timeout`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Worker slots it holds while it runs (as `#[resource_intensive(slots = N)]`).
+    #[serde(default)]
+    pub slots: Option<usize>,
+    /// A JUnit report the command writes, relative to its `cwd`: its test cases join the
+    /// run's reports.
+    #[serde(default)]
+    pub junit: Option<PathBuf>,
+}
+
+/// Checks the run's suites as a whole and returns them in an order where each comes
+/// after the suites it depends on (and otherwise in the order given).
+pub fn check(suites: &[SuiteSpec]) -> Result<Vec<&SuiteSpec>, SuiteError> {
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in suites.iter().enumerate() {
+        if s.name.trim().is_empty() {
+            return Err(SuiteError::EmptyName { index: i + 1 });
+        }
+        if s.command.first().is_none_or(|p| p.is_empty()) {
+            return Err(SuiteError::NoCommand {
+                suite: s.name.clone(),
+            });
+        }
+        if by_name.insert(&s.name, i).is_some() {
+            return Err(SuiteError::Duplicate {
+                suite: s.name.clone(),
+            });
+        }
+        if s.slots == Some(0) {
+            return Err(SuiteError::ZeroSlots {
+                suite: s.name.clone(),
+            });
+        }
+    }
+    for s in suites {
+        if let Some(missing) = s
+            .depends_on
+            .iter()
+            .find(|d| !by_name.contains_key(d.as_str()))
+        {
+            return Err(SuiteError::UnknownDependency {
+                suite: s.name.clone(),
+                dependency: missing.clone(),
+            });
+        }
+    }
+    topological(suites, &by_name)
+}
+
+/// Depth-first, in declaration order; a suite met again while its own dependencies are
+/// being visited closes a cycle, which is named from there.
+fn topological<'a>(
+    suites: &'a [SuiteSpec],
+    by_name: &HashMap<&str, usize>,
+) -> Result<Vec<&'a SuiteSpec>, SuiteError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        i: usize,
+        suites: &'a [SuiteSpec],
+        by_name: &HashMap<&str, usize>,
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+        out: &mut Vec<&'a SuiteSpec>,
+    ) -> Result<(), SuiteError> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Visiting => {
+                let from = path.iter().position(|&p| p == i).unwrap_or(0);
+                let mut cycle: Vec<String> = path[from..]
+                    .iter()
+                    .map(|&p| suites[p].name.clone())
+                    .collect();
+                cycle.push(suites[i].name.clone());
+                return Err(SuiteError::Cycle { cycle });
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Visiting;
+        path.push(i);
+        for d in &suites[i].depends_on {
+            visit(by_name[d.as_str()], suites, by_name, marks, path, out)?;
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        out.push(&suites[i]);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; suites.len()];
+    let mut out = Vec::with_capacity(suites.len());
+    for i in 0..suites.len() {
+        visit(i, suites, by_name, &mut marks, &mut Vec::new(), &mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(name: &str, deps: &[&str]) -> SuiteSpec {
+        SuiteSpec {
+            name: name.into(),
+            command: vec!["true".into()],
+            cwd: None,
+            env: BTreeMap::new(),
+            category: None,
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            parallel_group: None,
+            timeout: None,
+            slots: None,
+            junit: None,
+        }
+    }
+
+    fn names(order: &[&SuiteSpec]) -> Vec<String> {
+        order.iter().map(|s| s.name.clone()).collect()
+    }
+
+    #[test]
+    fn dependencies_come_first_and_the_rest_keeps_its_order() {
+        let suites = [
+            suite("e2e", &["build", "lint"]),
+            suite("lint", &[]),
+            suite("build", &[]),
+            suite("docs", &[]),
+        ];
+        assert_eq!(
+            names(&check(&suites).unwrap()),
+            ["build", "lint", "e2e", "docs"]
+        );
+    }
+
+    #[test]
+    fn bad_suites_are_named() {
+        let cycle = [suite("a", &["b"]), suite("b", &["c"]), suite("c", &["a"])];
+        assert_eq!(
+            check(&cycle).unwrap_err().to_string(),
+            "suite dependencies form a cycle: a -> b -> c -> a"
+        );
+        let itself = [suite("a", &["a"])];
+        assert!(matches!(check(&itself), Err(SuiteError::Cycle { .. })));
+        let unknown = [suite("a", &["nope"])];
+        assert_eq!(
+            check(&unknown).unwrap_err().to_string(),
+            "suite `a` depends on `nope`, which is no suite"
+        );
+        let twice = [suite("a", &[]), suite("a", &[])];
+        assert!(matches!(check(&twice), Err(SuiteError::Duplicate { .. })));
+        let mut empty = suite("a", &[]);
+        empty.command.clear();
+        assert!(matches!(check(&[empty]), Err(SuiteError::NoCommand { .. })));
+    }
+
+    #[test]
+    fn a_suite_table_reads_with_every_key_and_refuses_unknown_ones() {
+        let text = r#"
+            name = "e2e"
+            command = ["sh", "-c", "make e2e"]
+            cwd = "web"
+            env = { CI = "1" }
+            category = "integration"
+            depends-on = ["build"]
+            parallel-group = "db"
+            timeout = "10m"
+            slots = 2
+            junit = "web/junit.xml"
+        "#;
+        let s: SuiteSpec = toml::from_str(text).unwrap();
+        assert_eq!(s.depends_on, ["build"]);
+        assert_eq!(s.parallel_group.as_deref(), Some("db"));
+        assert_eq!(s.env["CI"], "1");
+        let err = toml::from_str::<SuiteSpec>("name = \"a\"\ncommand = [\"x\"]\ndepend-on = []\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `depend-on`"),
+            "{err}"
+        );
+    }
+}
