@@ -284,6 +284,7 @@ impl Dispatcher<'_> {
         }
         self.queue.reported(&outcome);
         sink(RunEvent::TestFinished(outcome));
+        self.report_skipped(sink);
         if !failed {
             return;
         }
@@ -395,6 +396,25 @@ impl Dispatcher<'_> {
         }
         if let Some(outcome) = self.settle_attempts(outcome, sink) {
             self.report(outcome, sink);
+        }
+    }
+
+    /// Work the queue gave up (a suite whose dependency did not pass): not run, saying
+    /// why. Reported, it may give up more (that suite's own dependents).
+    fn report_skipped(&mut self, sink: &mut dyn FnMut(RunEvent)) {
+        for (chunk, why) in self.queue.take_skipped() {
+            let binary_id = self.list.binaries[chunk.binary].binary.id.clone();
+            let names = match chunk.tests {
+                UnitTests::Named(names) => names,
+                UnitTests::Opaque => vec![binary_id.to_string()],
+            };
+            for name in names {
+                let status = TestStatus::NotRun(why.clone());
+                self.report(
+                    TestOutcome::not_started(binary_id.clone(), name, status),
+                    sink,
+                );
+            }
         }
     }
 

@@ -11,6 +11,7 @@ mod partition;
 mod queue;
 mod schedule;
 mod split;
+mod suites;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
 pub use dist::{plan, stress_schedule};
@@ -24,3 +25,4 @@ pub use partition::{
 };
 pub use queue::{Chunk, Next, WorkQueue};
 pub use schedule::Schedule;
+pub use suites::{PlannedSuite, SuiteQueue};

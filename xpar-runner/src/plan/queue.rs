@@ -61,6 +61,12 @@ pub trait WorkQueue {
 
     /// The run is stopping: `reason` is said to the machines sharing the queue.
     fn stopping(&mut self, _reason: &str) {}
+
+    /// Work the queue gave up, never to hand out, with the reason (a suite whose
+    /// dependency did not pass): the dispatcher reports its tests not run.
+    fn take_skipped(&mut self) -> Vec<(Chunk, String)> {
+        Vec::new()
+    }
 }
 
 /// Work handed to one worker: tests of one binary, to run in one process.

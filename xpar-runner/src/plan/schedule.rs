@@ -129,6 +129,18 @@ impl Schedule {
         }
     }
 
+    /// `worker` holds `slots` worker slots for work given out beside the schedule (a
+    /// suite), until it asks again.
+    pub(super) fn hold(&mut self, worker: usize, slots: usize) {
+        self.holding[worker] = slots;
+    }
+
+    /// Worker slots no running chunk holds.
+    pub(super) fn free_slots(&self) -> usize {
+        self.workers
+            .saturating_sub(self.holding.iter().sum::<usize>())
+    }
+
     pub(super) fn set_retry_slots(&mut self, test: TestKey, slots: usize) {
         self.retry_slots.insert(test, slots.clamp(1, self.workers));
     }
