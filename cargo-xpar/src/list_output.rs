@@ -111,5 +111,6 @@ fn list_kind(kind: BinaryKind) -> xpar_metadata::BinaryKind {
         BinaryKind::Test => Listed::Test,
         BinaryKind::Example => Listed::Example,
         BinaryKind::Bench => Listed::Bench,
+        BinaryKind::Suite => Listed::Suite,
     }
 }

@@ -58,6 +58,8 @@ pub enum BinaryKind {
     Test,
     Example,
     Bench,
+    /// A command suite of the config file (`[[suite]]`).
+    Suite,
     /// A kind added after this crate: kept as written, so a list read and written again
     /// is unchanged.
     #[serde(untagged)]

@@ -352,6 +352,10 @@ pub enum SuiteError {
     UnknownDependency { suite: String, dependency: String },
     #[error("suite dependencies form a cycle: {}", cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
+    #[error("--suites: no suite is named `{name}`")]
+    UnknownSuite { name: String },
+    #[error("--categories: no suite has the category `{category}`")]
+    UnknownCategory { category: String },
 }
 
 /// Everything that ends a `cargo xpar` invocation early.

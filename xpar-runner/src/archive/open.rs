@@ -339,6 +339,7 @@ fn listed_binary(
             kind,
             path: place(target, &b.path),
             cwd: place(workspace, &b.cwd),
+            args: Vec::new(),
             env,
             no_listing: b.no_listing.clone(),
         },

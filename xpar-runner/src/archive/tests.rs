@@ -51,6 +51,7 @@ fn fake_build() -> FakeBuild {
         kind: BinaryKind::Lib,
         path: binary.clone(),
         cwd: workspace.join("alpha"),
+        args: Vec::new(),
         env: vec![
             ("CARGO_MANIFEST_DIR".into(), s(&workspace.join("alpha"))),
             ("CARGO_PKG_NAME".into(), "alpha".into()),

@@ -15,6 +15,8 @@ pub fn binary_id(package: &str, kind: BinaryKind, target: &str) -> BinaryId {
         BinaryKind::Bin => format!("{package}::bin/{target}"),
         BinaryKind::Example => format!("{package}::example/{target}"),
         BinaryKind::Bench => format!("{package}::bench/{target}"),
+        // No package name starts with `@`: a suite's id is never a target's.
+        BinaryKind::Suite => format!("@suite/{target}"),
     })
 }
 
@@ -28,6 +30,8 @@ pub enum BinaryKind {
     Test,
     Example,
     Bench,
+    /// A command suite of the config file (`[[suite]]`), run as one opaque test.
+    Suite,
 }
 
 impl BinaryKind {
@@ -58,6 +62,8 @@ pub struct TestBinary {
     pub path: PathBuf,
     /// The package root: `cargo test` runs tests there.
     pub cwd: PathBuf,
+    /// Arguments it always gets first (a suite's command line after the program).
+    pub args: Vec<String>,
     /// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*`, the dylib search path.
     pub env: Vec<(String, String)>,
     /// Why this binary is run whole, as one opaque test, without asking it for a list

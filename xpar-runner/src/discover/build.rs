@@ -404,6 +404,7 @@ fn test_binaries(
             kind,
             path,
             cwd,
+            args: Vec::new(),
         });
     }
     out

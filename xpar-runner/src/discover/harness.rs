@@ -101,6 +101,7 @@ impl Unlistable {
             BinaryKind::Test => manifest.test.iter().find(|d| d.is(target)),
             BinaryKind::Bench => manifest.bench.iter().find(|d| d.is(target)),
             BinaryKind::Example => manifest.example.iter().find(|d| d.is(target)),
+            BinaryKind::Suite => None,
         }?;
         (declared.harness == Some(false)).then(|| {
             format!(

@@ -91,6 +91,7 @@ impl ListedBinary {
                 kind: BinaryKind::Lib,
                 path: id.into(),
                 cwd: ".".into(),
+                args: Vec::new(),
                 env: vec![],
                 no_listing: None,
             },

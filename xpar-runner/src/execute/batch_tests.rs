@@ -56,6 +56,7 @@ fn fake(env: &[(&str, &str)]) -> Fake {
         kind: BinaryKind::Lib,
         path,
         cwd: dir.path().to_owned(),
+        args: Vec::new(),
         env: env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

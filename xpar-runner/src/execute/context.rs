@@ -12,7 +12,7 @@ use super::libtest_log::{Decided, Verdict};
 use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
 use super::test_process::{self, run_token, TestProcess, LOG_FD};
-use crate::discover::TestBinary;
+use crate::discover::{BinaryKind, TestBinary};
 use crate::ids::TestId;
 use crate::process::{os, ProcessBuilder};
 use crate::report::{Failure, Notice, TestOutcome, TestStatus};
@@ -65,6 +65,7 @@ impl BatchContext<'_> {
     pub fn process(&self, names: &[String], mode: Mode) -> ProcessBuilder {
         let mut p = ProcessBuilder::new(&self.binary.path);
         p.cwd(&self.binary.cwd);
+        p.args(&self.binary.args);
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
@@ -98,7 +99,10 @@ impl BatchContext<'_> {
                 None => p.arg("--exact").args(names),
             };
         }
-        p.args(self.test_args);
+        // What follows `--` is for libtest; a suite's command line is its own.
+        if self.binary.kind != BinaryKind::Suite {
+            p.args(self.test_args);
+        }
         p
     }
 

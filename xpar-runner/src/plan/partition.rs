@@ -389,6 +389,7 @@ mod tests {
                     kind: BinaryKind::Lib,
                     path: "b0".into(),
                     cwd: ".".into(),
+                    args: Vec::new(),
                     env: vec![],
                     no_listing: None,
                 },

@@ -9,7 +9,7 @@ use super::durations::Durations;
 use super::filter::{Selection, UnitTests};
 use super::options::{DistMode, PlanOptions};
 use super::schedule::{PlannedTest, Segment};
-use crate::discover::{BinaryContent, ListedTest, Markers, TestList};
+use crate::discover::{BinaryContent, BinaryKind, ListedTest, Markers, TestList};
 use crate::ids::TestKey;
 use xpar_protocol::Serial;
 
@@ -284,6 +284,8 @@ pub(super) fn planned_units<'a>(
     selection
         .units
         .iter()
+        // Suites are scheduled beside the tests (`SuiteQueue`), not among them.
+        .filter(|u| list.binaries[u.binary].binary.kind != BinaryKind::Suite)
         .map(|u| {
             let lb = &list.binaries[u.binary];
             let id = lb.binary.id.as_str();

@@ -7,11 +7,14 @@
 //! are unique, every dependency names a suite, and dependencies have no cycle.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::discover::TestList;
+use crate::discover::{binary_id, BinaryContent, BinaryKind, Harness, ListedBinary, TestBinary};
 use crate::errors::SuiteError;
+use crate::plan::PlannedSuite;
 
 /// One `[[suite]]` of the config file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -47,6 +50,134 @@ pub struct SuiteSpec {
     /// run's reports.
     #[serde(default)]
     pub junit: Option<PathBuf>,
+}
+
+/// The run's suites and which of them `--suites` and `--categories` chose.
+#[derive(Clone, Debug, Default)]
+pub struct SuiteOptions {
+    /// Every `[[suite]]` of the config file.
+    pub specs: Vec<SuiteSpec>,
+    /// `--suites`: these suites only (with the suites they depend on), and no tests.
+    pub only: Vec<String>,
+    /// `--categories`: the suites of these categories only (with the suites they depend
+    /// on), and no tests.
+    pub categories: Vec<String>,
+}
+
+impl SuiteOptions {
+    /// Whether the run is of suites only (`--suites` or `--categories`).
+    pub fn suites_only(&self) -> bool {
+        !self.only.is_empty() || !self.categories.is_empty()
+    }
+
+    /// The suites the run runs, each after the suites it depends on; a name or category
+    /// that is no suite's is an error.
+    pub fn chosen(&self) -> Result<Vec<&SuiteSpec>, SuiteError> {
+        let ordered = check(&self.specs)?;
+        if !self.suites_only() {
+            return Ok(ordered);
+        }
+        let by_name: HashMap<&str, &SuiteSpec> =
+            self.specs.iter().map(|s| (s.name.as_str(), s)).collect();
+        if let Some(name) = self.only.iter().find(|n| !by_name.contains_key(n.as_str())) {
+            return Err(SuiteError::UnknownSuite { name: name.clone() });
+        }
+        let category_of = |s: &SuiteSpec| s.category.clone();
+        if let Some(c) = (self.categories.iter()).find(|c| {
+            !self
+                .specs
+                .iter()
+                .any(|s| category_of(s).as_ref() == Some(c))
+        }) {
+            return Err(SuiteError::UnknownCategory {
+                category: c.clone(),
+            });
+        }
+        let mut wanted: Vec<&str> = (self.specs.iter())
+            .filter(|s| {
+                self.only.contains(&s.name)
+                    || category_of(s).is_some_and(|c| self.categories.contains(&c))
+            })
+            .map(|s| s.name.as_str())
+            .collect();
+        // With what they depend on.
+        let mut i = 0;
+        while i < wanted.len() {
+            for d in &by_name[wanted[i]].depends_on {
+                if !wanted.contains(&d.as_str()) {
+                    wanted.push(d);
+                }
+            }
+            i += 1;
+        }
+        Ok(ordered
+            .into_iter()
+            .filter(|s| wanted.contains(&s.name.as_str()))
+            .collect())
+    }
+}
+
+/// The suites as binaries of the test list, each one opaque test whose verdict is its
+/// command's exit status: `@suite/NAME`, run in its `cwd` under `workspace_root`.
+pub fn listed(suites: &[&SuiteSpec], workspace_root: &Path) -> Vec<ListedBinary> {
+    suites
+        .iter()
+        .map(|s| ListedBinary {
+            binary: TestBinary {
+                id: binary_id("", BinaryKind::Suite, &s.name),
+                package: String::new(),
+                kind: BinaryKind::Suite,
+                path: PathBuf::from(&s.command[0]),
+                args: s.command[1..].to_vec(),
+                cwd: workspace_root.join(s.cwd.as_deref().unwrap_or(Path::new(""))),
+                env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                no_listing: Some(NOT_LISTED.to_owned()),
+            },
+            content: BinaryContent::Opaque {
+                reason: NOT_LISTED.to_owned(),
+            },
+            harness: Harness::Libtest,
+        })
+        .collect()
+}
+
+const NOT_LISTED: &str = "a command suite";
+
+/// The suites of `list` (its binaries of kind suite), as the schedule runs them.
+pub fn planned(list: &TestList, suites: &[&SuiteSpec]) -> Vec<PlannedSuite> {
+    let index: HashMap<String, usize> = list
+        .binaries
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.binary.kind == BinaryKind::Suite)
+        .map(|(i, b)| (b.binary.id.as_str().to_owned(), i))
+        .collect();
+    let in_run: Vec<&&SuiteSpec> = suites
+        .iter()
+        .filter(|s| index.contains_key(&suite_id(&s.name)))
+        .collect();
+    let position: HashMap<&str, usize> = (in_run.iter().enumerate())
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    in_run
+        .iter()
+        .map(|s| PlannedSuite {
+            binary: index[&suite_id(&s.name)],
+            binary_id: suite_id(&s.name),
+            name: s.name.clone(),
+            // A dependency left out of the run (by a filter) is not waited for.
+            depends_on: (s.depends_on.iter())
+                .filter_map(|d| position.get(d.as_str()).copied())
+                .collect(),
+            parallel_group: s.parallel_group.clone(),
+            slots: s.slots.unwrap_or(1),
+        })
+        .collect()
+}
+
+/// The binary id of suite `name`.
+pub fn suite_id(name: &str) -> String {
+    binary_id("", BinaryKind::Suite, name).as_str().to_owned()
 }
 
 /// Checks the run's suites as a whole and returns them in an order where each comes
@@ -195,6 +326,36 @@ mod tests {
         let mut empty = suite("a", &[]);
         empty.command.clear();
         assert!(matches!(check(&[empty]), Err(SuiteError::NoCommand { .. })));
+    }
+
+    #[test]
+    fn suites_and_categories_choose_with_their_dependencies() {
+        let mut lint = suite("lint", &[]);
+        lint.category = Some("lint".into());
+        let mut e2e = suite("e2e", &["build"]);
+        e2e.category = Some("integration".into());
+        let opts = |only: &[&str], categories: &[&str]| SuiteOptions {
+            specs: vec![suite("build", &[]), lint.clone(), e2e.clone()],
+            only: only.iter().map(|s| s.to_string()).collect(),
+            categories: categories.iter().map(|s| s.to_string()).collect(),
+        };
+        let chosen = |o: &SuiteOptions| names(&o.chosen().unwrap());
+        assert_eq!(chosen(&opts(&[], &[])), ["build", "lint", "e2e"]);
+        assert!(!opts(&[], &[]).suites_only());
+        assert_eq!(chosen(&opts(&["e2e"], &[])), ["build", "e2e"]);
+        assert_eq!(chosen(&opts(&[], &["lint"])), ["lint"]);
+        assert_eq!(
+            chosen(&opts(&["lint"], &["integration"])),
+            ["build", "lint", "e2e"]
+        );
+        assert_eq!(
+            opts(&["nope"], &[]).chosen().unwrap_err().to_string(),
+            "--suites: no suite is named `nope`"
+        );
+        assert_eq!(
+            opts(&[], &["unit"]).chosen().unwrap_err().to_string(),
+            "--categories: no suite has the category `unit`"
+        );
     }
 
     #[test]
