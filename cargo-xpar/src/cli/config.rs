@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
+use super::config_file::{self, Profile};
 use super::partition;
 use super::queue;
 use super::writable;
@@ -90,6 +91,11 @@ impl XparApp {
             None => RunConfig::from_args(self.run).map(Invocation::Run),
             Some(Command::Run(args)) => RunConfig::from_args(args).map(Invocation::Run),
             Some(Command::Stress(args)) => {
+                let profile = config_file::load(
+                    args.cargo.manifest_path.as_deref(),
+                    None,
+                    args.profile.config_profile.as_deref(),
+                )?;
                 let (filter, _, test_args) = build_filter(args.filter)?;
                 let positive = |flag: &'static str, n: usize| {
                     if n == 0 {
@@ -103,15 +109,19 @@ impl XparApp {
                     filter,
                     test_args,
                     count: positive("--count", args.count)?,
-                    concurrency: match args.concurrency {
-                        Some(c) => positive("--concurrency", c)?,
-                        None => parse_jobs("auto")?,
+                    concurrency: match (args.concurrency, profile.jobs) {
+                        (Some(c), _) => positive("--concurrency", c)?,
+                        (None, Some(jobs)) => jobs,
+                        (None, None) => parse_jobs("auto")?,
                     },
                     stop_stable: args
                         .stop_stable
                         .map(|k| positive("--stop-stable", k))
                         .transpose()?,
-                    timeout: parse_limit("--timeout", args.timeout.as_deref())?,
+                    timeout: match args.timeout.as_deref() {
+                        Some(t) => parse_limit("--timeout", Some(t))?,
+                        None => profile.timeout,
+                    },
                 };
                 Ok(Invocation::Stress(StressConfig {
                     stress,
@@ -137,6 +147,13 @@ impl XparApp {
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
             Some(Command::List(args)) => {
+                // No option of a profile applies to a listing; a bad file or profile is
+                // still said, as a run would say it.
+                config_file::load(
+                    args.cargo.manifest_path.as_deref(),
+                    Some(&args.archive),
+                    args.profile.config_profile.as_deref(),
+                )?;
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
                     return Err(UsageError::ListTestArgs);
@@ -154,9 +171,22 @@ impl XparApp {
 
 impl RunConfig {
     fn from_args(args: RunArgs) -> Result<Self, UsageError> {
+        let profile = config_file::load(
+            args.cargo.manifest_path.as_deref(),
+            Some(&args.archive),
+            args.profile.config_profile.as_deref(),
+        )?;
+        Self::from_args_and_profile(args, profile)
+    }
+
+    /// The run `args` ask for, where a flag that was not given takes the value `profile`
+    /// has for it.
+    fn from_args_and_profile(args: RunArgs, profile: Profile) -> Result<Self, UsageError> {
         let (filter, libtest_no_capture, test_args) = build_filter(args.filter)?;
         let r = args.runner;
-        let retry = retry_policy(&r)?;
+        let overrides = profile.overrides.clone();
+        let chosen = choose(&r, profile)?;
+        let retry = retry_policy(&r, chosen.retries)?;
         let no_capture = r.no_capture || libtest_no_capture;
         let success_output = r.success_output.unwrap_or(if no_capture {
             OutputWhen::Immediate
@@ -165,39 +195,30 @@ impl RunConfig {
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
         let partition = partition::from_flag_or_bazel(r.partition.as_deref())?;
-        // Bazel asks for the JUnit there.
-        let junit = r
-            .junit
-            .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from));
-        let json = checked_file("--json report", r.json)?;
+        let json = checked_file("--json report", chosen.json)?;
         let results_dir = r.results_dir;
         if let Some(dir) = &results_dir {
             writable::check_report_dir("--results-dir", dir)?;
         }
         let archive = archive_source(args.archive, &args.cargo)?;
-        let queue = queue::queue_options(args.queue, partition.is_some(), r.dist.into())?;
+        let queue = queue::queue_options(args.queue, partition.is_some(), chosen.dist.into())?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
-            jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
-            dist: r.dist.into(),
+            jobs: cap_jobs(chosen.jobs, r.maxprocesses)?,
+            dist: chosen.dist.into(),
             reorder_scopes: !r.no_loadscope_reorder,
             require_parallel_safe: r.require_parallel_safe,
             keep_tmp: r.keep_tmp,
             max_fail: match r.maxfail.as_deref() {
                 Some(v) => Some(parse_maxfail(v)?),
-                None => (!r.no_fail_fast).then_some(MaxFail {
+                None => (!chosen.no_fail_fast).then_some(MaxFail {
                     count: 1,
                     immediate: false,
                 }),
             },
-            timeouts: Timeouts {
-                slow: parse_limit("--slow-timeout", r.slow_timeout.as_deref())?,
-                test: parse_limit("--timeout", r.timeout.as_deref())?,
-                grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?
-                    .unwrap_or_default(),
-            },
-            run_timeout: parse_limit("--run-timeout", r.run_timeout.as_deref())?,
+            timeouts: chosen.timeouts,
+            run_timeout: chosen.run_timeout,
             retry,
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             max_worker_restart: r.max_worker_restart,
@@ -205,10 +226,10 @@ impl RunConfig {
             keep_passing_output: success_output != OutputWhen::Never
                 || json.is_some()
                 || results_dir.is_some(),
-            junit: checked_file("--junit report", junit)?,
+            junit: checked_file("--junit report", chosen.junit)?,
             json,
             coverage: coverage_config(
-                r.coverage,
+                chosen.coverage,
                 r.coverage_format,
                 r.coverage_output,
                 r.fail_under_lines,
@@ -219,22 +240,71 @@ impl RunConfig {
             results_dir,
             archive,
             queue,
+            overrides,
         };
         Ok(RunConfig {
             run,
             partition_source: partition.and_then(|(_, said)| said),
             // cargo test and nextest both stop at the first failure unless told otherwise.
-            fail_fast: !r.no_fail_fast,
+            fail_fast: !chosen.no_fail_fast,
             success_output,
             failure_output,
         })
     }
 }
 
-/// `--retries` and the flags that shape them.
-fn retry_policy(r: &RunnerArgs) -> Result<RetryPolicy, UsageError> {
+/// The run options a flag sets, or else the config file's profile: the flag when it was
+/// given, the profile's value when it has one, the flag's default otherwise.
+struct Chosen {
+    jobs: usize,
+    dist: DistMode,
+    retries: usize,
+    timeouts: Timeouts,
+    run_timeout: Option<Duration>,
+    no_fail_fast: bool,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    coverage: bool,
+}
+
+fn choose(r: &RunnerArgs, p: Profile) -> Result<Chosen, UsageError> {
+    let limit = |flag, given: &Option<String>, file: Option<Duration>| match given {
+        Some(v) => parse_limit(flag, Some(v)),
+        None => Ok(file),
+    };
+    Ok(Chosen {
+        jobs: match (&r.jobs, p.jobs) {
+            (Some(given), _) => parse_jobs(given)?,
+            (None, Some(jobs)) => jobs,
+            (None, None) => parse_jobs("auto")?,
+        },
+        dist: r.dist.or(p.dist).unwrap_or_default(),
+        retries: r.retries.or(p.retries).unwrap_or(0),
+        timeouts: Timeouts {
+            slow: limit("--slow-timeout", &r.slow_timeout, p.slow_timeout)?,
+            test: limit("--timeout", &r.timeout, p.timeout)?,
+            grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?.unwrap_or_default(),
+        },
+        run_timeout: limit("--run-timeout", &r.run_timeout, p.run_timeout)?,
+        // `--fail-fast` and `--no-fail-fast` override each other (the last given wins),
+        // and either overrides the file's `fail-fast`.
+        no_fail_fast: r.no_fail_fast || (!r.fail_fast && p.fail_fast == Some(false)),
+        // Bazel asks for the JUnit at XML_OUTPUT_FILE.
+        junit: r
+            .junit
+            .clone()
+            .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from))
+            .or(p.junit),
+        json: r.json.clone().or(p.json),
+        coverage: r.coverage || p.coverage == Some(true),
+    })
+}
+
+/// `--retries` (`retries` of them, from the flag or the file) and the flags that shape
+/// them.
+fn retry_policy(r: &RunnerArgs, retries: usize) -> Result<RetryPolicy, UsageError> {
     Ok(RetryPolicy {
-        retries: r.retries,
+        retries,
         backoff: r.retry_backoff.into(),
         delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
         jitter: r.retry_jitter,
@@ -694,6 +764,101 @@ mod tests {
         let cfg = run(&["--timeout", "1ms", "--run-timeout", "100y"]);
         assert_eq!(cfg.run.timeouts.test, Some(Duration::from_millis(1)));
         assert_eq!(cfg.run.run_timeout, Some(MAX_DURATION));
+    }
+
+    /// A run from `args` with `profile` as the config file's.
+    fn run_with(args: &[&str], profile: &Profile) -> RunConfig {
+        let CargoCli::Xpar(app) =
+            CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args)).unwrap();
+        assert!(app.command.is_none(), "{args:?}");
+        RunConfig::from_args_and_profile(app.run, profile.clone()).unwrap()
+    }
+
+    fn a_profile(dir: &std::path::Path) -> Profile {
+        Profile {
+            jobs: Some(3),
+            dist: Some(crate::cli::DistMode::Loadscope),
+            retries: Some(2),
+            timeout: Some(Duration::from_secs(5)),
+            slow_timeout: Some(Duration::from_secs(1)),
+            run_timeout: Some(Duration::from_secs(60)),
+            fail_fast: Some(false),
+            junit: Some(dir.join("file.xml")),
+            json: Some(dir.join("file.json")),
+            coverage: Some(true),
+            overrides: vec![crate::plan::TestOverride {
+                filter: "db".into(),
+                retries: Some(4),
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn a_profile_sets_what_no_flag_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = run_with(&[], &a_profile(dir.path()));
+        let r = &cfg.run;
+        assert_eq!(
+            (r.jobs, r.dist, r.retry.retries),
+            (3, DistMode::Loadscope, 2)
+        );
+        assert_eq!(r.timeouts.test, Some(Duration::from_secs(5)));
+        assert_eq!(r.timeouts.slow, Some(Duration::from_secs(1)));
+        assert_eq!(r.run_timeout, Some(Duration::from_secs(60)));
+        assert!(!cfg.fail_fast && r.max_fail.is_none());
+        assert_eq!(
+            r.junit.as_deref(),
+            Some(dir.path().join("file.xml").as_path())
+        );
+        assert_eq!(
+            r.json.as_deref(),
+            Some(dir.path().join("file.json").as_path())
+        );
+        assert!(r.coverage.is_some());
+        assert_eq!(r.overrides.len(), 1);
+        // Without a profile, the flags' defaults.
+        let cfg = run_with(&[], &Profile::default());
+        assert_eq!((cfg.run.dist, cfg.run.retry.retries), (DistMode::Load, 0));
+        assert!(cfg.fail_fast && cfg.run.coverage.is_none() && cfg.run.junit.is_none());
+    }
+
+    /// A flag given wins over the file, even when it says what the flag's default says.
+    #[test]
+    fn flags_win_over_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("flag.xml");
+        let cfg = run_with(
+            &[
+                "-j",
+                "auto",
+                "--dist",
+                "load",
+                "--retries",
+                "0",
+                "--timeout",
+                "9s",
+                "--slow-timeout",
+                "2s",
+                "--run-timeout",
+                "2m",
+                "--fail-fast",
+                "--junit",
+                junit.to_str().unwrap(),
+            ],
+            &a_profile(dir.path()),
+        );
+        let r = &cfg.run;
+        assert_eq!(r.jobs, parse_jobs("auto").unwrap());
+        assert_eq!((r.dist, r.retry.retries), (DistMode::Load, 0));
+        assert_eq!(r.timeouts.test, Some(Duration::from_secs(9)));
+        assert_eq!(r.timeouts.slow, Some(Duration::from_secs(2)));
+        assert_eq!(r.run_timeout, Some(Duration::from_secs(120)));
+        assert!(cfg.fail_fast && r.max_fail.is_some());
+        assert_eq!(r.junit.as_deref(), Some(junit.as_path()));
+        let mut strict = a_profile(dir.path());
+        strict.fail_fast = Some(true);
+        assert!(!run_with(&["--no-fail-fast"], &strict).fail_fast);
     }
 
     #[test]
