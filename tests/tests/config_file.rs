@@ -163,7 +163,8 @@ fn a_bad_file_or_profile_is_one_line_and_exit_2_before_building() {
     let dir = fixture.path();
     let file = dir.join(".config/xpar.toml");
     let good = std::fs::read_to_string(&file).unwrap();
-    let place = format!("{}:", file.display());
+    // Named as from where the command runs, the workspace root.
+    let place = ".config/xpar.toml:";
     for (args, want) in [
         (
             &["--config-profile", "nightly"][..],

@@ -127,8 +127,11 @@ pub fn load(
 ) -> Result<Profile, UsageError> {
     let env = std::env::var(PROFILE_ENV).ok();
     let selected = selected(flag, env.as_deref());
-    let root = workspace_root(manifest_path, archive);
-    let path = root.as_deref().unwrap_or(Path::new(".")).join(CONFIG_PATH);
+    let root = workspace_root(manifest_path, archive).unwrap_or_else(|| PathBuf::from("."));
+    let path = root.join(CONFIG_PATH);
+    // Errors name the file as the user would: relative to where they are, when inside.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = path.strip_prefix(&cwd).unwrap_or(&path).to_owned();
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -136,7 +139,7 @@ pub fn load(
                 Some((name, how)) if name != DEFAULT_PROFILE => Err(UsageError::UnknownProfile {
                     name: name.to_owned(),
                     how,
-                    path,
+                    path: shown,
                     defined: "nothing: there is no such file".to_owned(),
                 }),
                 _ => Ok(Profile::default()),
@@ -144,17 +147,13 @@ pub fn load(
         }
         Err(e) => {
             return Err(UsageError::ConfigFile {
-                path,
+                path: shown,
                 line: 0,
                 message: format!("cannot read it: {e}"),
             })
         }
     };
-    let root = path
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."));
-    parse(&text, &path, root, selected)
+    parse(&text, &shown, &root, selected)
 }
 
 /// The profile asked for: `--config-profile`, else a non-empty `XPAR_PROFILE`.
