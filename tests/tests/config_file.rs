@@ -180,6 +180,15 @@ fn a_bad_file_or_profile_is_one_line_and_exit_2_before_building() {
     let mut cmd = xpar(dir);
     cmd.env("XPAR_PROFILE", "nightly");
     assert_refused(dir, &Run::of(&mut cmd), "(from XPAR_PROFILE)");
+    // From elsewhere, the file of `--manifest-path`'s workspace, named in full.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let mut cmd = xpar(elsewhere.path());
+    cmd.arg("--manifest-path")
+        .arg(&manifest)
+        .args(["--config-profile", "nightly"]);
+    let want = format!("{} defines the profiles ci", file.display());
+    assert_refused(dir, &Run::of(&mut cmd), &want);
     let bad = good.replacen("retries = 1", "retires = 1", 1);
     let line = bad.lines().position(|l| l.starts_with("retires")).unwrap() + 1;
     std::fs::write(&file, &bad).unwrap();

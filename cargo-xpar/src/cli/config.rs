@@ -10,11 +10,12 @@ use super::args::*;
 use super::config_file::{self, Profile};
 use super::partition;
 use super::queue;
+use super::with_profile::choose;
 use super::writable;
 use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
-use crate::execute::{MaxFail, RetryPolicy, Timeouts};
+use crate::execute::{MaxFail, RetryPolicy};
 use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
@@ -253,53 +254,6 @@ impl RunConfig {
     }
 }
 
-/// The run options a flag sets, or else the config file's profile: the flag when it was
-/// given, the profile's value when it has one, the flag's default otherwise.
-struct Chosen {
-    jobs: usize,
-    dist: DistMode,
-    retries: usize,
-    timeouts: Timeouts,
-    run_timeout: Option<Duration>,
-    no_fail_fast: bool,
-    junit: Option<PathBuf>,
-    json: Option<PathBuf>,
-    coverage: bool,
-}
-
-fn choose(r: &RunnerArgs, p: Profile) -> Result<Chosen, UsageError> {
-    let limit = |flag, given: &Option<String>, file: Option<Duration>| match given {
-        Some(v) => parse_limit(flag, Some(v)),
-        None => Ok(file),
-    };
-    Ok(Chosen {
-        jobs: match (&r.jobs, p.jobs) {
-            (Some(given), _) => parse_jobs(given)?,
-            (None, Some(jobs)) => jobs,
-            (None, None) => parse_jobs("auto")?,
-        },
-        dist: r.dist.or(p.dist).unwrap_or_default(),
-        retries: r.retries.or(p.retries).unwrap_or(0),
-        timeouts: Timeouts {
-            slow: limit("--slow-timeout", &r.slow_timeout, p.slow_timeout)?,
-            test: limit("--timeout", &r.timeout, p.timeout)?,
-            grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?.unwrap_or_default(),
-        },
-        run_timeout: limit("--run-timeout", &r.run_timeout, p.run_timeout)?,
-        // `--fail-fast` and `--no-fail-fast` override each other (the last given wins),
-        // and either overrides the file's `fail-fast`.
-        no_fail_fast: r.no_fail_fast || (!r.fail_fast && p.fail_fast == Some(false)),
-        // Bazel asks for the JUnit at XML_OUTPUT_FILE.
-        junit: r
-            .junit
-            .clone()
-            .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from))
-            .or(p.junit),
-        json: r.json.clone().or(p.json),
-        coverage: r.coverage || p.coverage == Some(true),
-    })
-}
-
 /// `--retries` (`retries` of them, from the flag or the file) and the flags that shape
 /// them.
 fn retry_policy(r: &RunnerArgs, retries: usize) -> Result<RetryPolicy, UsageError> {
@@ -387,7 +341,10 @@ fn unique(formats: Vec<CoverageFormat>) -> Vec<CoverageFormat> {
 const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 /// `30s`, `1m 30s`, `250ms` (humantime's forms), up to 100 years.
-fn parse_duration(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+pub(super) fn parse_duration(
+    flag: &'static str,
+    value: Option<&str>,
+) -> Result<Option<Duration>, UsageError> {
     value
         .map(|v| {
             let bad = |why: String| UsageError::BadDuration {
@@ -766,101 +723,6 @@ mod tests {
         assert_eq!(cfg.run.run_timeout, Some(MAX_DURATION));
     }
 
-    /// A run from `args` with `profile` as the config file's.
-    fn run_with(args: &[&str], profile: &Profile) -> RunConfig {
-        let CargoCli::Xpar(app) =
-            CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args)).unwrap();
-        assert!(app.command.is_none(), "{args:?}");
-        RunConfig::from_args_and_profile(app.run, profile.clone()).unwrap()
-    }
-
-    fn a_profile(dir: &std::path::Path) -> Profile {
-        Profile {
-            jobs: Some(3),
-            dist: Some(crate::cli::DistMode::Loadscope),
-            retries: Some(2),
-            timeout: Some(Duration::from_secs(5)),
-            slow_timeout: Some(Duration::from_secs(1)),
-            run_timeout: Some(Duration::from_secs(60)),
-            fail_fast: Some(false),
-            junit: Some(dir.join("file.xml")),
-            json: Some(dir.join("file.json")),
-            coverage: Some(true),
-            overrides: vec![crate::plan::TestOverride {
-                filter: "db".into(),
-                retries: Some(4),
-                ..Default::default()
-            }],
-        }
-    }
-
-    #[test]
-    fn a_profile_sets_what_no_flag_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = run_with(&[], &a_profile(dir.path()));
-        let r = &cfg.run;
-        assert_eq!(
-            (r.jobs, r.dist, r.retry.retries),
-            (3, DistMode::Loadscope, 2)
-        );
-        assert_eq!(r.timeouts.test, Some(Duration::from_secs(5)));
-        assert_eq!(r.timeouts.slow, Some(Duration::from_secs(1)));
-        assert_eq!(r.run_timeout, Some(Duration::from_secs(60)));
-        assert!(!cfg.fail_fast && r.max_fail.is_none());
-        assert_eq!(
-            r.junit.as_deref(),
-            Some(dir.path().join("file.xml").as_path())
-        );
-        assert_eq!(
-            r.json.as_deref(),
-            Some(dir.path().join("file.json").as_path())
-        );
-        assert!(r.coverage.is_some());
-        assert_eq!(r.overrides.len(), 1);
-        // Without a profile, the flags' defaults.
-        let cfg = run_with(&[], &Profile::default());
-        assert_eq!((cfg.run.dist, cfg.run.retry.retries), (DistMode::Load, 0));
-        assert!(cfg.fail_fast && cfg.run.coverage.is_none() && cfg.run.junit.is_none());
-    }
-
-    /// A flag given wins over the file, even when it says what the flag's default says.
-    #[test]
-    fn flags_win_over_the_profile() {
-        let dir = tempfile::tempdir().unwrap();
-        let junit = dir.path().join("flag.xml");
-        let cfg = run_with(
-            &[
-                "-j",
-                "auto",
-                "--dist",
-                "load",
-                "--retries",
-                "0",
-                "--timeout",
-                "9s",
-                "--slow-timeout",
-                "2s",
-                "--run-timeout",
-                "2m",
-                "--fail-fast",
-                "--junit",
-                junit.to_str().unwrap(),
-            ],
-            &a_profile(dir.path()),
-        );
-        let r = &cfg.run;
-        assert_eq!(r.jobs, parse_jobs("auto").unwrap());
-        assert_eq!((r.dist, r.retry.retries), (DistMode::Load, 0));
-        assert_eq!(r.timeouts.test, Some(Duration::from_secs(9)));
-        assert_eq!(r.timeouts.slow, Some(Duration::from_secs(2)));
-        assert_eq!(r.run_timeout, Some(Duration::from_secs(120)));
-        assert!(cfg.fail_fast && r.max_fail.is_some());
-        assert_eq!(r.junit.as_deref(), Some(junit.as_path()));
-        let mut strict = a_profile(dir.path());
-        strict.fail_fast = Some(true);
-        assert!(!run_with(&["--no-fail-fast"], &strict).fail_fast);
-    }
-
     #[test]
     fn usage_errors() {
         let table: &[(&[&str], &str)] = &[
@@ -964,3 +826,7 @@ mod tests {
         assert_eq!(unique(vec![]), Vec::<crate::cli::CoverageFormat>::new());
     }
 }
+
+#[cfg(test)]
+#[path = "config_profile_tests.rs"]
+mod profile_tests;

@@ -11,6 +11,7 @@ mod enums;
 mod merge;
 mod partition;
 mod queue;
+mod with_profile;
 mod writable;
 
 pub use archive::ArchiveConfig;
