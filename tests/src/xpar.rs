@@ -25,6 +25,8 @@ const CLEARED_VARS: &[&str] = &[
     "XPAR_RUN_DIR",
     "XPAR_SCHEDULED",
     "XPAR_MARKER_QUERY",
+    // A profile of the outer run's config file is not the fixture's.
+    "XPAR_PROFILE",
     "CARGO_PRIMARY_PACKAGE",
     // A CI's or Bazel's shard of the outer run would make `--partition auto` or Bazel
     // sharding apply to every fixture run; the tests that want them set them.

@@ -58,6 +58,23 @@ pub enum UsageError {
     RunnerOwnedTestArg { arg: String },
     #[error("list takes no test arguments after `--` other than filters")]
     ListTestArgs,
+    /// A config file (`.config/xpar.toml`) that cannot be used: where, and why.
+    #[error("{}: {message}", config_place(path, *line))]
+    ConfigFile {
+        path: PathBuf,
+        /// From 1; 0 when the whole file is at fault (it cannot be read).
+        line: usize,
+        message: String,
+    },
+    #[error("unknown config profile `{name}` (from {how}): {} defines {defined}", path.display())]
+    UnknownProfile {
+        name: String,
+        /// `--config-profile` or `XPAR_PROFILE`.
+        how: &'static str,
+        path: PathBuf,
+        /// The profiles the file defines, or that there is no such file.
+        defined: String,
+    },
     #[error("cannot write {what} to {}: {reason}", path.display())]
     ReportPath {
         /// `--junit report`, `--coverage-output reports`, ...
@@ -65,6 +82,14 @@ pub enum UsageError {
         path: PathBuf,
         reason: String,
     },
+}
+
+/// `FILE:LINE`, or `FILE` for line 0.
+fn config_place(path: &std::path::Path, line: usize) -> String {
+    match line {
+        0 => path.display().to_string(),
+        n => format!("{}:{n}", path.display()),
+    }
 }
 
 /// Building the tests failed, or cargo could not be run.

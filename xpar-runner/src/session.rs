@@ -74,6 +74,8 @@ pub struct RunOptions {
     pub archive: Option<ArchiveSource>,
     /// `--queue URL --run-id ID`: the work comes from a queue machines share.
     pub queue: Option<queue::QueueOptions>,
+    /// A config file's per-test overrides, applied to the listed tests before selection.
+    pub overrides: Vec<plan::TestOverride>,
 }
 
 /// How a run ended.
@@ -136,7 +138,8 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .map(CoverageSession::start)
         .transpose()?;
     // An archive's extraction lives as long as the run.
-    let (found, archive_info) = find_tests(opts, coverage.is_some())?;
+    let (mut found, archive_info) = find_tests(opts, coverage.is_some())?;
+    plan::apply_overrides(&mut found.list, &opts.overrides);
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,

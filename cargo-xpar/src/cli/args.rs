@@ -189,6 +189,8 @@ pub struct StressArgs {
     #[command(flatten)]
     pub cargo: CargoOptions,
     #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[command(flatten)]
     pub filter: FilterArgs,
     /// Runs of each selected test (each in a process of its own).
     #[arg(
@@ -405,16 +407,16 @@ pub struct FilterArgs {
 #[command(next_help_heading = "Runner options")]
 pub struct RunnerArgs {
     /// Number of workers: a number, `auto` for the cores this process may use (affinity
-    /// and cgroup quota respected), or `logical` for the machine's logical CPUs.
+    /// and cgroup quota respected), or `logical` for the machine's logical CPUs [default:
+    /// auto].
     #[arg(
         short = 'j',
         long = "jobs",
         visible_alias = "test-threads",
         value_name = "N|auto|logical",
-        default_value = "auto",
         allow_negative_numbers = true
     )]
-    pub jobs: String,
+    pub jobs: Option<String>,
     /// Cap the number of workers, whatever -j says.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub maxprocesses: Option<usize>,
@@ -437,9 +439,9 @@ pub struct RunnerArgs {
     /// `DIR/<binary id>/<name>.log`, the id and name cut at `::` into directories.
     #[arg(long, value_name = "DIR", help_heading = "Reports")]
     pub log_dir: Option<PathBuf>,
-    /// How tests are shared among workers.
-    #[arg(long, value_enum, default_value_t = DistMode::Load, value_name = "MODE")]
-    pub dist: DistMode,
+    /// How tests are shared among workers [default: load].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub dist: Option<DistMode>,
     /// With loadscope, loadfile and loadgroup: hand scopes out in list order rather
     /// than largest first.
     #[arg(long)]
@@ -478,15 +480,15 @@ pub struct RunnerArgs {
     /// replaced) more than N times [default: 4 x workers].
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_worker_restart: Option<usize>,
-    /// Run a failed test again, up to N more times; one that then passes is FLAKY.
+    /// Run a failed test again, up to N more times; one that then passes is FLAKY
+    /// [default: 0].
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 0,
         allow_negative_numbers = true,
         help_heading = "Retries"
     )]
-    pub retries: usize,
+    pub retries: Option<usize>,
     /// How the delay between attempts grows.
     #[arg(long, value_enum, default_value_t = Backoff::Fixed, help_heading = "Retries")]
     pub retry_backoff: Backoff,
@@ -583,10 +585,21 @@ impl OutputWhen {
     }
 }
 
+/// Which profile of the workspace's `.config/xpar.toml` to use.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ProfileArgs {
+    /// Use this profile of `.config/xpar.toml` (it inherits what it leaves unset from
+    /// `default`; flags win over both) [default: $XPAR_PROFILE, else `default`].
+    #[arg(long, value_name = "NAME", help_heading = "Config")]
+    pub config_profile: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     #[command(flatten)]
@@ -663,6 +676,8 @@ pub struct QueueArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub cargo: CargoOptions,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Output format.

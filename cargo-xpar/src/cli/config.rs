@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use super::archive::{archive_source, ArchiveConfig};
 use super::args::*;
+use super::config_file::{self, Profile};
 use super::partition;
 use super::queue;
+use super::with_profile::choose;
 use super::writable;
 use crate::cargo::CargoOptions;
 use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
-use crate::execute::{MaxFail, RetryPolicy, Timeouts};
+use crate::execute::{MaxFail, RetryPolicy};
 use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
@@ -90,6 +92,11 @@ impl XparApp {
             None => RunConfig::from_args(self.run).map(Invocation::Run),
             Some(Command::Run(args)) => RunConfig::from_args(args).map(Invocation::Run),
             Some(Command::Stress(args)) => {
+                let profile = config_file::load(
+                    args.cargo.manifest_path.as_deref(),
+                    None,
+                    args.profile.config_profile.as_deref(),
+                )?;
                 let (filter, _, test_args) = build_filter(args.filter)?;
                 let positive = |flag: &'static str, n: usize| {
                     if n == 0 {
@@ -103,15 +110,19 @@ impl XparApp {
                     filter,
                     test_args,
                     count: positive("--count", args.count)?,
-                    concurrency: match args.concurrency {
-                        Some(c) => positive("--concurrency", c)?,
-                        None => parse_jobs("auto")?,
+                    concurrency: match (args.concurrency, profile.jobs) {
+                        (Some(c), _) => positive("--concurrency", c)?,
+                        (None, Some(jobs)) => jobs,
+                        (None, None) => parse_jobs("auto")?,
                     },
                     stop_stable: args
                         .stop_stable
                         .map(|k| positive("--stop-stable", k))
                         .transpose()?,
-                    timeout: parse_limit("--timeout", args.timeout.as_deref())?,
+                    timeout: match args.timeout.as_deref() {
+                        Some(t) => parse_limit("--timeout", Some(t))?,
+                        None => profile.timeout,
+                    },
                 };
                 Ok(Invocation::Stress(StressConfig {
                     stress,
@@ -137,6 +148,13 @@ impl XparApp {
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
             Some(Command::List(args)) => {
+                // No option of a profile applies to a listing; a bad file or profile is
+                // still said, as a run would say it.
+                config_file::load(
+                    args.cargo.manifest_path.as_deref(),
+                    Some(&args.archive),
+                    args.profile.config_profile.as_deref(),
+                )?;
                 let (filter, no_capture, extra) = build_filter(args.filter)?;
                 if no_capture || !extra.is_empty() {
                     return Err(UsageError::ListTestArgs);
@@ -154,9 +172,22 @@ impl XparApp {
 
 impl RunConfig {
     fn from_args(args: RunArgs) -> Result<Self, UsageError> {
+        let profile = config_file::load(
+            args.cargo.manifest_path.as_deref(),
+            Some(&args.archive),
+            args.profile.config_profile.as_deref(),
+        )?;
+        Self::from_args_and_profile(args, profile)
+    }
+
+    /// The run `args` ask for, where a flag that was not given takes the value `profile`
+    /// has for it.
+    fn from_args_and_profile(args: RunArgs, profile: Profile) -> Result<Self, UsageError> {
         let (filter, libtest_no_capture, test_args) = build_filter(args.filter)?;
         let r = args.runner;
-        let retry = retry_policy(&r)?;
+        let overrides = profile.overrides.clone();
+        let chosen = choose(&r, profile)?;
+        let retry = retry_policy(&r, chosen.retries)?;
         let no_capture = r.no_capture || libtest_no_capture;
         let success_output = r.success_output.unwrap_or(if no_capture {
             OutputWhen::Immediate
@@ -165,11 +196,7 @@ impl RunConfig {
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
         let partition = partition::from_flag_or_bazel(r.partition.as_deref())?;
-        // Bazel asks for the JUnit there.
-        let junit = r
-            .junit
-            .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from));
-        let json = checked_file("--json report", r.json)?;
+        let json = checked_file("--json report", chosen.json)?;
         let results_dir = r.results_dir;
         if let Some(dir) = &results_dir {
             writable::check_report_dir("--results-dir", dir)?;
@@ -179,29 +206,24 @@ impl RunConfig {
             writable::check_report_dir("--log-dir", dir)?;
         }
         let archive = archive_source(args.archive, &args.cargo)?;
-        let queue = queue::queue_options(args.queue, partition.is_some(), r.dist.into())?;
+        let queue = queue::queue_options(args.queue, partition.is_some(), chosen.dist.into())?;
         let run = RunOptions {
             cargo: args.cargo.into_options(),
             filter,
-            jobs: cap_jobs(parse_jobs(&r.jobs)?, r.maxprocesses)?,
-            dist: r.dist.into(),
+            jobs: cap_jobs(chosen.jobs, r.maxprocesses)?,
+            dist: chosen.dist.into(),
             reorder_scopes: !r.no_loadscope_reorder,
             require_parallel_safe: r.require_parallel_safe,
             keep_tmp: r.keep_tmp,
             max_fail: match r.maxfail.as_deref() {
                 Some(v) => Some(parse_maxfail(v)?),
-                None => (!r.no_fail_fast).then_some(MaxFail {
+                None => (!chosen.no_fail_fast).then_some(MaxFail {
                     count: 1,
                     immediate: false,
                 }),
             },
-            timeouts: Timeouts {
-                slow: parse_limit("--slow-timeout", r.slow_timeout.as_deref())?,
-                test: parse_limit("--timeout", r.timeout.as_deref())?,
-                grace: parse_duration("--timeout-grace", Some(&r.timeout_grace))?
-                    .unwrap_or_default(),
-            },
-            run_timeout: parse_limit("--run-timeout", r.run_timeout.as_deref())?,
+            timeouts: chosen.timeouts,
+            run_timeout: chosen.run_timeout,
             retry,
             flaky_is_failure: r.flaky_result == FlakyResult::Fail,
             max_worker_restart: r.max_worker_restart,
@@ -210,10 +232,10 @@ impl RunConfig {
                 || json.is_some()
                 || results_dir.is_some()
                 || log_dir.is_some(),
-            junit: checked_file("--junit report", junit)?,
+            junit: checked_file("--junit report", chosen.junit)?,
             json,
             coverage: coverage_config(
-                r.coverage,
+                chosen.coverage,
                 r.coverage_format,
                 r.coverage_output,
                 r.fail_under_lines,
@@ -225,22 +247,24 @@ impl RunConfig {
             log_dir,
             archive,
             queue,
+            overrides,
         };
         Ok(RunConfig {
             run,
             partition_source: partition.and_then(|(_, said)| said),
             // cargo test and nextest both stop at the first failure unless told otherwise.
-            fail_fast: !r.no_fail_fast,
+            fail_fast: !chosen.no_fail_fast,
             success_output,
             failure_output,
         })
     }
 }
 
-/// `--retries` and the flags that shape them.
-fn retry_policy(r: &RunnerArgs) -> Result<RetryPolicy, UsageError> {
+/// `--retries` (`retries` of them, from the flag or the file) and the flags that shape
+/// them.
+fn retry_policy(r: &RunnerArgs, retries: usize) -> Result<RetryPolicy, UsageError> {
     Ok(RetryPolicy {
-        retries: r.retries,
+        retries,
         backoff: r.retry_backoff.into(),
         delay: parse_duration("--retry-delay", Some(&r.retry_delay))?.unwrap_or_default(),
         jitter: r.retry_jitter,
@@ -323,7 +347,10 @@ fn unique(formats: Vec<CoverageFormat>) -> Vec<CoverageFormat> {
 const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 /// `30s`, `1m 30s`, `250ms` (humantime's forms), up to 100 years.
-fn parse_duration(flag: &'static str, value: Option<&str>) -> Result<Option<Duration>, UsageError> {
+pub(super) fn parse_duration(
+    flag: &'static str,
+    value: Option<&str>,
+) -> Result<Option<Duration>, UsageError> {
     value
         .map(|v| {
             let bad = |why: String| UsageError::BadDuration {
@@ -805,3 +832,7 @@ mod tests {
         assert_eq!(unique(vec![]), Vec::<crate::cli::CoverageFormat>::new());
     }
 }
+
+#[cfg(test)]
+#[path = "config_profile_tests.rs"]
+mod profile_tests;

@@ -6,14 +6,17 @@ mod archive;
 mod args;
 mod clap_error;
 mod config;
+mod config_file;
 mod enums;
 mod merge;
 mod partition;
 mod queue;
+mod with_profile;
 mod writable;
 
 pub use archive::ArchiveConfig;
 pub use args::*;
 pub use clap_error::*;
 pub use config::*;
+pub use config_file::{Profile, CONFIG_PATH, PROFILE_ENV};
 pub use queue::QueueConfig;

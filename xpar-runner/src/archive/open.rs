@@ -366,6 +366,7 @@ fn listed_content(content: &ManifestContent) -> BinaryContent {
                         parallel_safe: t.parallel_safe,
                         resource_slots: t.resource_slots,
                         group: t.group.clone(),
+                        ..Markers::default()
                     },
                 })
                 .collect(),

@@ -75,6 +75,7 @@ fn fake_build() -> FakeBuild {
                 parallel_safe: false,
                 resource_slots: Some(3),
                 group: Some("g".into()),
+                ..Markers::default()
             },
         },
         ListedTest {

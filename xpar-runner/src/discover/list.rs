@@ -43,6 +43,10 @@ pub struct Markers {
     pub resource_slots: Option<u32>,
     /// `#[group("name")]`: every test of the group runs on one worker.
     pub group: Option<String>,
+    /// A time limit of its own instead of `--timeout` (a config file's override).
+    pub timeout: Option<std::time::Duration>,
+    /// Retries of its own instead of `--retries` (a config file's override).
+    pub retries: Option<usize>,
 }
 
 impl Markers {
@@ -52,12 +56,17 @@ impl Markers {
             parallel_safe: m.parallel_safe,
             resource_slots: m.resource_slots,
             group: m.group,
+            ..Markers::default()
         }
     }
 
-    /// Whether the test carries any marker (`-m` selects by them).
+    /// Whether the test carries any marker `-m` selects by (its own time limit and
+    /// retries are not such markers).
     pub fn is_marked(&self) -> bool {
-        *self != Markers::default()
+        self.serial != Serial::No
+            || self.parallel_safe
+            || self.resource_slots.is_some()
+            || self.group.is_some()
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Dispatcher<'a> {
     signal: Option<i32>,
     start: Instant,
     binary_index: HashMap<BinaryId, usize>,
+    /// The tests with a time limit or retries of their own (a config file's overrides).
+    own_settings: HashMap<TestKey, OwnSettings>,
     /// Failed attempts of tests that will run again, oldest first.
     failed_attempts: HashMap<RetryKey, Vec<TestOutcome>>,
     /// Retries waiting for their delay to pass.
@@ -75,6 +77,30 @@ pub struct Dispatcher<'a> {
     kill_new: Option<(KillReason, i32)>,
     /// When the parked workers last asked a shared queue again.
     polled: Instant,
+}
+
+/// What a test has of its own instead of `--timeout` and `--retries`.
+#[derive(Clone, Copy, Debug)]
+struct OwnSettings {
+    timeout: Option<Duration>,
+    retries: Option<usize>,
+}
+
+/// The tests of `list` whose markers carry a time limit or retries of their own.
+fn own_settings(list: &TestList) -> HashMap<TestKey, OwnSettings> {
+    let mut own = HashMap::new();
+    for (i, b) in list.binaries.iter().enumerate() {
+        let BinaryContent::Tests(tests) = &b.content else {
+            continue;
+        };
+        for t in tests {
+            let (timeout, retries) = (t.markers.timeout, t.markers.retries);
+            if timeout.is_some() || retries.is_some() {
+                own.insert(TestKey::new(i, &t.name), OwnSettings { timeout, retries });
+            }
+        }
+    }
+    own
 }
 
 /// A test to retry, and the worker it must run on under `each` (where every worker
@@ -113,6 +139,7 @@ impl<'a> Dispatcher<'a> {
             signal: None,
             start,
             binary_index: binaries.map(|(i, b)| (b.binary.id.clone(), i)).collect(),
+            own_settings: own_settings(list),
             failed_attempts: HashMap::new(),
             due: Vec::new(),
             tally: HashMap::new(),
@@ -194,6 +221,17 @@ impl Dispatcher<'_> {
     }
 
     /// The test `o` is a result of, if it is one of this run's binaries.
+    /// The time limit `test` has of its own, if any.
+    fn own_timeout(&self, test: &crate::ids::TestId) -> Option<Duration> {
+        if self.own_settings.is_empty() {
+            return None;
+        }
+        let binary = *self.binary_index.get(&test.binary_id)?;
+        self.own_settings
+            .get(&TestKey::new(binary, test.name.as_str()))?
+            .timeout
+    }
+
     fn key_of(&self, o: &TestOutcome) -> Option<TestKey> {
         let binary = *self.binary_index.get(&o.binary_id)?;
         Some(TestKey::new(binary, &o.name))
@@ -220,16 +258,26 @@ impl Dispatcher<'_> {
     ) -> Option<TestOutcome> {
         // Without retries there is nothing to hold back or attach: skip the bookkeeping
         // on every result.
-        if self.opts.retry.retries == 0 {
+        if self.opts.retry.retries == 0 && self.own_settings.values().all(|s| s.retries.is_none()) {
             return Some(outcome);
         }
         let Some(key) = self.retry_key(&outcome) else {
             return Some(outcome);
         };
+        let retries = self
+            .own_settings
+            .get(&key.test)
+            .and_then(|s| s.retries)
+            .unwrap_or(self.opts.retry.retries);
         let mut prior = self.failed_attempts.remove(&key).unwrap_or_default();
         let attempt = Attempt::after(prior.len());
         outcome.attempt = attempt;
-        if !self.cancel.stopped() && self.opts.retry.should_retry(attempt, &outcome) {
+        if !self.cancel.stopped()
+            && self
+                .opts
+                .retry
+                .should_retry_up_to(retries, attempt, &outcome)
+        {
             let delay = self.opts.retry.delay(attempt, retry::random_unit());
             sink(RunEvent::TestRetrying {
                 outcome: outcome.clone(),
@@ -333,7 +381,9 @@ impl Dispatcher<'_> {
                 }
             }
             WorkerMsg::Started { worker, test } => {
-                self.watchdog.started(worker, &test, self.host.now());
+                let limit = self.own_timeout(&test);
+                self.watchdog
+                    .started_with_limit(worker, &test, self.host.now(), limit);
                 sink(RunEvent::TestStarted {
                     binary_id: test.binary_id,
                     name: test.name,

@@ -38,10 +38,20 @@ const MAX_DELAY: Duration = Duration::from_secs(3600);
 impl RetryPolicy {
     /// Whether a test whose `attempt` ended as `outcome` runs again.
     pub fn should_retry(&self, attempt: Attempt, outcome: &TestOutcome) -> bool {
+        self.should_retry_up_to(self.retries, attempt, outcome)
+    }
+
+    /// [`RetryPolicy::should_retry`] for a test with `retries` of its own.
+    pub fn should_retry_up_to(
+        &self,
+        retries: usize,
+        attempt: Attempt,
+        outcome: &TestOutcome,
+    ) -> bool {
         let TestStatus::Failed(failure) = &outcome.status else {
             return false;
         };
-        attempt.number() <= self.retries
+        attempt.number() <= retries
             && self
                 .retry_on
                 .as_ref()

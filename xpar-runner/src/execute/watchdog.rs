@@ -50,6 +50,8 @@ pub enum Action {
 struct Current {
     test: TestId,
     started: Instant,
+    /// The test's own time limit, instead of `--timeout`.
+    limit: Option<Duration>,
     slow_reported: u32,
 }
 
@@ -91,6 +93,10 @@ impl Watchdog {
     pub fn needs_ticks(&self) -> bool {
         self.timeouts.slow.is_some()
             || self.timeouts.test.is_some()
+            || self
+                .workers
+                .iter()
+                .any(|w| w.current.as_ref().is_some_and(|c| c.limit.is_some()))
             || self.workers.iter().any(|w| w.killing.is_some())
     }
 
@@ -106,10 +112,24 @@ impl Watchdog {
     }
 
     /// A worker's process started a test.
+    #[cfg(test)]
     pub fn started(&mut self, worker: usize, test: &TestId, now: Instant) {
+        self.started_with_limit(worker, test, now, None);
+    }
+
+    /// A worker's process started a test that has a time limit of its own (`limit`),
+    /// which replaces `--timeout` for it.
+    pub fn started_with_limit(
+        &mut self,
+        worker: usize,
+        test: &TestId,
+        now: Instant,
+        limit: Option<Duration>,
+    ) {
         self.workers[worker].current = Some(Current {
             test: test.clone(),
             started: now,
+            limit,
             slow_reported: 0,
         });
     }
@@ -214,7 +234,7 @@ impl Watchdog {
                     });
                 }
             }
-            if self.timeouts.test.is_some_and(|t| elapsed >= t) {
+            if c.limit.or(self.timeouts.test).is_some_and(|t| elapsed >= t) {
                 actions.extend(self.kill(worker, KillReason::Timeout(elapsed), SIGTERM, now));
             }
         }
@@ -229,6 +249,39 @@ mod tests {
 
     fn id(name: &str) -> TestId {
         TestId::new(crate::discover::binary_id("a", BinaryKind::Lib, "a"), name)
+    }
+
+    #[test]
+    fn a_test_limit_of_its_own_replaces_the_timeout() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_secs(n);
+        let mut w = Watchdog::new(
+            2,
+            Timeouts {
+                test: Some(Duration::from_secs(10)),
+                ..Timeouts::default()
+            },
+        );
+        w.spawned(0, 7);
+        w.spawned(1, 8);
+        w.started_with_limit(0, &id("short"), t0, Some(Duration::from_secs(2)));
+        w.started_with_limit(1, &id("long"), t0, Some(Duration::from_secs(20)));
+        assert!(w.tick(s(1)).is_empty());
+        let term = |pid| Action::Signal {
+            pid,
+            signal: SIGTERM,
+        };
+        assert_eq!(w.tick(s(2)), vec![term(7)]);
+        assert!(
+            !w.tick(s(10)).contains(&term(8)),
+            "the longer own limit replaces --timeout"
+        );
+        assert!(w.tick(s(20)).contains(&term(8)));
+        let mut bare = Watchdog::new(1, Timeouts::default());
+        assert!(!bare.needs_ticks());
+        bare.spawned(0, 9);
+        bare.started_with_limit(0, &id("t"), t0, Some(Duration::from_secs(1)));
+        assert!(bare.needs_ticks());
     }
 
     #[test]

@@ -235,6 +235,7 @@ fn arb_list() -> impl Strategy<Value = (TestList, Durations)> {
                             parallel_safe: safe,
                             resource_slots: slots.filter(|_| serial < 2),
                             group: group.map(|g| ["g0", "g1", "g2"][g].to_owned()),
+                            ..Markers::default()
                         };
                         (name, file, markers)
                     })

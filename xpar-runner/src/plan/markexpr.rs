@@ -184,7 +184,7 @@ mod tests {
             serial: if serial { Serial::All } else { Serial::No },
             parallel_safe: safe,
             resource_slots: heavy.then_some(2),
-            group: None,
+            ..Markers::default()
         }
     }
 

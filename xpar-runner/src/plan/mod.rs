@@ -7,6 +7,7 @@ mod durations;
 mod filter;
 mod markexpr;
 mod options;
+mod overrides;
 mod partition;
 mod queue;
 mod schedule;
@@ -19,6 +20,7 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
+pub use overrides::{apply_overrides, TestOverride};
 pub(crate) use partition::markers_by_name;
 pub use partition::{
     from_ci as partition_from_ci, partition, BadPartition, Partition, PartitionKind,
@@ -26,3 +28,5 @@ pub use partition::{
 pub use queue::{Chunk, Next, WorkQueue};
 pub use schedule::Schedule;
 pub use suites::{PlannedSuite, SuiteQueue};
+/// What `#[serial]` asks, as an override sets it too.
+pub use xpar_protocol::Serial;
