@@ -334,6 +334,8 @@ impl Display {
                 let show = self.opts.show_failures && *f != Failure::BinaryBroken;
                 (show, show && self.opts.failure_output.immediate())
             }
+            // A suite left out because a suite it depends on did not pass is said.
+            TestStatus::NotRun(_) if o.binary_id.is_suite() => (true, false),
             TestStatus::Ignored | TestStatus::NotRun(_) => (self.opts.verbose, false),
         };
         self.update_bar();
@@ -371,22 +373,29 @@ impl Display {
         let word = word.as_str();
         let worker = o.worker.map(worker_name).unwrap_or_default();
         let mut line = format!(
-            "{} [{:>9.3}s] {:>4} {} {}\n",
+            "{} [{:>9.3}s] {:>4} {}{}\n",
             self.label(style, word),
             o.duration.as_secs_f64(),
             worker,
             self.paint(BOLD, o.binary_id.as_str()),
-            o.name
+            shown_name(o)
         );
-        if let TestStatus::Failed(f) = &o.status {
-            line += &format!("{:>12}   {}\n", "", f.message());
+        match &o.status {
+            TestStatus::Failed(Failure::OpaqueExit { status }) if o.binary_id.is_suite() => {
+                line += &format!("{:>12}   command failed with {status}\n", "");
+            }
+            TestStatus::Failed(f) => line += &format!("{:>12}   {}\n", "", f.message()),
+            TestStatus::NotRun(why) if o.binary_id.is_suite() => {
+                line += &format!("{:>12}   {why}\n", "");
+            }
+            _ => {}
         }
         line
     }
 
     fn output_block(&self, o: &TestOutcome) -> String {
         let style = if o.status.is_failure() { FAIL } else { PASS };
-        let header = format!("--- OUTPUT: {} {} ---", o.binary_id, o.name);
+        let header = format!("--- OUTPUT: {}{} ---", o.binary_id, shown_name(o));
         let mut text = format!("\n{}\n{}", self.paint(style, &header), o.output);
         if !o.output.ends_with('\n') {
             text.push('\n');
@@ -581,6 +590,16 @@ impl xpar_runner::session::Reporter for Terminal {
 
     fn note(&mut self, label: &str, message: &str) {
         eprintln!("{label:>12} {message}");
+    }
+}
+
+/// A test's name as it follows its binary id, a space first; nothing when it is the
+/// binary id (an opaque binary's one test, a suite).
+fn shown_name(o: &TestOutcome) -> String {
+    if o.name == o.binary_id.as_str() {
+        String::new()
+    } else {
+        format!(" {}", o.name)
     }
 }
 

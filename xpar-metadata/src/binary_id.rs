@@ -18,7 +18,16 @@ impl BinaryId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id of a command suite of the config file, `@suite/NAME` (no package name
+    /// starts with `@`, so no target's id is one).
+    pub fn is_suite(&self) -> bool {
+        self.0.starts_with(SUITE_PREFIX)
+    }
 }
+
+/// What a command suite's binary id starts with.
+pub const SUITE_PREFIX: &str = "@suite/";
 
 impl fmt::Display for BinaryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

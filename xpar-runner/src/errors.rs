@@ -18,6 +18,8 @@ pub enum UsageError {
     BadJobs { value: String },
     #[error(transparent)]
     MarkerExpr(#[from] MarkerExprError),
+    #[error(transparent)]
+    Suites(#[from] SuiteError),
     #[error("--fail-under-lines takes a percentage from 0 to 100, not `{0}`")]
     BadPercent(f64),
     #[error("invalid value `{value}` for {flag}: {why} (e.g. `30s`, `2m`, `1m 30s`)")]
@@ -377,6 +379,8 @@ pub enum SuiteError {
     UnknownDependency { suite: String, dependency: String },
     #[error("suite dependencies form a cycle: {}", cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
+    #[error("suite `{suite}`: bad timeout: {why}")]
+    BadTimeout { suite: String, why: String },
     #[error("--suites: no suite is named `{name}`")]
     UnknownSuite { name: String },
     #[error("--categories: no suite has the category `{category}`")]

@@ -9,14 +9,14 @@ use std::time::Duration;
 use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
-use crate::discover::{self, TestList};
+use crate::discover::{self, BinaryKind, TestList};
 use crate::errors::{Error, QueueError, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
 use crate::report::results_dir::{self, ResultsInput};
 use crate::report::{self, ReportMeta, RunEvent, RunRecord, TestStress};
-use crate::{exit_codes, history, queue};
+use crate::{exit_codes, history, queue, suite};
 
 /// What is told of a run beside its events.
 pub trait Reporter {
@@ -70,6 +70,8 @@ pub struct RunOptions {
     pub results_dir: Option<PathBuf>,
     /// `--log-dir`: each test's output in a file of its own there.
     pub log_dir: Option<PathBuf>,
+    /// The config file's command suites, and which of them run.
+    pub suites: crate::suite::SuiteOptions,
     /// `--archive-file`: the tests come from this archive instead of a build.
     pub archive: Option<ArchiveSource>,
     /// `--queue URL --run-id ID`: the work comes from a queue machines share.
@@ -140,6 +142,9 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // An archive's extraction lives as long as the run.
     let (mut found, archive_info) = find_tests(opts, coverage.is_some())?;
     plan::apply_overrides(&mut found.list, &opts.overrides);
+    let suites = suites_of_run(opts, reporter)?;
+    let suite_binaries = suite::listed(&suites, &found.workspace_root);
+    found.list.binaries.extend(suite_binaries);
     let profile_dir = match &coverage {
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,
@@ -147,7 +152,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let list = &found.list;
     let history_path = history_path_of(opts, &found, coverage.is_some());
     let history = load_history(&history_path, reporter);
-    let whole = plan::select(list, &opts.filter);
+    let mut whole = plan::select(list, &opts.filter);
+    if opts.suites.suites_only() {
+        // `--suites`, `--categories`: the suites, and no tests.
+        let is_suite = |b: usize| list.binaries[b].binary.kind == BinaryKind::Suite;
+        whole.units.retain(|u| is_suite(u.binary));
+        whole.ignored.retain(|t| is_suite(t.binary));
+    }
     let (selection, empty_shard) = cut(opts, list, &whole, &history.durations, reporter);
     let mut meta = report_meta(
         opts,
@@ -255,17 +266,40 @@ fn plan_options(opts: &RunOptions, selection: &plan::Selection) -> PlanOptions {
     }
 }
 
+/// The config file's suites this run runs. On several machines (`--partition`,
+/// `--queue`) they are left out, which a warning says: a suite's dependencies and group
+/// hold on one machine only.
+fn suites_of_run<'a>(
+    opts: &'a RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<&'a suite::SuiteSpec>, Error> {
+    let chosen = opts.suites.chosen().map_err(UsageError::from)?;
+    let elsewhere = match (&opts.partition, &opts.queue) {
+        (Some(_), _) => "--partition",
+        (None, Some(_)) => "--queue",
+        (None, None) => return Ok(chosen),
+    };
+    if !chosen.is_empty() {
+        reporter.warning(&format!(
+            "{} command suite{} of the config file not run: suites run on one machine, not with {elsewhere}",
+            chosen.len(),
+            if chosen.len() == 1 { "" } else { "s" },
+        ));
+    }
+    Ok(Vec::new())
+}
+
 /// Where the run's work comes from: its own schedule, or a queue it shares with other
 /// machines (`--queue`).
 enum Work {
-    Local(Box<plan::Schedule>),
+    Local(Box<plan::SuiteQueue>),
     Shared(Box<queue::Joined>),
 }
 
 impl Work {
     fn workers(&self) -> usize {
         match self {
-            Work::Local(schedule) => schedule.workers(),
+            Work::Local(schedule) => plan::WorkQueue::workers(schedule.as_ref()),
             Work::Shared(joined) => joined.queue.workers(),
         }
     }
@@ -309,12 +343,15 @@ fn work_for(
 ) -> Result<Work, Error> {
     let list = &found.list;
     let Some(q) = &opts.queue else {
-        return Ok(Work::Local(Box::new(plan::plan(
+        let tests = plan::plan(
             list,
             selection,
             &history.durations,
             &plan_options(opts, selection),
-        ))));
+        );
+        let chosen = opts.suites.chosen().map_err(UsageError::from)?;
+        let suites = suite::planned(list, selection, &chosen);
+        return Ok(Work::Local(Box::new(plan::SuiteQueue::new(tests, suites))));
     };
     let build_id = match build_id {
         Some(id) => id.to_owned(),

@@ -435,6 +435,24 @@ pub struct RunnerArgs {
     /// an earlier run left.
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
+    /// Run only these command suites of the config file (`[[suite]]`), with the suites
+    /// they depend on, and no tests.
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        help_heading = "Suites"
+    )]
+    pub suites: Vec<String>,
+    /// Run only the command suites of these categories, with the suites they depend
+    /// on, and no tests.
+    #[arg(
+        long,
+        value_name = "CATEGORY,...",
+        value_delimiter = ',',
+        help_heading = "Suites"
+    )]
+    pub categories: Vec<String>,
     /// Write each test's output, every attempt, to a file of its own under DIR:
     /// `DIR/<binary id>/<name>.log`, the id and name cut at `::` into directories.
     #[arg(long, value_name = "DIR", help_heading = "Reports")]

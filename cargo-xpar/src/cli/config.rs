@@ -20,6 +20,7 @@ use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
 use xpar_runner::session::{RunOptions, StressOptions};
+use xpar_runner::suite::SuiteOptions;
 
 /// What `stress` will do, validated: the runner's options and how to print the report.
 #[derive(Debug, Clone)]
@@ -186,6 +187,7 @@ impl RunConfig {
         let (filter, libtest_no_capture, test_args) = build_filter(args.filter)?;
         let r = args.runner;
         let overrides = profile.overrides.clone();
+        let suite_specs = profile.suites.clone();
         let chosen = choose(&r, profile)?;
         let retry = retry_policy(&r, chosen.retries)?;
         let no_capture = r.no_capture || libtest_no_capture;
@@ -245,10 +247,17 @@ impl RunConfig {
             durations_file: checked_file("--durations history", r.durations)?,
             results_dir,
             log_dir,
+            suites: SuiteOptions {
+                specs: suite_specs,
+                only: r.suites,
+                categories: r.categories,
+            },
             archive,
             queue,
             overrides,
         };
+        // Names that are no suite's: said before anything is built.
+        run.suites.chosen()?;
         Ok(RunConfig {
             run,
             partition_source: partition.and_then(|(_, said)| said),

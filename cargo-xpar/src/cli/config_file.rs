@@ -17,6 +17,8 @@ use super::args::{DistMode, FromArchiveArgs};
 use super::config::{parse_jobs, parse_limit};
 use crate::errors::UsageError;
 use crate::plan::{Serial, TestOverride};
+use xpar_runner::errors::SuiteError;
+use xpar_runner::suite::{self, SuiteSpec};
 
 /// Where the file is, under the workspace root.
 pub const CONFIG_PATH: &str = ".config/xpar.toml";
@@ -41,6 +43,8 @@ pub struct Profile {
     pub coverage: Option<bool>,
     /// The named profile's overrides, then `default`'s: the first match wins per setting.
     pub overrides: Vec<TestOverride>,
+    /// The file's `[[suite]]`s, checked as a whole (names, dependencies, cycles).
+    pub suites: Vec<SuiteSpec>,
 }
 
 /// The file as written.
@@ -49,6 +53,9 @@ pub struct Profile {
 struct RawFile {
     #[serde(default)]
     profile: BTreeMap<String, RawProfile>,
+    /// `[[suite]]`: the command suites run beside the tests, whatever the profile.
+    #[serde(default)]
+    suite: Vec<Spanned<SuiteSpec>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,6 +233,7 @@ pub fn parse(
             },
         });
     }
+    let suites = checked_suites(std::mem::take(&mut file.suite), &at)?;
     let at = |span, key: &str, e| at(Some(span), format!("{key}: {e}"));
     // Every profile is checked, not only the one used: a mistake in `ci` shows up in a
     // run on a laptop too.
@@ -237,7 +245,35 @@ pub fn parse(
             chosen = profile;
         }
     }
+    chosen.suites = suites;
     Ok(chosen)
+}
+
+/// The file's suites, checked as a whole; an error is said at the suite it names.
+fn checked_suites(
+    raw: Vec<Spanned<SuiteSpec>>,
+    at: &dyn Fn(Option<Range<usize>>, String) -> UsageError,
+) -> Result<Vec<SuiteSpec>, UsageError> {
+    let specs: Vec<SuiteSpec> = raw.iter().map(|s| s.get_ref().clone()).collect();
+    let Err(e) = suite::check(&specs) else {
+        return Ok(specs);
+    };
+    let named = match &e {
+        SuiteError::NoCommand { suite }
+        | SuiteError::Duplicate { suite }
+        | SuiteError::ZeroSlots { suite }
+        | SuiteError::BadTimeout { suite, .. }
+        | SuiteError::UnknownDependency { suite, .. } => Some(suite.as_str()),
+        SuiteError::Cycle { cycle } => cycle.first().map(String::as_str),
+        SuiteError::EmptyName { .. }
+        | SuiteError::UnknownSuite { .. }
+        | SuiteError::UnknownCategory { .. } => None,
+    };
+    // The last of a duplicated name: the one that repeats it.
+    let span = (raw.iter().rev())
+        .find(|s| Some(s.get_ref().name.as_str()) == named)
+        .map(|s| s.span());
+    Err(at(span, e.to_string()))
 }
 
 /// Line (from 1) of byte `offset` of `text`.
@@ -298,6 +334,7 @@ impl RawProfile {
             json: self.json.map(|p| root.join(p)),
             coverage: self.coverage,
             overrides,
+            suites: Vec::new(),
         })
     }
 }

@@ -340,6 +340,7 @@ fn listed_binary(
             path: place(target, &b.path),
             cwd: place(workspace, &b.cwd),
             args: Vec::new(),
+            timeout: None,
             env,
             no_listing: b.no_listing.clone(),
         },

@@ -52,6 +52,7 @@ fn fake_build() -> FakeBuild {
         path: binary.clone(),
         cwd: workspace.join("alpha"),
         args: Vec::new(),
+        timeout: None,
         env: vec![
             ("CARGO_MANIFEST_DIR".into(), s(&workspace.join("alpha"))),
             ("CARGO_PKG_NAME".into(), "alpha".into()),

@@ -64,6 +64,9 @@ pub struct TestBinary {
     pub cwd: PathBuf,
     /// Arguments it always gets first (a suite's command line after the program).
     pub args: Vec<String>,
+    /// The time limit of an opaque binary's one test, instead of `--timeout` (a suite's
+    /// `timeout`).
+    pub timeout: Option<std::time::Duration>,
     /// `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `CARGO_BIN_EXE_*`, the dylib search path.
     pub env: Vec<(String, String)>,
     /// Why this binary is run whole, as one opaque test, without asking it for a list

@@ -405,6 +405,7 @@ fn test_binaries(
             path,
             cwd,
             args: Vec::new(),
+            timeout: None,
         });
     }
     out

@@ -101,6 +101,7 @@ impl ListedBinary {
                 path: id.into(),
                 cwd: ".".into(),
                 args: Vec::new(),
+                timeout: None,
                 env: vec![],
                 no_listing: None,
             },

@@ -57,6 +57,7 @@ fn fake(env: &[(&str, &str)]) -> Fake {
         path,
         cwd: dir.path().to_owned(),
         args: Vec::new(),
+        timeout: None,
         env: env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -91,6 +91,14 @@ fn own_settings(list: &TestList) -> HashMap<TestKey, OwnSettings> {
     let mut own = HashMap::new();
     for (i, b) in list.binaries.iter().enumerate() {
         let BinaryContent::Tests(tests) = &b.content else {
+            // An opaque binary's one test: a suite's `timeout`.
+            if let Some(timeout) = b.binary.timeout {
+                let settings = OwnSettings {
+                    timeout: Some(timeout),
+                    retries: None,
+                };
+                own.insert(TestKey::new(i, b.binary.id.as_str()), settings);
+            }
             continue;
         };
         for t in tests {
@@ -220,7 +228,6 @@ impl Dispatcher<'_> {
         true
     }
 
-    /// The test `o` is a result of, if it is one of this run's binaries.
     /// The time limit `test` has of its own, if any.
     fn own_timeout(&self, test: &crate::ids::TestId) -> Option<Duration> {
         if self.own_settings.is_empty() {
@@ -232,6 +239,7 @@ impl Dispatcher<'_> {
             .timeout
     }
 
+    /// The test `o` is a result of, if it is one of this run's binaries.
     fn key_of(&self, o: &TestOutcome) -> Option<TestKey> {
         let binary = *self.binary_index.get(&o.binary_id)?;
         Some(TestKey::new(binary, &o.name))

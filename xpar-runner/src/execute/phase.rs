@@ -12,7 +12,7 @@ use super::os_signals;
 use super::run_env::RunEnv;
 use super::test_process::run_token;
 use super::worker::{sorted_names, worker_loop};
-use crate::discover::{BinaryContent, TestList};
+use crate::discover::{BinaryContent, BinaryKind, TestList};
 use crate::errors::Error;
 use crate::ids::TestKey;
 use crate::plan::{ProcessCosts, Selection, WorkQueue};
@@ -94,11 +94,13 @@ fn report_start(
     opts: &ExecuteOptions,
     sink: &mut dyn FnMut(RunEvent),
 ) {
-    // The opaque binaries this run runs (not those the filters left out).
+    // The opaque binaries this run runs (not those the filters left out); a suite is one
+    // by what it is, not worth a word.
     let opaque = selection
         .units
         .iter()
         .map(|u| &list.binaries[u.binary])
+        .filter(|b| b.binary.kind != BinaryKind::Suite)
         .filter_map(|b| match &b.content {
             BinaryContent::Opaque { reason } => Some((b.binary.id.clone(), reason.clone())),
             BinaryContent::Tests(_) => None,

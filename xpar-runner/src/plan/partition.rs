@@ -390,6 +390,7 @@ mod tests {
                     path: "b0".into(),
                     cwd: ".".into(),
                     args: Vec::new(),
+                    timeout: None,
                     env: vec![],
                     no_listing: None,
                 },

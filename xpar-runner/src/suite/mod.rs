@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::discover::TestList;
 use crate::discover::{binary_id, BinaryContent, BinaryKind, Harness, ListedBinary, TestBinary};
 use crate::errors::SuiteError;
-use crate::plan::PlannedSuite;
+use crate::plan::{PlannedSuite, Selection};
 
 /// One `[[suite]]` of the config file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -129,6 +129,7 @@ pub fn listed(suites: &[&SuiteSpec], workspace_root: &Path) -> Vec<ListedBinary>
                 kind: BinaryKind::Suite,
                 path: PathBuf::from(&s.command[0]),
                 args: s.command[1..].to_vec(),
+                timeout: s.time_limit().ok().flatten(),
                 cwd: workspace_root.join(s.cwd.as_deref().unwrap_or(Path::new(""))),
                 env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 no_listing: Some(NOT_LISTED.to_owned()),
@@ -143,14 +144,13 @@ pub fn listed(suites: &[&SuiteSpec], workspace_root: &Path) -> Vec<ListedBinary>
 
 const NOT_LISTED: &str = "a command suite";
 
-/// The suites of `list` (its binaries of kind suite), as the schedule runs them.
-pub fn planned(list: &TestList, suites: &[&SuiteSpec]) -> Vec<PlannedSuite> {
-    let index: HashMap<String, usize> = list
-        .binaries
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.binary.kind == BinaryKind::Suite)
-        .map(|(i, b)| (b.binary.id.as_str().to_owned(), i))
+/// The suites of `selection` (binaries of `list` of kind suite), as the schedule runs
+/// them.
+pub fn planned(list: &TestList, selection: &Selection, suites: &[&SuiteSpec]) -> Vec<PlannedSuite> {
+    let index: HashMap<String, usize> = (selection.units.iter())
+        .map(|u| (u.binary, &list.binaries[u.binary].binary))
+        .filter(|(_, b)| b.kind == BinaryKind::Suite)
+        .map(|(i, b)| (b.id.as_str().to_owned(), i))
         .collect();
     let in_run: Vec<&&SuiteSpec> = suites
         .iter()
@@ -180,6 +180,21 @@ pub fn suite_id(name: &str) -> String {
     binary_id("", BinaryKind::Suite, name).as_str().to_owned()
 }
 
+impl SuiteSpec {
+    /// Its `timeout`, read as `--timeout` reads its value.
+    pub fn time_limit(&self) -> Result<Option<std::time::Duration>, SuiteError> {
+        self.timeout
+            .as_deref()
+            .map(|t| {
+                humantime::parse_duration(t).map_err(|e| SuiteError::BadTimeout {
+                    suite: self.name.clone(),
+                    why: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
+
 /// Checks the run's suites as a whole and returns them in an order where each comes
 /// after the suites it depends on (and otherwise in the order given).
 pub fn check(suites: &[SuiteSpec]) -> Result<Vec<&SuiteSpec>, SuiteError> {
@@ -198,6 +213,7 @@ pub fn check(suites: &[SuiteSpec]) -> Result<Vec<&SuiteSpec>, SuiteError> {
                 suite: s.name.clone(),
             });
         }
+        s.time_limit()?;
         if s.slots == Some(0) {
             return Err(SuiteError::ZeroSlots {
                 suite: s.name.clone(),
