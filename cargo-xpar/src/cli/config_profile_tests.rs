@@ -33,6 +33,7 @@ fn a_profile(dir: &std::path::Path) -> Profile {
             retries: Some(4),
             ..Default::default()
         }],
+        suites: Vec::new(),
     }
 }
 
