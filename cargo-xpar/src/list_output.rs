@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use xpar_metadata::{ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
+use xpar_metadata::{ListBinary, ListSuite, ListTest, TestListSummary, LIST_FORMAT_VERSION};
+use xpar_runner::suite::{suite_id, SuiteSpec};
 
 use crate::cli::ListFormat;
 use crate::discover::{BinaryContent, BinaryKind, ListedBinary, Markers, TestList};
@@ -14,6 +15,7 @@ use crate::plan::{RunIgnored, TestFilter};
 /// unless `--ignored` asks for only them).
 pub fn write_list(
     list: &TestList,
+    suites: &[SuiteSpec],
     filter: &TestFilter,
     format: ListFormat,
     out: &mut dyn Write,
@@ -21,7 +23,15 @@ pub fn write_list(
     let binaries: Vec<ListBinary> = list
         .binaries
         .iter()
-        .map(|lb| listed_binary(lb, filter))
+        .map(|lb| {
+            let mut b = listed_binary(lb, filter);
+            b.suite = (suites.iter())
+                .find(|s| {
+                    lb.binary.kind == BinaryKind::Suite && suite_id(&s.name) == b.binary_id.as_str()
+                })
+                .map(list_suite);
+            b
+        })
         .collect();
     let count = binaries.iter().map(|b| b.tests.len()).sum();
     match format {
@@ -35,11 +45,15 @@ pub fn write_list(
         }
         ListFormat::Human => {
             for b in binaries.iter().filter(|b| !b.tests.is_empty()) {
-                let note = if b.opaque {
-                    " (opaque: runs as one test)"
-                } else {
-                    ""
+                let note = match (&b.suite, b.opaque) {
+                    (Some(s), _) => suite_note(s),
+                    (None, true) => " (opaque: runs as one test)".to_owned(),
+                    (None, false) => String::new(),
                 };
+                if b.suite.is_some() {
+                    writeln!(out, "{}{note}", b.binary_id)?;
+                    continue;
+                }
                 writeln!(out, "{}:{note}", b.binary_id)?;
                 for t in &b.tests {
                     let ig = if t.ignored { " (ignored)" } else { "" };
@@ -50,6 +64,35 @@ pub fn write_list(
     }
     out.flush()?;
     Ok(count)
+}
+
+fn list_suite(s: &SuiteSpec) -> ListSuite {
+    ListSuite {
+        command: s.command.clone(),
+        category: s.category.clone(),
+        depends_on: s.depends_on.clone(),
+        parallel_group: s.parallel_group.clone(),
+    }
+}
+
+/// What the human list says of a suite after its id: ` (suite: category lint, after
+/// build, group db)`.
+fn suite_note(s: &ListSuite) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &s.category {
+        parts.push(format!("category {c}"));
+    }
+    if !s.depends_on.is_empty() {
+        parts.push(format!("after {}", s.depends_on.join(", ")));
+    }
+    if let Some(g) = &s.parallel_group {
+        parts.push(format!("group {g}"));
+    }
+    if parts.is_empty() {
+        " (suite)".to_owned()
+    } else {
+        format!(" (suite: {})", parts.join(", "))
+    }
 }
 
 /// One binary as the list shows it, with the tests the filters select, as a run
@@ -97,6 +140,7 @@ fn listed_binary(lb: &ListedBinary, filter: &TestFilter) -> ListBinary {
         opaque: opaque_reason.is_some(),
         opaque_reason,
         tests,
+        suite: None,
     }
 }
 

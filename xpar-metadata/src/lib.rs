@@ -28,10 +28,10 @@ pub mod queue;
 mod report;
 mod versioned;
 
-pub use binary_id::BinaryId;
+pub use binary_id::{BinaryId, SUITE_PREFIX};
 pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
 pub use ids::{Attempt, TestId};
-pub use list::{BinaryKind, ListBinary, ListTest, TestListSummary, LIST_FORMAT_VERSION};
+pub use list::{BinaryKind, ListBinary, ListSuite, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 pub use queue::QUEUE_FORMAT_VERSION;
 pub use report::{
     DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportMachine, ReportPartition,

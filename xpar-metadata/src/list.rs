@@ -46,6 +46,23 @@ pub struct ListBinary {
     pub opaque_reason: Option<String>,
     /// In the order the binary lists them.
     pub tests: Vec<ListTest>,
+    /// For a command suite (`kind: suite`): what the config file says of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<ListSuite>,
+}
+
+/// A command suite as `cargo xpar list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ListSuite {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_group: Option<String>,
 }
 
 /// What kind of cargo target a test binary was built from.

@@ -187,12 +187,17 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         ..RunRecord::default()
     };
     let (end, stopped) = work.execute(list, selection, &exec, &mut |event| {
-        reporter.event(&event);
-        if let Some(run_log) = &mut run_log {
-            run_log.record(&event);
-        }
-        record.handle(&event);
+        deliver(event, reporter, &mut run_log, &mut record);
     })?;
+    // The test cases of the JUnit reports the suites wrote.
+    for case in suite::imported(&suites, &record.outcomes, &found.workspace_root) {
+        let event = RunEvent::TestFinished(case);
+        deliver(event, reporter, &mut run_log, &mut record);
+    }
+    if let Err(e) = suite::write_logs(&record, &found.target_dir.join("xpar/logs")) {
+        let cause = std::error::Error::source(&e).map(|c| format!(": {c}"));
+        reporter.warning(&format!("{e}{}", cause.unwrap_or_default()));
+    }
     let run_log_dir = finish_log(run_log, reporter);
     let history = history::updated(history, &record, end.process_costs.clone());
     save_history(opts, &history_path, &history, reporter);
@@ -264,6 +269,20 @@ fn plan_options(opts: &RunOptions, selection: &plan::Selection) -> PlanOptions {
         reorder_scopes: opts.reorder_scopes,
         require_parallel_safe: opts.require_parallel_safe,
     }
+}
+
+/// An event of the run to everything that hears it.
+fn deliver(
+    event: RunEvent,
+    reporter: &mut dyn Reporter,
+    run_log: &mut Option<RunLog>,
+    record: &mut RunRecord,
+) {
+    reporter.event(&event);
+    if let Some(run_log) = run_log {
+        run_log.record(&event);
+    }
+    record.handle(&event);
 }
 
 /// The config file's suites this run runs. On several machines (`--partition`,

@@ -50,6 +50,10 @@ pub struct ListConfig {
     pub format: ListFormat,
     /// `--archive-file`: list the archive's tests instead of building.
     pub archive: Option<ArchiveSource>,
+    /// The config file's command suites, listed after the tests.
+    pub suites: Vec<xpar_runner::suite::SuiteSpec>,
+    /// The workspace root (the suites' `cwd` are under it).
+    pub root: PathBuf,
 }
 
 /// What `replay` will do, validated.
@@ -151,7 +155,7 @@ impl XparApp {
             Some(Command::List(args)) => {
                 // No option of a profile applies to a listing; a bad file or profile is
                 // still said, as a run would say it.
-                config_file::load(
+                let profile = config_file::load(
                     args.cargo.manifest_path.as_deref(),
                     Some(&args.archive),
                     args.profile.config_profile.as_deref(),
@@ -161,6 +165,8 @@ impl XparApp {
                     return Err(UsageError::ListTestArgs);
                 }
                 Ok(Invocation::List(ListConfig {
+                    suites: profile.suites,
+                    root: profile.root,
                     archive: archive_source(args.archive, &args.cargo)?,
                     cargo: args.cargo.into_options(),
                     filter,

@@ -45,6 +45,8 @@ pub struct Profile {
     pub overrides: Vec<TestOverride>,
     /// The file's `[[suite]]`s, checked as a whole (names, dependencies, cycles).
     pub suites: Vec<SuiteSpec>,
+    /// The workspace root the file was looked for in (the suites' `cwd` are under it).
+    pub root: PathBuf,
 }
 
 /// The file as written.
@@ -149,7 +151,10 @@ pub fn load(
                     path: shown,
                     defined: "nothing: there is no such file".to_owned(),
                 }),
-                _ => Ok(Profile::default()),
+                _ => Ok(Profile {
+                    root,
+                    ..Profile::default()
+                }),
             };
         }
         Err(e) => {
@@ -246,6 +251,7 @@ pub fn parse(
         }
     }
     chosen.suites = suites;
+    chosen.root = root.to_owned();
     Ok(chosen)
 }
 
@@ -335,6 +341,7 @@ impl RawProfile {
             coverage: self.coverage,
             overrides,
             suites: Vec::new(),
+            root: PathBuf::new(),
         })
     }
 }

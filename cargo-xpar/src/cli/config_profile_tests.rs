@@ -34,6 +34,7 @@ fn a_profile(dir: &std::path::Path) -> Profile {
             ..Default::default()
         }],
         suites: Vec::new(),
+        root: dir.to_owned(),
     }
 }
 

@@ -22,23 +22,27 @@ pub fn write_logs(record: &RunRecord, dir: &Path) -> Result<(), ReportError> {
         if o.worker.is_none() && o.previous.is_empty() {
             continue;
         }
-        let path = dir.join(log_path(o.binary_id.as_str(), &o.name));
-        let fail = |source| ReportError::LogDir {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(fail)?;
-        }
-        std::fs::write(&path, log_text(o)).map_err(fail)?;
+        write_log(o, &dir.join(log_path(o.binary_id.as_str(), &o.name)))?;
     }
     Ok(())
+}
+
+/// Writes the log of `o`, every attempt, to `path`.
+pub fn write_log(o: &TestOutcome, path: &Path) -> Result<(), ReportError> {
+    let fail = |source| ReportError::LogDir {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, log_text(o)).map_err(fail)
 }
 
 /// Where the log of test `name` of binary `binary_id` goes, under the log directory.
 pub fn log_path(binary_id: &str, name: &str) -> PathBuf {
     let mut path = PathBuf::new();
-    for piece in binary_id.split("::") {
+    for piece in binary_id.split("::").filter(|p| !p.is_empty()) {
         path.push(encode(piece));
     }
     let mut pieces: Vec<&str> = name.split("::").collect();
@@ -75,11 +79,16 @@ fn log_text(o: &TestOutcome) -> String {
     let mut text = String::new();
     for (i, a) in attempts.iter().enumerate() {
         let worker = a.worker.map(worker_name).unwrap_or_else(|| "-".into());
+        // An opaque binary's one test (a suite) is named after it: said once.
+        let name = if o.name == o.binary_id.as_str() {
+            String::new()
+        } else {
+            format!(" {}", o.name)
+        };
         let _ = writeln!(
             text,
-            "==> {} {}, attempt {} of {}: {} in {:.3}s on {worker}",
+            "==> {}{name}, attempt {} of {}: {} in {:.3}s on {worker}",
             o.binary_id.as_str(),
-            o.name,
             i + 1,
             attempts.len(),
             verdict(&a.status),
@@ -97,6 +106,7 @@ fn verdict(status: &TestStatus) -> String {
     match status {
         TestStatus::Passed => "passed".into(),
         TestStatus::Failed(Failure::Failed) => "failed".into(),
+        TestStatus::Failed(Failure::OpaqueExit { status }) => format!("failed: {status}"),
         // The timeout, signal or exit status that ended it.
         TestStatus::Failed(f) => format!("failed: {}", super::stress::category(f, "")),
         TestStatus::Ignored => "ignored".into(),

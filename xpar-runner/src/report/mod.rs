@@ -13,6 +13,6 @@ mod stress;
 pub use events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
 pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
 pub use junit::write_junit;
-pub use log_dir::{log_path, write_logs};
+pub use log_dir::{log_path, write_log, write_logs};
 pub use record::RunRecord;
 pub use stress::{summarise, write_stress, StressOutput, TestStress};

@@ -13,7 +13,11 @@ use serde::Deserialize;
 
 use crate::discover::TestList;
 use crate::discover::{binary_id, BinaryContent, BinaryKind, Harness, ListedBinary, TestBinary};
-use crate::errors::SuiteError;
+use crate::errors::{ReportError, SuiteError};
+use crate::report::{self, Failure, RunRecord, TestOutcome, TestStatus};
+use xpar_metadata::SUITE_PREFIX;
+
+pub mod junit;
 use crate::plan::{PlannedSuite, Selection};
 
 /// One `[[suite]]` of the config file.
@@ -173,6 +177,59 @@ pub fn planned(list: &TestList, selection: &Selection, suites: &[&SuiteSpec]) ->
             slots: s.slots.unwrap_or(1),
         })
         .collect()
+}
+
+/// What the suites add to the run once they ran: the test cases of the JUnit report
+/// each wrote (`junit`), as results of the suite, on its worker. A suite that passed but
+/// left no report it can be read from fails a case of its own (`<junit>`): its tests did
+/// not report; one that failed is failed already.
+pub fn imported(
+    suites: &[&SuiteSpec],
+    ran: &[TestOutcome],
+    workspace_root: &Path,
+) -> Vec<TestOutcome> {
+    let mut out = Vec::new();
+    for s in suites {
+        let Some(junit) = &s.junit else { continue };
+        let id = suite_id(&s.name);
+        let Some(ran) = (ran.iter()).find(|o| o.binary_id.as_str() == id && o.worker.is_some())
+        else {
+            continue;
+        };
+        let path = workspace_root
+            .join(s.cwd.as_deref().unwrap_or(Path::new("")))
+            .join(junit);
+        match junit::read(&path, &ran.binary_id) {
+            Ok(cases) => out.extend(cases.into_iter().map(|mut c| {
+                c.worker = ran.worker;
+                c.started = ran.started;
+                c
+            })),
+            Err(why) if ran.status == TestStatus::Passed => {
+                let reason = format!("its JUnit report {} cannot be read: {why}", path.display());
+                let status = TestStatus::Failed(Failure::NoResult { reason });
+                let mut o = TestOutcome::not_started(ran.binary_id.clone(), "<junit>", status);
+                o.worker = ran.worker;
+                o.started = ran.started;
+                out.push(o);
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Every suite that ran, its output in `dir/NAME.log` (as `--log-dir` writes a test's).
+pub fn write_logs(record: &RunRecord, dir: &Path) -> Result<(), ReportError> {
+    for o in &record.outcomes {
+        let Some(name) = o.binary_id.as_str().strip_prefix(SUITE_PREFIX) else {
+            continue;
+        };
+        if o.name == o.binary_id.as_str() && o.worker.is_some() {
+            report::write_log(o, &dir.join(report::log_path("", name)))?;
+        }
+    }
+    Ok(())
 }
 
 /// The binary id of suite `name`.
