@@ -106,11 +106,12 @@ fn the_flag_names_the_profile_before_the_variable() {
 
 #[test]
 fn an_empty_file_is_the_defaults() {
-    assert_eq!(parse_as("", None).unwrap(), Profile::default());
-    assert_eq!(
-        parse_as("[profile.default]\n", None).unwrap(),
-        Profile::default()
-    );
+    let defaults = Profile {
+        root: PathBuf::from("ws"),
+        ..Profile::default()
+    };
+    assert_eq!(parse_as("", None).unwrap(), defaults);
+    assert_eq!(parse_as("[profile.default]\n", None).unwrap(), defaults);
 }
 
 #[test]
@@ -165,6 +166,26 @@ fn errors_name_the_file_and_the_line() {
             ":2: invalid type: string \"no\", expected a boolean",
         ),
         ("[profiles.default]\n", ":1: unknown field `profiles`"),
+        (
+            "[[suite]]\nname = \"a\"\ncommand = [\"x\"]\ndepend-on = []\n",
+            ":4: unknown field `depend-on`",
+        ),
+        (
+            "[[suite]]\nname = \"a\"\ncommand = [\"x\"]\n\n[[suite]]\nname = \"b\"\ncommand = [\"y\"]\ndepends-on = [\"c\"]\n",
+            ":5: suite `b` depends on `c`, which is no suite",
+        ),
+        (
+            "[[suite]]\nname = \"a\"\ncommand = [\"x\"]\ndepends-on = [\"b\"]\n[[suite]]\nname = \"b\"\ncommand = [\"y\"]\ndepends-on = [\"a\"]\n",
+            ":1: suite dependencies form a cycle: a -> b -> a",
+        ),
+        (
+            "[[suite]]\nname = \"a\"\ncommand = []\n",
+            ":1: suite `a` has no command",
+        ),
+        (
+            "[[suite]]\nname = \"a\"\ncommand = [\"x\"]\ntimeout = \"soon\"\n",
+            ":1: suite `a`: bad timeout",
+        ),
         ("[profile.default]\njobs = \n", ":2: "),
         (
             "[[profile.default.overrides]]\nserial = true\n",
