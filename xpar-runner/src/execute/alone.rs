@@ -12,14 +12,19 @@ use super::test_process::{Input, LEAK_TIMEOUT};
 use crate::process::{describe_status, ProcessBuilder};
 use crate::report::{Failure, Notice, TestStatus};
 
-/// Reads a process without a result log to its end: its exit status and its output.
-/// A stream held open by something it left running is given up after the leak timeout.
+/// Runs test `name` in a process of its own without a result log, to its end: its exit
+/// status and its output. The test is said started once its process is (the watchdog
+/// times it from there; a process start clears what it timed before). A stream held
+/// open by something it left running is given up after the leak timeout.
 fn run_to_end(
     ctx: &BatchContext<'_>,
     p: &ProcessBuilder,
+    name: &str,
     emit: &mut dyn FnMut(WorkerMsg),
 ) -> (Result<ExitStatus, String>, Vec<u8>) {
-    let process = match ctx.spawn(p, false) {
+    let spawned = ctx.spawn(p, false);
+    emit(ctx.started(name.to_owned()));
+    let process = match spawned {
         Ok(process) => process,
         Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new()),
     };
@@ -63,9 +68,8 @@ fn run_to_end(
 /// Runs an opaque binary as one test: its verdict is its exit status.
 pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     let name = ctx.binary.id.to_string();
-    emit(ctx.started(name.clone()));
     let start = Instant::now();
-    let (status, output) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), emit);
+    let (status, output) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), &name, emit);
     let status = match status {
         Ok(s) if s.success() => TestStatus::Passed,
         Ok(s) => TestStatus::Failed(Failure::OpaqueExit {
@@ -89,10 +93,9 @@ pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMu
             not_run(ctx, std::iter::once(name).chain(tests).collect(), emit);
             return;
         }
-        emit(ctx.started(name.clone()));
         let p = ctx.process(std::slice::from_ref(&name), Mode::Alone);
         let start = Instant::now();
-        let (status, output) = run_to_end(ctx, &p, emit);
+        let (status, output) = run_to_end(ctx, &p, &name, emit);
         let status = match status {
             Ok(s) => stable_verdict(s, &String::from_utf8_lossy(&output)),
             Err(reason) => no_result(reason),

@@ -648,11 +648,15 @@ impl Dispatcher<'_> {
 }
 
 /// The test's process ended under it (what a kill looks like from the worker).
+/// (An opaque binary's failure is its process's end: a kill shows as one.)
 fn is_crash(status: &TestStatus) -> bool {
     matches!(
         status,
         TestStatus::Failed(
-            Failure::Signal { .. } | Failure::Exited { .. } | Failure::NoResult { .. }
+            Failure::Signal { .. }
+                | Failure::Exited { .. }
+                | Failure::NoResult { .. }
+                | Failure::OpaqueExit { .. }
         )
     )
 }
