@@ -2,7 +2,7 @@
 //! built on libtest-mimic, has no JSON events and takes one filter. cargo xpar runs its
 //! tests one per process and takes each verdict from the harness's own summary.
 
-use xpar_tests::{run_json, FixtureCopy};
+use xpar_tests::{run_json, run_json_cmd, xpar, FixtureCopy};
 
 #[test]
 fn a_libtest_mimic_binary_runs_test_by_test() {
@@ -18,6 +18,7 @@ fn a_libtest_mimic_binary_runs_test_by_test() {
         ("ignored", "ignored", ""),
         ("aborts", "failed", "SIGABRT"),
         ("exits_zero", "failed", "exited with status 0"),
+        ("hangs_if_asked", "passed", ""),
     ];
     assert_eq!(report.tests.len(), expected.len(), "{r}");
     for (name, status, message) in expected {
@@ -39,4 +40,32 @@ fn a_libtest_mimic_binary_runs_test_by_test() {
     assert_eq!(report.run.code(), Some(0), "{}", report.run);
     assert_eq!(report.tests.len(), 1, "{}", report.run);
     assert_eq!(report.tests[0].status, "passed", "{}", report.run);
+}
+
+/// A test run in a process of its own (a harness without JSON events) that hangs is
+/// ended by its time limit, as a libtest batch's test is.
+#[test]
+fn a_hanging_test_of_a_stable_harness_times_out() {
+    let fixture = FixtureCopy::new("mimic");
+    let path = fixture.path().join("report.json");
+    let mut cmd = xpar(fixture.path());
+    cmd.env("XPAR_FIXTURE_HANG", "1")
+        // The run's own limit makes a regression a failure, not a hang.
+        .args([
+            "--exact",
+            "hangs_if_asked",
+            "--timeout",
+            "1s",
+            "--run-timeout",
+            "30s",
+        ])
+        .arg("--json")
+        .arg(&path);
+    let report = run_json_cmd(&mut cmd, &path);
+    assert_eq!(report.run.code(), Some(100), "{}", report.run);
+    let t = &report.tests[0];
+    assert_eq!(t.status, "failed", "{}", report.run);
+    let why = t.message.as_deref().unwrap_or_default();
+    assert!(why.contains("timed out after 1."), "{why}\n{}", report.run);
+    assert!(t.duration_secs < 30.0);
 }
