@@ -12,6 +12,7 @@ pub mod archive;
 pub mod cargo;
 pub mod coverage;
 pub mod discover;
+pub mod doctest;
 pub mod errors;
 pub mod execute;
 pub mod exit_codes;
