@@ -163,6 +163,39 @@ fn fail_fast_stops_suites_too_and_list_shows_them() {
     }
 }
 
+/// The report of an earlier run is not this run's: a suite that no longer writes it
+/// fails `<junit>` instead of passing with the old cases.
+#[test]
+fn an_earlier_runs_junit_report_is_not_imported() {
+    let f = FixtureCopy::new("suites");
+    let first = run_json(f.path(), &["--suites", "py", "--no-fail-fast"]);
+    assert!(
+        first.tests.iter().any(|t| t.name == "test_a::test_ok"),
+        "{}",
+        first.run
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let config = f.path().join(".config/xpar.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("name = \"py\"").unwrap();
+    let line = start + text[start..].find("command =").unwrap();
+    let end = line + text[line..].find('\n').unwrap();
+    let text = format!("{}command = [\"true\"]{}", &text[..line], &text[end..]);
+    std::fs::write(&config, text).unwrap();
+    let again = run_json(f.path(), &["--suites", "py", "--no-fail-fast"]);
+    assert_eq!(again.run.code(), Some(100), "{}", again.run);
+    assert!(
+        !again.tests.iter().any(|t| t.name == "test_a::test_ok"),
+        "{}",
+        again.run
+    );
+    let junit = (again.tests.iter())
+        .find(|t| t.name == "<junit>")
+        .expect("a <junit> case");
+    let why = junit.message.as_deref().unwrap_or_default();
+    assert!(why.contains("an earlier run's"), "{why}");
+}
+
 #[test]
 fn a_cycle_in_the_config_is_one_line_before_anything_is_built() {
     let f = FixtureCopy::new("suites");

@@ -186,11 +186,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         flaky_is_failure: opts.flaky_is_failure,
         ..RunRecord::default()
     };
+    // A suite's JUnit report older than this is an earlier run's.
+    let started = std::time::SystemTime::now();
     let (end, stopped) = work.execute(list, selection, &exec, &mut |event| {
         deliver(event, reporter, &mut run_log, &mut record);
     })?;
     // The test cases of the JUnit reports the suites wrote.
-    for case in suite::imported(&suites, &record.outcomes, &found.workspace_root) {
+    for case in suite::imported(&suites, &record.outcomes, &found.workspace_root, started) {
         let event = RunEvent::TestFinished(case);
         deliver(event, reporter, &mut run_log, &mut record);
     }

@@ -454,7 +454,7 @@ pub struct RunnerArgs {
     )]
     pub categories: Vec<String>,
     /// Write each test's output, every attempt, to a file of its own under DIR:
-    /// `DIR/<binary id>/<name>.log`, the id and name cut at `::` into directories.
+    /// `DIR/<binary id>/<name>.log`, the name cut at `::` into directories.
     #[arg(long, value_name = "DIR", help_heading = "Reports")]
     pub log_dir: Option<PathBuf>,
     /// How tests are shared among workers [default: load].

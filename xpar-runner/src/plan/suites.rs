@@ -151,8 +151,16 @@ impl WorkQueue for SuiteQueue {
         worker: Option<usize>,
     ) {
         match (self.suites.iter()).position(|s| s.binary == test.binary) {
-            // It runs again as it ran first: when its group is free.
-            Some(i) => self.state[i] = State::Waiting,
+            // It runs again as it ran first: when its group is free, which its failed
+            // attempt (held back for this retry, so never reported) no longer holds.
+            Some(i) => {
+                self.state[i] = State::Waiting;
+                if let Some(g) = &self.suites[i].parallel_group {
+                    if self.busy_groups.get(g) == Some(&i) {
+                        self.busy_groups.remove(g);
+                    }
+                }
+            }
             None => self.tests.push_retry(test, attempt, opaque, worker),
         }
     }
@@ -290,6 +298,19 @@ mod tests {
         q.reported(&outcome(&q, 1, TestStatus::NotRun(skipped[0].1.clone())));
         assert!(q.take_skipped().is_empty());
         assert_eq!(q.next(0, &cost), Next::Done);
+    }
+
+    /// A failed attempt held back for a retry is never reported: the retry must not wait
+    /// for the group that attempt held.
+    #[test]
+    fn a_retried_suite_of_a_group_runs_again() {
+        let tests = Schedule::new(2, OwnRule::Halving, false);
+        let mut q = SuiteQueue::new(tests, vec![suite(0, &[], Some("db"))]);
+        let cost = CostModel::default();
+        assert_eq!(binary_of(q.next(0, &cost)), Some(0));
+        let key = TestKey::new(0, "@suite/s0");
+        q.push_retry(&key, Attempt::FIRST.next(), true, None);
+        assert_eq!(binary_of(q.next(0, &cost)), Some(0), "the retry starts");
     }
 
     #[test]

@@ -201,7 +201,12 @@ pub fn collect(queue: &mut RemoteQueue) -> Result<Collected, QueueError> {
             missing.push(TestId::new(BinaryId::new(binary), name));
         }
     }
-    let lanes = Lanes::of(last.values().map(|(_, r)| &r.run));
+    // The machines that ran tests (the seeder's record of the ignored ones ran none).
+    let lanes = Lanes::of(
+        (last.values().map(|(_, r)| r))
+            .filter(|r| r.outcome.worker.is_some())
+            .map(|r| &r.run),
+    );
     let mut placed: Vec<(String, TestOutcome)> = last
         .into_values()
         .map(|(_, mut r)| {

@@ -165,6 +165,10 @@ pub struct SharedWorkQueue<Q: SharedQueue> {
     machine: String,
     /// This machine as its results name it.
     run: MachineRun,
+    /// Whether a worker asked yet (the test phase started).
+    asked: bool,
+    /// When the queue last said to wait.
+    waited: Option<Instant>,
 }
 
 impl<Q: SharedQueue> SharedWorkQueue<Q> {
@@ -199,6 +203,8 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
             shared_keys: HashMap::new(),
             machine: format!("{}", std::process::id()),
             run: MachineRun::starting_now(&format!("{}", std::process::id()), workers),
+            asked: false,
+            waited: None,
         }
     }
 
@@ -364,6 +370,9 @@ impl<Q: SharedQueue> SharedWorkQueue<Q> {
         if let Err(e) = self.queue.acknowledge(id, token, &held.results) {
             self.fail(e.to_string());
         }
+        // The run moved on (it may even be over): ask again rather than take the last
+        // answer.
+        self.waited = None;
     }
 }
 
@@ -377,6 +386,11 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
     }
 
     fn next(&mut self, worker: usize, _cost: &CostModel) -> Next {
+        // The test phase starts with the first ask: the machine's results count from here.
+        if !self.asked {
+            self.asked = true;
+            self.run = MachineRun::starting_now(&self.run.machine, self.workers);
+        }
         // Asking again: its last chunk is over.
         self.finish(worker);
         if let Some(i) = (self.retries.iter()).position(|(_, w)| w.is_none_or(|w| w == worker)) {
@@ -399,6 +413,12 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
                 Next::Wait
             };
         }
+        // The queue said wait a moment ago: the machine's other parked workers take that
+        // answer rather than ask again each, so a machine asks once per poll interval.
+        if self.waited.is_some_and(|at| at.elapsed() < self.poll) {
+            return Next::Wait;
+        }
+        self.waited = None;
         match self.queue.reserve(&worker_name(worker)) {
             Ok(Reserve::Chunk { id, spec, token }) => match self.hold(Lease { id, token }, spec) {
                 Some(chunk) => {
@@ -414,6 +434,7 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
             },
             Ok(Reserve::Wait { machines, .. }) => {
                 self.poll = waiting_poll(machines);
+                self.waited = Some(Instant::now());
                 Next::Wait
             }
             // This machine's own retries may still come.
@@ -553,7 +574,8 @@ impl<Q: SharedQueue> WorkQueue for SharedWorkQueue<Q> {
 }
 
 /// How long parked workers wait before asking again, when `machines` machines of the run
-/// are alive and ask as well: a millisecond per machine, so the fleet's waiting machines
+/// are alive and ask as well: a millisecond per machine, and one ask per machine per
+/// interval (its other parked workers take the answer), so the fleet's waiting machines
 /// together ask about a thousand times a second at most, between 5 ms (on a small fleet
 /// a chunk put back, or the run's end, is seen within a few milliseconds) and 250 ms.
 pub(crate) fn waiting_poll(machines: usize) -> Duration {

@@ -1,11 +1,12 @@
 //! `--log-dir DIR`: each test's output in a file of its own, for a CI to keep as an
 //! artifact or a person to open beside the report.
 //!
-//! A test's file is `DIR/<binary id>/<name>.log`, its binary id and name cut at `::` into
-//! directories (`my-crate::it/tests/parse/ok.log` for `tests::parse::ok` of
-//! `my-crate::it`), and in each piece every byte but ASCII letters, digits, `.`, `_` and
-//! `-` written `%XX`, so that any name (a doctest's `src/lib.rs - f (line 5)`) is one
-//! path on every platform, and two names are never one file. It holds every attempt of
+//! A test's file is `DIR/<binary id>/<name>.log`: the binary id one directory, its name
+//! cut at `::` into directories (`my-crate%3A%3Ait/tests/parse/ok.log` for
+//! `tests::parse::ok` of `my-crate::it`), and in each piece every byte but ASCII letters,
+//! digits, `.`, `_` and `-` written `%XX`, so that any name (a doctest's `src/lib.rs - f
+//! (line 5)`) is one path on every platform, and two tests are never one file (the
+//! binary id stays whole so that `it::x` of `pkg` and `x` of `pkg::it` differ). It holds every attempt of
 //! the test, oldest first, each after a line saying which attempt, its verdict, its time
 //! and its worker. Tests that did not run (ignored, not run) have none.
 
@@ -42,8 +43,8 @@ pub fn write_log(o: &TestOutcome, path: &Path) -> Result<(), ReportError> {
 /// Where the log of test `name` of binary `binary_id` goes, under the log directory.
 pub fn log_path(binary_id: &str, name: &str) -> PathBuf {
     let mut path = PathBuf::new();
-    for piece in binary_id.split("::").filter(|p| !p.is_empty()) {
-        path.push(encode(piece));
+    if !binary_id.is_empty() {
+        path.push(encode(binary_id));
     }
     let mut pieces: Vec<&str> = name.split("::").collect();
     let last = pieces.pop().unwrap_or_default();
@@ -124,8 +125,10 @@ mod tests {
     fn names_become_paths_that_cannot_clash() {
         assert_eq!(
             log_path("my-crate::it", "tests::parse::ok"),
-            Path::new("my-crate/it/tests/parse/ok.log")
+            Path::new("my-crate%3A%3Ait/tests/parse/ok.log")
         );
+        // A module of the library and a target of the same name.
+        assert_ne!(log_path("pkg", "it::x"), log_path("pkg::it", "x"));
         assert_eq!(
             log_path("lib", "src/lib.rs - f (line 5)"),
             Path::new("lib/src%2Flib.rs%20-%20f%20%28line%205%29.log")

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
@@ -183,10 +184,13 @@ pub fn planned(list: &TestList, selection: &Selection, suites: &[&SuiteSpec]) ->
 /// each wrote (`junit`), as results of the suite, on its worker. A suite that passed but
 /// left no report it can be read from fails a case of its own (`<junit>`): its tests did
 /// not report; one that failed is failed already.
+/// A report last written before `since` (the run's start) is an earlier run's: it
+/// cannot be read as this one's.
 pub fn imported(
     suites: &[&SuiteSpec],
     ran: &[TestOutcome],
     workspace_root: &Path,
+    since: SystemTime,
 ) -> Vec<TestOutcome> {
     let mut out = Vec::new();
     for s in suites {
@@ -199,7 +203,15 @@ pub fn imported(
         let path = workspace_root
             .join(s.cwd.as_deref().unwrap_or(Path::new("")))
             .join(junit);
-        match junit::read(&path, &ran.binary_id) {
+        let fresh = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+            // A second of slack for file systems that keep whole seconds.
+            Ok(written) if written + Duration::from_secs(1) < since => Err(format!(
+                "it is an earlier run's (written {})",
+                humantime::format_rfc3339_seconds(written)
+            )),
+            _ => Ok(()),
+        };
+        match fresh.and_then(|()| junit::read(&path, &ran.binary_id)) {
             Ok(cases) => out.extend(cases.into_iter().map(|mut c| {
                 c.worker = ran.worker;
                 c.started = ran.started;
