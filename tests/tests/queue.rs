@@ -151,15 +151,32 @@ fn a_machine_killed_mid_run_loses_its_chunks_to_the_others() {
     let others: Vec<Child> = (0..2)
         .map(|_| machine(f.path(), &url, "killed", &lease))
         .collect();
-    // Once the victim holds a chunk, it dies without a word (SIGKILL).
+    // Once the victim holds a chunk, it dies without a word (SIGKILL). It is stopped
+    // first (SIGSTOP) and its lease looked at again: between a look and a kill it could
+    // have finished the chunk, leaving no lease to expire.
     let start = Instant::now();
-    loop {
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &victim.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig}");
+    };
+    let holds_a_chunk = || {
         let status = Run::of(
             xpar(f.path()).args(["queue", "status", "--queue", &url, "--run-id", "killed"]),
         );
-        if status.stdout.contains(&format!("-{}", victim.id())) && status.stdout.contains("chunk ")
-        {
-            break;
+        let leases = status.stdout.split("leases (").nth(1).unwrap_or_default();
+        (leases.contains(&format!("-{} ", victim.id())), status)
+    };
+    loop {
+        let (held, status) = holds_a_chunk();
+        if held {
+            signal("-STOP");
+            if holds_a_chunk().0 {
+                break;
+            }
+            signal("-CONT");
         }
         assert!(start.elapsed() < Duration::from_secs(30), "{status}");
         std::thread::sleep(Duration::from_millis(20));
