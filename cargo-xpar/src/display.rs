@@ -378,7 +378,7 @@ impl Display {
             o.duration.as_secs_f64(),
             worker,
             self.paint(BOLD, o.binary_id.as_str()),
-            shown_name(o)
+            o.name_after_id()
         );
         match &o.status {
             TestStatus::Failed(Failure::OpaqueExit { status }) if o.binary_id.is_suite() => {
@@ -395,7 +395,7 @@ impl Display {
 
     fn output_block(&self, o: &TestOutcome) -> String {
         let style = if o.status.is_failure() { FAIL } else { PASS };
-        let header = format!("--- OUTPUT: {}{} ---", o.binary_id, shown_name(o));
+        let header = format!("--- OUTPUT: {}{} ---", o.binary_id, o.name_after_id());
         let mut text = format!("\n{}\n{}", self.paint(style, &header), o.output);
         if !o.output.ends_with('\n') {
             text.push('\n');
@@ -590,16 +590,6 @@ impl xpar_runner::session::Reporter for Terminal {
 
     fn note(&mut self, label: &str, message: &str) {
         eprintln!("{label:>12} {message}");
-    }
-}
-
-/// A test's name as it follows its binary id, a space first; nothing when it is the
-/// binary id (an opaque binary's one test, a suite).
-fn shown_name(o: &TestOutcome) -> String {
-    if o.name == o.binary_id.as_str() {
-        String::new()
-    } else {
-        format!(" {}", o.name)
     }
 }
 

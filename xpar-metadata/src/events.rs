@@ -175,6 +175,16 @@ impl TestOutcome {
         }
     }
 
+    /// Its name as it follows its binary id, a space first; nothing when it is the
+    /// binary id (an opaque binary's one test, a suite).
+    pub fn name_after_id(&self) -> String {
+        if self.name == self.binary_id.as_str() {
+            String::new()
+        } else {
+            format!(" {}", self.name)
+        }
+    }
+
     /// Passed after failing: flaky.
     pub fn is_flaky(&self) -> bool {
         self.status == TestStatus::Passed && !self.previous.is_empty()

@@ -173,7 +173,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let work = work_for(
         opts,
         (&found, archive_info.as_ref()),
-        (&selection, &history),
+        (&selection, &history, &suites),
         meta.build_id.as_deref(),
         reporter,
     )?;
@@ -358,7 +358,7 @@ impl Work {
 fn work_for(
     opts: &RunOptions,
     (found, archive): (&Discovered, Option<&archive::ArchiveInfo>),
-    (selection, history): (&plan::Selection, &history::History),
+    (selection, history, suites): (&plan::Selection, &history::History, &[&suite::SuiteSpec]),
     build_id: Option<&str>,
     reporter: &mut dyn Reporter,
 ) -> Result<Work, Error> {
@@ -370,8 +370,7 @@ fn work_for(
             &history.durations,
             &plan_options(opts, selection),
         );
-        let chosen = opts.suites.chosen().map_err(UsageError::from)?;
-        let suites = suite::planned(list, selection, &chosen);
+        let suites = suite::planned(list, selection, suites);
         return Ok(Work::Local(Box::new(plan::SuiteQueue::new(tests, suites))));
     };
     let build_id = match build_id {

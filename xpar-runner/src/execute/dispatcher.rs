@@ -461,11 +461,7 @@ impl Dispatcher<'_> {
     /// why. Reported, it may give up more (that suite's own dependents).
     fn report_skipped(&mut self, sink: &mut dyn FnMut(RunEvent)) {
         for (chunk, why) in self.queue.take_skipped() {
-            let binary_id = self.list.binaries[chunk.binary].binary.id.clone();
-            let names = match chunk.tests {
-                UnitTests::Named(names) => names,
-                UnitTests::Opaque => vec![binary_id.to_string()],
-            };
+            let (binary_id, names) = chunk_tests(self.list, chunk);
             for name in names {
                 let status = TestStatus::NotRun(why.clone());
                 self.report(
@@ -686,17 +682,24 @@ fn killed_status(status: TestStatus, reason: &KillReason, ran: Duration) -> Test
     }
 }
 
+/// The binary id and the test names of `chunk` (an opaque binary's one test is named
+/// after it).
+fn chunk_tests(list: &TestList, chunk: Chunk) -> (BinaryId, Vec<String>) {
+    let binary_id = list.binaries[chunk.binary].binary.id.clone();
+    let names = match chunk.tests {
+        UnitTests::Named(names) => names,
+        UnitTests::Opaque => vec![binary_id.to_string()],
+    };
+    (binary_id, names)
+}
+
 fn report_not_run(
     list: &TestList,
     chunk: Chunk,
     cancel: &CancelHandle,
     sink: &mut dyn FnMut(RunEvent),
 ) {
-    let binary_id = &list.binaries[chunk.binary].binary.id;
-    let names = match chunk.tests {
-        UnitTests::Named(names) => names,
-        UnitTests::Opaque => vec![binary_id.to_string()],
-    };
+    let (binary_id, names) = chunk_tests(list, chunk);
     for name in names {
         sink(RunEvent::TestFinished(TestOutcome::not_started(
             binary_id.clone(),

@@ -109,6 +109,15 @@ impl SuiteQueue {
         })
     }
 
+    /// Suite `i`'s group is free again, if `i` held it.
+    fn free_group(&mut self, i: usize) {
+        if let Some(g) = &self.suites[i].parallel_group {
+            if self.busy_groups.get(g) == Some(&i) {
+                self.busy_groups.remove(g);
+            }
+        }
+    }
+
     fn suite_left(&self) -> bool {
         (self.state.iter()).any(|s| matches!(s, State::Waiting | State::Running))
     }
@@ -155,11 +164,7 @@ impl WorkQueue for SuiteQueue {
             // attempt (held back for this retry, so never reported) no longer holds.
             Some(i) => {
                 self.state[i] = State::Waiting;
-                if let Some(g) = &self.suites[i].parallel_group {
-                    if self.busy_groups.get(g) == Some(&i) {
-                        self.busy_groups.remove(g);
-                    }
-                }
+                self.free_group(i);
             }
             None => self.tests.push_retry(test, attempt, opaque, worker),
         }
@@ -200,11 +205,7 @@ impl WorkQueue for SuiteQueue {
             TestStatus::Passed => State::Passed,
             _ => State::NotPassed,
         };
-        if let Some(g) = &self.suites[i].parallel_group {
-            if self.busy_groups.get(g) == Some(&i) {
-                self.busy_groups.remove(g);
-            }
-        }
+        self.free_group(i);
         self.skip_blocked();
     }
 

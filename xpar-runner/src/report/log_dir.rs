@@ -80,12 +80,7 @@ fn log_text(o: &TestOutcome) -> String {
     let mut text = String::new();
     for (i, a) in attempts.iter().enumerate() {
         let worker = a.worker.map(worker_name).unwrap_or_else(|| "-".into());
-        // An opaque binary's one test (a suite) is named after it: said once.
-        let name = if o.name == o.binary_id.as_str() {
-            String::new()
-        } else {
-            format!(" {}", o.name)
-        };
+        let name = o.name_after_id();
         let _ = writeln!(
             text,
             "==> {}{name}, attempt {} of {}: {} in {:.3}s on {worker}",
