@@ -156,5 +156,6 @@ fn list_kind(kind: BinaryKind) -> xpar_metadata::BinaryKind {
         BinaryKind::Example => Listed::Example,
         BinaryKind::Bench => Listed::Bench,
         BinaryKind::Suite => Listed::Suite,
+        BinaryKind::Doctest => Listed::Doctest,
     }
 }

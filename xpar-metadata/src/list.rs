@@ -77,6 +77,8 @@ pub enum BinaryKind {
     Bench,
     /// A command suite of the config file (`[[suite]]`).
     Suite,
+    /// A library's doctests (binary id `@doc/PACKAGE`).
+    Doctest,
     /// A kind added after this crate: kept as written, so a list read and written again
     /// is unchanged.
     #[serde(untagged)]

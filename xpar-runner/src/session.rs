@@ -105,6 +105,23 @@ pub struct Discovered {
 pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Discovered, Error> {
     let build = discover::build_test_binaries(cargo, coverage)?;
     let mut list = discover::list_all(build.binaries, jobs)?;
+    // Each library's doctests, as cargo test runs them (not yet cached: see
+    // docs/design/doctests.md).
+    if crate::doctest::discover::wanted(cargo) {
+        let record = build.target_dir.join("xpar/rustdoc-invocations.jsonl");
+        let recorder = std::env::current_exe().map_err(|e| ReportError::ResultsDir {
+            path: record.clone(),
+            source: e,
+        })?;
+        let doctests =
+            crate::doctest::discover::binaries(cargo, &recorder, &record).map_err(|source| {
+                ReportError::ResultsDir {
+                    path: record.clone(),
+                    source,
+                }
+            })?;
+        list.binaries.extend(doctests);
+    }
     // Build order depends on which crate finished compiling first; ids do not.
     list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
     Ok(Discovered {

@@ -17,6 +17,7 @@ pub fn binary_id(package: &str, kind: BinaryKind, target: &str) -> BinaryId {
         BinaryKind::Bench => format!("{package}::bench/{target}"),
         // No package name starts with `@`: a suite's id is never a target's.
         BinaryKind::Suite => format!("@suite/{target}"),
+        BinaryKind::Doctest => format!("@doc/{package}"),
     })
 }
 
@@ -32,6 +33,8 @@ pub enum BinaryKind {
     Bench,
     /// A command suite of the config file (`[[suite]]`), run as one opaque test.
     Suite,
+    /// A library's doctests, run by rustdoc.
+    Doctest,
 }
 
 impl BinaryKind {

@@ -101,7 +101,7 @@ impl Unlistable {
             BinaryKind::Test => manifest.test.iter().find(|d| d.is(target)),
             BinaryKind::Bench => manifest.bench.iter().find(|d| d.is(target)),
             BinaryKind::Example => manifest.example.iter().find(|d| d.is(target)),
-            BinaryKind::Suite => None,
+            BinaryKind::Suite | BinaryKind::Doctest => None,
         }?;
         (declared.harness == Some(false)).then(|| {
             format!(

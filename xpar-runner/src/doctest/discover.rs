@@ -1,6 +1,7 @@
 //! Finding the doctests a run would run: the rustdoc invocation cargo makes for each
 //! library (recorded, see [`record`](super::record)), and the names each lists.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,6 +9,9 @@ use std::process::{Command, Stdio};
 use super::parse_list;
 use super::record::{self, Invocation, REAL_RUSTDOC_ENV, RECORD_ENV};
 use crate::cargo::CargoOptions;
+use crate::discover::{
+    binary_id, BinaryContent, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
+};
 
 /// A library's doctests: how rustdoc runs them, and their names (in rustdoc's order).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,4 +102,48 @@ pub fn listed(
         )));
     }
     Ok(parse_list(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Each library's doctests as a binary of the test list (`@doc/PACKAGE`, run by
+/// rustdoc with the recorded invocation); a library without doctests is none.
+pub fn binaries(
+    cargo: &CargoOptions,
+    recorder: &Path,
+    record: &Path,
+) -> std::io::Result<Vec<ListedBinary>> {
+    let rustdoc = rustdoc();
+    let mut out = Vec::new();
+    for inv in recorded(cargo, recorder, record)? {
+        let names = listed(&inv, &rustdoc, false)?;
+        if names.is_empty() {
+            continue;
+        }
+        let ignored: BTreeSet<String> = listed(&inv, &rustdoc, true)?.into_iter().collect();
+        let package = inv.package().unwrap_or_default().to_owned();
+        let tests = names
+            .into_iter()
+            .map(|name| ListedTest {
+                ignored: ignored.contains(&name),
+                name,
+                source_path: None,
+                markers: Markers::default(),
+            })
+            .collect();
+        out.push(ListedBinary {
+            binary: TestBinary {
+                id: binary_id(&package, BinaryKind::Doctest, ""),
+                package,
+                kind: BinaryKind::Doctest,
+                path: rustdoc.clone(),
+                cwd: inv.cwd.clone(),
+                args: inv.args.clone(),
+                timeout: None,
+                env: inv.env.clone().into_iter().collect(),
+                no_listing: None,
+            },
+            content: BinaryContent::Tests(tests),
+            harness: Harness::Libtest,
+        });
+    }
+    Ok(out)
 }

@@ -14,6 +14,7 @@ use super::context::{crash_failure, no_result, not_run, BatchContext, Mode};
 use super::libtest_log::{BatchParser, Decided};
 use super::messages::WorkerMsg;
 use super::test_process::{Input, TestProcess, LEAK_TIMEOUT};
+use crate::discover::BinaryKind;
 use crate::plan::BatchCost;
 use crate::process::{describe_status, os, ProcessBuilder};
 use crate::report::{Failure, Notice, TestOutcome, TestStatus};
@@ -73,8 +74,30 @@ pub fn run_named(
 }
 
 /// Runs `pending` in one batch process and hands on the results it gives; returns the
-/// tests left for a fresh process, or `None` when every test has its result.
+/// tests left for a fresh process, or `None` when every test has its result. A doctest
+/// binary's process runs those of `pending` its selection can have at once; the others
+/// are left for the next.
 fn run_batch_process(
+    ctx: &BatchContext<'_>,
+    pending: Vec<String>,
+    costs: &mut Vec<BatchCost>,
+    emit: &mut dyn FnMut(WorkerMsg),
+) -> Option<Vec<String>> {
+    if ctx.binary.kind != BinaryKind::Doctest {
+        return run_one_process(ctx, pending, costs, emit);
+    }
+    let (_, now) = ctx.doctest_step(&pending);
+    if now.is_empty() {
+        fail_all(ctx, pending, "not one of the library's doctests", b"", emit);
+        return None;
+    }
+    let later: Vec<String> = pending.into_iter().filter(|n| !now.contains(n)).collect();
+    let mut rest = run_one_process(ctx, now, costs, emit).unwrap_or_default();
+    rest.extend(later);
+    (!rest.is_empty()).then_some(rest)
+}
+
+fn run_one_process(
     ctx: &BatchContext<'_>,
     pending: Vec<String>,
     costs: &mut Vec<BatchCost>,

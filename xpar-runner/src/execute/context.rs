@@ -13,6 +13,7 @@ use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
 use super::test_process::{self, run_token, TestProcess, LOG_FD};
 use crate::discover::{BinaryKind, TestBinary};
+use crate::doctest::select::{self, Invocation};
 use crate::ids::TestId;
 use crate::process::{os, ProcessBuilder};
 use crate::report::{Failure, Notice, TestOutcome, TestStatus};
@@ -70,40 +71,71 @@ impl BatchContext<'_> {
             p.env(k, v);
         }
         self.run_env.apply(&mut p, self.worker, self.workers);
+        let log = format!("/dev/fd/{LOG_FD}");
+        let mut libtest: Vec<String> = Vec::new();
         match mode {
             Mode::Opaque => {}
-            Mode::Alone => {
-                p.args(["--test-threads=1", "--nocapture"]);
-            }
+            Mode::Alone => libtest.extend(["--test-threads=1".into(), "--nocapture".into()]),
             Mode::Batch { capture } => {
-                p.args([
-                    "--test-threads=1",
-                    "--logfile",
-                    &format!("/dev/fd/{LOG_FD}"),
-                ]);
+                libtest.extend(["--test-threads=1".into(), "--logfile".into(), log]);
                 if !capture {
-                    p.arg("--nocapture");
+                    libtest.push("--nocapture".into());
                 }
             }
         }
         if mode != Mode::Opaque {
             if self.include_ignored {
-                p.arg("--include-ignored");
+                libtest.push("--include-ignored".into());
             }
-            let prefixes = match mode {
-                Mode::Batch { .. } => prefix_filters(self.all_names, names),
-                _ => None,
-            };
-            match prefixes {
-                Some(prefixes) => p.args(prefixes),
-                None => p.arg("--exact").args(names),
-            };
+            libtest.extend(self.selection(names, mode));
         }
         // What follows `--` is for libtest; a suite's command line is its own.
         if self.binary.kind != BinaryKind::Suite {
-            p.args(self.test_args);
+            libtest.extend(self.test_args.iter().cloned());
+        }
+        if self.binary.kind == BinaryKind::Doctest {
+            // rustdoc hands each `--test-args` value on to libtest (split on whitespace).
+            for a in libtest {
+                p.arg("--test-args").arg(a);
+            }
+        } else {
+            p.args(libtest);
         }
         p
+    }
+
+    /// The libtest arguments that select `names`: for a doctest binary the pieces of its
+    /// first step (see [`Self::doctest_step`]), else prefixes or `--exact` names.
+    fn selection(&self, names: &[String], mode: Mode) -> Vec<String> {
+        if self.binary.kind == BinaryKind::Doctest {
+            return self.doctest_step(names).0.test_args();
+        }
+        let prefixes = match mode {
+            Mode::Batch { .. } => prefix_filters(self.all_names, names),
+            _ => None,
+        };
+        match prefixes {
+            Some(prefixes) => prefixes,
+            None => std::iter::once("--exact".to_owned())
+                .chain(names.iter().cloned())
+                .collect(),
+        }
+    }
+
+    /// The first invocation that runs some of `names` of a doctest binary, and which of
+    /// them it runs (doctest names cannot be given whole: see `doctest::select`).
+    pub fn doctest_step(&self, names: &[String]) -> (Invocation, Vec<String>) {
+        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let first = select::plan(self.all_names, &wanted)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let runs = select::selected(self.all_names, &first.filters, &first.skips);
+        let covered = (names.iter())
+            .filter(|n| runs.contains(n.as_str()))
+            .cloned()
+            .collect();
+        (first, covered)
     }
 
     pub fn spawn(&self, p: &ProcessBuilder, log: bool) -> std::io::Result<TestProcess> {
