@@ -51,6 +51,9 @@ pub fn recorded(
     record: &Path,
 ) -> std::io::Result<Vec<Invocation>> {
     let _ = std::fs::remove_file(record);
+    if let Some(dir) = record.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(program);
     cmd.args(["test", "--doc"])
