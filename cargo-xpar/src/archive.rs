@@ -13,7 +13,15 @@ use xpar_runner::session;
 pub(crate) fn archive(cfg: &ArchiveConfig) -> Result<i32, Error> {
     let start = Instant::now();
     let jobs = cli::parse_jobs("auto")?;
-    let found = session::discover(&cfg.cargo, jobs, cfg.coverage)?;
+    // Rustdoc compiles doctests from the sources when they run: an archive cannot hold
+    // them (`--doc` is refused with the other flags archives cannot take).
+    if xpar_runner::doctest::discover::wanted(&cfg.cargo) && !cfg.cargo.quiet {
+        eprintln!(
+            "{:>12} doctests are not archived (rustdoc builds them from the sources): run them where the sources are, with `cargo xpar --doc`",
+            "Note"
+        );
+    }
+    let found = session::discover(&cfg.cargo, jobs, cfg.coverage, false)?;
     if !cfg.cargo.quiet {
         eprintln!(
             "{:>12} {} binaries to {}",

@@ -32,6 +32,8 @@ pub struct CargoOptions {
     pub example: Vec<String>,
     /// Test all targets (lib, bins, tests, examples, benches).
     pub all_targets: bool,
+    /// Test only the libraries' documentation (doctests).
+    pub doc: bool,
     /// Space or comma separated list of features to activate.
     pub features: Vec<String>,
     /// Activate all available features.
@@ -108,6 +110,7 @@ impl CargoOptions {
         flag(self.tests, "--tests");
         flag(self.examples, "--examples");
         flag(self.all_targets, "--all-targets");
+        flag(self.doc, "--doc");
         flag(self.all_features, "--all-features");
         flag(self.no_default_features, "--no-default-features");
         flag(self.release, "--release");

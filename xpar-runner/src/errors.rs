@@ -135,6 +135,8 @@ pub enum ListError {
     },
     #[error("could not create a temporary file for the marker query")]
     TempDir(#[source] std::io::Error),
+    #[error("could not find the libraries' doctests")]
+    Doctests(#[source] std::io::Error),
     #[error("could not run {command}")]
     Spawn {
         command: String,

@@ -10,7 +10,7 @@ use crate::archive::{self, ArchiveSource};
 use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, BinaryKind, TestList};
-use crate::errors::{Error, QueueError, ReportError, UsageError};
+use crate::errors::{Error, ListError, QueueError, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
@@ -101,26 +101,22 @@ pub struct Discovered {
     pub workspace_root: PathBuf,
 }
 
-/// Builds the test binaries and lists their tests, `jobs` listings at a time.
-pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Discovered, Error> {
+/// Builds the test binaries and lists their tests, `jobs` listings at a time; with
+/// `doctests`, the libraries' doctests too when cargo test would run them.
+pub fn discover(
+    cargo: &CargoOptions,
+    jobs: usize,
+    coverage: bool,
+    doctests: bool,
+) -> Result<Discovered, Error> {
     let build = discover::build_test_binaries(cargo, coverage)?;
     let mut list = discover::list_all(build.binaries, jobs)?;
-    // Each library's doctests, as cargo test runs them (not yet cached: see
-    // docs/design/doctests.md).
-    if crate::doctest::discover::wanted(cargo) {
-        let record = build.target_dir.join("xpar/rustdoc-invocations.jsonl");
-        let recorder = std::env::current_exe().map_err(|e| ReportError::ResultsDir {
-            path: record.clone(),
-            source: e,
-        })?;
-        let doctests =
-            crate::doctest::discover::binaries(cargo, &recorder, &record).map_err(|source| {
-                ReportError::ResultsDir {
-                    path: record.clone(),
-                    source,
-                }
-            })?;
-        list.binaries.extend(doctests);
+    if doctests && crate::doctest::discover::wanted(cargo) {
+        let scratch = build.target_dir.join("xpar");
+        let recorder = std::env::current_exe().map_err(doctest_error)?;
+        let found = crate::doctest::discover::binaries(cargo, &recorder, &scratch)
+            .map_err(doctest_error)?;
+        list.binaries.extend(found);
     }
     // Build order depends on which crate finished compiling first; ids do not.
     list.binaries.sort_by(|a, b| a.binary.id.cmp(&b.binary.id));
@@ -129,6 +125,14 @@ pub fn discover(cargo: &CargoOptions, jobs: usize, coverage: bool) -> Result<Dis
         target_dir: build.target_dir,
         workspace_root: build.workspace_root,
     })
+}
+
+fn doctest_error(e: impl Into<crate::doctest::discover::DoctestError>) -> Error {
+    use crate::doctest::discover::DoctestError;
+    match e.into() {
+        DoctestError::Build(b) => Error::Build(b),
+        DoctestError::Io(io) => Error::List(ListError::Doctests(io)),
+    }
 }
 
 /// The tests a run with `cargo` would consider, listed as many at a time as there are
@@ -140,7 +144,7 @@ pub fn list(
 ) -> Result<TestList, Error> {
     match archive {
         Some(source) => Ok(archive::open(source)?.discovered.list),
-        None => Ok(discover(cargo, jobs, false)?.list),
+        None => Ok(discover(cargo, jobs, false, true)?.list),
     }
 }
 
@@ -157,7 +161,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .map(CoverageSession::start)
         .transpose()?;
     // An archive's extraction lives as long as the run.
-    let (mut found, archive_info) = find_tests(opts, coverage.is_some())?;
+    let (mut found, archive_info) = find_tests(opts, coverage.is_some(), reporter)?;
     plan::apply_overrides(&mut found.list, &opts.overrides);
     let suites = suites_of_run(opts, reporter)?;
     let suite_binaries = suite::listed(&suites, &found.workspace_root);
@@ -431,16 +435,28 @@ fn build_id_of(
 }
 
 /// The tests to run: from the archive, or built and listed here.
+///
+/// Doctests are left out of a queue's run, which a warning says: rustdoc compiles them
+/// when they run, so they are not one build that machines can share.
 fn find_tests(
     opts: &RunOptions,
     coverage: bool,
+    reporter: &mut dyn Reporter,
 ) -> Result<(Discovered, Option<archive::ArchiveInfo>), Error> {
     Ok(match &opts.archive {
         Some(source) => {
             let opened = archive::open_for_run(source, coverage)?;
             (opened.discovered, Some(opened.info))
         }
-        None => (discover(&opts.cargo, opts.jobs, coverage)?, None),
+        None => {
+            let queued = opts.queue.is_some();
+            if queued && crate::doctest::discover::wanted(&opts.cargo) {
+                reporter.warning(
+                    "doctests are not run with --queue: run them on one machine with `cargo xpar --doc`",
+                );
+            }
+            (discover(&opts.cargo, opts.jobs, coverage, !queued)?, None)
+        }
     })
 }
 
@@ -695,7 +711,7 @@ pub const MAX_STRESS_RUNS: usize = 10_000_000;
 
 /// Runs every selected test `count` times, each run a process of its own.
 pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<StressEnd, Error> {
-    let list = discover(&opts.cargo, opts.concurrency, false)?.list;
+    let list = discover(&opts.cargo, opts.concurrency, false, true)?.list;
     let selection = plan::select(&list, &opts.filter);
     if selection.run_count() == 0 {
         return Ok(StressEnd {

@@ -20,6 +20,13 @@ pub struct ArchiveConfig {
 impl ArchiveConfig {
     pub(crate) fn from_args(args: ArchiveArgs) -> Result<Self, UsageError> {
         writable::check_report_file("--archive-file", &args.archive_file)?;
+        if args.cargo.doc {
+            // Rustdoc builds doctests from the sources when they run.
+            return Err(UsageError::Conflict {
+                a: "archive",
+                b: "--doc",
+            });
+        }
         Ok(ArchiveConfig {
             cargo: args.cargo.into_options(),
             file: args.archive_file,
@@ -64,6 +71,7 @@ fn build_flag(c: &CargoOptions) -> Option<&'static str> {
         (c.examples, "--examples"),
         (!c.example.is_empty(), "--example"),
         (c.all_targets, "--all-targets"),
+        (c.doc, "--doc"),
         (!c.features.is_empty(), "--features"),
         (c.all_features, "--all-features"),
         (c.no_default_features, "--no-default-features"),

@@ -262,6 +262,11 @@ pub struct CargoOptions {
     /// Test all targets (lib, bins, tests, examples, benches).
     #[arg(long)]
     pub all_targets: bool,
+    /// Test only the libraries' documentation (doctests).
+    #[arg(long, conflicts_with_all = [
+        "lib", "bins", "bin", "tests", "test", "examples", "example", "all_targets",
+    ])]
+    pub doc: bool,
     /// Space or comma separated list of features to activate.
     #[arg(short = 'F', long, value_name = "FEATURES")]
     pub features: Vec<String>,
@@ -318,6 +323,7 @@ impl CargoOptions {
             examples: self.examples,
             example: self.example,
             all_targets: self.all_targets,
+            doc: self.doc,
             features: self.features,
             all_features: self.all_features,
             no_default_features: self.no_default_features,

@@ -37,6 +37,18 @@ pub enum BinaryKind {
     Doctest,
 }
 
+impl TestBinary {
+    /// Whether this is a library's doctests that rustdoc merges into one program
+    /// (edition 2024 and later), compiled again by every process that runs any of them.
+    pub fn merged_doctests(&self) -> bool {
+        self.kind == BinaryKind::Doctest
+            && (self.args.iter())
+                .find_map(|a| a.strip_prefix("--edition="))
+                .and_then(|e| e.parse::<u32>().ok())
+                .is_some_and(|edition| edition >= 2024)
+    }
+}
+
 impl BinaryKind {
     /// From cargo's `target.kind` list (`["lib"]`, `["rlib", "cdylib"]`, `["test"]`, ...).
     pub fn from_cargo_kinds<'a>(kinds: impl IntoIterator<Item = &'a str>) -> Option<Self> {

@@ -96,6 +96,16 @@ fn instrumented(binary: &std::path::Path) -> bool {
 pub fn build_test_binaries(opts: &CargoOptions, coverage: bool) -> Result<BuildOutput, BuildError> {
     // `cargo metadata --no-deps` is cheap and independent of the build: run it alongside.
     let metadata = spawn_metadata(opts);
+    if opts.doc {
+        // Only doctests: there are no test binaries, and cargo refuses `--doc --no-run`;
+        // the libraries are built when their doctests are found.
+        return finish(
+            opts,
+            (Vec::new(), Vec::new()),
+            join_metadata(metadata)?,
+            false,
+        );
+    }
     let mut build_opts = opts.clone();
     let mut build = ProcessBuilder::new(cargo_program());
     let mut metadata = Some(metadata);
@@ -232,20 +242,7 @@ fn run_build(
     if status.success() {
         return Ok((artifacts, scripts));
     }
-    let refused = (!built)
-        .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(&stderr_tail)))
-        .flatten();
-    Err(match refused {
-        // Cargo's own line is on stderr already: it is the whole message.
-        Some(message) => BuildError::Refused {
-            message,
-            shown: true,
-        },
-        None => BuildError::Failed {
-            command: build.to_string(),
-            status: describe_status(status),
-        },
-    })
+    Err(cargo_failed(build.to_string(), status, &stderr_tail, built))
 }
 
 /// The test binaries of the build, and where the workspace and its target dir are.
@@ -286,6 +283,31 @@ pub fn target_dir(opts: &CargoOptions) -> Result<PathBuf, BuildError> {
     }
     let metadata = metadata_command(opts).exec().map_err(metadata_error)?;
     Ok(metadata.target_directory.into_std_path_buf())
+}
+
+/// `cargo` (the command `command` of `opts`) failing with `status`: a refusal of the
+/// command line (cargo's stderr ends in `stderr_tail`) is a usage error, else a failed
+/// build.
+pub fn cargo_failed(
+    command: String,
+    status: std::process::ExitStatus,
+    stderr_tail: &[u8],
+    built: bool,
+) -> BuildError {
+    let refused = (!built)
+        .then(|| cargo_stderr::refusal(&String::from_utf8_lossy(stderr_tail)))
+        .flatten();
+    match refused {
+        // Cargo's own line is on stderr already: it is the whole message.
+        Some(message) => BuildError::Refused {
+            message,
+            shown: true,
+        },
+        None => BuildError::Failed {
+            command,
+            status: describe_status(status),
+        },
+    }
 }
 
 /// `cargo metadata` failing: a refusal of the command line (no Cargo.toml) is a usage error

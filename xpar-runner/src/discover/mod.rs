@@ -2,7 +2,7 @@
 
 mod binary;
 mod build;
-mod cargo_stderr;
+pub(crate) mod cargo_stderr;
 mod env;
 mod harness;
 mod identity;
@@ -10,7 +10,8 @@ mod list;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{
-    build_test_binaries, coverage_target_dir, target_dir, BuildOutput, COVERAGE_RUSTFLAGS,
+    build_test_binaries, cargo_failed, coverage_target_dir, target_dir, BuildOutput,
+    COVERAGE_RUSTFLAGS,
 };
 pub use env::rustc_program;
 pub(crate) use env::{sysroot_libs, DYLIB_PATH_VAR};

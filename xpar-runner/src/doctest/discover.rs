@@ -1,17 +1,21 @@
 //! Finding the doctests a run would run: the rustdoc invocation cargo makes for each
 //! library (recorded, see [`record`](super::record)), and the names each lists.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::cache::{self, ListCache, Listed};
 use super::parse_list;
 use super::record::{self, Invocation, REAL_RUSTDOC_ENV, RECORD_ENV};
-use crate::cargo::CargoOptions;
+use crate::cargo::{BuildOutput, CargoOptions};
 use crate::discover::{
-    binary_id, BinaryContent, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
+    binary_id, cargo_failed, cargo_stderr, BinaryContent, BinaryKind, Harness, ListedBinary,
+    ListedTest, Markers, TestBinary,
 };
+use crate::errors::BuildError;
+use crate::process::ProcessBuilder;
 
 /// A library's doctests: how rustdoc runs them, and their names (in rustdoc's order).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,14 +31,15 @@ pub struct CrateDoctests {
 /// Whether `cargo test` with `cargo`'s flags runs doctests: with no target flag, or
 /// `--doc`.
 pub fn wanted(cargo: &CargoOptions) -> bool {
-    !(cargo.lib
-        || cargo.bins
-        || !cargo.bin.is_empty()
-        || cargo.tests
-        || !cargo.test.is_empty()
-        || cargo.examples
-        || !cargo.example.is_empty()
-        || cargo.all_targets)
+    cargo.doc
+        || !(cargo.lib
+            || cargo.bins
+            || !cargo.bin.is_empty()
+            || cargo.tests
+            || !cargo.test.is_empty()
+            || cargo.examples
+            || !cargo.example.is_empty()
+            || cargo.all_targets)
 }
 
 /// The rustdoc cargo would run.
@@ -42,41 +47,69 @@ pub fn rustdoc() -> PathBuf {
     std::env::var_os("RUSTDOC").map_or_else(|| PathBuf::from("rustdoc"), PathBuf::from)
 }
 
+/// Finding a run's doctests failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DoctestError {
+    /// `cargo test --doc` failed: a library did not build, or cargo refused the flags.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("could not find the libraries' doctests: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Each library's doctest invocation, as `cargo test --doc` with `cargo`'s package,
 /// feature and profile flags would make it; `recorder` is the cargo-xpar executable
-/// (which records when cargo runs it as rustdoc), `record` a scratch file.
+/// (which records when cargo runs it as rustdoc), `record` a scratch file. Cargo's
+/// stderr goes where the build's goes under `--doc` (cargo builds the libraries here
+/// then), else nowhere (the build before built them).
 pub fn recorded(
     cargo: &CargoOptions,
     recorder: &Path,
     record: &Path,
-) -> std::io::Result<Vec<Invocation>> {
+) -> Result<Vec<Invocation>, DoctestError> {
     let _ = std::fs::remove_file(record);
     if let Some(dir) = record.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut cmd = Command::new(program);
-    cmd.args(["test", "--doc"])
-        .args(cargo.to_cli_args())
+    let mut cmd = ProcessBuilder::new(program);
+    if cargo.doc {
+        cargo_stderr::progress(cargo, &mut cmd);
+    }
+    cmd.arg("test");
+    if !cargo.doc {
+        cmd.arg("--doc");
+    }
+    cmd.args(cargo.to_cli_args())
         .env("RUSTDOC", recorder)
         .env(RECORD_ENV, record)
-        .env(REAL_RUSTDOC_ENV, rustdoc())
+        .env(REAL_RUSTDOC_ENV, rustdoc());
+    let command = format!("cargo test --doc (with {} as rustdoc)", recorder.display());
+    let mut child = cmd
+        .command()
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let out = cmd.output()?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(std::io::Error::other(format!(
-            "cargo test --doc failed: {last}"
-        )));
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| BuildError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    let to = if cargo.doc {
+        cargo.build_output.clone()
+    } else {
+        BuildOutput::default()
+    };
+    let tail = match child.stderr.take() {
+        Some(stderr) => Some(cargo_stderr::tee(stderr, to).map_err(BuildError::Read)?),
+        None => None,
+    };
+    let status = child.wait().map_err(BuildError::Read)?;
+    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    if !status.success() {
+        return Err(cargo_failed(command, status, &tail, false).into());
     }
-    record::read(record)
+    Ok(record::read(record)?)
 }
 
 /// The names `invocation` lists (`--list --format terse`), all or (`ignored`) only the
@@ -108,45 +141,87 @@ pub fn listed(
 }
 
 /// Each library's doctests as a binary of the test list (`@doc/PACKAGE`, run by
-/// rustdoc with the recorded invocation); a library without doctests is none.
+/// rustdoc with the recorded invocation); a library without doctests is none. Lists are
+/// made again only for libraries that changed since the last run (see [`cache`]),
+/// several at once.
 pub fn binaries(
     cargo: &CargoOptions,
     recorder: &Path,
-    record: &Path,
-) -> std::io::Result<Vec<ListedBinary>> {
+    scratch: &Path,
+) -> Result<Vec<ListedBinary>, DoctestError> {
     let rustdoc = rustdoc();
-    let mut out = Vec::new();
-    for inv in recorded(cargo, recorder, record)? {
-        let names = listed(&inv, &rustdoc, false)?;
-        if names.is_empty() {
-            continue;
-        }
-        let ignored: BTreeSet<String> = listed(&inv, &rustdoc, true)?.into_iter().collect();
-        let package = inv.package().unwrap_or_default().to_owned();
-        let tests = names
-            .into_iter()
-            .map(|name| ListedTest {
-                ignored: ignored.contains(&name),
-                name,
-                source_path: None,
-                markers: Markers::default(),
+    let invocations = recorded(cargo, recorder, &scratch.join("rustdoc-invocations.jsonl"))?;
+    let cache_path = scratch.join("doctests.json");
+    let cache = ListCache::load(&cache_path);
+    let keys: Vec<String> = invocations
+        .iter()
+        .map(|i| cache::key(i, &rustdoc))
+        .collect();
+    let lists: Vec<std::io::Result<Listed>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (invocations.iter().zip(&keys))
+            .map(|(inv, key)| {
+                let (cached, rustdoc) = (cache.get(key).cloned(), &rustdoc);
+                s.spawn(move || cached.map_or_else(|| list_both(inv, rustdoc), Ok))
             })
             .collect();
-        out.push(ListedBinary {
-            binary: TestBinary {
-                id: binary_id(&package, BinaryKind::Doctest, ""),
-                package,
-                kind: BinaryKind::Doctest,
-                path: rustdoc.clone(),
-                cwd: inv.cwd.clone(),
-                args: inv.args.clone(),
-                timeout: None,
-                env: inv.env.clone().into_iter().collect(),
-                no_listing: None,
-            },
-            content: BinaryContent::Tests(tests),
-            harness: Harness::Libtest,
-        });
+        (handles.into_iter())
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a doctest lister panicked")))
+            })
+            .collect()
+    });
+    let mut kept = BTreeMap::new();
+    let mut out = Vec::new();
+    for ((inv, key), listed) in invocations.into_iter().zip(keys).zip(lists) {
+        let listed = listed?;
+        kept.insert(key, listed.clone());
+        if let Some(binary) = binary(inv, &rustdoc, listed) {
+            out.push(binary);
+        }
     }
+    ListCache::store(&cache_path, kept);
     Ok(out)
+}
+
+/// Every doctest of `inv`, and the ignored ones (asked only when there are doctests).
+fn list_both(inv: &Invocation, rustdoc: &Path) -> std::io::Result<Listed> {
+    let names = listed(inv, rustdoc, false)?;
+    let ignored = if names.is_empty() {
+        Vec::new()
+    } else {
+        listed(inv, rustdoc, true)?
+    };
+    Ok(Listed { names, ignored })
+}
+
+fn binary(inv: Invocation, rustdoc: &Path, listed: Listed) -> Option<ListedBinary> {
+    if listed.names.is_empty() {
+        return None;
+    }
+    let ignored: BTreeSet<String> = listed.ignored.into_iter().collect();
+    let package = inv.package().unwrap_or_default().to_owned();
+    let tests = (listed.names.into_iter())
+        .map(|name| ListedTest {
+            ignored: ignored.contains(&name),
+            name,
+            source_path: None,
+            markers: Markers::default(),
+        })
+        .collect();
+    Some(ListedBinary {
+        binary: TestBinary {
+            id: binary_id(&package, BinaryKind::Doctest, ""),
+            package,
+            kind: BinaryKind::Doctest,
+            path: rustdoc.to_owned(),
+            cwd: inv.cwd,
+            args: inv.args,
+            timeout: None,
+            env: inv.env.into_iter().collect(),
+            no_listing: None,
+        },
+        content: BinaryContent::Tests(tests),
+        harness: Harness::Libtest,
+    })
 }

@@ -3,6 +3,7 @@
 //! selects and runs them, and what each costs) is measured in `docs/design/doctests.md`;
 //! the runner is built on it piece by piece.
 
+pub mod cache;
 pub mod discover;
 pub mod record;
 pub mod select;

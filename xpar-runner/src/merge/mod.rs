@@ -107,7 +107,7 @@ fn merge_coverage(c: &MergeCoverage, shards: &[Shard]) -> Result<CoverageResult,
             (opened.discovered, Some(opened.info), id)
         }
         None => {
-            let found = session::discover(&c.cargo, c.jobs, true)?;
+            let found = session::discover(&c.cargo, c.jobs, true, false)?;
             let id = discover::build_identity(&found.list).map_err(|source| MergeError::Write {
                 path: found.target_dir.clone(),
                 source,

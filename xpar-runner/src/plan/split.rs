@@ -41,6 +41,8 @@ enum ScopeLabel {
     Group(String),
     /// A `#[serial(key)]`, in every mode.
     SerialKey(String),
+    /// A binary whose tests run together (see [`PlannedUnit::together`]).
+    Binary(usize),
 }
 
 /// Sorts the tests of `units` for a run on `workers` workers.
@@ -73,7 +75,10 @@ pub(super) fn classify(units: &[PlannedUnit<'_>], opts: &PlanOptions, workers: u
                 add_to_segment(&mut special, &u.segment, slots, t);
                 continue;
             }
-            let labels = labels_of(opts.mode, binary, &t.name, listed, &markers, &serial);
+            let mut labels = labels_of(opts.mode, binary, &t.name, listed, &markers, &serial);
+            if u.together {
+                labels.push(ScopeLabel::Binary(binary));
+            }
             if labels.is_empty() {
                 loose.tests.push_back(t.clone());
             } else {
@@ -274,6 +279,10 @@ pub(super) struct PlannedUnit<'a> {
     pub segment: Segment,
     /// The listed test behind each planned test (`None` for an opaque binary).
     pub listed: Vec<Option<&'a ListedTest>>,
+    /// Whether the unit's tests run in one process on one worker: an edition 2024
+    /// library's doctests, which rustdoc compiles into one program for every process
+    /// that runs any of them (see `docs/design/doctests.md`).
+    pub together: bool,
 }
 
 pub(super) fn planned_units<'a>(
@@ -302,6 +311,7 @@ pub(super) fn planned_units<'a>(
                         .into(),
                     },
                     listed: vec![None],
+                    together: false,
                 },
                 UnitTests::Named(names) => {
                     let by_name: HashMap<&str, &ListedTest> = match &lb.content {
@@ -324,6 +334,7 @@ pub(super) fn planned_units<'a>(
                             .iter()
                             .map(|n| by_name.get(n.as_str()).copied())
                             .collect(),
+                        together: lb.binary.merged_doctests(),
                     }
                 }
             }
