@@ -378,8 +378,9 @@ impl BatchParser {
         None
     }
 
-    /// `test NAME ... ` (or `test NAME - should panic ... `) of a sent test that has not
-    /// started, after the current one.
+    /// `test NAME ... ` (or `test NAME - should panic ... `, and for doctests
+    /// `- compile ... `, `- compile fail ... `) of a sent test that has not started, after
+    /// the current one.
     fn marker(&self, line: &[u8]) -> Option<usize> {
         let rest = line.strip_prefix(b"test ")?;
         let text = std::str::from_utf8(&rest[..rest.len().min(4096)]).ok()?;
@@ -387,8 +388,11 @@ impl BatchParser {
         while let Some(p) = text[from..].find(" ... ") {
             let end = from + p;
             let candidate = &text[..end];
-            let name = candidate
-                .strip_suffix(" - should panic")
+            // Libtest adds the kind of a should_panic test, and of a doctest that is
+            // only compiled, to its line.
+            let name = [" - should panic", " - compile fail", " - compile"]
+                .iter()
+                .find_map(|suffix| candidate.strip_suffix(suffix))
                 .filter(|n| self.index.contains_key(*n))
                 .unwrap_or(candidate);
             if let Some(&i) = self.index.get(name) {

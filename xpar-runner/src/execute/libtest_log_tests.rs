@@ -178,3 +178,23 @@ fn output_is_capped_with_a_note() {
     assert!(out.ends_with(b"END"));
     assert!(String::from_utf8_lossy(&out).contains("bytes of this test's output left out"));
 }
+
+/// Rustdoc's libtest names a doctest that is only compiled with its kind after the name
+/// (real output of an edition 2021 library, 1.95): each starts where its line says.
+#[test]
+fn doctests_only_compiled_start_at_their_line() {
+    let stream = "\nrunning 3 tests\n\
+test src/lib.rs - f (line 12) - should panic ... ok\n\
+test src/lib.rs - f (line 5) - compile ... ok\n\
+test src/lib.rs - f (line 9) - compile fail ... ok\n\n\
+test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s\n\n";
+    // In libtest's order: by name.
+    let sent = names(&[
+        "src/lib.rs - f (line 12)",
+        "src/lib.rs - f (line 5)",
+        "src/lib.rs - f (line 9)",
+    ]);
+    let mut p = BatchParser::new(&sent, true);
+    let started = p.feed_stream(stream.as_bytes(), Instant::now());
+    assert_eq!(started, sent);
+}
