@@ -114,7 +114,8 @@ pub fn discover(
     if doctests && crate::doctest::discover::wanted(cargo) {
         let scratch = build.target_dir.join("xpar");
         let recorder = std::env::current_exe().map_err(doctest_error)?;
-        let found = crate::doctest::discover::binaries(cargo, &recorder, &scratch)
+        let inputs = build.doctest_inputs.as_deref();
+        let found = crate::doctest::discover::binaries(cargo, &recorder, &scratch, inputs)
             .map_err(doctest_error)?;
         list.binaries.extend(found);
     }

@@ -28,6 +28,11 @@ pub struct BuildOutput {
     /// `xpar/`); under `--coverage` still the usual one, not the instrumented build's.
     pub target_dir: PathBuf,
     pub workspace_root: PathBuf,
+    /// What cargo's doctest commands depend on, as far as the build shows it: the
+    /// libraries cargo built for doctests (workspace members with `doctest = true`) and
+    /// the members' manifests; empty when no library has doctests to run. `None` when
+    /// nothing was built (`--doc`).
+    pub doctest_inputs: Option<Vec<PathBuf>>,
 }
 
 /// What the build adds to the user's RUSTFLAGS: instrumentation, `cfg(coverage)` for
@@ -272,7 +277,27 @@ fn finish(
         binaries,
         target_dir,
         workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
+        doctest_inputs: (!opts.doc).then(|| doctest_inputs(&artifacts, &metadata)),
     })
+}
+
+/// See [`BuildOutput::doctest_inputs`].
+fn doctest_inputs(artifacts: &[Artifact], metadata: &Metadata) -> Vec<PathBuf> {
+    let libs: Vec<PathBuf> = (artifacts.iter())
+        .filter(|a| a.target.doctest && !a.profile.test)
+        .filter(|a| metadata.workspace_members.contains(&a.package_id))
+        .flat_map(|a| a.filenames.iter().map(|f| f.clone().into_std_path_buf()))
+        .collect();
+    if libs.is_empty() {
+        return libs;
+    }
+    let manifests = (metadata.workspace_packages().into_iter())
+        .map(|p| p.manifest_path.clone().into_std_path_buf());
+    // In an order of their own: cargo reports fresh artifacts in any order.
+    let mut all: Vec<PathBuf> = libs.into_iter().chain(manifests).collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 /// The target directory of the workspace `opts` selects (`--target-dir`, else cargo's

@@ -52,12 +52,74 @@ impl ListCache {
     /// one entry per library. A cache that cannot be written only costs the next run
     /// its lists.
     pub fn store(path: &Path, lists: BTreeMap<String, Listed>) {
-        let cache = ListCache { lists };
-        if let Ok(bytes) = serde_json::to_vec(&cache) {
-            let tmp = path.with_extension("json.tmp");
-            if std::fs::write(&tmp, bytes).is_ok() {
-                let _ = std::fs::rename(&tmp, path);
-            }
+        write_atomically(path, &ListCache { lists });
+    }
+}
+
+/// The invocations cargo made last time, and the key they were recorded under.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RecordCache {
+    pub key: String,
+    pub invocations: Vec<Invocation>,
+}
+
+impl RecordCache {
+    /// The invocations recorded under `key`, if those at `path` were.
+    pub fn load(path: &Path, key: &str) -> Option<Vec<Invocation>> {
+        let bytes = std::fs::read(path).ok()?;
+        let cache: RecordCache = serde_json::from_slice(&bytes).ok()?;
+        (cache.key == key).then_some(cache.invocations)
+    }
+
+    pub fn store(path: &Path, key: String, invocations: &[Invocation]) {
+        let cache = RecordCache {
+            key,
+            invocations: invocations.to_vec(),
+        };
+        write_atomically(path, &cache);
+    }
+}
+
+/// The key of the invocations cargo makes for `cargo_args` when the build's doctest
+/// inputs are `inputs` (see `BuildOutput::doctest_inputs`): the arguments, the
+/// variables that change rustdoc's command, and each input's size and time.
+pub fn record_key(cargo_args: &[std::ffi::OsString], inputs: &[PathBuf]) -> String {
+    let mut h = Xxh3::new();
+    let mut put = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    for a in cargo_args {
+        put(a.as_encoded_bytes());
+    }
+    for var in RUSTDOC_VARS {
+        put(var.as_bytes());
+        put(std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
+    }
+    for file in inputs {
+        put(file.as_os_str().as_encoded_bytes());
+        put(&stamp(file));
+    }
+    format!("{:032x}", h.digest128())
+}
+
+/// The variables that change the command cargo gives rustdoc for doctests.
+const RUSTDOC_VARS: &[&str] = &[
+    "RUSTDOC",
+    "RUSTDOCFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "CARGO_BUILD_RUSTDOCFLAGS",
+    "CARGO_BUILD_RUSTDOC",
+    "RUSTC",
+    "CARGO_BUILD_RUSTC",
+    "CARGO_TARGET_DIR",
+];
+
+fn write_atomically(path: &Path, value: &impl Serialize) {
+    if let Ok(bytes) = serde_json::to_vec(value) {
+        let tmp = path.with_extension("json.tmp");
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
         }
     }
 }

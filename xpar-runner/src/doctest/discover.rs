@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::cache::{self, ListCache, Listed};
+use super::cache::{self, ListCache, Listed, RecordCache};
 use super::parse_list;
 use super::record::{self, Invocation, REAL_RUSTDOC_ENV, RECORD_ENV};
 use crate::cargo::{BuildOutput, CargoOptions};
@@ -144,13 +144,35 @@ pub fn listed(
 /// rustdoc with the recorded invocation); a library without doctests is none. Lists are
 /// made again only for libraries that changed since the last run (see [`cache`]),
 /// several at once.
+///
+/// `inputs` are what the build says the doctest commands depend on
+/// (`BuildOutput::doctest_inputs`): none means no library has doctests to run, and when
+/// they are as they were last time, so are cargo's commands, which are not asked for
+/// again. `None` (nothing built) always asks.
 pub fn binaries(
     cargo: &CargoOptions,
     recorder: &Path,
     scratch: &Path,
+    inputs: Option<&[PathBuf]>,
 ) -> Result<Vec<ListedBinary>, DoctestError> {
+    if inputs.is_some_and(<[PathBuf]>::is_empty) {
+        return Ok(Vec::new());
+    }
     let rustdoc = rustdoc();
-    let invocations = recorded(cargo, recorder, &scratch.join("rustdoc-invocations.jsonl"))?;
+    std::fs::create_dir_all(scratch)?;
+    let record_cache = scratch.join("rustdoc-invocations.json");
+    let record_key = inputs.map(|i| cache::record_key(&cargo.to_cli_args(), i));
+    let cached = (record_key.as_deref()).and_then(|k| RecordCache::load(&record_cache, k));
+    let invocations = match cached {
+        Some(invocations) => invocations,
+        None => {
+            let fresh = recorded(cargo, recorder, &scratch.join("rustdoc-invocations.jsonl"))?;
+            if let Some(key) = record_key {
+                RecordCache::store(&record_cache, key, &fresh);
+            }
+            fresh
+        }
+    };
     let cache_path = scratch.join("doctests.json");
     let cache = ListCache::load(&cache_path);
     let keys: Vec<String> = invocations
