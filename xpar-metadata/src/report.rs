@@ -159,6 +159,12 @@ pub struct ReportTest {
     /// In a queue report: the machine that ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
+    /// CPU time (user + system) the test used, in seconds, when it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_secs: Option<f64>,
+    /// The test's peak resident memory in bytes, when it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// How a test ended. A reader must handle every value, so a new one raises

@@ -94,6 +94,9 @@ fn report_test(o: &TestOutcome) -> ReportTest {
             .collect(),
         shard: None,
         machine: None,
+        // Measured per test from the next change on (issue: per-test CPU and memory).
+        cpu_secs: None,
+        peak_rss_bytes: None,
     }
 }
 
