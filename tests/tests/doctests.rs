@@ -39,7 +39,14 @@ fn cargo_test_doctests(dir: &Path, args: &[&str]) -> BTreeMap<String, String> {
             "ignored" => "ignored",
             other => panic!("unknown verdict {other:?} in {line:?}"),
         };
-        verdicts.insert(name[..=end].to_owned(), verdict.to_owned());
+        // A name that runs twice (a doctest generated twice on one line) failed when
+        // either run did.
+        let entry = verdicts
+            .entry(name[..=end].to_owned())
+            .or_insert(verdict.to_owned());
+        if verdict == "failed" {
+            *entry = verdict.to_owned();
+        }
     }
     verdicts
 }
@@ -230,4 +237,80 @@ fn list_shows_doctests_and_a_changed_library_is_listed_again() {
         "{name}"
     );
     assert_eq!(status, "passed");
+}
+
+#[test]
+fn doctests_hard_to_run_one_by_one_have_cargo_tests_verdicts() {
+    let f = FixtureCopy::new("doctest_edges");
+    let expected = cargo_test_doctests(f.path(), &[]);
+    // extra: the README's and two of Foo; dup: S twice under one name and zlast; envs:
+    // three; nodoc (`doctest = false`): none.
+    assert_eq!(expected.len(), 8, "{expected:#?}");
+    assert!(expected.keys().all(|n| !n.starts_with("nodoc/")));
+    let r = run_json(f.path(), &["--no-fail-fast"]);
+    assert_eq!(doctests_of(&r), expected, "{}", r.run);
+    assert_eq!(expected["dup/src/lib.rs - S (line 7)"], "failed");
+    // Alone, a doctest is not given the result of the extra that runs beside it.
+    let alone = run_json(
+        f.path(),
+        &["--exact", "extra/src/lib.rs - Foo (line 115)", "--doc"],
+    );
+    assert_eq!(alone.run.code(), Some(0), "{}", alone.run);
+    assert_eq!(
+        doctests_of(&alone),
+        BTreeMap::from([("extra/src/lib.rs - Foo (line 115)".into(), "passed".into())])
+    );
+}
+
+#[test]
+fn what_only_rustdoc_reads_is_seen_and_a_library_it_cannot_list_fails_alone() {
+    let f = FixtureCopy::new("doctest_edges");
+    // From a member's directory first, as cargo picks packages there; then the root.
+    let member = run(&f.path().join("dup"), &["list", "--doc"]);
+    assert!(member.stdout.contains("@doc/dup:"), "{member}");
+    assert!(!member.stdout.contains("@doc/envs:"), "{member}");
+    let root = run(f.path(), &["list", "--doc"]);
+    for lib in ["@doc/dup:", "@doc/envs:", "@doc/extra:"] {
+        assert!(root.stdout.contains(lib), "{lib}\n{root}");
+    }
+    // A doctest added to a file that only `cfg(doctest)` includes.
+    let extra_md = f.path().join("envs/EXTRA.md");
+    let mut text = std::fs::read_to_string(&extra_md).unwrap();
+    text.push_str("\n```\nassert_eq!(1 + 1, 3, \"added later\");\n```\n");
+    std::fs::write(&extra_md, text).unwrap();
+    let r = run_json(f.path(), &["--doc", "-p", "envs", "--no-fail-fast"]);
+    assert_eq!(
+        doctests_of(&r),
+        cargo_test_doctests(f.path(), &["--doc", "-p", "envs"]),
+        "{}",
+        r.run
+    );
+    assert_eq!(doctests_of(&r).len(), 4, "{}", r.run);
+    // A file included for doctests that is missing: rustdoc cannot even list them. That
+    // library's doctests fail as one test, with rustdoc's error; the rest run.
+    let lib = f.path().join("envs/src/lib.rs");
+    let mut src = std::fs::read_to_string(&lib).unwrap();
+    src.push_str(
+        "\n#[cfg(doctest)]\n#[doc = include_str!(\"../MISSING.md\")]\npub struct Missing;\n",
+    );
+    std::fs::write(&lib, src).unwrap();
+    let r = run_json(f.path(), &["--no-fail-fast"]);
+    assert_eq!(r.run.code(), Some(100), "{}", r.run);
+    let envs = r.tests.iter().find(|t| t.binary_id == "@doc/envs").unwrap();
+    assert_eq!(envs.status, "failed", "{}", r.run);
+    assert!(envs.output.contains("MISSING.md"), "{}", envs.output);
+    let others = doctests_of(&r);
+    assert_eq!(
+        others["extra/src/lib.rs - Foo (line 15)"], "passed",
+        "{}",
+        r.run
+    );
+    // Coverage of doctests needs a nightly rustdoc: refused, before anything is built.
+    let cov = run(f.path(), &["--doc", "--coverage"]);
+    assert_eq!(cov.code(), Some(2), "{cov}");
+    assert!(
+        cov.stderr
+            .contains("`--coverage` cannot be used with `--doc`"),
+        "{cov}"
+    );
 }

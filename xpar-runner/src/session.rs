@@ -114,7 +114,7 @@ pub fn discover(
     if doctests && crate::doctest::discover::wanted(cargo) {
         let scratch = build.target_dir.join("xpar");
         let recorder = std::env::current_exe().map_err(doctest_error)?;
-        let inputs = build.doctest_inputs.as_deref();
+        let inputs = build.doctest_inputs.as_ref();
         let found = crate::doctest::discover::binaries(cargo, &recorder, &scratch, inputs)
             .map_err(doctest_error)?;
         list.binaries.extend(found);

@@ -195,6 +195,14 @@ impl RunConfig {
         let overrides = profile.overrides.clone();
         let suite_specs = profile.suites.clone();
         let chosen = choose(&r, profile)?;
+        if chosen.coverage && args.cargo.doc {
+            // Rustdoc instruments doctests on a nightly toolchain only: nothing would
+            // be measured.
+            return Err(UsageError::Conflict {
+                a: "--coverage",
+                b: "--doc",
+            });
+        }
         let retry = retry_policy(&r, chosen.retries)?;
         let no_capture = r.no_capture || libtest_no_capture;
         let success_output = r.success_output.unwrap_or(if no_capture {

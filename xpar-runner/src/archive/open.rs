@@ -343,6 +343,7 @@ fn listed_binary(
             timeout: None,
             env,
             no_listing: b.no_listing.clone(),
+            repeated: Vec::new(),
         },
         content: listed_content(&b.content),
         harness,

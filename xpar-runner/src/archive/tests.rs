@@ -65,6 +65,7 @@ fn fake_build() -> FakeBuild {
             (DYLIB_PATH_VAR.into(), dylib_path),
         ],
         no_listing: None,
+        repeated: Vec::new(),
     };
     let tests = vec![
         ListedTest {

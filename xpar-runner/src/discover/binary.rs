@@ -87,6 +87,10 @@ pub struct TestBinary {
     /// Why this binary is run whole, as one opaque test, without asking it for a list
     /// (a `harness = false` target that would run its tests when asked).
     pub no_listing: Option<String>,
+    /// Names its list holds more than once, each once for every listing after the
+    /// first: a doctest generated twice on one line runs twice under one name, and is
+    /// one test here, decided by both runs.
+    pub repeated: Vec<String>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Cargo refusing the command line is a usage error, told from a failed build by
 //! [`cargo_stderr`](super::cargo_stderr).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -28,11 +28,21 @@ pub struct BuildOutput {
     /// `xpar/`); under `--coverage` still the usual one, not the instrumented build's.
     pub target_dir: PathBuf,
     pub workspace_root: PathBuf,
-    /// What cargo's doctest commands depend on, as far as the build shows it: the
-    /// libraries cargo built for doctests (workspace members with `doctest = true`) and
-    /// the members' manifests; empty when no library has doctests to run. `None` when
-    /// nothing was built (`--doc`).
-    pub doctest_inputs: Option<Vec<PathBuf>>,
+    /// The libraries with doctests to run, and what cargo's doctest commands depend on;
+    /// `None` when nothing was built (`--doc`).
+    pub doctest_inputs: Option<DoctestInputs>,
+}
+
+/// What a build says of the doctests cargo test would run.
+#[derive(Clone, Debug, Default)]
+pub struct DoctestInputs {
+    /// The packages whose library cargo built for its doctests (workspace members with
+    /// `doctest = true`, as cargo test without `--doc` chooses them).
+    pub packages: BTreeSet<String>,
+    /// What the commands cargo gives rustdoc for them depend on: those libraries, the
+    /// members' manifests, `Cargo.lock` and cargo's config files (which may set
+    /// `rustdocflags`), in a fixed order.
+    pub files: Vec<PathBuf>,
 }
 
 /// What the build adds to the user's RUSTFLAGS: instrumentation, `cfg(coverage)` for
@@ -282,22 +292,50 @@ fn finish(
 }
 
 /// See [`BuildOutput::doctest_inputs`].
-fn doctest_inputs(artifacts: &[Artifact], metadata: &Metadata) -> Vec<PathBuf> {
-    let libs: Vec<PathBuf> = (artifacts.iter())
+fn doctest_inputs(artifacts: &[Artifact], metadata: &Metadata) -> DoctestInputs {
+    let libs: Vec<&Artifact> = (artifacts.iter())
         .filter(|a| a.target.doctest && !a.profile.test)
         .filter(|a| metadata.workspace_members.contains(&a.package_id))
-        .flat_map(|a| a.filenames.iter().map(|f| f.clone().into_std_path_buf()))
         .collect();
-    if libs.is_empty() {
-        return libs;
-    }
-    let manifests = (metadata.workspace_packages().into_iter())
-        .map(|p| p.manifest_path.clone().into_std_path_buf());
+    let names: HashMap<&PackageId, &str> = (metadata.packages.iter())
+        .map(|p| (&p.id, p.name.as_str()))
+        .collect();
+    let packages = (libs.iter())
+        .filter_map(|a| names.get(&a.package_id).map(|n| (*n).to_owned()))
+        .collect();
+    let mut files: Vec<PathBuf> = (libs.iter())
+        .flat_map(|a| a.filenames.iter().map(|f| f.clone().into_std_path_buf()))
+        .chain(
+            (metadata.workspace_packages().into_iter())
+                .map(|p| p.manifest_path.clone().into_std_path_buf()),
+        )
+        .chain([metadata
+            .workspace_root
+            .join("Cargo.lock")
+            .into_std_path_buf()])
+        .chain(cargo_configs())
+        .collect();
     // In an order of their own: cargo reports fresh artifacts in any order.
-    let mut all: Vec<PathBuf> = libs.into_iter().chain(manifests).collect();
-    all.sort();
-    all.dedup();
-    all
+    files.sort();
+    files.dedup();
+    DoctestInputs { packages, files }
+}
+
+/// Where cargo looks for its config: `.cargo/config.toml` (and `.cargo/config`) in the
+/// current directory and each above it, and in `CARGO_HOME`. Absent ones count too: one
+/// that appears changes what they say.
+fn cargo_configs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::current_dir()
+        .map(|d| d.ancestors().map(|a| a.join(".cargo")).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(home));
+    } else if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo"));
+    }
+    (dirs.into_iter())
+        .flat_map(|d| [d.join("config.toml"), d.join("config")])
+        .collect()
 }
 
 /// The target directory of the workspace `opts` selects (`--target-dir`, else cargo's
@@ -447,6 +485,7 @@ fn test_binaries(
             id: crate::discover::binary_id(&package_name, kind, &a.target.name),
             env,
             no_listing: unlistable.reason(a.manifest_path.as_std_path(), kind, &a.target.name),
+            repeated: Vec::new(),
             package: package_name,
             kind,
             path,

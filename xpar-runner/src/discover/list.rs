@@ -104,6 +104,7 @@ impl ListedBinary {
                 timeout: None,
                 env: vec![],
                 no_listing: None,
+                repeated: Vec::new(),
             },
             harness: Harness::Libtest,
             content: BinaryContent::Tests(tests),

@@ -10,7 +10,7 @@ mod list;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{
-    build_test_binaries, cargo_failed, coverage_target_dir, target_dir, BuildOutput,
+    build_test_binaries, cargo_failed, coverage_target_dir, target_dir, BuildOutput, DoctestInputs,
     COVERAGE_RUSTFLAGS,
 };
 pub use env::rustc_program;

@@ -4,11 +4,10 @@
 //! `--list`), which costs as much as running them.
 //!
 //! A list is kept under a key of everything it came from: the rustdoc that lists, the
-//! invocation cargo made (arguments, variables, directory) and, for each file the
-//! invocation names (the crate's source and every `--extern` library, its own among
-//! them), the file's size and modification time. Cargo rebuilds a library whenever one of
-//! its sources changes (a README included with `include_str!` too), so a changed
-//! doctest changes the library's rlib and so the key.
+//! invocation cargo made (arguments, variables, directory) and the size and
+//! modification time of each file the invocation names (the crate's source and every
+//! `--extern` library, its own among them) and of every file of the package (a file
+//! included only under `cfg(doctest)` changes no library cargo builds).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,8 +80,9 @@ impl RecordCache {
 }
 
 /// The key of the invocations cargo makes for `cargo_args` when the build's doctest
-/// inputs are `inputs` (see `BuildOutput::doctest_inputs`): the arguments, the
-/// variables that change rustdoc's command, and each input's size and time.
+/// inputs are `inputs` (see `BuildOutput::doctest_inputs`): the arguments, the current
+/// directory, the variables that change rustdoc's command, and each input's size and
+/// time.
 pub fn record_key(cargo_args: &[std::ffi::OsString], inputs: &[PathBuf]) -> String {
     let mut h = Xxh3::new();
     let mut put = |bytes: &[u8]| {
@@ -92,6 +92,9 @@ pub fn record_key(cargo_args: &[std::ffi::OsString], inputs: &[PathBuf]) -> Stri
     for a in cargo_args {
         put(a.as_encoded_bytes());
     }
+    // Which packages cargo picks without `-p` depends on where it is run.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    put(cwd.as_os_str().as_encoded_bytes());
     for var in RUSTDOC_VARS {
         put(var.as_bytes());
         put(std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
@@ -140,11 +143,35 @@ pub fn key(invocation: &Invocation, rustdoc: &Path) -> String {
         put(k.as_bytes());
         put(v.as_bytes());
     }
-    for file in named_files(invocation) {
+    for file in named_files(invocation)
+        .into_iter()
+        .chain(package_files(invocation))
+    {
         put(file.as_os_str().as_encoded_bytes());
         put(&stamp(&file));
     }
     format!("{:032x}", h.digest128())
+}
+
+/// Every file of the package (`CARGO_MANIFEST_DIR`) but its build output, hidden
+/// directories and packages inside it: a file that only rustdoc reads
+/// (`#[cfg(doctest)] #[doc = include_str!(...)]`) changes no library cargo builds.
+fn package_files(invocation: &Invocation) -> Vec<PathBuf> {
+    let Some(root) = invocation.env.get("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
+        return Vec::new();
+    };
+    let walk = walkdir::WalkDir::new(&root).sort_by_file_name().into_iter();
+    walk.filter_entry(|e| {
+        let name = e.file_name().to_string_lossy();
+        let is_dir = e.file_type().is_dir();
+        e.depth() == 0
+            || !is_dir
+            || !(name.starts_with('.') || name == "target" || e.path().join("Cargo.toml").exists())
+    })
+    .filter_map(Result::ok)
+    .filter(|e| e.file_type().is_file())
+    .map(walkdir::DirEntry::into_path)
+    .collect()
 }
 
 /// The files `invocation` reads that cargo rebuilds or rewrites when they change: the

@@ -11,8 +11,8 @@ use super::parse_list;
 use super::record::{self, Invocation, REAL_RUSTDOC_ENV, RECORD_ENV};
 use crate::cargo::{BuildOutput, CargoOptions};
 use crate::discover::{
-    binary_id, cargo_failed, cargo_stderr, BinaryContent, BinaryKind, Harness, ListedBinary,
-    ListedTest, Markers, TestBinary,
+    binary_id, cargo_failed, cargo_stderr, BinaryContent, BinaryKind, DoctestInputs, Harness,
+    ListedBinary, ListedTest, Markers, TestBinary,
 };
 use crate::errors::BuildError;
 use crate::process::ProcessBuilder;
@@ -143,40 +143,50 @@ pub fn listed(
 /// Each library's doctests as a binary of the test list (`@doc/PACKAGE`, run by
 /// rustdoc with the recorded invocation); a library without doctests is none. Lists are
 /// made again only for libraries that changed since the last run (see [`cache`]),
-/// several at once.
+/// several at once. A library rustdoc cannot list (a file its documentation includes is
+/// missing, say) is one opaque test that runs all its doctests, and fails as cargo test
+/// would: its output says why.
 ///
 /// `inputs` are what the build says the doctest commands depend on
-/// (`BuildOutput::doctest_inputs`): none means no library has doctests to run, and when
-/// they are as they were last time, so are cargo's commands, which are not asked for
-/// again. `None` (nothing built) always asks.
+/// (`BuildOutput::doctest_inputs`): no library means no doctests to run, and when the
+/// inputs are as they were last time, so are cargo's commands, which are not asked for
+/// again. `None` (nothing built: `--doc`) always asks.
 pub fn binaries(
     cargo: &CargoOptions,
     recorder: &Path,
     scratch: &Path,
-    inputs: Option<&[PathBuf]>,
+    inputs: Option<&DoctestInputs>,
 ) -> Result<Vec<ListedBinary>, DoctestError> {
-    if inputs.is_some_and(<[PathBuf]>::is_empty) {
+    if inputs.is_some_and(|i| i.packages.is_empty()) {
         return Ok(Vec::new());
     }
     let rustdoc = rustdoc();
     std::fs::create_dir_all(scratch)?;
     let record_cache = scratch.join("rustdoc-invocations.json");
-    let record_key = inputs.map(|i| cache::record_key(&cargo.to_cli_args(), i));
+    let record_key = inputs.map(|i| cache::record_key(&cargo.to_cli_args(), &i.files));
     let cached = (record_key.as_deref()).and_then(|k| RecordCache::load(&record_cache, k));
-    let invocations = match cached {
+    let mut invocations = match cached {
         Some(invocations) => invocations,
         None => {
-            let fresh = recorded(cargo, recorder, &scratch.join("rustdoc-invocations.jsonl"))?;
+            // Of this process: two runs in one target dir do not share it.
+            let record = scratch.join(format!("rustdoc-invocations.{}.jsonl", std::process::id()));
+            let fresh = recorded(cargo, recorder, &record);
+            let _ = std::fs::remove_file(&record);
+            let fresh = fresh?;
             if let Some(key) = record_key {
                 RecordCache::store(&record_cache, key, &fresh);
             }
             fresh
         }
     };
+    // `cargo test --doc` runs the doctests of every library it builds; without
+    // `--doc`, cargo test leaves out those whose target says `doctest = false`.
+    if let Some(inputs) = inputs {
+        invocations.retain(|i| i.package().is_some_and(|p| inputs.packages.contains(p)));
+    }
     let cache_path = scratch.join("doctests.json");
     let cache = ListCache::load(&cache_path);
-    let keys: Vec<String> = invocations
-        .iter()
+    let keys: Vec<String> = (invocations.iter())
         .map(|i| cache::key(i, &rustdoc))
         .collect();
     let lists: Vec<std::io::Result<Listed>> = std::thread::scope(|s| {
@@ -196,9 +206,17 @@ pub fn binaries(
     let mut kept = BTreeMap::new();
     let mut out = Vec::new();
     for ((inv, key), listed) in invocations.into_iter().zip(keys).zip(lists) {
-        let listed = listed?;
-        kept.insert(key, listed.clone());
-        if let Some(binary) = binary(inv, &rustdoc, listed) {
+        let content = match listed {
+            Ok(listed) => {
+                kept.insert(key, listed.clone());
+                listed
+            }
+            Err(e) => {
+                out.push(unlisted(inv, &rustdoc, e.to_string()));
+                continue;
+            }
+        };
+        if let Some(binary) = binary(inv, &rustdoc, content) {
             out.push(binary);
         }
     }
@@ -217,32 +235,54 @@ fn list_both(inv: &Invocation, rustdoc: &Path) -> std::io::Result<Listed> {
     Ok(Listed { names, ignored })
 }
 
+fn test_binary(inv: Invocation, rustdoc: &Path) -> TestBinary {
+    let package = inv.package().unwrap_or_default().to_owned();
+    TestBinary {
+        id: binary_id(&package, BinaryKind::Doctest, ""),
+        package,
+        kind: BinaryKind::Doctest,
+        path: rustdoc.to_owned(),
+        cwd: inv.cwd,
+        args: inv.args,
+        timeout: None,
+        env: inv.env.into_iter().collect(),
+        no_listing: None,
+        repeated: Vec::new(),
+    }
+}
+
+/// A library rustdoc could not list: run whole, as one test.
+fn unlisted(inv: Invocation, rustdoc: &Path, why: String) -> ListedBinary {
+    ListedBinary {
+        binary: test_binary(inv, rustdoc),
+        content: BinaryContent::Opaque { reason: why },
+        harness: Harness::Libtest,
+    }
+}
+
 fn binary(inv: Invocation, rustdoc: &Path, listed: Listed) -> Option<ListedBinary> {
     if listed.names.is_empty() {
         return None;
     }
     let ignored: BTreeSet<String> = listed.ignored.into_iter().collect();
-    let package = inv.package().unwrap_or_default().to_owned();
-    let tests = (listed.names.into_iter())
-        .map(|name| ListedTest {
+    let mut binary = test_binary(inv, rustdoc);
+    let mut seen = BTreeSet::new();
+    let mut tests = Vec::new();
+    for name in listed.names {
+        if seen.contains(&name) {
+            binary.repeated.push(name);
+            continue;
+        }
+        seen.insert(name.clone());
+        tests.push(ListedTest {
             ignored: ignored.contains(&name),
             name,
             source_path: None,
             markers: Markers::default(),
-        })
-        .collect();
+        });
+    }
     Some(ListedBinary {
-        binary: TestBinary {
-            id: binary_id(&package, BinaryKind::Doctest, ""),
-            package,
-            kind: BinaryKind::Doctest,
-            path: rustdoc.to_owned(),
-            cwd: inv.cwd,
-            args: inv.args,
-            timeout: None,
-            env: inv.env.into_iter().collect(),
-            no_listing: None,
-        },
+        binary,
         content: BinaryContent::Tests(tests),
         harness: Harness::Libtest,
     })

@@ -38,13 +38,17 @@ impl Invocation {
     }
 }
 
-/// Whether a variable of cargo's rustdoc process is one to keep.
-fn kept(name: &str) -> bool {
-    name.starts_with("CARGO")
-        || matches!(
-            name,
-            "LD_LIBRARY_PATH" | "DYLD_FALLBACK_LIBRARY_PATH" | "PATH" | "OUT_DIR" | "RUSTC"
-        )
+/// The variables cargo set for its rustdoc process: those whose value differs from
+/// this process's (`base`), which started cargo. That is cargo's own (`CARGO_*`, the
+/// loader path, `OUT_DIR`), what build scripts set with `cargo:rustc-env` and the
+/// `[env]` of cargo's config; the recording's own are left out.
+fn set_by_cargo(
+    vars: impl Iterator<Item = (String, String)>,
+    base: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    vars.filter(|(k, v)| base.get(k) != Some(v))
+        .filter(|(k, _)| !matches!(k.as_str(), RECORD_ENV | REAL_RUSTDOC_ENV | "RUSTDOC"))
+        .collect()
 }
 
 /// Acting as cargo's rustdoc: records this invocation in `record` (one JSON line) and
@@ -67,7 +71,8 @@ pub fn act_as_rustdoc(record: &Path, args: Vec<OsString>) -> i32 {
     let invocation = Invocation {
         cwd: std::env::current_dir().unwrap_or_default(),
         args,
-        env: std::env::vars().filter(|(k, _)| kept(k)).collect(),
+        // Everything: what cargo added is told apart when the record is read.
+        env: std::env::vars().collect(),
     };
     let written = serde_json::to_string(&invocation).map(|line| {
         std::fs::OpenOptions::new()
@@ -88,22 +93,52 @@ pub fn act_as_rustdoc(record: &Path, args: Vec<OsString>) -> i32 {
     }
 }
 
-/// The invocations recorded in `record`, in the order cargo made them.
+/// The invocations recorded in `record`, in the order cargo made them, each with the
+/// variables cargo set for it (see [`set_by_cargo`]): this process must be the one that
+/// had cargo record them.
 pub fn read(record: &Path) -> std::io::Result<Vec<Invocation>> {
     let text = match std::fs::read_to_string(record) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    let base: BTreeMap<String, String> = std::env::vars().collect();
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(std::io::Error::other))
+        .map(|l| {
+            let mut inv: Invocation = serde_json::from_str(l).map_err(std::io::Error::other)?;
+            inv.env = set_by_cargo(std::mem::take(&mut inv.env).into_iter(), &base);
+            Ok(inv)
+        })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_cargo_set_is_kept_and_the_rest_is_not() {
+        let base = BTreeMap::from([
+            ("PATH".to_owned(), "/bin".to_owned()),
+            ("HOME".to_owned(), "/h".to_owned()),
+        ]);
+        let vars = [
+            ("PATH", "/bin"),
+            ("HOME", "/h"),
+            ("LD_LIBRARY_PATH", "/t/deps"),
+            ("BUILD_VALUE", "42"),
+            ("CARGO_PKG_NAME", "p"),
+            (RECORD_ENV, "/t/rec"),
+            ("RUSTDOC", "/x/cargo-xpar"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let kept = set_by_cargo(vars.into_iter(), &base);
+        assert_eq!(
+            kept.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["BUILD_VALUE", "CARGO_PKG_NAME", "LD_LIBRARY_PATH"]
+        );
+    }
 
     #[test]
     fn an_invocation_is_recorded_and_read_back() {
@@ -125,7 +160,8 @@ mod tests {
         assert_eq!(read.len(), 2);
         assert_eq!(read[0].crate_name(), Some("semver"));
         assert_eq!(read[0].args.last().map(String::as_str), Some("src/lib.rs"));
-        assert!(read[0].env.keys().all(|k| kept(k)));
+        // Nothing of this process's own environment, which cargo did not set.
+        assert!(read[0].env.is_empty(), "{:?}", read[0].env);
         assert!(super::read(&dir.path().join("none")).unwrap().is_empty());
     }
 }

@@ -104,6 +104,10 @@ fn run_one_process(
     emit: &mut dyn FnMut(WorkerMsg),
 ) -> Option<Vec<String>> {
     let mut parser = BatchParser::new(&pending, ctx.capture);
+    if ctx.binary.kind == BinaryKind::Doctest {
+        // A doctest selection may run tests not sent, and a name may run twice.
+        parser = parser.knowing(ctx.all_names);
+    }
     let p = ctx.process(
         &pending,
         Mode::Batch {

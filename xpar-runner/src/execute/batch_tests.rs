@@ -63,6 +63,7 @@ fn fake(env: &[(&str, &str)]) -> Fake {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         no_listing: None,
+        repeated: Vec::new(),
     };
     Fake { dir, binary }
 }

@@ -13,7 +13,7 @@
 //!
 //! Pure: the worker feeds bytes with the time they arrived and asks what is decided.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// A verdict libtest wrote to the result log.
@@ -113,6 +113,12 @@ struct TestState {
     /// When its `test NAME ... ` line arrived.
     started: Option<Instant>,
     verdict: Option<(Verdict, Instant)>,
+    /// How many results of this name libtest gives (a doctest generated twice on one
+    /// line is listed and run twice under one name), and those in so far, combined:
+    /// a failure of either copy is the test's.
+    copies: usize,
+    partial: Option<Verdict>,
+    seen: usize,
     /// What it wrote to the stream (everything, without libtest's capture).
     output: Capped,
     /// Its `---- NAME stdout ----` section (libtest's capture of a failed test).
@@ -168,6 +174,9 @@ pub struct BatchParser {
     /// Where the next [`BatchParser::take_decided`] starts looking.
     cursor: usize,
     stream_ended: bool,
+    /// Tests of the binary that were not sent but may run beside those that were (a
+    /// doctest selection's extras): their results are read and dropped.
+    others: HashSet<String>,
 }
 
 impl BatchParser {
@@ -182,7 +191,12 @@ impl BatchParser {
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
-        let tests = order.iter().map(|_| TestState::default()).collect();
+        let tests = (order.iter())
+            .map(|_| TestState {
+                copies: 0,
+                ..TestState::default()
+            })
+            .collect();
         BatchParser {
             capture,
             order,
@@ -196,7 +210,23 @@ impl BatchParser {
             outside: Capped::default(),
             cursor: 0,
             stream_ended: false,
+            others: HashSet::new(),
         }
+    }
+
+    /// Knowing every name of the binary, `all` (a name listed twice runs twice): the
+    /// results of those not sent are dropped rather than taken for part of another
+    /// record, and a name sent that runs twice is decided by both of its results.
+    pub fn knowing(mut self, all: &[&str]) -> Self {
+        for name in all {
+            match self.index.get(*name) {
+                Some(&i) => self.tests[i].copies += 1,
+                None => {
+                    self.others.insert((*name).to_owned());
+                }
+            }
+        }
+        self
     }
 
     /// Feeds bytes of the result log. Returns the tests that got a verdict.
@@ -221,11 +251,26 @@ impl BatchParser {
                 self.parse_record(&record)
             });
             match found {
-                Some((i, verdict)) => {
+                Some((Some(i), verdict)) => {
                     self.log.drain(..=nl);
                     scan = 0;
-                    self.tests[i].verdict = Some((verdict, at));
-                    got.push(self.order[i].clone());
+                    let t = &mut self.tests[i];
+                    t.seen += 1;
+                    let combined = match t.partial.take() {
+                        Some(earlier @ Verdict::Failed(_)) => earlier,
+                        _ => verdict,
+                    };
+                    if t.seen >= t.copies.max(1) {
+                        t.verdict = Some((combined, at));
+                        got.push(self.order[i].clone());
+                    } else {
+                        t.partial = Some(combined);
+                    }
+                }
+                // A test not sent: its record is dropped.
+                Some((None, _)) => {
+                    self.log.drain(..=nl);
+                    scan = 0;
                 }
                 None => scan = nl + 1,
             }
@@ -234,14 +279,14 @@ impl BatchParser {
     }
 
     /// `ok NAME`, `failed NAME`, `failed: MSG NAME`, `failed (time limit exceeded) NAME`,
-    /// `ignored NAME`, `ignored: REASON NAME`, for a name sent that has no verdict yet.
-    fn parse_record(&self, record: &str) -> Option<(usize, Verdict)> {
+    /// `ignored NAME`, `ignored: REASON NAME`, for a name sent that has no verdict yet
+    /// (or one known not sent).
+    /// For a name not sent but known ([`Self::knowing`]), the index is `None`.
+    fn parse_record(&self, record: &str) -> Option<(Option<usize>, Verdict)> {
         let (word, rest) = record.split_once(' ')?;
-        let waiting = |name: &str| {
-            self.index
-                .get(name)
-                .copied()
-                .filter(|&i| self.tests[i].verdict.is_none())
+        let waiting = |name: &str| match self.index.get(name) {
+            Some(&i) => self.tests[i].verdict.is_none().then_some(Some(i)),
+            None => self.others.contains(name).then_some(None),
         };
         if let Some(i) = waiting(rest) {
             return match word {
@@ -320,6 +365,14 @@ impl BatchParser {
     }
 
     fn stream_line(&mut self, line: &[u8], at: Instant) -> Option<String> {
+        if self.phase == Phase::Tests && self.other_marker(line) {
+            // A test not sent ran: what follows is not the current test's.
+            if let Some(c) = self.current.take() {
+                self.close(c);
+            }
+            self.after_blank = false;
+            return None;
+        }
         if let Some(i) = self.marker(line) {
             if let Some(c) = self.current {
                 self.close(c);
@@ -376,6 +429,28 @@ impl BatchParser {
             Phase::Summary => {}
         }
         None
+    }
+
+    /// Whether `line` is the `test NAME ... ` line of a test not sent.
+    fn other_marker(&self, line: &[u8]) -> bool {
+        if self.others.is_empty() {
+            return false;
+        }
+        let Some(rest) = line.strip_prefix(b"test ") else {
+            return false;
+        };
+        let Ok(text) = std::str::from_utf8(&rest[..rest.len().min(4096)]) else {
+            return false;
+        };
+        text.match_indices(" ... ").any(|(end, _)| {
+            let candidate = &text[..end];
+            [" - should panic", " - compile fail", " - compile"]
+                .iter()
+                .find_map(|suffix| candidate.strip_suffix(suffix))
+                .into_iter()
+                .chain([candidate])
+                .any(|n| self.others.contains(n))
+        })
     }
 
     /// `test NAME ... ` (or `test NAME - should panic ... `, and for doctests

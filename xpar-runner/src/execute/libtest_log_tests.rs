@@ -198,3 +198,58 @@ test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
     let started = p.feed_stream(stream.as_bytes(), Instant::now());
     assert_eq!(started, sent);
 }
+
+/// A doctest selection runs a test not sent (an extra): its result is dropped, not read
+/// as part of a record of the test after it (doctest names have spaces, so the next
+/// name is a suffix of `failed EXTRA\nok NAME`).
+#[test]
+fn results_of_tests_not_sent_are_dropped() {
+    let all = ["src/lib.rs - (line 115)", "src/lib.rs - Foo (line 115)"];
+    let sent = names(&["src/lib.rs - Foo (line 115)"]);
+    let mut p = BatchParser::new(&sent, true).knowing(&all);
+    let stream = "\nrunning 2 tests\ntest src/lib.rs - (line 115) ... FAILED\n\
+test src/lib.rs - Foo (line 115) ... ok\n\n\
+failures:\n\n---- src/lib.rs - (line 115) stdout ----\nboom\n\n\
+failures:\n    src/lib.rs - (line 115)\n\n\
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s\n\n";
+    let log = "failed src/lib.rs - (line 115)\nok src/lib.rs - Foo (line 115)\n";
+    let d = feed_all(&mut p, stream, log);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].name, "src/lib.rs - Foo (line 115)");
+    assert_eq!(d[0].verdict, Verdict::Ok);
+    assert!(
+        d[0].output.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&d[0].output)
+    );
+}
+
+/// A name listed twice runs twice: its verdict waits for both results, and a failure of
+/// either is the test's.
+#[test]
+fn a_name_that_runs_twice_is_decided_by_both_runs() {
+    let all = [
+        "src/lib.rs - S (line 7)",
+        "src/lib.rs - S (line 7)",
+        "src/lib.rs - z (line 9)",
+    ];
+    let sent = names(&["src/lib.rs - S (line 7)", "src/lib.rs - z (line 9)"]);
+    for (first, second) in [("ok", "failed"), ("failed", "ok")] {
+        let mut p = BatchParser::new(&sent, false).knowing(&all);
+        let log = format!(
+            "{first} src/lib.rs - S (line 7)\n{second} src/lib.rs - S (line 7)\nok src/lib.rs - z (line 9)\n"
+        );
+        let stream = "test src/lib.rs - S (line 7) ... ok\ntest src/lib.rs - S (line 7) ... ok\n\
+test src/lib.rs - z (line 9) ... ok\n";
+        let d = feed_all(&mut p, stream, &log);
+        let got: Vec<(&str, &Verdict)> = d.iter().map(|d| (d.name.as_str(), &d.verdict)).collect();
+        assert_eq!(
+            got,
+            [
+                ("src/lib.rs - S (line 7)", &Verdict::Failed(None)),
+                ("src/lib.rs - z (line 9)", &Verdict::Ok)
+            ],
+            "{first} then {second}"
+        );
+    }
+}

@@ -89,6 +89,7 @@ pub fn sorted_names(list: &TestList) -> Vec<Vec<&str>> {
                 BinaryContent::Tests(tests) => tests.iter().map(|t| t.name.as_str()).collect(),
                 BinaryContent::Opaque { .. } => Vec::new(),
             };
+            names.extend(b.binary.repeated.iter().map(String::as_str));
             names.sort_unstable();
             names
         })

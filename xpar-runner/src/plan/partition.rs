@@ -393,6 +393,7 @@ mod tests {
                     timeout: None,
                     env: vec![],
                     no_listing: None,
+                    repeated: Vec::new(),
                 },
                 content: BinaryContent::Tests(tests),
                 harness: Harness::Libtest,

@@ -138,6 +138,7 @@ pub fn listed(suites: &[&SuiteSpec], workspace_root: &Path) -> Vec<ListedBinary>
                 cwd: workspace_root.join(s.cwd.as_deref().unwrap_or(Path::new(""))),
                 env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 no_listing: Some(NOT_LISTED.to_owned()),
+                repeated: Vec::new(),
             },
             content: BinaryContent::Opaque {
                 reason: NOT_LISTED.to_owned(),
