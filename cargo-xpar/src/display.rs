@@ -625,6 +625,7 @@ mod tests {
             started: Some(Duration::ZERO),
             previous: Vec::new(),
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         })
     }
 

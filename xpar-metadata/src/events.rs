@@ -152,6 +152,19 @@ pub struct TestOutcome {
     /// result; under `--dist each` the worker too, as every worker runs every test.
     #[serde(default = "first_attempt")]
     pub attempt: crate::Attempt,
+    /// What it used of the machine, when that was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// What a test used: CPU time (user + system) and peak resident memory. How each is
+/// measured, and how exactly, depends on whether the test had a process of its own
+/// (README, "CPU time and memory").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpu: Duration,
+    /// Bytes; `None` when it could not be measured.
+    pub peak_rss: Option<u64>,
 }
 
 fn first_attempt() -> crate::Attempt {
@@ -172,6 +185,7 @@ impl TestOutcome {
             started: None,
             previous: Vec::new(),
             attempt: crate::Attempt::FIRST,
+            resources: None,
         }
     }
 

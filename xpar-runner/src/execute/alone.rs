@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use super::context::{crash_failure, no_result, not_run, BatchContext, Mode};
 use super::messages::WorkerMsg;
+use super::resources::{self, Meter};
 use super::test_process::{Input, LEAK_TIMEOUT};
 use crate::process::{describe_status, ProcessBuilder};
-use crate::report::{Failure, Notice, TestStatus};
+use crate::report::{Failure, Notice, Resources, TestStatus};
 
 /// Runs test `name` in a process of its own without a result log, to its end: its exit
 /// status and its output. The test is said started once its process is (the watchdog
@@ -21,13 +22,16 @@ fn run_to_end(
     p: &ProcessBuilder,
     name: &str,
     emit: &mut dyn FnMut(WorkerMsg),
-) -> (Result<ExitStatus, String>, Vec<u8>) {
+) -> (Result<ExitStatus, String>, Vec<u8>, Option<Resources>) {
     let spawned = ctx.spawn(p, false);
     emit(ctx.started(name.to_owned()));
     let process = match spawned {
         Ok(process) => process,
-        Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new()),
+        Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new(), None),
     };
+    // Its peak as it goes, read whenever it writes (see `resources`).
+    let mut meter = Meter::new(process.pid);
+    let mut usage = None;
     let mut output = Vec::new();
     let mut status: Option<(std::io::Result<ExitStatus>, Instant)> = None;
     let mut stream_open = true;
@@ -51,9 +55,17 @@ fn run_to_end(
             },
         };
         match input {
-            Input::Stream(b) => output.extend_from_slice(&b),
+            Input::Stream(b) => {
+                output.extend_from_slice(&b);
+                if status.is_none() {
+                    meter.span();
+                }
+            }
             Input::StreamEnd => stream_open = false,
-            Input::Exited(s) => status = Some((s, Instant::now())),
+            Input::Exited(s, u) => {
+                status = Some((s, Instant::now()));
+                usage = u;
+            }
             Input::Log(_) | Input::LogEnd => {}
         }
     }
@@ -62,14 +74,16 @@ fn run_to_end(
         Some((s, _)) => s.map_err(|e| format!("waiting for {p} failed: {e}")),
         None => Err(format!("lost track of {p}")),
     };
-    (status, output)
+    let resources = usage.map(|u| resources::own_process(u, process.inherited_rss, meter.highest));
+    (status, output, resources)
 }
 
 /// Runs an opaque binary as one test: its verdict is its exit status.
 pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     let name = ctx.binary.id.to_string();
     let start = Instant::now();
-    let (status, output) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), &name, emit);
+    let (status, output, resources) =
+        run_to_end(ctx, &ctx.process(&[], Mode::Opaque), &name, emit);
     let status = match status {
         Ok(s) if s.success() => TestStatus::Passed,
         Ok(s) => TestStatus::Failed(Failure::OpaqueExit {
@@ -77,7 +91,8 @@ pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
         }),
         Err(reason) => no_result(reason),
     };
-    let outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
+    let mut outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
+    outcome.resources = resources;
     emit(WorkerMsg::Finished { outcome });
 }
 
@@ -95,12 +110,13 @@ pub fn run_alone(ctx: &BatchContext<'_>, tests: Vec<String>, emit: &mut dyn FnMu
         }
         let p = ctx.process(std::slice::from_ref(&name), Mode::Alone);
         let start = Instant::now();
-        let (status, output) = run_to_end(ctx, &p, &name, emit);
+        let (status, output, resources) = run_to_end(ctx, &p, &name, emit);
         let status = match status {
             Ok(s) => stable_verdict(s, &String::from_utf8_lossy(&output)),
             Err(reason) => no_result(reason),
         };
-        let outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
+        let mut outcome = ctx.outcome(name, status, (Some(start), start.elapsed()), &output);
+        outcome.resources = resources;
         emit(WorkerMsg::Finished { outcome });
     }
 }

@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use super::context::{crash_failure, no_result, not_run, BatchContext, Mode};
 use super::libtest_log::{BatchParser, Decided};
 use super::messages::WorkerMsg;
+use super::resources::{ChildUsage, Meter};
 use super::test_process::{Input, TestProcess, LEAK_TIMEOUT};
 use crate::discover::BinaryKind;
 use crate::plan::BatchCost;
 use crate::process::{describe_status, os, ProcessBuilder};
-use crate::report::{Failure, Notice, TestOutcome, TestStatus};
+use crate::report::{Failure, Notice, Resources, TestOutcome, TestStatus};
 
 /// Decided outcomes of one process not yet handed on: the last is kept back until the
 /// next is decided or the process ends well, so that a crash in the next test can still
@@ -128,7 +129,7 @@ fn run_one_process(
     ctx.end_leftovers(&process.token, None, emit);
     // Failed tests whose captured output never came (the process died first).
     for d in parser.take_rest_decided() {
-        hand_on(ctx, d, &mut held, emit);
+        hand_on(ctx, d, None, &mut held, emit);
     }
     if end.killed_by_cancel {
         held.flush(emit);
@@ -240,6 +241,8 @@ fn after_early_end(
 /// What has come in from a batch process so far.
 struct Progress {
     status: Option<(std::io::Result<ExitStatus>, Instant)>,
+    /// What `wait4` said the process used.
+    usage: Option<ChildUsage>,
     stream_open: bool,
     log_open: bool,
     /// When the result log held a verdict for every test sent.
@@ -258,6 +261,7 @@ impl Progress {
     fn new() -> Self {
         Progress {
             status: None,
+            usage: None,
             stream_open: true,
             log_open: true,
             all_in: None,
@@ -303,7 +307,10 @@ impl Progress {
                 parser.end_stream(at);
             }
             Input::LogEnd => self.log_open = false,
-            Input::Exited(s) => self.status = Some((s, at)),
+            Input::Exited(s, usage) => {
+                self.status = Some((s, at));
+                self.usage = usage;
+            }
         }
         None
     }
@@ -348,6 +355,8 @@ fn read_process(
 ) -> ProcessEnd {
     let spawned = Instant::now();
     let mut progress = Progress::new();
+    let mut meter = Meter::new(process.pid);
+    let mut read_once = false;
     while progress.open() {
         let received = match progress.deadline(ctx.exit_timeout) {
             Some(d) => process
@@ -375,14 +384,27 @@ fn read_process(
             }
         };
         let mut round: Vec<WorkerMsg> = Vec::new();
-        if let Some(name) = progress.take(input, at, parser) {
-            round.push(ctx.started(name));
-        }
+        let started = progress.take(input, at, parser);
         let decided = parser.take_decided();
         let any = !decided.is_empty();
+        // The CPU and peak since the last reading go to the tests that ended; the
+        // process's start, up to its first test, to no one. A later test's start is no
+        // reading: its line may come before the previous test's result.
+        let shares = if any || (started.is_some() && !read_once) {
+            read_once = true;
+            let span = meter.span();
+            let durations: Vec<Duration> = decided.iter().map(|d| d.duration).collect();
+            span.map(|(cpu, peak)| Meter::share(cpu, peak, &durations))
+        } else {
+            None
+        };
+        if let Some(name) = started {
+            round.push(ctx.started(name));
+        }
+        let mut shares = shares.unwrap_or_default().into_iter();
         for d in decided {
             progress.count(&d);
-            hand_on(ctx, d, held, &mut |m| round.push(m));
+            hand_on(ctx, d, shares.next(), held, &mut |m| round.push(m));
         }
         match round.len() {
             0 => {}
@@ -398,8 +420,16 @@ fn read_process(
     if progress.stream_open {
         parser.end_stream(Instant::now());
     }
-    for d in parser.take_decided() {
-        hand_on(ctx, d, held, emit);
+    // Results read after the process ended share what it used since the last reading;
+    // their peak is not known.
+    let late = parser.take_decided();
+    let durations: Vec<Duration> = late.iter().map(|d| d.duration).collect();
+    let mut shares = (progress.usage)
+        .map(|u| Meter::share(meter.rest(u.cpu), None, &durations))
+        .unwrap_or_default()
+        .into_iter();
+    for d in late {
+        hand_on(ctx, d, shares.next(), held, emit);
     }
     progress.end(ctx, spawned)
 }
@@ -478,9 +508,16 @@ fn crashed(ctx: &BatchContext<'_>, crash: Crash, mut held: Held, emit: &mut dyn 
 }
 
 /// Hands a decided test on; one whose captured output was lost gets it back first.
-fn hand_on(ctx: &BatchContext<'_>, d: Decided, held: &mut Held, emit: &mut dyn FnMut(WorkerMsg)) {
+fn hand_on(
+    ctx: &BatchContext<'_>,
+    d: Decided,
+    resources: Option<Resources>,
+    held: &mut Held,
+    emit: &mut dyn FnMut(WorkerMsg),
+) {
     let lost = d.output_lost;
     let mut o = ctx.decided(d);
+    o.resources = resources;
     if lost && !ctx.inbox.stopped() {
         recover_output(ctx, &mut o, emit);
     }

@@ -171,6 +171,7 @@ impl BatchContext<'_> {
             started: started.map(|s| s.saturating_duration_since(self.run_start)),
             previous: Vec::new(),
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         }
     }
 

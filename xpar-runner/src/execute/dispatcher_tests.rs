@@ -273,6 +273,7 @@ impl Rig<'_> {
             started: Some(Duration::ZERO),
             previous: Vec::new(),
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         };
         self.send(WorkerMsg::Finished { outcome });
     }

@@ -13,6 +13,7 @@ mod options;
 mod os_signals;
 mod phase;
 mod reason;
+mod resources;
 mod retry;
 mod run_env;
 mod test_process;

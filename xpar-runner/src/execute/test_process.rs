@@ -8,6 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::resources::{self, ChildUsage};
 use crate::process::{os, ProcessBuilder};
 
 /// The fd a batch process's libtest writes its result log to (`--logfile /dev/fd/3`).
@@ -27,7 +28,8 @@ pub enum Input {
     StreamEnd,
     Log(Vec<u8>),
     LogEnd,
-    Exited(std::io::Result<ExitStatus>),
+    /// How it ended, and what `wait4` said it used (where there is `wait4`).
+    Exited(std::io::Result<ExitStatus>, Option<ChildUsage>),
 }
 
 /// A running test process.
@@ -36,6 +38,9 @@ pub struct TestProcess {
     pub inputs: mpsc::Receiver<(Input, Instant)>,
     /// The value of `XPAR_PROCESS_TOKEN` it and everything it starts inherit.
     pub token: String,
+    /// The runner's peak resident memory when it started the process, which the
+    /// process's own peak starts from (see [`resources`](super::resources)).
+    pub inherited_rss: u64,
 }
 
 /// The prefix of every `XPAR_PROCESS_TOKEN` of this run: the runner's process id.
@@ -56,7 +61,8 @@ pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<Te
     if let Some((_, w)) = &log_pipe {
         os::pass_fd(&mut cmd, w, LOG_FD)?;
     }
-    let mut child = cmd.spawn()?;
+    let inherited_rss = resources::own_peak_rss();
+    let child = cmd.spawn()?;
     // `cmd` holds the write ends; dropping them lets the readers see the end when the
     // child (and whatever inherited them) is gone.
     drop(cmd);
@@ -73,15 +79,28 @@ pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<Te
     std::thread::Builder::new()
         .name("xpar-reaper".into())
         .spawn(move || {
-            let status = child.wait();
+            #[cfg(unix)]
+            let (status, usage) = match resources::wait_with_usage(pid) {
+                Ok((status, usage)) => (Ok(status), Some(usage)),
+                Err(e) => (Err(e), None),
+            };
+            #[cfg(not(unix))]
+            let (status, usage) = {
+                let mut child = child;
+                (child.wait(), None)
+            };
+            // `child` is waited for (by pid on Unix): dropping it does nothing more.
+            #[cfg(unix)]
+            drop(child);
             // Whatever the test left in its process group would keep pipes open.
             os::kill_group(pid, os::SIGKILL);
-            let _ = tx.send((Input::Exited(status), Instant::now()));
+            let _ = tx.send((Input::Exited(status, usage), Instant::now()));
         })?;
     Ok(TestProcess {
         pid,
         inputs: rx,
         token,
+        inherited_rss,
     })
 }
 

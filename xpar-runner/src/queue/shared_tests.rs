@@ -206,6 +206,7 @@ fn outcome(list: &TestList, binary: usize, name: &str, status: TestStatus) -> Te
         started: Some(Duration::ZERO),
         previous: Vec::new(),
         attempt: Attempt::FIRST,
+        resources: None,
     }
 }
 

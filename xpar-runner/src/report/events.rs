@@ -3,4 +3,6 @@
 //! can test any of them without running a process. The types are the schema of a
 //! recorded run, in `xpar-metadata`.
 
-pub use xpar_metadata::events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
+pub use xpar_metadata::events::{
+    worker_name, Failure, Notice, Resources, RunEvent, TestOutcome, TestStatus,
+};

@@ -151,6 +151,7 @@ mod tests {
                 started: worker.map(|_| Duration::from_millis(500)),
                 previous: Vec::new(),
                 attempt: xpar_metadata::Attempt::FIRST,
+                resources: None,
             })
         };
         for e in [
@@ -198,6 +199,7 @@ mod tests {
             started: Some(Duration::ZERO),
             previous: Vec::new(),
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         };
         let passed = TestOutcome {
             status: TestStatus::Passed,

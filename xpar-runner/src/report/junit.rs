@@ -115,6 +115,7 @@ mod tests {
             started: None,
             previous: Vec::new(),
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         })
     }
 

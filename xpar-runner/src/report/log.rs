@@ -238,6 +238,7 @@ mod tests {
             started: Some(Duration::from_millis(2)),
             previous: vec![],
             attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
         };
         let events = vec![
             RunEvent::TestFinished(outcome),

@@ -10,7 +10,7 @@ mod record;
 pub mod results_dir;
 mod stress;
 
-pub use events::{worker_name, Failure, Notice, RunEvent, TestOutcome, TestStatus};
+pub use events::{worker_name, Failure, Notice, Resources, RunEvent, TestOutcome, TestStatus};
 pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
 pub use junit::write_junit;
 pub use log_dir::{log_path, write_log, write_logs};
