@@ -22,6 +22,8 @@ pub struct JsonTest {
     pub start_secs: Option<f64>,
     pub duration_secs: f64,
     pub output: String,
+    pub cpu_secs: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl From<ReportTest> for JsonTest {
@@ -35,6 +37,8 @@ impl From<ReportTest> for JsonTest {
             start_secs: t.start_secs,
             duration_secs: t.duration_secs,
             output: t.output,
+            cpu_secs: t.cpu_secs,
+            peak_rss_bytes: t.peak_rss_bytes,
         }
     }
 }

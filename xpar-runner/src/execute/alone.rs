@@ -27,7 +27,13 @@ fn run_to_end(
     emit(ctx.started(name.to_owned()));
     let process = match spawned {
         Ok(process) => process,
-        Err(e) => return (Err(format!("{p} could not be started: {e}")), Vec::new(), None),
+        Err(e) => {
+            return (
+                Err(format!("{p} could not be started: {e}")),
+                Vec::new(),
+                None,
+            )
+        }
     };
     // Its peak as it goes, read whenever it writes (see `resources`).
     let mut meter = Meter::new(process.pid);
@@ -82,8 +88,7 @@ fn run_to_end(
 pub fn run_opaque(ctx: &BatchContext<'_>, emit: &mut dyn FnMut(WorkerMsg)) {
     let name = ctx.binary.id.to_string();
     let start = Instant::now();
-    let (status, output, resources) =
-        run_to_end(ctx, &ctx.process(&[], Mode::Opaque), &name, emit);
+    let (status, output, resources) = run_to_end(ctx, &ctx.process(&[], Mode::Opaque), &name, emit);
     let status = match status {
         Ok(s) if s.success() => TestStatus::Passed,
         Ok(s) => TestStatus::Failed(Failure::OpaqueExit {

@@ -357,6 +357,8 @@ fn read_process(
     let mut progress = Progress::new();
     let mut meter = Meter::new(process.pid);
     let mut read_once = false;
+    // Tests decided after the process was gone, held for its figures.
+    let mut late: Vec<Decided> = Vec::new();
     while progress.open() {
         let received = match progress.deadline(ctx.exit_timeout) {
             Some(d) => process
@@ -388,23 +390,33 @@ fn read_process(
         let decided = parser.take_decided();
         let any = !decided.is_empty();
         // The CPU and peak since the last reading go to the tests that ended; the
-        // process's start, up to its first test, to no one. A later test's start is no
-        // reading: its line may come before the previous test's result.
-        let shares = if any || (started.is_some() && !read_once) {
-            read_once = true;
-            let span = meter.span();
-            let durations: Vec<Duration> = decided.iter().map(|d| d.duration).collect();
-            span.map(|(cpu, peak)| Meter::share(cpu, peak, &durations))
-        } else {
-            None
-        };
+        // process's start, up to the first thing it writes (libtest's `running N
+        // tests`), to no one. A test's start is no reading: its line may come before
+        // the previous test's result.
+        let span = (any || !read_once)
+            .then(|| {
+                read_once = true;
+                meter.span()
+            })
+            .flatten();
         if let Some(name) = started {
             round.push(ctx.started(name));
         }
-        let mut shares = shares.unwrap_or_default().into_iter();
-        for d in decided {
-            progress.count(&d);
-            hand_on(ctx, d, shares.next(), held, &mut |m| round.push(m));
+        for d in &decided {
+            progress.count(d);
+        }
+        match span {
+            // Read too late: the process is gone, and what `wait4` says of it is
+            // shared among these at its end.
+            None if any || !late.is_empty() => late.extend(decided),
+            _ => {
+                let durations: Vec<Duration> = decided.iter().map(|d| d.duration).collect();
+                let shares = span.map(|(cpu, peak)| Meter::share(cpu, peak, &durations));
+                let mut shares = shares.unwrap_or_default().into_iter();
+                for d in decided {
+                    hand_on(ctx, d, shares.next(), held, &mut |m| round.push(m));
+                }
+            }
         }
         match round.len() {
             0 => {}
@@ -420,12 +432,16 @@ fn read_process(
     if progress.stream_open {
         parser.end_stream(Instant::now());
     }
-    // Results read after the process ended share what it used since the last reading;
-    // their peak is not known.
-    let late = parser.take_decided();
+    // Results read after the process ended share what it used since the last reading,
+    // and get its peak when that is its own (above what it started with): the peak of
+    // the tests since the last reading, or of one before them.
+    late.extend(parser.take_decided());
     let durations: Vec<Duration> = late.iter().map(|d| d.duration).collect();
     let mut shares = (progress.usage)
-        .map(|u| Meter::share(meter.rest(u.cpu), None, &durations))
+        .map(|u| {
+            let peak = (u.max_rss > process.inherited_rss).then_some(u.max_rss);
+            Meter::share(meter.rest(u.cpu), peak, &durations)
+        })
         .unwrap_or_default()
         .into_iter();
     for d in late {

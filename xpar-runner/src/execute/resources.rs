@@ -123,14 +123,16 @@ impl Meter {
     }
 
     /// Reads the process now: (its CPU time since the last reading, its peak since
-    /// the last reading), and starts the next span. `None` once it is gone (or where
+    /// the last reading), and starts the next span. `None` once it has ended (or where
     /// this cannot be read).
     pub fn span(&mut self) -> Option<(Duration, Option<u64>)> {
         #[cfg(target_os = "linux")]
         {
             let live = self.linux.as_mut()?;
             let cpu = live.cpu()?;
-            let peak = live.take_peak();
+            // A process that has ended (a zombie not yet waited for) still has its
+            // clock but no memory: it is gone, and `wait4` will say the rest.
+            let peak = Some(live.take_peak()?);
             let used = cpu.saturating_sub(self.last_cpu);
             self.last_cpu = cpu;
             if let Some(p) = peak {
@@ -261,7 +263,11 @@ mod tests {
         let inherited = own_process(usage, 100 << 20, Some(3 << 20));
         assert_eq!(inherited.peak_rss, Some(3 << 20), "the sampled peak stands");
         let own = own_process(usage, 50 << 20, Some(3 << 20));
-        assert_eq!(own.peak_rss, Some(100 << 20), "above the runner's: the test's own");
+        assert_eq!(
+            own.peak_rss,
+            Some(100 << 20),
+            "above the runner's: the test's own"
+        );
         assert_eq!(own.cpu, Duration::from_millis(5));
     }
 

@@ -94,9 +94,8 @@ fn report_test(o: &TestOutcome) -> ReportTest {
             .collect(),
         shard: None,
         machine: None,
-        // Measured per test from the next change on (issue: per-test CPU and memory).
-        cpu_secs: None,
-        peak_rss_bytes: None,
+        cpu_secs: o.resources.map(|r| r.cpu.as_secs_f64()),
+        peak_rss_bytes: o.resources.and_then(|r| r.peak_rss),
     }
 }
 

@@ -70,6 +70,13 @@ pub fn junit_report(record: &RunRecord) -> Report {
         if let Some(w) = o.worker {
             case.add_property(Property::new("xpar.worker", worker_name(w)));
         }
+        if let Some(r) = o.resources {
+            let cpu = format!("{:.6}", r.cpu.as_secs_f64());
+            case.add_property(Property::new("xpar.cpu-secs", cpu));
+            if let Some(bytes) = r.peak_rss {
+                case.add_property(Property::new("xpar.peak-rss-bytes", bytes.to_string()));
+            }
+        }
         suites
             .entry(o.binary_id.as_str())
             .or_insert_with(|| TestSuite::new(o.binary_id.as_str()))
