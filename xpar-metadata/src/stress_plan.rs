@@ -242,10 +242,9 @@ mod tests {
 
     #[test]
     fn another_version_is_refused() {
-        let text = report().to_json_pretty().replace(
-            "\"format-version\": 1",
-            "\"format-version\": 2",
-        );
+        let text = report()
+            .to_json_pretty()
+            .replace("\"format-version\": 1", "\"format-version\": 2");
         let err = StressPlanReport::from_json(&text).unwrap_err();
         assert!(err.to_string().contains("format version 2"), "{err}");
     }

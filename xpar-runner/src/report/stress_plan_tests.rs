@@ -42,10 +42,19 @@ fn percentiles_by_nearest_rank() {
     // 99th; out of 10 runs, p95 and p99 are both the slowest.
     let hundred = DurationStats::of((1..=100).rev().map(ms).collect());
     assert_eq!(
-        (hundred.min, hundred.p50, hundred.p90, hundred.p95, hundred.p99),
+        (
+            hundred.min,
+            hundred.p50,
+            hundred.p90,
+            hundred.p95,
+            hundred.p99
+        ),
         (ms(1), ms(50), ms(90), ms(95), ms(99))
     );
-    assert_eq!((hundred.max, hundred.avg), (ms(100), Duration::from_micros(50_500)));
+    assert_eq!(
+        (hundred.max, hundred.avg),
+        (ms(100), Duration::from_micros(50_500))
+    );
     let ten = DurationStats::of((1..=10).map(ms).collect());
     assert_eq!((ten.p90, ten.p95, ten.p99), (ms(9), ms(10), ms(10)));
     assert_eq!(DurationStats::of(Vec::new()), DurationStats::default());
@@ -57,19 +66,30 @@ fn thresholds_parse_in_one_form() {
     assert_eq!((t.op, t.limit), (ThresholdOp::Lt, Limit::Percent(1.0)));
     let t = threshold(Metric::FailureRate, "<= 0.5 %");
     assert_eq!((t.op, t.limit), (ThresholdOp::Le, Limit::Percent(0.5)));
-    assert_eq!(threshold(Metric::FailureRate, "<=0%").limit, Limit::Percent(0.0));
+    assert_eq!(
+        threshold(Metric::FailureRate, "<=0%").limit,
+        Limit::Percent(0.0)
+    );
     let t = threshold(Metric::P95, "<200ms");
     assert_eq!((t.op, t.limit), (ThresholdOp::Lt, Limit::Duration(ms(200))));
     let t = threshold(Metric::Max, "<=1m 30s");
     assert_eq!(t.limit, Limit::Duration(Duration::from_secs(90)));
     let bad: &[(Metric, &str, &str)] = &[
-        (Metric::FailureRate, "1%", "expected `<LIMIT` or `<=LIMIT`, e.g. `<1%`"),
+        (
+            Metric::FailureRate,
+            "1%",
+            "expected `<LIMIT` or `<=LIMIT`, e.g. `<1%`",
+        ),
         (Metric::FailureRate, ">1%", "expected `<LIMIT` or `<=LIMIT`"),
         (Metric::FailureRate, "<1", "a failure rate is a percentage"),
         (Metric::FailureRate, "<101%", "from 0% to 100%"),
         (Metric::FailureRate, "<-1%", "from 0% to 100%"),
         (Metric::FailureRate, "<NaN%", "from 0% to 100%"),
-        (Metric::FailureRate, "<0%", "can never be met (`<=0%` allows none)"),
+        (
+            Metric::FailureRate,
+            "<0%",
+            "can never be met (`<=0%` allows none)",
+        ),
         (Metric::P95, "<200", "`200` is not a duration"),
         (Metric::P99, "<fast", "`fast` is not a duration"),
         (Metric::Max, "200ms", "e.g. `<200ms`"),
@@ -78,7 +98,10 @@ fn thresholds_parse_in_one_form() {
     ];
     for (metric, text, want) in bad {
         let err = Threshold::parse(*metric, text).expect_err(text);
-        assert!(err.starts_with(&format!("invalid threshold `{text}`")), "{err}");
+        assert!(
+            err.starts_with(&format!("invalid threshold `{text}`")),
+            "{err}"
+        );
         assert!(err.contains(want), "{text}: {err}");
     }
 }
@@ -136,7 +159,10 @@ fn plan_figures_against_thresholds() {
     // cannot show that any threshold was met.
     assert!(plan_result(&plan(&[]), &outcomes).passed);
     let nothing = plan_result(&plan(&met), &[]);
-    assert_eq!((nothing.runs, nothing.flake_rate, nothing.passed), (0, 0.0, false));
+    assert_eq!(
+        (nothing.runs, nothing.flake_rate, nothing.passed),
+        (0, 0.0, false)
+    );
 }
 
 #[test]
@@ -160,11 +186,17 @@ fn every_format_says_the_same() {
     assert_eq!(lines[0], "plan,metric,value,op,limit,passed");
     assert_eq!(lines.len(), 1 + 2 + Metric::ALL.len(), "{csv}");
     assert!(lines.contains(&"smoke,runs,4,,,"), "{csv}");
-    assert!(lines.contains(&"smoke,failure-rate,0.25,<,0.01,false"), "{csv}");
+    assert!(
+        lines.contains(&"smoke,failure-rate,0.25,<,0.01,false"),
+        "{csv}"
+    );
     assert!(lines.contains(&"smoke,p95,0.004,<,0.2,true"), "{csv}");
     assert!(lines.contains(&"smoke,p99,0.004,,,"), "{csv}");
     let table = text(StressOutput::Table);
-    assert!(table.starts_with("plan smoke: 2 tests x 10 runs, 2 at once\n"), "{table}");
+    assert!(
+        table.starts_with("plan smoke: 2 tests x 10 runs, 2 at once\n"),
+        "{table}"
+    );
     let thresholds = "\
   threshold         value  limit   result
   failure-rate     25.00%  <1%     MISSED
@@ -172,5 +204,8 @@ fn every_format_says_the_same() {
 ";
     assert!(table.contains(thresholds), "{table}");
     assert!(table.contains("  failed: a a: 1x failed\n"), "{table}");
-    assert!(table.ends_with("1 of 1 plans missed a threshold: smoke\n"), "{table}");
+    assert!(
+        table.ends_with("1 of 1 plans missed a threshold: smoke\n"),
+        "{table}"
+    );
 }
