@@ -185,3 +185,14 @@ fn inline_json_or_a_file() {
         "{err}"
     );
 }
+
+/// The example the README and docs/stress-plan.md show stays a valid plan.
+#[test]
+fn the_documented_example_parses() {
+    let text = include_str!("../../../fixtures/flaky/stress-plans.json");
+    let p = parse(text, "stress-plans.json", &DEFAULTS).unwrap();
+    let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["smoke", "strict", "latency"]);
+    assert_eq!(p[2].timeout, Some(Duration::from_secs(5)));
+    assert_eq!(p[2].thresholds.len(), 2);
+}
