@@ -473,7 +473,6 @@ mod tests {
     use crate::coverage::CoverageFormat;
     use crate::execute::Backoff;
     use crate::plan::DistMode;
-    use crate::report::StressOutput;
     use clap::Parser;
 
     fn parse(args: &[&str]) -> Result<Invocation, String> {
@@ -585,98 +584,6 @@ mod tests {
             .unwrap()
             .is_match("connection refused"));
         assert_eq!(run(&[]).run.retry.retries, 0);
-    }
-
-    #[test]
-    fn stress_options() {
-        match parse(&[
-            "stress",
-            "one_in",
-            "--count",
-            "200",
-            "--stop-stable",
-            "20",
-            "--output",
-            "csv",
-        ]) {
-            Ok(Invocation::Stress(c)) => {
-                assert_eq!((c.stress.count, c.stress.stop_stable), (200, Some(20)));
-                assert_eq!(c.output, StressOutput::Csv);
-                assert_eq!(c.stress.filter.patterns, ["one_in"]);
-                assert!(c.stress.concurrency >= 1);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(parse(&["stress"]).is_err(), "--count is required");
-        let err = parse(&["stress", "--count", "0"]).unwrap_err();
-        assert!(err.contains("--count must be at least 1"), "{err}");
-    }
-
-    #[test]
-    fn stress_plan_options() {
-        let plan = r#"{"plans": [{"name": "a", "count": 5}, {"name": "b", "count": 1,
-            "concurrency": 1, "timeout": "2s"}]}"#;
-        match parse(&[
-            "stress",
-            "--plan",
-            plan,
-            "-j",
-            "4",
-            "--timeout",
-            "9s",
-            "--",
-            "--x",
-        ]) {
-            Ok(Invocation::StressPlans(c)) => {
-                let p = &c.plans.plans;
-                assert_eq!(
-                    (p[0].concurrency, p[0].timeout),
-                    (4, Some(Duration::from_secs(9)))
-                );
-                assert_eq!(
-                    (p[1].concurrency, p[1].timeout),
-                    (1, Some(Duration::from_secs(2)))
-                );
-                assert_eq!(c.plans.test_args, ["--x"]);
-                assert_eq!(c.output, StressOutput::Table);
-            }
-            other => panic!("{other:?}"),
-        }
-        let table: &[(&[&str], &str)] = &[
-            (
-                &["stress", "--plan", plan, "--count", "3"],
-                "ArgumentConflict",
-            ),
-            (
-                &["stress", "--plan", plan, "--stop-stable", "3"],
-                "ArgumentConflict",
-            ),
-            (&["stress", "--plan", plan, "one_in"], "give no FILTERS"),
-            (
-                &["stress", "--plan", plan, "--skip", "x"],
-                "give no FILTERS",
-            ),
-            (
-                &["stress", "--plan", plan, "--", "--exact"],
-                "give no FILTERS",
-            ),
-            (
-                &["stress", "--plan", plan, "-m", "serial"],
-                "give no FILTERS",
-            ),
-            (
-                &["stress", "--plan", plan, "-j", "0"],
-                "--concurrency must be at least 1",
-            ),
-            (
-                &["stress", "--plan", "{}"],
-                "stress plan (inline JSON): missing field `plans`",
-            ),
-        ];
-        for (args, want) in table {
-            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
-            assert!(err.contains(want), "{args:?}: {err}");
-        }
     }
 
     #[test]
