@@ -26,10 +26,15 @@ pub(crate) fn stress(cfg: &StressConfig) -> Result<i32, Error> {
 pub(crate) fn stress_plans(cfg: &StressPlansConfig) -> Result<i32, Error> {
     let mut terminal = terminal(cfg.plans.cargo.color);
     let end = session::stress_plans(&cfg.plans, &mut terminal)?;
-    if let Some((plan, listed)) = &end.no_tests {
-        eprintln!(
-            "error: stress plan `{plan}` selects no test (its filter matched none of the {listed} listed)"
-        );
+    if let Some(none) = &end.no_tests {
+        let why = match none.ignored {
+            0 => format!("its filter matched none of the {} listed", none.listed),
+            n => format!(
+                "its filter matched only {n} ignored test{}; set `include-ignored` to run them",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+        eprintln!("error: stress plan `{}` selects no test ({why})", none.plan);
         return Ok(end.exit_code);
     }
     let stdout = std::io::stdout();

@@ -23,7 +23,7 @@ fn stress_json(fixture: &FixtureCopy, plan: &str) -> (Run, StressPlanReport) {
     (r, report)
 }
 
-fn plan<'a>(report: &'a StressPlanReport, name: &str) -> &'a PlanResult {
+fn plan_of<'a>(report: &'a StressPlanReport, name: &str) -> &'a PlanResult {
     report
         .plans
         .iter()
@@ -54,7 +54,7 @@ fn thresholds_met_exit_0_though_some_runs_failed() {
     let (r, report) = stress_json(&fixture, "plans.json");
     assert_eq!(r.code(), Some(OK), "{r}");
     assert!(report.passed, "{report:#?}");
-    let tolerant = plan(&report, "tolerant");
+    let tolerant = plan_of(&report, "tolerant");
     // p = 0.2 over 100 runs: no failure at all has a chance of 0.8^100, 2e-10, and 60%
     // or more one far smaller still.
     assert_eq!((tolerant.tests, tolerant.runs), (1, 100), "{tolerant:#?}");
@@ -68,7 +68,7 @@ fn thresholds_met_exit_0_though_some_runs_failed() {
         verdicts(tolerant),
         [(Metric::FailureRate, true), (Metric::P95, true)]
     );
-    let stable = plan(&report, "stable");
+    let stable = plan_of(&report, "stable");
     assert_eq!((stable.runs, stable.failures), (20, 0), "{stable:#?}");
     assert_eq!((stable.concurrency, stable.timeout_secs), (1, Some(20.0)));
     assert_eq!(stable.per_test[0].name, "tests::stable");
@@ -140,7 +140,7 @@ fn missed_durations_in_every_format() {
     let (r, report) = stress_json(&fixture, DURATIONS);
     assert_eq!(r.code(), Some(TEST_RUN_FAILED), "{r}");
     assert!(!report.passed);
-    let slow = plan(&report, "slow");
+    let slow = plan_of(&report, "slow");
     assert_eq!((slow.runs, slow.failures, slow.passed), (6, 0, false));
     assert_eq!(
         verdicts(slow),
@@ -159,7 +159,7 @@ fn missed_durations_in_every_format() {
         slow.p95_secs, slow.max_secs,
         "nearest rank: the 6th of 6 runs"
     );
-    let stable = plan(&report, "stable");
+    let stable = plan_of(&report, "stable");
     assert!(stable.passed && stable.runs == 4, "{stable:#?}");
 
     // The JSON as docs/stress-plan.md names it.
@@ -342,11 +342,37 @@ fn a_plan_that_selects_no_test_exits_4_before_any_plan_runs() {
         .collect();
     assert_eq!(
         errors,
-        ["error: stress plan `empty` selects no test (its filter matched none of the 3 listed)"],
+        ["error: stress plan `empty` selects no test (its filter matched none of the 4 listed)"],
         "{r}"
     );
     // Listed (built), but no plan ran, not even the one before it.
     assert!(r.stderr.contains("Finished"), "{r}");
     assert!(!r.stderr.contains("Plan fine"), "{r}");
     assert!(r.stdout.is_empty(), "{r}");
+}
+
+/// An ignored test runs only with `include-ignored`; a plan that matches nothing else
+/// says so.
+#[test]
+fn ignored_tests_run_only_with_include_ignored() {
+    let fixture = FixtureCopy::new("flaky");
+    let plan = |filter: &str| {
+        format!(
+            r#"{{"plans": [{{"name": "ig", "count": 2, "filter": {{"names": ["ignored_by_default"]{filter}}}}}]}}"#
+        )
+    };
+    let r = run(fixture.path(), &["stress", "--plan", &plan("")]);
+    assert_eq!(r.code(), Some(NO_TESTS_RUN), "{r}");
+    assert!(
+        r.stderr.contains(
+            "error: stress plan `ig` selects no test (its filter matched only 1 ignored test; \
+             set `include-ignored` to run them)"
+        ),
+        "{r}"
+    );
+    let (r, report) = stress_json(&fixture, &plan(r#", "include-ignored": true"#));
+    assert_eq!(r.code(), Some(OK), "{r}");
+    let ig = plan_of(&report, "ig");
+    assert_eq!((ig.tests, ig.runs, ig.failures), (1, 2, 0), "{ig:#?}");
+    assert_eq!(ig.per_test[0].name, "tests::ignored_by_default");
 }

@@ -21,8 +21,8 @@ use crate::{exit_codes, history, queue, suite};
 mod stress;
 
 pub use stress::{
-    stress, stress_plans, StressEnd, StressOptions, StressPlan, StressPlansEnd, StressPlansOptions,
-    MAX_STRESS_RUNS,
+    stress, stress_plans, NoTests, StressEnd, StressOptions, StressPlan, StressPlansEnd,
+    StressPlansOptions, MAX_STRESS_RUNS,
 };
 
 /// What is told of a run beside its events.

@@ -101,14 +101,23 @@ pub struct StressPlansOptions {
 pub struct StressPlansEnd {
     /// The plans that ran (none when one of them selects no test).
     pub report: StressPlanReport,
-    /// The first plan whose filter selected no test, and how many tests were listed: no
-    /// plan ran.
-    pub no_tests: Option<(String, usize)>,
+    /// The first plan whose filter selected no test to run: no plan ran.
+    pub no_tests: Option<NoTests>,
     /// The signal that stopped the run, if one did; the plans after it did not run.
     pub signal: Option<i32>,
     /// The exit code: a missed threshold is a failed run, failed runs within the
     /// thresholds are not.
     pub exit_code: i32,
+}
+
+/// A plan that selects no test to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoTests {
+    pub plan: String,
+    /// The tests listed, all of them left out by the plan's filter or ignored.
+    pub listed: usize,
+    /// Those the filter matched that are `#[ignore]`d (the plan has no `include-ignored`).
+    pub ignored: usize,
 }
 
 /// Builds once, checks that every plan selects tests, then runs the plans one after
@@ -124,10 +133,14 @@ pub fn stress_plans(
     for p in &opts.plans {
         let selection = plan::select(&list, &p.filter);
         if selection.run_count() == 0 {
-            let listed = selection.filtered_out + selection.ignored.len();
+            let ignored = selection.ignored.len();
             return Ok(StressPlansEnd {
                 report: report::plans_report(Vec::new()),
-                no_tests: Some((p.name.clone(), listed)),
+                no_tests: Some(NoTests {
+                    plan: p.name.clone(),
+                    listed: selection.filtered_out + ignored,
+                    ignored,
+                }),
                 signal: None,
                 exit_code: exit_codes::NO_TESTS_RUN,
             });
