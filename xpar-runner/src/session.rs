@@ -1,7 +1,8 @@
 //! The runner's entry points: a whole run ([`run`]), a stress run ([`stress`]), stress
 //! plans held to thresholds ([`stress_plans`]) and a listing ([`list`]), each from
-//! validated options to its result, telling a [`Reporter`] what happens as it happens. Whatever asks (the command line, later an agent's tool
-//! call) builds the options and shows what it is told.
+//! validated options to its result, telling a [`Reporter`] what happens as it happens.
+//! Whatever asks (the command line, later an agent's tool call) builds the options and
+//! shows what it is told.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
