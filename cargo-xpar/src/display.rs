@@ -591,6 +591,10 @@ impl xpar_runner::session::Reporter for Terminal {
     fn note(&mut self, label: &str, message: &str) {
         eprintln!("{label:>12} {message}");
     }
+
+    fn plan_finished(&mut self, record: &RunRecord) {
+        self.finish(record);
+    }
 }
 
 #[cfg(test)]

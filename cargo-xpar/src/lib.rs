@@ -52,6 +52,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Run(cfg) => run::run(&cfg),
             Invocation::List(cfg) => list::list(&cfg),
             Invocation::Stress(cfg) => stress::stress(&cfg),
+            Invocation::StressPlans(cfg) => stress::stress_plans(&cfg),
             Invocation::Replay(cfg) => replay::replay(&cfg),
             Invocation::Merge(cfg) => merge::merge(&cfg),
             Invocation::Queue(cfg) => queue_cmd::queue(&cfg),

@@ -244,7 +244,7 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         (&["-h"], "Usage: cargo xpar [OPTIONS]"),
         (
             &["stress", "--help"],
-            "Usage: cargo xpar stress [OPTIONS] --count <N>",
+            "Usage: cargo xpar stress [OPTIONS] <--count <N>|--plan <FILE|JSON>>",
         ),
         (&["--version"], "cargo-xpar "),
         (&["-V"], "cargo-xpar "),

@@ -12,6 +12,9 @@
 //!   [`RUN_LOG_FORMAT_VERSION`].
 //! - The **work queue** several machines share on Redis ([`queue`]): each chunk of work
 //!   as JSON. Version [`QUEUE_FORMAT_VERSION`].
+//! - The **stress plan report** ([`StressPlanReport`]), written by `cargo xpar stress
+//!   --plan ... --output json`: per plan, its figures and thresholds. Documented in
+//!   `docs/stress-plan.md`; version [`STRESS_PLAN_FORMAT_VERSION`].
 //!
 //! Each document carries its `format-version`. It is raised on any incompatible change: a
 //! field removed, renamed or given another type or meaning, or a new value of a field
@@ -26,6 +29,7 @@ mod ids;
 mod list;
 pub mod queue;
 mod report;
+mod stress_plan;
 mod versioned;
 
 pub use binary_id::{BinaryId, SUITE_PREFIX};
@@ -36,5 +40,9 @@ pub use queue::QUEUE_FORMAT_VERSION;
 pub use report::{
     DistMode, ReportAttempt, ReportBinaryTests, ReportCounts, ReportMachine, ReportPartition,
     ReportShard, ReportTest, ReportTestStatus, RunReport, REPORT_FORMAT_VERSION,
+};
+pub use stress_plan::{
+    Metric, PlanResult, StressPlanReport, StressTest, ThresholdOp, ThresholdResult,
+    STRESS_PLAN_FORMAT_VERSION,
 };
 pub use versioned::ReadError;

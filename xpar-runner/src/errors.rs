@@ -42,6 +42,16 @@ pub enum UsageError {
         count: usize,
         max: usize,
     },
+    #[error(
+        "stress plan `{plan}`: {tests} tests x count {count} is more than {max} runs; \
+         select fewer tests or lower its count"
+    )]
+    TooManyPlanRuns {
+        plan: String,
+        tests: usize,
+        count: usize,
+        max: usize,
+    },
     #[error("--maxprocesses must be at least 1")]
     BadMaxProcesses,
     #[error("`{flag}` needs a value")]
@@ -68,6 +78,22 @@ pub enum UsageError {
         line: usize,
         message: String,
     },
+    /// A stress plan (`--plan`) that cannot be used: where in it, and why.
+    #[error("stress plan {origin}: {}{message}", json_place(path))]
+    StressPlan {
+        /// The file, or `(inline JSON)`.
+        origin: String,
+        /// `plans[0].thresholds.p95`; `.` for the whole document.
+        path: String,
+        message: String,
+    },
+    #[error("cannot read stress plan {}: {reason}", path.display())]
+    StressPlanRead { path: PathBuf, reason: String },
+    #[error(
+        "--plan takes the tests of each plan from its `filter`: give no FILTERS, --exact, \
+         --skip, --ignored, --include-ignored or -m with it"
+    )]
+    PlanWithFilters,
     #[error("unknown config profile `{name}` (from {how}): {} defines {defined}", path.display())]
     UnknownProfile {
         name: String,
@@ -84,6 +110,14 @@ pub enum UsageError {
         path: PathBuf,
         reason: String,
     },
+}
+
+/// `PATH: `, or nothing for the whole document (`.`).
+fn json_place(path: &str) -> String {
+    match path {
+        "." | "" => String::new(),
+        p => format!("{p}: "),
+    }
 }
 
 /// `FILE:LINE`, or `FILE` for line 0.

@@ -10,7 +10,8 @@ pub const NO_TESTS_RUN: i32 = 4;
 /// Listing the tests of a binary, or running the runner itself, failed.
 pub const SETUP_ERROR: i32 = 96;
 /// At least one test failed (or crashed, or returned no result), or the run stopped early
-/// with tests left unrun.
+/// with tests left unrun; `stress --plan`: a threshold was missed (failed runs within the
+/// thresholds are not a failure there).
 pub const TEST_RUN_FAILED: i32 = 100;
 /// `cargo test --no-run` failed: a compile error, a bad manifest, a dependency that could
 /// not be fetched. (Cargo refusing the command line itself, as for `-p` naming no
@@ -42,7 +43,7 @@ Exit codes:
   2      bad usage (one line on stderr)
   4      the filters matched no test
   96     setting up the run failed (a bad --archive-file too)
-  100    a test failed, or the run stopped with tests left unrun
+  100    a test failed or the run stopped with tests left unrun; stress --plan: a threshold missed
   101    the build failed
   103    the archive could not be made (cargo xpar archive)
   110    a report (--junit, --json) could not be written

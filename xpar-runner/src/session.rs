@@ -1,7 +1,8 @@
-//! The runner's entry points: a whole run ([`run`]), a stress run ([`stress`]) and a
-//! listing ([`list`]), each from validated options to its result, telling a [`Reporter`]
-//! what happens as it happens. Whatever asks (the command line, later an agent's tool
-//! call) builds the options and shows what it is told.
+//! The runner's entry points: a whole run ([`run`]), a stress run ([`stress`]), stress
+//! plans held to thresholds ([`stress_plans`]) and a listing ([`list`]), each from
+//! validated options to its result, telling a [`Reporter`] what happens as it happens.
+//! Whatever asks (the command line, later an agent's tool call) builds the options and
+//! shows what it is told.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,8 +16,15 @@ use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeou
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
 use crate::report::results_dir::{self, ResultsInput};
-use crate::report::{self, ReportMeta, RunEvent, RunRecord, TestStress};
+use crate::report::{self, ReportMeta, RunEvent, RunRecord};
 use crate::{exit_codes, history, queue, suite};
+
+mod stress;
+
+pub use stress::{
+    stress, stress_plans, NoTests, StressEnd, StressOptions, StressPlan, StressPlansEnd,
+    StressPlansOptions, MAX_STRESS_RUNS,
+};
 
 /// What is told of a run beside its events.
 pub trait Reporter {
@@ -31,6 +39,9 @@ pub trait Reporter {
     /// Something worth saying about the run's setup (which shared queue it joined, and
     /// how).
     fn note(&mut self, _label: &str, _message: &str) {}
+    /// One plan of [`stress_plans`] is over, and this is its record (a single run's
+    /// caller shows the end of the run itself, from the result).
+    fn plan_finished(&mut self, _record: &RunRecord) {}
 }
 
 /// A run, validated.
@@ -682,95 +693,4 @@ fn expected_time(
         }
     }
     Duration::try_from_secs_f64(total).ok()
-}
-
-/// A stress run, validated.
-#[derive(Debug, Clone)]
-pub struct StressOptions {
-    pub cargo: CargoOptions,
-    pub filter: TestFilter,
-    pub test_args: Vec<String>,
-    pub count: usize,
-    pub concurrency: usize,
-    pub stop_stable: Option<usize>,
-    pub timeout: Option<Duration>,
-}
-
-/// How a stress run ended.
-pub struct StressEnd {
-    pub record: RunRecord,
-    /// Each test's statistics; empty when no test was selected.
-    pub stats: Vec<TestStress>,
-    /// The signal that stopped the run, if one did.
-    pub signal: Option<i32>,
-    /// The exit code the run asks for.
-    pub exit_code: i32,
-}
-
-/// Every run is planned up front, and reported: more is a clear error.
-pub const MAX_STRESS_RUNS: usize = 10_000_000;
-
-/// Runs every selected test `count` times, each run a process of its own.
-pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<StressEnd, Error> {
-    let list = discover(&opts.cargo, opts.concurrency, false, true)?.list;
-    let selection = plan::select(&list, &opts.filter);
-    if selection.run_count() == 0 {
-        return Ok(StressEnd {
-            record: RunRecord::default(),
-            stats: Vec::new(),
-            signal: None,
-            exit_code: exit_codes::NO_TESTS_RUN,
-        });
-    }
-    let runs = selection.run_count().saturating_mul(opts.count);
-    if runs > MAX_STRESS_RUNS {
-        return Err(UsageError::TooManyStressRuns {
-            tests: selection.run_count(),
-            count: opts.count,
-            max: MAX_STRESS_RUNS,
-        }
-        .into());
-    }
-    let workers = opts.concurrency.min(runs);
-    let schedule = plan::stress_schedule(&list, &selection, opts.count, workers);
-    reporter.planned(true, None);
-    let mut record = RunRecord::default();
-    let exec = ExecuteOptions {
-        max_fail: None,
-        run_ignored: opts.filter.run_ignored,
-        capture: true,
-        test_args: opts.test_args.clone(),
-        keep_tmp: false,
-        profile_dir: None,
-        timeouts: Timeouts {
-            test: opts.timeout,
-            grace: Duration::from_secs(5),
-            ..Timeouts::default()
-        },
-        run_timeout: None,
-        retry: execute::RetryPolicy::default(),
-        pin_retries: false,
-        stop_stable: opts.stop_stable,
-        // Crashes are what stress is for: never stop for them.
-        max_crashes: usize::MAX,
-        process_costs: plan::ProcessCosts::new(),
-        run_id: None,
-        cancel: None,
-    };
-    let end = execute(&list, selection, schedule, &exec, &mut |event| {
-        reporter.event(&event);
-        record.handle(&event);
-    })?;
-    let stats = report::summarise(&record.outcomes);
-    let exit_code = match end.signal {
-        Some(sig) => exit_codes::interrupted(sig),
-        None if stats.iter().any(|t| t.failures > 0) => exit_codes::TEST_RUN_FAILED,
-        None => exit_codes::OK,
-    };
-    Ok(StressEnd {
-        record,
-        stats,
-        signal: end.signal,
-        exit_code,
-    })
 }

@@ -185,6 +185,7 @@ pub struct ReplayArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[group(id = "runs", required = true, multiple = false, args = ["count", "plan"])]
 pub struct StressArgs {
     #[command(flatten)]
     pub cargo: CargoOptions,
@@ -199,8 +200,19 @@ pub struct StressArgs {
         allow_negative_numbers = true,
         help_heading = "Stress"
     )]
-    pub count: usize,
-    /// Runs at once [default: the cores this process may use].
+    pub count: Option<usize>,
+    /// Run the named plans of this JSON file (or this JSON, when it starts with `{`) one
+    /// after another, each with its filter, count, concurrency, timeout and thresholds;
+    /// exit 100 when a threshold is missed (see docs/stress-plan.md).
+    #[arg(
+        long,
+        value_name = "FILE|JSON",
+        help_heading = "Stress",
+        conflicts_with = "stop_stable"
+    )]
+    pub plan: Option<String>,
+    /// Runs at once [default: the cores this process may use]; with --plan, of the plans
+    /// that set no `concurrency`.
     #[arg(
         long,
         short = 'j',
@@ -220,7 +232,8 @@ pub struct StressArgs {
     /// Report format, on stdout.
     #[arg(long, value_enum, default_value_t = StressOutput::Table, help_heading = "Stress")]
     pub output: StressOutput,
-    /// End a run that takes longer than this (it counts as a timeout failure).
+    /// End a run that takes longer than this (it counts as a timeout failure); with
+    /// --plan, in the plans that set no `timeout`.
     #[arg(long, value_name = "DURATION", help_heading = "Stress")]
     pub timeout: Option<String>,
 }

@@ -92,8 +92,8 @@ mod tests {
             ),
             (
                 &["stress"],
-                "error: the following required arguments were not provided: --count <N> \
-                 (see --help)",
+                "error: the following required arguments were not provided: <--count \
+                 <N>|--plan <FILE|JSON>> (see --help)",
             ),
             (
                 &["--retries", "-1"],

@@ -1,5 +1,5 @@
 //! The command line validated into what an invocation does ([`RunConfig`],
-//! [`ListConfig`], [`StressConfig`]), before any work starts (ripgrep's lowargs ->
+//! [`ListConfig`], `stress`'s in `stress.rs`), before any work starts (ripgrep's lowargs ->
 //! hiargs): every bad value is one clear usage error here.
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use super::args::*;
 use super::config_file::{self, Profile};
 use super::partition;
 use super::queue;
+use super::stress::{StressConfig, StressPlansConfig};
 use super::with_profile::choose;
 use super::writable;
 use crate::cargo::CargoOptions;
@@ -17,17 +18,9 @@ use crate::coverage::CoverageConfig;
 use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy};
 use crate::plan::{RunIgnored, TestFilter};
-use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
-use xpar_runner::session::{RunOptions, StressOptions};
+use xpar_runner::session::RunOptions;
 use xpar_runner::suite::SuiteOptions;
-
-/// What `stress` will do, validated: the runner's options and how to print the report.
-#[derive(Debug, Clone)]
-pub struct StressConfig {
-    pub stress: StressOptions,
-    pub output: StressOutput,
-}
 
 /// What a run will do, validated: the runner's options, and what only the terminal
 /// needs.
@@ -85,6 +78,7 @@ pub enum Invocation {
     Run(RunConfig),
     List(ListConfig),
     Stress(StressConfig),
+    StressPlans(StressPlansConfig),
     Replay(ReplayConfig),
     Merge(MergeConfig),
     Archive(ArchiveConfig),
@@ -96,44 +90,7 @@ impl XparApp {
         match self.command {
             None => RunConfig::from_args(self.run).map(Invocation::Run),
             Some(Command::Run(args)) => RunConfig::from_args(args).map(Invocation::Run),
-            Some(Command::Stress(args)) => {
-                let profile = config_file::load(
-                    args.cargo.manifest_path.as_deref(),
-                    None,
-                    args.profile.config_profile.as_deref(),
-                )?;
-                let (filter, _, test_args) = build_filter(args.filter)?;
-                let positive = |flag: &'static str, n: usize| {
-                    if n == 0 {
-                        Err(UsageError::NotPositive { flag })
-                    } else {
-                        Ok(n)
-                    }
-                };
-                let stress = StressOptions {
-                    cargo: args.cargo.into_options(),
-                    filter,
-                    test_args,
-                    count: positive("--count", args.count)?,
-                    concurrency: match (args.concurrency, profile.jobs) {
-                        (Some(c), _) => positive("--concurrency", c)?,
-                        (None, Some(jobs)) => jobs,
-                        (None, None) => parse_jobs("auto")?,
-                    },
-                    stop_stable: args
-                        .stop_stable
-                        .map(|k| positive("--stop-stable", k))
-                        .transpose()?,
-                    timeout: match args.timeout.as_deref() {
-                        Some(t) => parse_limit("--timeout", Some(t))?,
-                        None => profile.timeout,
-                    },
-                };
-                Ok(Invocation::Stress(StressConfig {
-                    stress,
-                    output: args.output.into(),
-                }))
-            }
+            Some(Command::Stress(args)) => super::stress::stress_invocation(args),
             Some(Command::Replay(args)) => Ok(Invocation::Replay(ReplayConfig {
                 run: args.run,
                 cargo: CargoOptions {
@@ -375,18 +332,7 @@ pub(super) fn parse_duration(
     value: Option<&str>,
 ) -> Result<Option<Duration>, UsageError> {
     value
-        .map(|v| {
-            let bad = |why: String| UsageError::BadDuration {
-                flag,
-                value: v.to_owned(),
-                why,
-            };
-            match humantime::parse_duration(v) {
-                Ok(d) if d > MAX_DURATION => Err(bad("must be at most 100 years".to_owned())),
-                Ok(d) => Ok(d),
-                Err(e) => Err(bad(e.to_string())),
-            }
-        })
+        .map(|v| duration_value(v).map_err(|why| bad_duration(flag, v, why)))
         .transpose()
 }
 
@@ -396,13 +342,33 @@ pub(crate) fn parse_limit(
     flag: &'static str,
     value: Option<&str>,
 ) -> Result<Option<Duration>, UsageError> {
-    match (parse_duration(flag, value)?, value) {
-        (Some(d), Some(v)) if d.is_zero() => Err(UsageError::BadDuration {
-            flag,
-            value: v.to_owned(),
-            why: "a time limit must be longer than zero".to_owned(),
-        }),
-        (d, _) => Ok(d),
+    value
+        .map(|v| limit_value(v).map_err(|why| bad_duration(flag, v, why)))
+        .transpose()
+}
+
+fn bad_duration(flag: &'static str, value: &str, why: String) -> UsageError {
+    UsageError::BadDuration {
+        flag,
+        value: value.to_owned(),
+        why,
+    }
+}
+
+/// [`parse_duration`]'s value, or why it is not one.
+fn duration_value(v: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(v) {
+        Ok(d) if d > MAX_DURATION => Err("must be at most 100 years".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// [`parse_limit`]'s value, or why it is not one.
+pub(super) fn limit_value(v: &str) -> Result<Duration, String> {
+    match duration_value(v)? {
+        d if d.is_zero() => Err("a time limit must be longer than zero".to_owned()),
+        d => Ok(d),
     }
 }
 
@@ -432,7 +398,9 @@ fn cap_jobs(jobs: usize, max: Option<usize>) -> Result<usize, UsageError> {
 /// `cargo xpar -- name --exact` means what `cargo test -- name --exact` means.
 /// Returns the filter, whether `--nocapture` was among them, and the arguments left for
 /// the test binaries.
-fn build_filter(args: FilterArgs) -> Result<(TestFilter, bool, Vec<String>), UsageError> {
+pub(super) fn build_filter(
+    args: FilterArgs,
+) -> Result<(TestFilter, bool, Vec<String>), UsageError> {
     let mut filters = args.filters;
     let mut exact = args.exact;
     let mut skip = args.skip;
@@ -624,31 +592,6 @@ mod tests {
             .unwrap()
             .is_match("connection refused"));
         assert_eq!(run(&[]).run.retry.retries, 0);
-    }
-
-    #[test]
-    fn stress_options() {
-        match parse(&[
-            "stress",
-            "one_in",
-            "--count",
-            "200",
-            "--stop-stable",
-            "20",
-            "--output",
-            "csv",
-        ]) {
-            Ok(Invocation::Stress(c)) => {
-                assert_eq!((c.stress.count, c.stress.stop_stable), (200, Some(20)));
-                assert_eq!(c.output, StressOutput::Csv);
-                assert_eq!(c.stress.filter.patterns, ["one_in"]);
-                assert!(c.stress.concurrency >= 1);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(parse(&["stress"]).is_err(), "--count is required");
-        let err = parse(&["stress", "--count", "0"]).unwrap_err();
-        assert!(err.contains("--count must be at least 1"), "{err}");
     }
 
     #[test]

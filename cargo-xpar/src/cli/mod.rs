@@ -1,6 +1,6 @@
-//! The command line: what the user typed (`args`), what it means (`config`), clap's
-//! errors as one line (`clap_error`), and whether the report paths can be written
-//! (`writable`).
+//! The command line: what the user typed (`args`), what it means (`config`; `stress`
+//! and its plan files, `stress_plan`), clap's errors as one line (`clap_error`), and
+//! whether the report paths can be written (`writable`).
 
 mod archive;
 mod args;
@@ -11,6 +11,8 @@ mod enums;
 mod merge;
 mod partition;
 mod queue;
+mod stress;
+mod stress_plan;
 mod with_profile;
 mod writable;
 
@@ -20,3 +22,4 @@ pub use clap_error::*;
 pub use config::*;
 pub use config_file::{Profile, CONFIG_PATH, PROFILE_ENV};
 pub use queue::QueueConfig;
+pub use stress::{StressConfig, StressPlansConfig};

@@ -1,5 +1,6 @@
 //! Report: the events of a run and their consumers. The record keeps every outcome; JUnit,
-//! the JSON report and the stress statistics are written from the record.
+//! the JSON report and the stress statistics (of tests, and of plans against their
+//! thresholds) are written from the record.
 
 mod events;
 mod json;
@@ -9,6 +10,7 @@ mod log_dir;
 mod record;
 pub mod results_dir;
 mod stress;
+mod stress_plan;
 
 pub use events::{worker_name, Failure, Notice, Resources, RunEvent, TestOutcome, TestStatus};
 pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
@@ -16,3 +18,6 @@ pub use junit::write_junit;
 pub use log_dir::{log_path, write_log, write_logs};
 pub use record::RunRecord;
 pub use stress::{summarise, write_stress, StressOutput, TestStress};
+pub use stress_plan::{
+    plan_result, plans_report, write_stress_plans, DurationStats, Limit, PlanSettings, Threshold,
+};

@@ -80,8 +80,10 @@ pub fn summarise(outcomes: &[TestOutcome]) -> Vec<TestStress> {
         .collect()
 }
 
-/// Nearest-rank percentile of sorted, non-empty `v`.
-fn percentile(v: &[f64], p: f64) -> f64 {
+/// The `p`th percentile of sorted, non-empty `v` by nearest rank: the smallest value
+/// with at least `p`% of the values at or below it, `v[ceil(p / 100 * n) - 1]` (always
+/// one of the values, never an interpolation between two).
+pub(super) fn percentile<T: Copy>(v: &[T], p: f64) -> T {
     let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
     v[rank.clamp(1, v.len()) - 1]
 }
