@@ -21,6 +21,7 @@ fn outcome(name: &str, millis: u64, passed: bool) -> TestOutcome {
         started: None,
         previous: Vec::new(),
         attempt: xpar_metadata::Attempt::FIRST,
+        resources: None,
     }
 }
 
