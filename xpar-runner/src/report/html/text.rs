@@ -53,7 +53,8 @@ pub(super) fn output(text: &str) -> String {
     let cut = cut(text);
     let plain = anstream::adapter::strip_str(&cut).to_string();
     let mut out = String::with_capacity(plain.len());
-    for c in plain.chars() {
+    // The last line end would show as an empty line at the bottom of the block.
+    for c in plain.trim_end().chars() {
         match c {
             '\t' | '\n' => out.push(c),
             '\r' => {}

@@ -21,7 +21,7 @@ const WIDTH: f64 = 1200.0;
 const LABELS: f64 = 64.0;
 const RIGHT: f64 = 12.0;
 const AXIS: f64 = 22.0;
-const LANE: f64 = 16.0;
+const LANE: f64 = 20.0;
 const GROUP_HEAD: f64 = 20.0;
 /// Narrower tests share a bar.
 const MIN_WIDTH: f64 = 1.0;
@@ -48,10 +48,9 @@ pub(super) struct Timeline {
     pub chart_width: Px,
     pub ticks: Vec<Tick>,
     pub groups: Vec<Group>,
-    /// How many tests share a bar with others.
+    /// How many tests share a bar with others, and in how many bars.
     pub shared: usize,
-    /// Bars drawn.
-    pub bars: usize,
+    pub shared_bars: usize,
 }
 
 pub(super) struct Tick {
@@ -71,6 +70,7 @@ pub(super) struct Group {
 pub(super) struct Lane {
     pub worker: String,
     pub y: Px,
+    pub height: Px,
     /// Middle of the lane, for its label.
     pub text_y: Px,
     pub bars: Vec<Bar>,
@@ -117,8 +117,7 @@ pub(super) fn timeline(report: &RunReport) -> Option<Timeline> {
     }
     let mut y = AXIS;
     let mut groups = Vec::new();
-    let mut shared = 0;
-    let mut bars = 0;
+    let (mut shared, mut shared_bars) = (0, 0);
     for (label, workers) in lane_groups(report, &by_worker) {
         let group_y = y;
         if label.is_some() {
@@ -127,11 +126,12 @@ pub(super) fn timeline(report: &RunReport) -> Option<Timeline> {
         let mut lanes = Vec::new();
         for worker in workers {
             let tests = by_worker.remove(worker.as_str()).unwrap_or_default();
-            let (lane_bars, lane_shared) = lane_bars(tests, &scale, y);
-            shared += lane_shared;
-            bars += lane_bars.len();
+            let (lane_bars, (tests, bars)) = lane_bars(tests, &scale, y);
+            shared += tests;
+            shared_bars += bars;
             lanes.push(Lane {
                 text_y: Px(y + LANE / 2.0 + 4.0),
+                height: Px(LANE - 1.0),
                 worker,
                 y: Px(y),
                 bars: lane_bars,
@@ -152,7 +152,7 @@ pub(super) fn timeline(report: &RunReport) -> Option<Timeline> {
         ticks: ticks(&scale),
         groups,
         shared,
-        bars,
+        shared_bars,
     })
 }
 
@@ -219,15 +219,15 @@ fn lane_groups(
     groups
 }
 
-/// One lane's bars, and how many of its tests share one.
-fn lane_bars(mut tests: Vec<&ReportTest>, scale: &Scale, y: f64) -> (Vec<Bar>, usize) {
+/// One lane's bars, how many of its tests share one, and in how many bars.
+fn lane_bars(mut tests: Vec<&ReportTest>, scale: &Scale, y: f64) -> (Vec<Bar>, (usize, usize)) {
     tests.sort_by(|a, b| {
         a.start_secs
             .unwrap_or(0.0)
             .total_cmp(&b.start_secs.unwrap_or(0.0))
     });
     let mut bars = Vec::new();
-    let mut shared = 0;
+    let mut shared = (0, 0);
     let mut run: Option<Shared> = None;
     for t in tests {
         let start = scale.x(t.start_secs.unwrap_or(0.0));
@@ -245,7 +245,7 @@ fn lane_bars(mut tests: Vec<&ReportTest>, scale: &Scale, y: f64) -> (Vec<Bar>, u
             }
         }
         if let Some(r) = run.take() {
-            shared += r.flush(&mut bars, y);
+            r.flush(&mut bars, y, &mut shared);
         }
         if narrow {
             run = Some(Shared::new(t, start, end, class));
@@ -259,7 +259,7 @@ fn lane_bars(mut tests: Vec<&ReportTest>, scale: &Scale, y: f64) -> (Vec<Bar>, u
         }
     }
     if let Some(r) = run.take() {
-        shared += r.flush(&mut bars, y);
+        r.flush(&mut bars, y, &mut shared);
     }
     (bars, shared)
 }
@@ -267,9 +267,9 @@ fn lane_bars(mut tests: Vec<&ReportTest>, scale: &Scale, y: f64) -> (Vec<Bar>, u
 fn bar(x: f64, width: f64, y: f64, class: &'static str, title: String) -> Bar {
     Bar {
         x: Px(x),
-        y: Px(y + 2.0),
+        y: Px(y + 3.0),
         width: Px(width),
-        height: Px(LANE - 4.0),
+        height: Px(LANE - 6.0),
         class,
         title,
     }
@@ -306,12 +306,12 @@ impl<'a> Shared<'a> {
         self.end = self.end.max(end);
     }
 
-    /// Pushes its bar; how many tests it shares.
-    fn flush(self, bars: &mut Vec<Bar>, y: f64) -> usize {
+    /// Pushes its bar, counting the tests and bars that share one in `shared`.
+    fn flush(self, bars: &mut Vec<Bar>, y: f64, shared: &mut (usize, usize)) {
         let width = (self.end - self.start).max(MIN_WIDTH);
         if self.count == 1 {
             bars.push(bar(self.start, width, y, self.class, title_of(self.first)));
-            return 0;
+            return;
         }
         let title = format!(
             "{} tests, {} in all ({}): {} {} ... {} {}",
@@ -324,7 +324,8 @@ impl<'a> Shared<'a> {
             self.last.name
         );
         bars.push(bar(self.start, width, y, self.class, title));
-        self.count
+        shared.0 += self.count;
+        shared.1 += 1;
     }
 
     fn class_word(&self) -> &'static str {
@@ -429,7 +430,7 @@ mod tests {
             gw0[0].title
         );
         assert!(t.groups[0].lanes[2].bars.is_empty());
-        assert_eq!((t.bars, t.shared), (3, 0));
+        assert_eq!((t.shared, t.shared_bars), (0, 0));
         let labels: Vec<&str> = t.ticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels.first(), Some(&"0.0s"));
         assert_eq!(labels.last(), Some(&"1.0s"));
@@ -488,7 +489,7 @@ mod tests {
         let t = timeline(&report(1, tests)).unwrap();
         let bars = &t.groups[0].lanes[0].bars;
         assert_eq!(bars.len(), 3, "before, the failure, after");
-        assert_eq!(t.shared, 999);
+        assert_eq!((t.shared, t.shared_bars), (999, 2));
         assert_eq!(bars[1].class, "fail");
         assert_eq!(bars[1].width, Px(FAILED_WIDTH));
         assert!(
