@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use askama::Template;
 use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
-use super::text::{self, plural, secs};
+use super::text::{self, count, plural, secs};
 use super::timeline::{timeline, Timeline};
 use crate::coverage::{Coverage, Summary};
 
 /// How many of the slowest tests the page lists.
 const SLOWEST: usize = 20;
-/// Failures whose output is shown open; the rest are folded.
+/// Failures (and flaky tests) whose output is shown open; the rest are folded.
 const OPEN_FAILURES: usize = 10;
 /// Past this many bytes of output in all, failures are listed without it: the page must
 /// open in a browser whatever the run.
@@ -65,6 +65,7 @@ struct NotRun<'a> {
 
 struct Flaky<'a> {
     test: &'a ReportTest,
+    open: bool,
     duration: String,
     attempts: Vec<Attempt<'a>>,
 }
@@ -195,13 +196,13 @@ fn cards(report: &RunReport, run_count: usize) -> Vec<Card> {
     };
     let mark = |n: usize, class| if n > 0 { class } else { "" };
     vec![
-        card("tests run", run_count.to_string(), ""),
-        card("passed", c.passed.to_string(), mark(c.passed, "good")),
-        card("failed", c.failed.to_string(), mark(c.failed, "bad")),
-        card("flaky", c.flaky.to_string(), mark(c.flaky, "warn")),
-        card("ignored", c.ignored.to_string(), ""),
-        card("not run", c.not_run.to_string(), mark(c.not_run, "warn")),
-        card("filtered out", c.filtered_out.to_string(), ""),
+        card("tests run", count(run_count), ""),
+        card("passed", count(c.passed), mark(c.passed, "good")),
+        card("failed", count(c.failed), mark(c.failed, "bad")),
+        card("flaky", count(c.flaky), mark(c.flaky, "warn")),
+        card("ignored", count(c.ignored), ""),
+        card("not run", count(c.not_run), mark(c.not_run, "warn")),
+        card("filtered out", count(c.filtered_out), ""),
         card("wall time", secs(report.wall_secs), ""),
         card("workers", report.workers.to_string(), ""),
         card("sum of test times", secs(sum), ""),
@@ -254,8 +255,10 @@ fn failures(report: &RunReport) -> Vec<Failed<'_>> {
 fn flaky(report: &RunReport) -> Vec<Flaky<'_>> {
     (report.tests.iter())
         .filter(|t| t.flaky)
-        .map(|test| Flaky {
+        .enumerate()
+        .map(|(i, test)| Flaky {
             test,
+            open: i < OPEN_FAILURES,
             duration: secs(test.duration_secs),
             attempts: (test.previous.iter().enumerate())
                 .map(|(i, a)| Attempt {

@@ -34,12 +34,26 @@ pub(super) fn bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+/// A count with thousands separated (`20,000`). By hand: a crate for one format is more
+/// than this takes, and the page has no locale to follow.
+pub(super) fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `n word` or `n words`.
 pub(super) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
-        format!("{n} {word}")
+        format!("1 {word}")
     } else {
-        format!("{n} {word}s")
+        format!("{} {word}s", count(n))
     }
 }
 
@@ -113,6 +127,11 @@ mod tests {
         assert_eq!(bytes(3 * 1024 * 1024 + 512 * 1024), "3.5 MiB");
         assert_eq!(plural(1, "worker"), "1 worker");
         assert_eq!(plural(2, "worker"), "2 workers");
+        assert_eq!(plural(20_000, "test"), "20,000 tests");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(20_000), "20,000");
+        assert_eq!(count(1_234_567), "1,234,567");
     }
 
     #[test]
