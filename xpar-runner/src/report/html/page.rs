@@ -43,7 +43,8 @@ pub(super) struct Page<'a> {
 struct Card {
     label: &'static str,
     value: String,
-    /// A stylesheet class (`bad` for failures) or empty.
+    /// A stylesheet class (`bad` for failures, `faint` for a figure that means little)
+    /// or empty.
     class: &'static str,
 }
 
@@ -213,7 +214,14 @@ fn cards(report: &RunReport, run_count: usize) -> Vec<Card> {
             } else {
                 "-".to_owned()
             },
-            "",
+            // As the terminal's summary says: with a sum under a second (and under the
+            // wall time) the time went into starting processes, and the ratio means
+            // little.
+            if sum >= 1.0 || (sum >= report.wall_secs && sum > 0.0) {
+                ""
+            } else {
+                "faint"
+            },
         ),
     ]
 }

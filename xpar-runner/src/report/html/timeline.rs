@@ -53,6 +53,17 @@ pub(super) struct Timeline {
     pub shared_bars: usize,
 }
 
+impl Timeline {
+    /// What the legend says of the tests that share bars.
+    pub fn shared_text(&self) -> String {
+        format!(
+            "{} narrower than a pixel are drawn together in {}",
+            plural(self.shared, "test"),
+            plural(self.shared_bars, "bar")
+        )
+    }
+}
+
 pub(super) struct Tick {
     pub x: Px,
     pub label: String,
@@ -490,6 +501,10 @@ mod tests {
         let bars = &t.groups[0].lanes[0].bars;
         assert_eq!(bars.len(), 3, "before, the failure, after");
         assert_eq!((t.shared, t.shared_bars), (999, 2));
+        assert_eq!(
+            t.shared_text(),
+            "999 tests narrower than a pixel are drawn together in 2 bars"
+        );
         assert_eq!(bars[1].class, "fail");
         assert_eq!(bars[1].width, Px(FAILED_WIDTH));
         assert!(
