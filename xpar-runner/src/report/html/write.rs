@@ -13,10 +13,11 @@ use crate::errors::ReportError;
 /// The page of `report` as one HTML document; the coverage table when `coverage` is
 /// given.
 pub fn html_report(report: &RunReport, coverage: Option<&Summary>) -> String {
-    // The template's values are all `Display`s that cannot fail.
     page(report, coverage)
         .render()
-        .unwrap_or_else(|e| format!("<!DOCTYPE html><title>cargo xpar</title><p>{e}</p>"))
+        // Rendering into a String fails only where a value's `Display` does, and none of
+        // the page's values (strings, numbers) can.
+        .expect("the page renders into a String")
 }
 
 /// Writes the page of `report` to `path`, creating its directory.
