@@ -42,9 +42,14 @@ pub(crate) fn merge(cfg: &MergeConfig) -> Result<i32, Error> {
         expected: None,
     });
     display.finish(&end.merged.record);
-    for path in [&cfg.merge.junit, &cfg.merge.json, &cfg.merge.durations]
-        .into_iter()
-        .flatten()
+    for path in [
+        &cfg.merge.junit,
+        &cfg.merge.json,
+        &cfg.merge.html,
+        &cfg.merge.durations,
+    ]
+    .into_iter()
+    .flatten()
     {
         eprintln!("{:>12} {}", "Wrote", path.display());
     }

@@ -33,12 +33,13 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
             run_id,
             junit,
             json,
+            html,
             timeout,
             quiet,
         } => report_run(
             url,
             run_id,
-            (junit.as_deref(), json.as_deref()),
+            [junit, json, html].map(Option::as_deref),
             *timeout,
             *quiet,
         ),
@@ -49,7 +50,7 @@ pub(crate) fn queue(cfg: &QueueConfig) -> Result<i32, Error> {
 fn report_run(
     url: &str,
     run_id: &str,
-    (junit, json): (Option<&std::path::Path>, Option<&std::path::Path>),
+    [junit, json, html]: [Option<&std::path::Path>; 3],
     timeout: Option<Duration>,
     quiet: bool,
 ) -> Result<i32, Error> {
@@ -93,7 +94,7 @@ fn report_run(
     if let Some(p) = junit {
         report::write_junit(&record, p)?;
     }
-    if let Some(p) = json {
+    if json.is_some() || html.is_some() {
         let mut r = report::run_report(&record, "load", &report::ReportMeta::default());
         for (t, machine) in r.tests.iter_mut().zip(&machine_of) {
             t.machine = Some(machine.clone()).filter(|m| !m.is_empty());
@@ -107,7 +108,13 @@ fn report_run(
                 },
             )
             .collect();
-        report::write_report(&r, p)?;
+        if let Some(p) = json {
+            report::write_report(&r, p)?;
+        }
+        if let Some(p) = html {
+            // Coverage is not merged across a queue's machines: no coverage table.
+            report::write_html(&r, None, p)?;
+        }
     }
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().take(5).map(|t| t.to_string()).collect();

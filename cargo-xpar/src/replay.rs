@@ -1,5 +1,5 @@
-//! `cargo xpar replay [RUN-ID|latest]`: a recorded run shown again, and its JUnit and JSON
-//! reports written, from the record alone (`<target-dir>/xpar/runs/<run-id>/`). The
+//! `cargo xpar replay [RUN-ID|latest]`: a recorded run shown again, and its JUnit, JSON
+//! and HTML reports written, from the record alone (`<target-dir>/xpar/runs/<run-id>/`). The
 //! exit code is the one the run itself had (coverage aside, which is not recorded).
 
 use crate::cli::ReplayConfig;
@@ -48,12 +48,17 @@ pub(crate) fn replay(cfg: &ReplayConfig) -> Result<i32, Error> {
     if let Some(path) = &cfg.junit {
         report::write_junit(&record, path)?;
     }
+    let meta = report::ReportMeta {
+        run_id: Some(header.run_id.clone()),
+        ..report::ReportMeta::default()
+    };
     if let Some(path) = &cfg.json {
-        let meta = report::ReportMeta {
-            run_id: Some(header.run_id.clone()),
-            ..report::ReportMeta::default()
-        };
         report::write_json(&record, &header.dist, &meta, path)?;
+    }
+    if let Some(path) = &cfg.html {
+        // Coverage is not recorded: the page has no coverage table.
+        let r = report::run_report(&record, &header.dist, &meta);
+        report::write_html(&r, None, path)?;
     }
     if let Some(sig) = signal {
         return Ok(exit_codes::interrupted(sig));

@@ -1,8 +1,10 @@
 //! Helpers for cargo-xpar's integration tests: build the real binary, copy a fixture
 //! workspace to a temp dir, run `cargo xpar` on it, read its JUnit or JSON report, and compare the
 //! outcome with the typed model of the fixture in [`fixture_data`]; find the programs some
-//! tests need beyond Rust, and start a throwaway redis-server.
+//! tests need beyond Rust, start a throwaway redis-server, and load a page in headless
+//! chromium.
 
+mod browser;
 mod check;
 mod fixture;
 pub mod fixture_data;
@@ -12,6 +14,7 @@ mod report;
 mod tools;
 mod xpar;
 
+pub use browser::Browser;
 pub use check::{assert_cases_match, outcome_mismatches, unexpected_cases};
 pub use fixture::FixtureCopy;
 pub use junit::{parse_junit, read_junit, try_read_junit, JunitCase, JunitFailure};

@@ -1,5 +1,5 @@
 //! The programs some tests need beyond a Rust toolchain (genhtml, pycobertura,
-//! cargo-nextest, redis-server), found where `.ci/setup` installs them or on PATH. Where one is
+//! cargo-nextest, redis-server, chromium), found where `.ci/setup` installs them or on PATH. Where one is
 //! missing, the part of a test that needs it is skipped with a note saying what to
 //! install, unless `XPAR_REQUIRE_TOOLS=1` (set by `.ci/run`) makes that a failure: CI
 //! always runs every part.

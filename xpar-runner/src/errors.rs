@@ -194,6 +194,12 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not write the HTML report to {}", path.display())]
+    Html {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("could not write to stdout")]
     Stdout(#[source] std::io::Error),
     #[error("could not write the test log {}", path.display())]

@@ -20,7 +20,7 @@ pub const BUILD_FAILED: i32 = 101;
 /// `cargo xpar archive`: the archive could not be made (nextest's value; the tests
 /// built). An archive that cannot be run is [`SETUP_ERROR`], as in nextest.
 pub const ARCHIVE_CREATION_FAILED: i32 = 103;
-/// Writing a report (JUnit, JSON) failed.
+/// Writing a report (JUnit, JSON, HTML) failed.
 pub const WRITE_OUTPUT_ERROR: i32 = 110;
 /// `--coverage --fail-under-lines P`: every test passed but line coverage is below P.
 pub const COVERAGE_BELOW_THRESHOLD: i32 = 111;
@@ -46,7 +46,7 @@ Exit codes:
   100    a test failed or the run stopped with tests left unrun; stress --plan: a threshold missed
   101    the build failed
   103    the archive could not be made (cargo xpar archive)
-  110    a report (--junit, --json) could not be written
+  110    a report (--junit, --json, --html) could not be written
   111    line coverage below --fail-under-lines
   112    no coverage report could be made
   113    merge: the shards do not make one run (one missing, a test in two...)

@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub keep_passing_output: bool,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    /// `--html`: written after the coverage report, whose table it shows.
+    pub html: Option<PathBuf>,
     pub coverage: Option<CoverageConfig>,
     /// Extra arguments for every test process.
     pub test_args: Vec<String>,
@@ -250,9 +252,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     if let Some(sig) = end.signal {
         // Reports are written; coverage of an interrupted run is not made.
         run_end.exit_code = exit_codes::interrupted(sig);
-    } else if let (Some(session), Some(dir)) = (&coverage, &profile_dir) {
-        add_coverage(&mut run_end, session, dir, &found)?;
     }
+    let covered = match (&coverage, &profile_dir, end.signal) {
+        (Some(session), Some(dir), None) => add_coverage(&mut run_end, session, dir, &found),
+        _ => Ok(()),
+    };
+    // The page is written whether or not the coverage report could be made.
+    write_html(opts, &run_end, &meta)?;
+    covered?;
     if let Some(dir) = &opts.results_dir {
         write_results(dir, opts, &run_end, &meta, run_log_dir.as_deref(), &history)?;
     }
@@ -627,6 +634,16 @@ fn write_reports(opts: &RunOptions, record: &RunRecord, meta: &ReportMeta) -> Re
     }
     if let Some(dir) = &opts.log_dir {
         report::write_logs(record, dir)?;
+    }
+    Ok(())
+}
+
+/// `--html`: the page of the run, with its coverage table when it has one.
+fn write_html(opts: &RunOptions, run_end: &RunEnd, meta: &ReportMeta) -> Result<(), Error> {
+    if let Some(path) = &opts.html {
+        let report = report::run_report(&run_end.record, opts.dist.as_str(), meta);
+        let coverage = run_end.coverage.as_ref().map(|c| &c.summary);
+        report::write_html(&report, coverage, path)?;
     }
     Ok(())
 }

@@ -75,6 +75,10 @@ pub struct MergeArgs {
     /// Write the merged JSON report to this file (see docs/report-format.md).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report of the merged run to this file, its timeline
+    /// with lanes per shard.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
     /// Write the merged duration history to this file, for the next run's
     /// `--durations FILE`.
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
@@ -182,6 +186,9 @@ pub struct ReplayArgs {
     /// Write the run's JSON report to this file (see docs/report-format.md).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report of the run to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -563,6 +570,11 @@ pub struct RunnerArgs {
     /// missing parent directories are created; checked before building).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report of the whole run to this file: summary,
+    /// failures with their output, flaky and slowest tests, per-binary times, a timeline
+    /// per worker and, with --coverage, the coverage table (checked before building).
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
     /// Collect LLVM source-based coverage, merged over every worker and binary.
     #[arg(long, help_heading = "Coverage")]
     pub coverage: bool,
@@ -677,6 +689,9 @@ pub struct QueueReportArgs {
     /// Write the run's JSON report to this file (see docs/report-format.md).
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report of the run to this file.
+    #[arg(long, value_name = "PATH", help_heading = "Reports")]
+    pub html: Option<PathBuf>,
     /// Give up waiting after this long (exit 96) [default: wait while a machine is
     /// alive].
     #[arg(long, value_name = "DURATION")]

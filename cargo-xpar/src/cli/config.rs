@@ -61,6 +61,7 @@ pub struct ReplayConfig {
     pub failure_output: OutputWhen,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 /// What `merge` will do, validated.
@@ -105,6 +106,7 @@ impl XparApp {
                 failure_output: args.failure_output.unwrap_or(OutputWhen::Final),
                 junit: checked_file("--junit report", args.junit)?,
                 json: checked_file("--json report", args.json)?,
+                html: checked_file("--html report", args.html)?,
             })),
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
@@ -207,6 +209,7 @@ impl RunConfig {
                 || log_dir.is_some(),
             junit: checked_file("--junit report", chosen.junit)?,
             json,
+            html: checked_file("--html report", chosen.html)?,
             coverage: coverage_config(
                 chosen.coverage,
                 r.coverage_format,

@@ -40,6 +40,7 @@ pub struct Profile {
     /// Relative paths are made absolute against the workspace root.
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     pub coverage: Option<bool>,
     /// The named profile's overrides, then `default`'s: the first match wins per setting.
     pub overrides: Vec<TestOverride>,
@@ -72,6 +73,7 @@ struct RawProfile {
     fail_fast: Option<bool>,
     junit: Option<PathBuf>,
     json: Option<PathBuf>,
+    html: Option<PathBuf>,
     coverage: Option<bool>,
     #[serde(default)]
     overrides: Vec<RawOverride>,
@@ -307,6 +309,7 @@ impl RawProfile {
             fail_fast: self.fail_fast.or(base.fail_fast),
             junit: self.junit.or(base.junit),
             json: self.json.or(base.json),
+            html: self.html.or(base.html),
             coverage: self.coverage.or(base.coverage),
             overrides: self.overrides.into_iter().chain(base.overrides).collect(),
         }
@@ -338,6 +341,7 @@ impl RawProfile {
             fail_fast: self.fail_fast,
             junit: self.junit.map(|p| root.join(p)),
             json: self.json.map(|p| root.join(p)),
+            html: self.html.map(|p| root.join(p)),
             coverage: self.coverage,
             overrides,
             suites: Vec::new(),

@@ -8,6 +8,7 @@ jobs = 3
 retries = 1
 timeout = "1m"
 junit = "target/junit.xml"
+html = "target/report.html"
 
 [[profile.default.overrides]]
 filter = "db::"
@@ -54,6 +55,7 @@ fn the_default_profile() {
     assert_eq!(p.junit, Some(PathBuf::from("ws/target/junit.xml")));
     assert_eq!((p.dist, p.fail_fast, p.coverage), (None, None, None));
     assert_eq!(p.json, None);
+    assert_eq!(p.html, Some(PathBuf::from("ws/target/report.html")));
     assert_eq!(
         p.overrides,
         [TestOverride {
@@ -82,6 +84,7 @@ fn a_named_profile_inherits_what_it_leaves_unset() {
     assert_eq!(p.run_timeout, Some(Duration::from_secs(600)));
     assert_eq!((p.fail_fast, p.coverage), (Some(false), Some(true)));
     assert_eq!(p.json, Some(PathBuf::from("/abs/report.json")));
+    assert_eq!(p.html, Some(PathBuf::from("ws/target/report.html")));
     // Its own overrides first, then default's.
     let filters: Vec<&str> = p.overrides.iter().map(|o| o.filter.as_str()).collect();
     assert_eq!(filters, ["flaky", "global", "db::"]);

@@ -27,6 +27,7 @@ fn a_profile(dir: &std::path::Path) -> Profile {
         fail_fast: Some(false),
         junit: Some(dir.join("file.xml")),
         json: Some(dir.join("file.json")),
+        html: Some(dir.join("file.html")),
         coverage: Some(true),
         overrides: vec![crate::plan::TestOverride {
             filter: "db".into(),
@@ -59,6 +60,10 @@ fn a_profile_sets_what_no_flag_does() {
         r.json.as_deref(),
         Some(dir.path().join("file.json").as_path())
     );
+    assert_eq!(
+        r.html.as_deref(),
+        Some(dir.path().join("file.html").as_path())
+    );
     assert!(r.coverage.is_some());
     assert_eq!(r.overrides.len(), 1);
     // Without a profile, the flags' defaults.
@@ -72,6 +77,7 @@ fn a_profile_sets_what_no_flag_does() {
 fn flags_win_over_the_profile() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("flag.xml");
+    let html = dir.path().join("flag.html");
     let cfg = run_with(
         &[
             "-j",
@@ -89,6 +95,8 @@ fn flags_win_over_the_profile() {
             "--fail-fast",
             "--junit",
             junit.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ],
         &a_profile(dir.path()),
     );
@@ -100,6 +108,7 @@ fn flags_win_over_the_profile() {
     assert_eq!(r.run_timeout, Some(Duration::from_secs(120)));
     assert!(cfg.fail_fast && r.max_fail.is_some());
     assert_eq!(r.junit.as_deref(), Some(junit.as_path()));
+    assert_eq!(r.html.as_deref(), Some(html.as_path()));
     let mut strict = a_profile(dir.path());
     strict.fail_fast = Some(true);
     assert!(!run_with(&["--no-fail-fast"], &strict).fail_fast);

@@ -47,6 +47,7 @@ impl MergeConfig {
                 dirs: args.dirs,
                 junit: file("--junit report", args.junit)?,
                 json: file("--json report", args.json)?,
+                html: file("--html report", args.html)?,
                 durations: file("--durations history", args.durations)?,
                 coverage: match coverage {
                     Some(config) => Some(MergeCoverage {

@@ -56,6 +56,7 @@ pub enum QueueConfig {
         run_id: String,
         junit: Option<PathBuf>,
         json: Option<PathBuf>,
+        html: Option<PathBuf>,
         timeout: Option<Duration>,
         quiet: bool,
     },
@@ -68,7 +69,7 @@ pub enum QueueConfig {
 pub(crate) fn queue_config(cmd: QueueCommand) -> Result<QueueConfig, UsageError> {
     Ok(match cmd {
         QueueCommand::Report(a) => {
-            for p in [&a.junit, &a.json].into_iter().flatten() {
+            for p in [&a.junit, &a.json, &a.html].into_iter().flatten() {
                 super::writable::check_report_file("queue report", p)?;
             }
             QueueConfig::Report {
@@ -76,6 +77,7 @@ pub(crate) fn queue_config(cmd: QueueCommand) -> Result<QueueConfig, UsageError>
                 run_id: a.target.run_id,
                 junit: a.junit,
                 json: a.json,
+                html: a.html,
                 timeout: parse_limit("--timeout", a.timeout.as_deref())?,
                 quiet: a.quiet,
             }

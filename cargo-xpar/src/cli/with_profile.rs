@@ -21,6 +21,7 @@ pub(super) struct Chosen {
     pub no_fail_fast: bool,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     pub coverage: bool,
 }
 
@@ -53,6 +54,7 @@ pub(super) fn choose(r: &RunnerArgs, p: Profile) -> Result<Chosen, UsageError> {
             .or_else(|| std::env::var_os("XML_OUTPUT_FILE").map(PathBuf::from))
             .or(p.junit),
         json: r.json.clone().or(p.json),
+        html: r.html.clone().or(p.html),
         coverage: r.coverage || p.coverage == Some(true),
     })
 }

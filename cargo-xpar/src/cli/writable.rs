@@ -1,4 +1,4 @@
-//! The report paths of a run (`--junit`, `--json`, `--coverage-output`), checked before
+//! The report paths of a run (`--junit`, `--json`, `--html`, `--coverage-output`), checked before
 //! anything is built: a path the reports cannot be written to is a usage error then, not
 //! a failure after the whole run. Missing parent directories are created, as the
 //! writers would create them; nothing is written to the report paths themselves, so a run

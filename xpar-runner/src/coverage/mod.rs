@@ -22,7 +22,7 @@ pub struct CoverageConfig {
 pub use cobertura::{cobertura_xml, parse_lcov, FileCoverage};
 pub use report::{write_reports, CoverageFormat, ReportInput};
 pub use session::{CoverageResult, CoverageSession};
-pub use summary::{parse_summary, render, Count, Coverage, Summary};
+pub use summary::{parse_summary, render, Count, Coverage, SourceFile, Summary};
 pub use tools::{find as find_tools, LlvmTools};
 
 pub use crate::discover::COVERAGE_RUSTFLAGS as RUSTFLAGS;

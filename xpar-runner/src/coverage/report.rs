@@ -172,7 +172,9 @@ pub fn write_reports(input: &ReportInput<'_>) -> Result<(Summary, Vec<PathBuf>),
 
     let mut p = input.llvm_cov("export", &profdata);
     p.args(["-format=text", "-summary-only"]);
-    let summary = parse_summary(&run(&p)?, |f| input.crate_of(f)).map_err(CoverageError::Parse)?;
+    let mut summary =
+        parse_summary(&run(&p)?, |f| input.crate_of(f)).map_err(CoverageError::Parse)?;
+    summary.relative_to(input.workspace_root);
     Ok((summary, written))
 }
 

@@ -1,5 +1,5 @@
-//! The coverage table at the end of a run: line and region coverage per crate and in
-//! total, from llvm-cov's JSON summary (`export -format=text -summary-only`).
+//! The coverage table at the end of a run: line and region coverage per source file, per
+//! crate and in total, from llvm-cov's JSON summary (`export -format=text -summary-only`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -57,11 +57,35 @@ pub struct Coverage {
     pub regions: Count,
 }
 
-/// Coverage per crate and in total.
+/// Lines and regions of one source file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// As llvm-cov names it; relative to the workspace root once
+    /// [`Summary::relative_to`] made it so.
+    pub path: String,
+    /// The crate it was given to.
+    pub krate: String,
+    pub coverage: Coverage,
+}
+
+/// Coverage per source file, per crate and in total.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
     pub crates: BTreeMap<String, Coverage>,
     pub total: Coverage,
+    /// Sorted by crate, then path.
+    pub files: Vec<SourceFile>,
+}
+
+impl Summary {
+    /// The files' paths relative to `root` where they are under it.
+    pub fn relative_to(&mut self, root: &std::path::Path) {
+        for f in &mut self.files {
+            if let Ok(rel) = std::path::Path::new(&f.path).strip_prefix(root) {
+                f.path = rel.to_string_lossy().into_owned();
+            }
+        }
+    }
 }
 
 /// Reads llvm-cov's JSON summary, giving each file to the crate `crate_of` names.
@@ -70,12 +94,23 @@ pub fn parse_summary(json: &str, crate_of: impl Fn(&str) -> String) -> Result<Su
         serde_json::from_str(json).map_err(|e| format!("llvm-cov's JSON summary: {e}"))?;
     let mut s = Summary::default();
     for f in export.data.iter().flat_map(|d| &d.files) {
-        let c = s.crates.entry(crate_of(&f.filename)).or_default();
+        let krate = crate_of(&f.filename);
+        let c = s.crates.entry(krate.clone()).or_default();
         c.lines.add(f.summary.lines);
         c.regions.add(f.summary.regions);
         s.total.lines.add(f.summary.lines);
         s.total.regions.add(f.summary.regions);
+        s.files.push(SourceFile {
+            path: f.filename.clone(),
+            krate,
+            coverage: Coverage {
+                lines: f.summary.lines,
+                regions: f.summary.regions,
+            },
+        });
     }
+    s.files
+        .sort_by(|a, b| (&a.krate, &a.path).cmp(&(&b.krate, &b.path)));
     Ok(s)
 }
 
@@ -135,6 +170,19 @@ mod tests {
             }
         );
         assert_eq!(s.crates["b"].lines.percent(), 100.0);
+        let mut s = s;
+        s.relative_to(std::path::Path::new("/ws"));
+        let files: Vec<(&str, &str, u64)> = (s.files.iter())
+            .map(|f| (f.krate.as_str(), f.path.as_str(), f.coverage.lines.covered))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("a", "a/src/lib.rs", 9),
+                ("a", "a/tests/it.rs", 5),
+                ("b", "b/src/lib.rs", 0)
+            ]
+        );
         insta::assert_snapshot!(render(&s), @r"
         crate            lines        %          regions        %
         a                14/15   93.33%              4/6   66.67%

@@ -24,6 +24,8 @@ pub struct MergeOptions {
     pub dirs: Vec<PathBuf>,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    /// Written after the coverage report, whose table it shows.
+    pub html: Option<PathBuf>,
     pub durations: Option<PathBuf>,
     pub coverage: Option<MergeCoverage>,
 }
@@ -72,10 +74,21 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeEnd, Error> {
     if let Some(path) = &opts.durations {
         combine::write_durations(path, history)?;
     }
-    let coverage = match &opts.coverage {
-        Some(c) => Some(merge_coverage(c, &shards)?),
-        None => None,
-    };
+    let coverage = opts
+        .coverage
+        .as_ref()
+        .map(|c| merge_coverage(c, &shards))
+        .transpose();
+    if let Some(path) = &opts.html {
+        // The page is written whether or not the coverage report could be made.
+        let summary = coverage
+            .as_ref()
+            .ok()
+            .and_then(|c| c.as_ref())
+            .map(|c| &c.summary);
+        report::write_html(&merged.report, summary, path)?;
+    }
+    let coverage = coverage?;
     let mut exit_code = merged.record.exit_code();
     if let (exit_codes::OK, Some(result), Some(min)) = (
         exit_code,

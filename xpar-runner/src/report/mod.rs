@@ -1,8 +1,9 @@
 //! Report: the events of a run and their consumers. The record keeps every outcome; JUnit,
 //! the JSON report and the stress statistics (of tests, and of plans against their
-//! thresholds) are written from the record.
+//! thresholds) are written from the record, the HTML report from the JSON report's model.
 
 mod events;
+mod html;
 mod json;
 mod junit;
 pub mod log;
@@ -13,6 +14,7 @@ mod stress;
 mod stress_plan;
 
 pub use events::{worker_name, Failure, Notice, Resources, RunEvent, TestOutcome, TestStatus};
+pub use html::{html_report, write_html};
 pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
 pub use junit::write_junit;
 pub use log_dir::{log_path, write_log, write_logs};
