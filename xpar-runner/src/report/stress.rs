@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::Serialize;
-
 use super::events::{Failure, TestOutcome, TestStatus};
 
 /// How the stress report is printed.
@@ -18,23 +16,9 @@ pub enum StressOutput {
     Csv,
 }
 
-/// What many runs of one test showed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct TestStress {
-    pub binary_id: String,
-    pub name: String,
-    pub runs: usize,
-    pub failures: usize,
-    /// failures / runs.
-    pub flake_rate: f64,
-    pub min_secs: f64,
-    pub median_secs: f64,
-    pub p95_secs: f64,
-    pub max_secs: f64,
-    /// Normalised failure message -> how many failures had it.
-    pub categories: BTreeMap<String, usize>,
-}
+/// What many runs of one test showed: the schema's type, which plain `stress --output
+/// json` writes too.
+pub use xpar_metadata::StressTest as TestStress;
 
 /// Groups `outcomes` by test, in first-seen order. Tests that did not run are left out.
 pub fn summarise(outcomes: &[TestOutcome]) -> Vec<TestStress> {

@@ -6,12 +6,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use xpar_metadata::{
-    Metric, PlanResult, StressPlanReport, StressTest, ThresholdOp, ThresholdResult,
-    STRESS_PLAN_FORMAT_VERSION,
+    Metric, PlanResult, StressPlanReport, ThresholdOp, ThresholdResult, STRESS_PLAN_FORMAT_VERSION,
 };
 
 use super::events::{TestOutcome, TestStatus};
-use super::stress::{percentile, summarise, StressOutput, TestStress};
+use super::stress::{percentile, summarise, StressOutput};
 
 /// A limit a plan sets on one of its figures: `failure-rate <1%`, `p95 <=200ms`.
 #[derive(Clone, Debug, PartialEq)]
@@ -209,22 +208,7 @@ pub fn plan_result(plan: &PlanSettings, outcomes: &[TestOutcome]) -> PlanResult 
         max_secs: stats.max.as_secs_f64(),
         passed: thresholds.iter().all(|t| t.passed),
         thresholds,
-        per_test: summarise(outcomes).into_iter().map(stress_test).collect(),
-    }
-}
-
-fn stress_test(t: TestStress) -> StressTest {
-    StressTest {
-        binary_id: t.binary_id,
-        name: t.name,
-        runs: t.runs,
-        failures: t.failures,
-        flake_rate: t.flake_rate,
-        min_secs: t.min_secs,
-        median_secs: t.median_secs,
-        p95_secs: t.p95_secs,
-        max_secs: t.max_secs,
-        categories: t.categories,
+        per_test: summarise(outcomes),
     }
 }
 
