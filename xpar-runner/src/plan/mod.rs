@@ -7,6 +7,7 @@ mod durations;
 mod filter;
 mod markexpr;
 mod options;
+mod cpu_slots;
 mod overrides;
 mod partition;
 mod queue;
@@ -20,6 +21,7 @@ pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
+pub use cpu_slots::{apply_cpu_slots, CoreUse};
 pub use overrides::{apply_overrides, TestOverride};
 pub(crate) use partition::markers_by_name;
 pub use partition::{
