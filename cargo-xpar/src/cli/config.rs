@@ -19,6 +19,7 @@ use crate::execute::{MaxFail, RetryPolicy};
 use crate::plan::{RunIgnored, TestFilter};
 use crate::report::StressOutput;
 use xpar_runner::archive::ArchiveSource;
+use xpar_runner::history::{Rerun, DEFAULT_KEEP_RUNS};
 use xpar_runner::session::{RunOptions, StressOptions};
 use xpar_runner::suite::SuiteOptions;
 
@@ -70,6 +71,26 @@ pub struct ReplayConfig {
     pub json: Option<PathBuf>,
 }
 
+/// What `history` will do, validated.
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub query: HistoryQuery,
+    /// How many of the last runs to look at.
+    pub runs: usize,
+    pub format: HistoryFormat,
+    /// Where to find the target dir (only `--manifest-path` and `--target-dir` are set).
+    pub cargo: CargoOptions,
+}
+
+/// What `history` is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryQuery {
+    Runs,
+    Flaky,
+    Slowest(usize),
+    Test(String),
+}
+
 /// What `merge` will do, validated.
 #[derive(Debug, Clone)]
 pub struct MergeConfig {
@@ -86,6 +107,7 @@ pub enum Invocation {
     List(ListConfig),
     Stress(StressConfig),
     Replay(ReplayConfig),
+    History(HistoryConfig),
     Merge(MergeConfig),
     Archive(ArchiveConfig),
     Queue(queue::QueueConfig),
@@ -149,6 +171,7 @@ impl XparApp {
                 junit: checked_file("--junit report", args.junit)?,
                 json: checked_file("--json report", args.json)?,
             })),
+            Some(Command::History(args)) => HistoryConfig::from_args(args).map(Invocation::History),
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
@@ -177,6 +200,34 @@ impl XparApp {
     }
 }
 
+impl HistoryConfig {
+    fn from_args(args: HistoryArgs) -> Result<Self, UsageError> {
+        let positive = |flag: &'static str, n: usize| {
+            if n == 0 {
+                Err(UsageError::NotPositive { flag })
+            } else {
+                Ok(n)
+            }
+        };
+        let query = match (args.flaky, args.slowest, args.test) {
+            (true, _, _) => HistoryQuery::Flaky,
+            (_, Some(n), _) => HistoryQuery::Slowest(positive("--slowest", n)?),
+            (_, _, Some(name)) => HistoryQuery::Test(name),
+            _ => HistoryQuery::Runs,
+        };
+        Ok(HistoryConfig {
+            query,
+            runs: positive("--runs", args.runs)?,
+            format: args.format,
+            cargo: CargoOptions {
+                target_dir: args.target_dir,
+                manifest_path: args.manifest_path,
+                ..CargoOptions::default()
+            },
+        })
+    }
+}
+
 impl RunConfig {
     fn from_args(args: RunArgs) -> Result<Self, UsageError> {
         let profile = config_file::load(
@@ -194,6 +245,7 @@ impl RunConfig {
         let r = args.runner;
         let overrides = profile.overrides.clone();
         let suite_specs = profile.suites.clone();
+        let history_runs = profile.history_runs.unwrap_or(DEFAULT_KEEP_RUNS);
         let chosen = choose(&r, profile)?;
         let retry = retry_policy(&r, chosen.retries)?;
         let no_capture = r.no_capture || libtest_no_capture;
@@ -204,6 +256,7 @@ impl RunConfig {
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
         let partition = partition::from_flag_or_bazel(r.partition.as_deref())?;
+        let rerun = rerun(&r, &args.queue, partition.is_some())?;
         let json = checked_file("--json report", chosen.json)?;
         let results_dir = r.results_dir;
         if let Some(dir) = &results_dir {
@@ -251,6 +304,8 @@ impl RunConfig {
             test_args,
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
+            history_runs,
+            rerun,
             results_dir,
             log_dir,
             suites: SuiteOptions {
@@ -273,6 +328,27 @@ impl RunConfig {
             failure_output,
         })
     }
+}
+
+/// `--last-failed` or `--failed-first`. Machines sharing a queue must run one selection,
+/// which a history of one of them does not give; nor do shards, which must be cut from
+/// one selection (`--failed-first` only orders a shard's tests).
+fn rerun(r: &RunnerArgs, q: &QueueArgs, partition: bool) -> Result<Option<Rerun>, UsageError> {
+    let (flag, how) = match (r.last_failed, r.failed_first) {
+        (true, _) => ("--last-failed", Rerun::LastFailed),
+        (_, true) => ("--failed-first", Rerun::FailedFirst),
+        _ => return Ok(None),
+    };
+    if q.queue.is_some() {
+        return Err(UsageError::Conflict { a: flag, b: "--queue" });
+    }
+    if partition && how == Rerun::LastFailed {
+        return Err(UsageError::Conflict {
+            a: flag,
+            b: "--partition",
+        });
+    }
+    Ok(Some(how))
 }
 
 /// `--retries` (`retries` of them, from the flag or the file) and the flags that shape
