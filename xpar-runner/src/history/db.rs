@@ -4,16 +4,17 @@
 //! killed at any point leaves the database as it was before that run or after it. The
 //! schema is documented in `docs/history-format.md`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
-use xpar_metadata::{ReportTestStatus, RunReport};
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
+use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
 use super::History;
 use crate::errors::HistoryError;
-use crate::plan::{Durations, ProcessCost, ProcessCosts};
+use crate::plan::ProcessCost;
 
 /// `PRAGMA user_version` of a database this version reads and writes. Raised on any
 /// incompatible change of the schema; a database of another version is left alone.
@@ -43,16 +44,11 @@ CREATE TABLE runs (
     filtered_out INTEGER NOT NULL,
     cancel_reason TEXT
 );
-CREATE TABLE tests (
-    id INTEGER PRIMARY KEY,
-    binary_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    UNIQUE (binary_id, name)
-);
 CREATE TABLE results (
     run INTEGER NOT NULL,
     seq INTEGER NOT NULL,
-    test INTEGER NOT NULL,
+    binary_id TEXT NOT NULL,
+    name TEXT NOT NULL,
     status TEXT NOT NULL,
     flaky INTEGER NOT NULL,
     duration_secs REAL NOT NULL,
@@ -64,20 +60,20 @@ CREATE TABLE results (
     message TEXT,
     PRIMARY KEY (run, seq)
 ) WITHOUT ROWID;
-CREATE TABLE durations (
-    test INTEGER NOT NULL,
-    instrumented INTEGER NOT NULL,
-    secs REAL NOT NULL,
-    PRIMARY KEY (test, instrumented)
-) WITHOUT ROWID;
-CREATE TABLE process_costs (
+CREATE TABLE estimates (
     binary_id TEXT NOT NULL,
     instrumented INTEGER NOT NULL,
-    mean_test_secs REAL NOT NULL,
-    overhead_secs REAL NOT NULL,
+    durations TEXT NOT NULL,
+    mean_test_secs REAL,
+    overhead_secs REAL,
     PRIMARY KEY (binary_id, instrumented)
 ) WITHOUT ROWID;
 ";
+
+/// Rows of one `INSERT` into `results`: one statement for many rows costs less than a
+/// statement per row (and 100 x 13 values stay far below SQLite's limit of 32,766).
+const RESULT_ROWS_PER_INSERT: usize = 100;
+const RESULT_COLUMNS: usize = 13;
 
 /// Where the history of the workspace whose target dir is `target_dir` is.
 pub fn path(target_dir: &Path) -> PathBuf {
@@ -88,8 +84,6 @@ pub fn path(target_dir: &Path) -> PathBuf {
 pub struct HistoryDb {
     pub(super) conn: Connection,
     path: PathBuf,
-    /// Test ids by binary id, then name, as far as they were read.
-    ids: HashMap<String, HashMap<String, i64>>,
 }
 
 /// One run, to be appended.
@@ -156,16 +150,17 @@ impl HistoryDb {
         let conn = Connection::open_with_flags(path, flags).map_err(open)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
         // WAL: a writer killed mid-transaction leaves the last committed state, and
-        // readers never wait for a writer. NORMAL: no fsync per commit; after a power
-        // loss the last runs may be missing, never half written.
+        // readers never wait for a writer. Synchronous OFF: no fsync, which would cost a
+        // run more than all the rest of the history (its checkpoints took 10-70 ms). A
+        // process killed at any point still leaves the database whole; only a crash of
+        // the machine itself can cost it, as it can cost the rest of the target dir.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .map_err(open)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        conn.pragma_update(None, "synchronous", "OFF")
             .map_err(open)?;
         let mut db = HistoryDb {
             conn,
             path: path.to_owned(),
-            ids: HashMap::new(),
         };
         match db.version()? {
             FORMAT_VERSION => Ok(db),
@@ -226,57 +221,31 @@ impl HistoryDb {
 
     /// What the planner knows from earlier runs: each test's expected duration and each
     /// binary's process cost, for instrumented tests or not.
-    pub fn estimates(&mut self, instrumented: bool) -> Result<History, HistoryError> {
-        let mut durations = Durations::default();
-        let mut ids: HashMap<String, HashMap<String, i64>> = HashMap::new();
-        let mut stmt = (self.conn)
-            .prepare_cached(
-                "SELECT t.id, t.binary_id, t.name, d.secs FROM tests t
-                 LEFT JOIN durations d ON d.test = t.id AND d.instrumented = ?1",
-            )
-            .map_err(|e| self.read_error(e))?;
-        let mut rows = stmt.query([instrumented]).map_err(|e| self.read_error(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.read_error(e))? {
-            let read = |row: &rusqlite::Row| -> rusqlite::Result<_> {
-                let fields: (i64, String, String, Option<f64>) =
-                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-                Ok(fields)
-            };
-            let (id, binary, name, secs) = read(row).map_err(|e| self.read_error(e))?;
-            if let Some(secs) = secs {
-                durations.set(&binary, &name, secs);
-            }
-            ids.entry(binary).or_default().insert(name, id);
-        }
-        drop(rows);
-        drop(stmt);
-        self.ids = ids;
-        let processes = self.process_costs(instrumented)?;
-        Ok(History {
-            durations,
-            processes,
-        })
-    }
-
-    fn process_costs(&self, instrumented: bool) -> Result<ProcessCosts, HistoryError> {
-        let mut stmt = (self.conn)
-            .prepare_cached(
-                "SELECT binary_id, mean_test_secs, overhead_secs FROM process_costs
+    pub fn estimates(&self, instrumented: bool) -> Result<History, HistoryError> {
+        let read = || -> rusqlite::Result<History> {
+            let mut history = History::default();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT binary_id, durations, mean_test_secs, overhead_secs FROM estimates
                  WHERE instrumented = ?1",
-            )
-            .map_err(|e| self.read_error(e))?;
-        let costs = stmt
-            .query_map([instrumented], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    ProcessCost {
-                        mean_test: r.get(1)?,
-                        overhead: r.get(2)?,
-                    },
-                ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<ProcessCosts>>());
-        costs.map_err(|e| self.read_error(e))
+            )?;
+            let mut rows = stmt.query([instrumented])?;
+            while let Some(row) = rows.next()? {
+                let binary: String = row.get(0)?;
+                let text: String = row.get(1)?;
+                let tests: BTreeMap<String, f64> = serde_json::from_str(&text)
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, e.into()))?;
+                if let (Some(mean_test), Some(overhead)) = (row.get(2)?, row.get(3)?) {
+                    let cost = ProcessCost {
+                        mean_test,
+                        overhead,
+                    };
+                    history.processes.insert(binary.clone(), cost);
+                }
+                history.durations.set_binary(binary, tests);
+            }
+            Ok(history)
+        };
+        read().map_err(|e| self.read_error(e))
     }
 
     /// The last recorded run and the tests that failed in it; `None` before the first.
@@ -294,10 +263,9 @@ impl HistoryDb {
                 return Ok(None);
             };
             let mut stmt = self.conn.prepare(
-                "SELECT DISTINCT t.binary_id, t.name FROM results r
-                 JOIN tests t ON t.id = r.test
-                 WHERE r.run = ?1 AND r.status = 'failed'
-                 ORDER BY t.binary_id, t.name",
+                "SELECT DISTINCT binary_id, name FROM results
+                 WHERE run = ?1 AND status = 'failed'
+                 ORDER BY binary_id, name",
             )?;
             let failed = stmt
                 .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -310,13 +278,7 @@ impl HistoryDb {
     /// Appends `run` in one transaction, updating the estimates when it carries them and
     /// deleting the runs past `keep_runs`.
     pub fn record(&mut self, run: &RunToRecord<'_>) -> Result<(), HistoryError> {
-        // Ids inserted by a transaction that is rolled back must not be remembered.
-        let mut ids = std::mem::take(&mut self.ids);
-        let written = write_run(&mut self.conn, &mut ids, run);
-        if written.is_ok() {
-            self.ids = ids;
-        }
-        written.map_err(|source| HistoryError::Write {
+        write_run(&mut self.conn, run).map_err(|source| HistoryError::Write {
             path: self.path.clone(),
             source,
         })
@@ -333,13 +295,8 @@ pub(super) fn status_name(status: ReportTestStatus) -> &'static str {
     }
 }
 
-type Ids = HashMap<String, HashMap<String, i64>>;
-
-fn write_run(conn: &mut Connection, ids: &mut Ids, run: &RunToRecord<'_>) -> rusqlite::Result<()> {
+fn write_run(conn: &mut Connection, run: &RunToRecord<'_>) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if ids.is_empty() {
-        *ids = read_ids(&tx)?;
-    }
     let report = run.report;
     let c = &report.counts;
     tx.execute(
@@ -364,109 +321,100 @@ fn write_run(conn: &mut Connection, ids: &mut Ids, run: &RunToRecord<'_>) -> rus
         ],
     )?;
     let run_row = tx.last_insert_rowid();
-    let mut test_ids = Vec::with_capacity(report.tests.len());
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO results (run, seq, test, status, flaky, duration_secs, attempts,
-                worker, start_secs, cpu_secs, peak_rss_bytes, message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
-        for (seq, t) in report.tests.iter().enumerate() {
-            let test = test_id(&tx, ids, t.binary_id.as_str(), &t.name)?;
-            test_ids.push(test);
-            // Only a failure's message is kept: a stopped run's not-run tests all have
-            // the same one.
-            let message = (t.status == ReportTestStatus::Failed)
-                .then_some(t.message.as_deref())
-                .flatten();
-            insert.execute(params![
-                run_row,
-                seq,
-                test,
-                status_name(t.status),
-                t.flaky,
-                t.duration_secs,
-                t.previous.len() + 1,
-                t.worker,
-                t.start_secs,
-                t.cpu_secs,
-                t.peak_rss_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
-                message,
-            ])?;
-        }
+    let rows: Vec<(usize, &ReportTest)> = report.tests.iter().enumerate().collect();
+    for batch in rows.chunks(RESULT_ROWS_PER_INSERT) {
+        insert_results(&tx, run_row, batch)?;
     }
     if let Some(estimates) = run.estimates {
-        write_estimates(&tx, report, &test_ids, estimates, run.instrumented)?;
+        write_estimates(&tx, report, estimates, run.instrumented)?;
     }
     prune(&tx, run.keep_runs)?;
     tx.commit()
 }
 
-fn read_ids(conn: &Connection) -> rusqlite::Result<Ids> {
-    let mut ids = Ids::new();
-    let mut stmt = conn.prepare("SELECT id, binary_id, name FROM tests")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        ids.entry(row.get(1)?)
-            .or_default()
-            .insert(row.get(2)?, row.get(0)?);
+/// One `INSERT` of the results of `batch`, (position in the report, test).
+fn insert_results(
+    conn: &Connection,
+    run: i64,
+    batch: &[(usize, &ReportTest)],
+) -> rusqlite::Result<()> {
+    let row = format!("({})", vec!["?"; RESULT_COLUMNS].join(", "));
+    let sql = format!(
+        "INSERT INTO results (run, seq, binary_id, name, status, flaky, duration_secs,
+            attempts, worker, start_secs, cpu_secs, peak_rss_bytes, message)
+         VALUES {}",
+        vec![row; batch.len()].join(", ")
+    );
+    let mut insert = conn.prepare_cached(&sql)?;
+    let mut i = 0;
+    let mut bind = |value: &dyn ToSql| -> rusqlite::Result<()> {
+        i += 1;
+        insert.raw_bind_parameter(i, value)
+    };
+    for (seq, t) in batch {
+        // Only a failure's message is kept: a stopped run's not-run tests all have the
+        // same one.
+        let message = (t.status == ReportTestStatus::Failed)
+            .then_some(t.message.as_deref())
+            .flatten();
+        bind(&run)?;
+        bind(seq)?;
+        bind(&t.binary_id.as_str())?;
+        bind(&t.name)?;
+        bind(&status_name(t.status))?;
+        bind(&t.flaky)?;
+        bind(&t.duration_secs)?;
+        bind(&(t.previous.len() + 1))?;
+        bind(&t.worker)?;
+        bind(&t.start_secs)?;
+        bind(&t.cpu_secs)?;
+        bind(&t.peak_rss_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))?;
+        bind(&message)?;
     }
-    Ok(ids)
+    insert.raw_execute().map(drop)
 }
 
-/// The id of a test, inserted if it is new (another run may have inserted it since the
-/// ids were read: its id is taken then).
-fn test_id(conn: &Connection, ids: &mut Ids, binary: &str, name: &str) -> rusqlite::Result<i64> {
-    if let Some(&id) = ids.get(binary).and_then(|t| t.get(name)) {
-        return Ok(id);
-    }
-    conn.prepare_cached(
-        "INSERT INTO tests (binary_id, name) VALUES (?1, ?2)
-         ON CONFLICT (binary_id, name) DO NOTHING",
-    )?
-    .execute(params![binary, name])?;
-    let id: i64 = conn
-        .prepare_cached("SELECT id FROM tests WHERE binary_id = ?1 AND name = ?2")?
-        .query_row(params![binary, name], |r| r.get(0))?;
-    ids.entry(binary.to_owned())
-        .or_default()
-        .insert(name.to_owned(), id);
-    Ok(id)
-}
-
-/// The estimates of the tests the run measured (those that ran on a worker and passed or
-/// failed), and every process cost.
+/// The estimates of the binaries the run measured (a test that ran on a worker and
+/// passed or failed), and of those it learned a process cost of: one row per binary,
+/// its tests' durations one JSON object, so a run of thousands of tests writes a row
+/// per binary rather than per test.
 fn write_estimates(
     conn: &Connection,
     report: &RunReport,
-    test_ids: &[i64],
     estimates: &History,
     instrumented: bool,
 ) -> rusqlite::Result<()> {
+    let mut binaries: BTreeSet<&str> = report
+        .tests
+        .iter()
+        .filter(|t| {
+            matches!(t.status, ReportTestStatus::Passed | ReportTestStatus::Failed)
+                && t.worker.is_some()
+        })
+        .map(|t| t.binary_id.as_str())
+        .collect();
+    binaries.extend(estimates.processes.keys().map(String::as_str));
     let mut upsert = conn.prepare_cached(
-        "INSERT INTO durations (test, instrumented, secs) VALUES (?1, ?2, ?3)
-         ON CONFLICT (test, instrumented) DO UPDATE SET secs = excluded.secs",
-    )?;
-    for (t, &id) in report.tests.iter().zip(test_ids) {
-        let ran = matches!(
-            t.status,
-            ReportTestStatus::Passed | ReportTestStatus::Failed
-        );
-        if !ran || t.worker.is_none() {
-            continue;
-        }
-        if let Some(secs) = estimates.durations.get(t.binary_id.as_str(), &t.name) {
-            upsert.execute(params![id, instrumented, secs])?;
-        }
-    }
-    let mut cost = conn.prepare_cached(
-        "INSERT INTO process_costs (binary_id, instrumented, mean_test_secs, overhead_secs)
-         VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO estimates (binary_id, instrumented, durations, mean_test_secs,
+            overhead_secs)
+         VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (binary_id, instrumented) DO UPDATE SET
-            mean_test_secs = excluded.mean_test_secs, overhead_secs = excluded.overhead_secs",
+            durations = excluded.durations, mean_test_secs = excluded.mean_test_secs,
+            overhead_secs = excluded.overhead_secs",
     )?;
-    for (binary, c) in &estimates.processes {
-        cost.execute(params![binary, instrumented, c.mean_test, c.overhead])?;
+    let empty = BTreeMap::new();
+    for binary in binaries {
+        let tests = estimates.durations.of_binary(binary).unwrap_or(&empty);
+        let json = serde_json::to_string(tests)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        let cost = estimates.processes.get(binary);
+        upsert.execute(params![
+            binary,
+            instrumented,
+            json,
+            cost.map(|c| c.mean_test),
+            cost.map(|c| c.overhead),
+        ])?;
     }
     Ok(())
 }

@@ -132,9 +132,9 @@ impl HistoryDb {
         let start = self.window_start(runs)?;
         let read = || -> rusqlite::Result<Vec<FlakyTest>> {
             let mut stmt = self.conn.prepare(
-                "SELECT t.binary_id, t.name, f.runs, f.failures, f.flaky, ru.run_id
+                "SELECT f.binary_id, f.name, f.runs, f.failures, f.flaky, ru.run_id
                  FROM (
-                    SELECT test,
+                    SELECT binary_id, name,
                         COUNT(*) AS runs,
                         SUM(status = 'failed' OR flaky) AS failures,
                         SUM(flaky) AS flaky,
@@ -142,13 +142,12 @@ impl HistoryDb {
                         MAX(CASE WHEN status = 'failed' OR flaky THEN run END) AS last_failed
                     FROM results
                     WHERE run >= ?1 AND status IN ('passed', 'failed')
-                    GROUP BY test
+                    GROUP BY binary_id, name
                  ) f
-                 JOIN tests t ON t.id = f.test
                  JOIN runs ru ON ru.id = f.last_failed
                  WHERE f.passes > 0 AND f.failures > 0
                  ORDER BY CAST(f.failures AS REAL) / f.runs DESC, f.failures DESC,
-                    t.binary_id, t.name",
+                    f.binary_id, f.name",
             )?;
             let rows = stmt.query_map([start], |r| {
                 let runs: usize = r.get(2)?;
@@ -172,7 +171,8 @@ impl HistoryDb {
     /// the median of the newer half of those runs against the older half's.
     pub fn slowest(&self, runs: usize, top: usize) -> Result<Vec<SlowTest>, HistoryError> {
         let start = self.window_start(runs)?;
-        let read = || -> rusqlite::Result<(Vec<i64>, Vec<(i64, i64, f64)>)> {
+        type Row = (i64, (String, String), f64);
+        let read = || -> rusqlite::Result<(Vec<i64>, Vec<Row>)> {
             let mut stmt = self
                 .conn
                 .prepare("SELECT id FROM runs WHERE id >= ?1 ORDER BY id")?;
@@ -180,18 +180,18 @@ impl HistoryDb {
                 .query_map([start], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<i64>>>()?;
             let mut stmt = self.conn.prepare(
-                "SELECT run, test, duration_secs FROM results
+                "SELECT run, binary_id, name, duration_secs FROM results
                  WHERE run >= ?1 AND status IN ('passed', 'failed')",
             )?;
             let rows = stmt
-                .query_map([start], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([start], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((window, rows))
         };
         let (window, rows) = read().map_err(|e| self.read_error(e))?;
         // The newer half: the second half of the runs, the middle one with it.
         let recent_from = window.get(window.len() / 2).copied().unwrap_or(i64::MAX);
-        let mut by_test: HashMap<i64, (Vec<f64>, Vec<f64>)> = HashMap::new();
+        let mut by_test: HashMap<(String, String), (Vec<f64>, Vec<f64>)> = HashMap::new();
         for (run, test, secs) in rows {
             let (older, recent) = by_test.entry(test).or_default();
             if run >= recent_from {
@@ -200,32 +200,30 @@ impl HistoryDb {
                 older.push(secs);
             }
         }
-        let mut slow: Vec<(i64, SlowTest)> = by_test
+        let mut slow: Vec<SlowTest> = by_test
             .into_iter()
-            .map(|(test, (older, recent))| (test, trend(older, recent)))
+            .map(|((binary_id, name), (older, recent))| SlowTest {
+                binary_id,
+                name,
+                ..trend(older, recent)
+            })
             .collect();
-        slow.sort_by(|a, b| b.1.median_secs.total_cmp(&a.1.median_secs).then(a.0.cmp(&b.0)));
+        slow.sort_by(|a, b| {
+            (b.median_secs.total_cmp(&a.median_secs))
+                .then_with(|| (&a.binary_id, &a.name).cmp(&(&b.binary_id, &b.name)))
+        });
         slow.truncate(top);
-        let mut name = self
-            .conn
-            .prepare_cached("SELECT binary_id, name FROM tests WHERE id = ?1")
-            .map_err(|e| self.read_error(e))?;
-        for (test, t) in &mut slow {
-            (t.binary_id, t.name) = name
-                .query_row([*test], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.read_error(e))?;
-        }
-        Ok(slow.into_iter().map(|(_, t)| t).collect())
+        Ok(slow)
     }
 
     /// The results in the last `runs` runs of the tests named `name` (also as
     /// `BINARY-ID NAME`), else of those whose name contains it; newest first.
     pub fn test_results(&self, name: &str, runs: usize) -> Result<Vec<TestResult>, HistoryError> {
         let start = self.window_start(runs)?;
-        let exact = "t.name = ?2 OR (t.binary_id || ' ' || t.name) = ?2";
+        let exact = "r.name = ?2 OR (r.binary_id || ' ' || r.name) = ?2";
         let mut results = self.results_where(start, exact, name)?;
         if results.is_empty() {
-            results = self.results_where(start, "instr(t.name, ?2) > 0", name)?;
+            results = self.results_where(start, "instr(r.name, ?2) > 0", name)?;
         }
         if results.is_empty() {
             return Err(HistoryError::NoSuchTest {
@@ -244,10 +242,9 @@ impl HistoryDb {
     ) -> Result<Vec<TestResult>, HistoryError> {
         let read = || -> rusqlite::Result<Vec<TestResult>> {
             let mut stmt = self.conn.prepare(&format!(
-                "SELECT ru.run_id, ru.started, ru.git_commit, t.binary_id, t.name, r.status,
+                "SELECT ru.run_id, ru.started, ru.git_commit, r.binary_id, r.name, r.status,
                     r.flaky, r.duration_secs, r.attempts, r.worker
                  FROM results r
-                 JOIN tests t ON t.id = r.test
                  JOIN runs ru ON ru.id = r.run
                  WHERE r.run >= ?1 AND ({test})
                  ORDER BY r.run DESC, r.seq"

@@ -64,7 +64,7 @@ impl RunHistory {
 
     /// What the planner knows from earlier runs; nothing when the history cannot say.
     pub fn estimates(&mut self, warn: &mut dyn FnMut(String)) -> History {
-        let Some(db) = &mut self.db else {
+        let Some(db) = &self.db else {
             return History::default();
         };
         db.estimates(self.instrumented).unwrap_or_else(|e| {

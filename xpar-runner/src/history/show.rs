@@ -248,3 +248,79 @@ fn table(columns: &[Column], rows: &[Vec<String>], out: &mut dyn Write) -> std::
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flaky() -> HistoryView {
+        HistoryView::Flaky(vec![FlakyTest {
+            binary_id: "app".into(),
+            name: "tests::flips".into(),
+            runs: 8,
+            failures: 3,
+            flaky: 1,
+            failure_rate: 0.375,
+            last_failed: "20261201T050000Z-42".into(),
+        }])
+    }
+
+    fn written(view: &HistoryView, format: HistoryFormat) -> String {
+        let mut out = Vec::new();
+        write_history(view, format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_table_aligns_its_columns() {
+        assert_eq!(
+            written(&flaky(), HistoryFormat::Table),
+            "test              runs  failures  on retry   rate  last failed\n\
+             app tests::flips     8         3         1  37.5%  20261201T050000Z-42\n"
+        );
+    }
+
+    #[test]
+    fn tools_get_every_field_unrounded() {
+        assert_eq!(
+            written(&flaky(), HistoryFormat::Csv),
+            "binary_id,name,runs,failures,on_retry,rate,last_failed\n\
+             app,tests::flips,8,3,1,0.3750,20261201T050000Z-42\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&written(&flaky(), HistoryFormat::Json)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([{
+                "binary-id": "app",
+                "name": "tests::flips",
+                "runs": 8,
+                "failures": 3,
+                "flaky": 1,
+                "failure-rate": 0.375,
+                "last-failed": "20261201T050000Z-42",
+            }])
+        );
+    }
+
+    #[test]
+    fn a_commit_is_shortened_in_a_table_only() {
+        let run = HistoryView::Runs(vec![RunSummary {
+            run_id: "r".into(),
+            started: "2026-12-01T05:00:00Z".into(),
+            commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            wall_secs: 1.25,
+            workers: 2,
+            passed: 5,
+            flaky: 0,
+            failed: 1,
+            ignored: 0,
+            not_run: 0,
+        }]);
+        let table = written(&run, HistoryFormat::Table);
+        assert!(table.contains(" 0123456789ab "), "{table}");
+        assert!(!table.contains("0123456789abc"), "{table}");
+        let csv = written(&run, HistoryFormat::Csv);
+        assert!(csv.contains(",0123456789abcdef0123456789abcdef01234567,"), "{csv}");
+    }
+}
