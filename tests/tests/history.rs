@@ -288,8 +288,8 @@ fn failed_first_starts_the_failed_tests_first() {
     assert_eq!(order.len(), 6);
     assert!(!order[1..].contains(&OTHER.to_owned()), "{order:?}");
     assert!(
-        ff.run.stderr.contains("the 1 test that failed in run")
-            && ff.run.stderr.contains("run first (--failed-first)"),
+        ff.run.stderr.contains("History the test that failed in run")
+            && ff.run.stderr.contains("runs first (--failed-first)"),
         "{}",
         ff.run
     );

@@ -901,6 +901,64 @@ mod tests {
     }
 
     #[test]
+    fn rerunning_the_last_failures() {
+        assert_eq!(run(&[]).run.rerun, None);
+        for (args, want) in [
+            (&["--last-failed"][..], Rerun::LastFailed),
+            (&["--lf"], Rerun::LastFailed),
+            (&["--failed-first"], Rerun::FailedFirst),
+            (&["--ff", "--partition", "slice:1/2"], Rerun::FailedFirst),
+        ] {
+            assert_eq!(run(args).run.rerun, Some(want), "{args:?}");
+        }
+        let refused: &[(&[&str], &str)] = &[
+            (&["--lf", "--ff"], "ArgumentConflict"),
+            (
+                &["--lf", "--partition", "hash:1/2"],
+                "`--last-failed` cannot be used with `--partition`",
+            ),
+            (
+                &["--ff", "--queue", "redis://127.0.0.1:1", "--run-id", "r"],
+                "`--failed-first` cannot be used with `--queue`",
+            ),
+        ];
+        for (args, want) in refused {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        assert_eq!(run(&[]).run.history_runs, DEFAULT_KEEP_RUNS);
+    }
+
+    #[test]
+    fn history_queries() {
+        let history = |args: &[&str]| match parse(&[&["history"], args].concat()) {
+            Ok(Invocation::History(cfg)) => cfg,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let cfg = history(&[]);
+        assert_eq!((cfg.query, cfg.runs), (HistoryQuery::Runs, 20));
+        assert_eq!(cfg.format, HistoryFormat::Table);
+        assert_eq!(history(&["--flaky", "--runs", "5"]).query, HistoryQuery::Flaky);
+        assert_eq!(history(&["--flaky", "--runs", "5"]).runs, 5);
+        assert_eq!(history(&["--slowest"]).query, HistoryQuery::Slowest(10));
+        assert_eq!(history(&["--slowest", "3"]).query, HistoryQuery::Slowest(3));
+        let cfg = history(&["--test", "tests::a", "--format", "csv"]);
+        assert_eq!(cfg.query, HistoryQuery::Test("tests::a".into()));
+        assert_eq!(cfg.format, HistoryFormat::Csv);
+        let refused: &[(&[&str], &str)] = &[
+            (&["history", "--flaky", "--slowest"], "ArgumentConflict"),
+            (&["history", "--slowest", "--test", "x"], "ArgumentConflict"),
+            (&["history", "--runs", "0"], "--runs must be at least 1"),
+            (&["history", "--slowest", "0"], "--slowest must be at least 1"),
+            (&["history", "--format", "xml"], "InvalidValue"),
+        ];
+        for (args, want) in refused {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
     fn list_format() {
         match parse(&["list", "--format", "json", "-p", "x"]) {
             Ok(Invocation::List(cfg)) => {

@@ -88,10 +88,10 @@ pub fn failed_tests(
             format!("{which} in run {run} not selected: running every selected test ({flag})"),
         );
     }
-    let tests = if n == 1 {
-        "1 test".to_owned()
+    let (tests, verb) = if n == 1 {
+        ("the test".to_owned(), "runs")
     } else {
-        format!("{n} tests")
+        (format!("the {n} tests"), "run")
     };
     let of = if n < total {
         format!(" ({} more not selected)", total - n)
@@ -101,10 +101,10 @@ pub fn failed_tests(
     let note = match how {
         Rerun::LastFailed => {
             selection.retain(list, |b, name| keys.contains(&TestKey::new(b, name)));
-            format!("running the {tests} that failed in run {run}{of} ({flag})")
+            format!("running {tests} that failed in run {run}{of} ({flag})")
         }
         Rerun::FailedFirst => {
-            format!("the {tests} that failed in run {run} run first{of} ({flag})")
+            format!("{tests} that failed in run {run} {verb} first{of} ({flag})")
         }
     };
     (keys, note)
@@ -168,7 +168,7 @@ mod tests {
         let (keys, note) = failed_tests(Rerun::FailedFirst, Some(&failed), &list, &mut sel);
         assert_eq!(keys, HashSet::from([TestKey::new(0, "z")]));
         assert_eq!(sel.run_count(), 4);
-        assert_eq!(note, "the 1 test that failed in run R run first (--failed-first)");
+        assert_eq!(note, "the test that failed in run R runs first (--failed-first)");
     }
 
     /// As pytest's `--lf`: nothing known to have failed among the selected, everything
