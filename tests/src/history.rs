@@ -17,11 +17,9 @@ pub struct Estimates {
 /// empty when the history has none.
 pub fn history_estimates(dir: &Path) -> BTreeMap<String, Estimates> {
     let path = dir.join("target/xpar/history.db");
-    let conn = rusqlite::Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
-    )
-    .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut stmt = conn
         .prepare(
             "SELECT binary_id, durations, mean_test_secs, overhead_secs FROM estimates

@@ -192,7 +192,10 @@ fn the_duration_history_puts_the_slow_test_first() {
     // What a process of each measured binary costs is kept too, for the next run's chunks.
     let costs: Vec<(f64, f64)> = estimates.values().filter_map(|e| e.process).collect();
     assert!(
-        !costs.is_empty() && costs.iter().all(|&(mean, overhead)| mean > 0.0 && overhead >= 0.0),
+        !costs.is_empty()
+            && costs
+                .iter()
+                .all(|&(mean, overhead)| mean > 0.0 && overhead >= 0.0),
         "{estimates:?}"
     );
 

@@ -16,7 +16,10 @@ use xpar_tests::{run_json_cmd, xpar, FixtureCopy, JsonRun, Run};
 fn json_run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> JsonRun {
     let report = dir.join("report.json");
     let mut cmd = xpar(dir);
-    cmd.arg("--json").arg(&report).args(args).envs(env.iter().copied());
+    cmd.arg("--json")
+        .arg(&report)
+        .args(args)
+        .envs(env.iter().copied());
     run_json_cmd(&mut cmd, &report)
 }
 
@@ -42,7 +45,12 @@ fn history_csv(dir: &Path, args: &[&str]) -> (Vec<String>, Vec<Vec<String>>) {
     let r = history(dir, &[args, &["--format", "csv"]].concat());
     assert_eq!(r.code(), Some(0), "{r}");
     let mut reader = csv::Reader::from_reader(r.stdout.as_bytes());
-    let header = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows = reader
         .records()
         .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
@@ -52,7 +60,11 @@ fn history_csv(dir: &Path, args: &[&str]) -> (Vec<String>, Vec<Vec<String>>) {
 
 /// The names of the tests a run ran, in the order they started.
 fn started(run: &JsonRun) -> Vec<String> {
-    let mut tests: Vec<_> = run.tests.iter().filter(|t| t.start_secs.is_some()).collect();
+    let mut tests: Vec<_> = run
+        .tests
+        .iter()
+        .filter(|t| t.start_secs.is_some())
+        .collect();
     tests.sort_by(|a, b| a.start_secs.partial_cmp(&b.start_secs).unwrap());
     tests.iter().map(|t| t.name.clone()).collect()
 }
@@ -131,9 +143,18 @@ fn history_reports_flaky_and_slow_tests_and_one_tests_runs() {
     let table = history(dir, &["--flaky"]);
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
-    assert!(lines[0].starts_with("test ") && lines[0].contains("rate"), "{table}");
-    assert!(lines[1].starts_with("history tests::flips") && lines[1].contains("37.5%"), "{table}");
-    assert!(lines[2].starts_with("history tests::once") && lines[2].contains("12.5%"), "{table}");
+    assert!(
+        lines[0].starts_with("test ") && lines[0].contains("rate"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("history tests::flips") && lines[1].contains("37.5%"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("history tests::once") && lines[2].contains("12.5%"),
+        "{table}"
+    );
     // --runs: over the last two runs, only flips failed (run 6).
     let recent = history_json(dir, &["--flaky", "--runs", "2"]);
     assert_eq!(recent.len(), 1, "{recent:?}");
@@ -154,13 +175,26 @@ fn history_reports_flaky_and_slow_tests_and_one_tests_runs() {
     assert_eq!(rows[0][..3], ["history", SLOWS, "8"]);
     assert_eq!(rows[0].last().map(String::as_str), Some("slower"));
     let table = history(dir, &["--slowest", "1"]);
-    assert!(table.stdout.lines().nth(1).unwrap().ends_with("slower"), "{table}");
+    assert!(
+        table.stdout.lines().nth(1).unwrap().ends_with("slower"),
+        "{table}"
+    );
 
     // --test: flips in every run, newest first, failed where it was told to.
     let (header, rows) = history_csv(dir, &["--test", FLIPS]);
     assert_eq!(
         header,
-        ["run", "started", "commit", "binary_id", "name", "status", "duration", "attempts", "worker"]
+        [
+            "run",
+            "started",
+            "commit",
+            "binary_id",
+            "name",
+            "status",
+            "duration",
+            "attempts",
+            "worker"
+        ]
     );
     let got: Vec<(&str, &str, &str)> = rows
         .iter()
@@ -170,14 +204,21 @@ fn history_reports_flaky_and_slow_tests_and_one_tests_runs() {
         .rev()
         .map(|i| {
             let failed = [0, 3, 6].contains(&i);
-            let (status, attempts) = if failed { ("failed", "2") } else { ("passed", "1") };
+            let (status, attempts) = if failed {
+                ("failed", "2")
+            } else {
+                ("passed", "1")
+            };
             (run_ids[i].as_str(), status, attempts)
         })
         .collect();
     assert_eq!(got, want);
     assert!(rows.iter().all(|r| r[8].starts_with("gw")), "{rows:?}");
     let once_runs = history_json(dir, &["--test", ONCE, "--runs", "3"]);
-    let statuses: Vec<&str> = once_runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = once_runs
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["passed", "passed", "flaky"]);
     let none = history(dir, &["--test", "no_such_test"]);
     assert_eq!(none.code(), Some(4), "{none}");
@@ -245,13 +286,20 @@ fn last_failed_runs_exactly_the_tests_that_failed_last_time() {
     assert_eq!(again.run.code(), Some(100), "{}", again.run);
     assert_eq!(names(&again), BTreeSet::from([FLIPS.into(), OTHER.into()]));
     assert!(
-        again.run.stderr.contains("History running the 2 tests that failed in run"),
+        again
+            .run
+            .stderr
+            .contains("History running the 2 tests that failed in run"),
         "{}",
         again.run
     );
     assert!(again.run.stderr.contains("4 filtered out"), "{}", again.run);
     // Now flips passes: --lf runs both, then only other.
-    let fixed = json_run(dir, &[("HISTORY_FAIL", "other")], &["--lf", "--no-fail-fast"]);
+    let fixed = json_run(
+        dir,
+        &[("HISTORY_FAIL", "other")],
+        &["--lf", "--no-fail-fast"],
+    );
     assert_eq!(names(&fixed), BTreeSet::from([FLIPS.into(), OTHER.into()]));
     let last = json_run(dir, &[], &["--lf"]);
     assert_eq!(last.run.code(), Some(0), "{}", last.run);
@@ -262,7 +310,10 @@ fn last_failed_runs_exactly_the_tests_that_failed_last_time() {
     assert_eq!(names(&all).len(), 6);
     assert!(
         all.run.stderr.contains("no test failed in run")
-            && all.run.stderr.contains("running every selected test (--last-failed)"),
+            && all
+                .run
+                .stderr
+                .contains("running every selected test (--last-failed)"),
         "{}",
         all.run
     );
@@ -282,13 +333,19 @@ fn failed_first_starts_the_failed_tests_first() {
     let order = started(&failed);
     assert_ne!(order[0], OTHER, "without --failed-first: {order:?}");
 
-    let ff = json_run(dir, &failing, &["-j", "1", "--failed-first", "--no-fail-fast"]);
+    let ff = json_run(
+        dir,
+        &failing,
+        &["-j", "1", "--failed-first", "--no-fail-fast"],
+    );
     let order = started(&ff);
     assert_eq!(order[0], OTHER, "{order:?}\n{}", ff.run);
     assert_eq!(order.len(), 6);
     assert!(!order[1..].contains(&OTHER.to_owned()), "{order:?}");
     assert!(
-        ff.run.stderr.contains("History the test that failed in run")
+        ff.run
+            .stderr
+            .contains("History the test that failed in run")
             && ff.run.stderr.contains("runs first (--failed-first)"),
         "{}",
         ff.run
@@ -299,7 +356,11 @@ fn failed_first_starts_the_failed_tests_first() {
     let other = two.tests.iter().find(|t| t.name == OTHER).unwrap();
     let start = other.start_secs.unwrap();
     let worker = other.worker.clone();
-    for t in two.tests.iter().filter(|t| t.worker == worker && t.name != OTHER) {
+    for t in two
+        .tests
+        .iter()
+        .filter(|t| t.worker == worker && t.name != OTHER)
+    {
         assert!(t.start_secs.unwrap() > start, "{t:?} before {other:?}");
     }
 }
@@ -329,7 +390,10 @@ fn a_run_killed_mid_run_leaves_a_readable_history() {
             break;
         }
     }
-    assert!(seen.contains("SLOW"), "the run never got to its hanging test:\n{seen}");
+    assert!(
+        seen.contains("SLOW"),
+        "the run never got to its hanging test:\n{seen}"
+    );
     let kill = Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
         .status()
@@ -379,8 +443,5 @@ fn the_history_keeps_the_last_runs_the_config_file_says() {
     .unwrap();
     let r = Run::of(xpar(dir).arg("steady"));
     assert_eq!(r.code(), Some(2), "{r}");
-    assert!(
-        r.stderr.contains("history-runs: must be at least 1"),
-        "{r}"
-    );
+    assert!(r.stderr.contains("history-runs: must be at least 1"), "{r}");
 }

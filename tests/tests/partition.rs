@@ -11,8 +11,7 @@ use std::process::Command;
 
 use xpar_tests::fixture_data::{Outcome, BASIC};
 use xpar_tests::{
-    history_estimates, parse_junit, run_json_cmd, workspace_root, xpar, FixtureCopy, JsonRun,
-    Run,
+    history_estimates, parse_junit, run_json_cmd, workspace_root, xpar, FixtureCopy, JsonRun, Run,
 };
 
 /// A test: (binary id, name).

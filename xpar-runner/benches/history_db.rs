@@ -73,7 +73,10 @@ fn main() {
         file_write.push(t.elapsed().as_secs_f64());
     }
     let size = std::fs::metadata(&db_path).map_or(0, |m| m.len());
-    println!("{tests} tests, {keep} runs kept, {rounds} rounds; history.db {:.1} MB", size as f64 / 1e6);
+    println!(
+        "{tests} tests, {keep} runs kept, {rounds} rounds; history.db {:.1} MB",
+        size as f64 / 1e6
+    );
     println!("{:<34} {:>9} {:>9}", "step", "median ms", "min ms");
     for (what, v) in [
         ("history: open + read estimates", &mut load),
@@ -82,7 +85,11 @@ fn main() {
         ("file: write", &mut file_write),
     ] {
         v.sort_by(f64::total_cmp);
-        println!("{what:<34} {:>9.2} {:>9.2}", 1e3 * v[v.len() / 2], 1e3 * v[0]);
+        println!(
+            "{what:<34} {:>9.2} {:>9.2}",
+            1e3 * v[v.len() / 2],
+            1e3 * v[0]
+        );
     }
 }
 
@@ -90,7 +97,7 @@ fn main() {
 fn report(n: usize) -> RunReport {
     let tests: Vec<ReportTest> = (0..n)
         .map(|i| ReportTest {
-            binary_id: BinaryId::new(&format!("tiny{}", i % 7)),
+            binary_id: BinaryId::new(format!("tiny{}", i % 7)),
             name: format!("m{}::t{i}", i % 60),
             status: ReportTestStatus::Passed,
             message: None,

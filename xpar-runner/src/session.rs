@@ -13,14 +13,17 @@ use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, BinaryKind, TestList};
 use crate::errors::{Error, ListError, QueueError, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
-use crate::history::{Rerun, RunHistory, RunMeta};
+use crate::history::{Rerun, RunHistory};
 use crate::ids::TestKey;
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
 use crate::report::results_dir::{self, ResultsInput};
 use crate::report::{self, ReportMeta, RunEvent, RunRecord, TestStress};
-use xpar_metadata::{RunHeader, RunReport};
 use crate::{exit_codes, history, queue, suite};
+use xpar_metadata::{RunHeader, RunReport};
+
+mod past;
+use past::{load_history, record_run, rerun_failed, save_history};
 
 /// What is told of a run beside its events.
 pub trait Reporter {
@@ -561,122 +564,6 @@ fn report_meta(
         meta.selection = results_dir::selection_tests(&found.list, whole);
     }
     Ok(meta)
-}
-
-/// Whether the run moves the planner's estimates: not a time partition, which is cut
-/// from them (every shard of a run must read the same ones, so a shard leaves them as
-/// they were; `merge --durations` writes the next ones, from every shard's results).
-fn updates_estimates(opts: &RunOptions) -> bool {
-    !matches!(opts.partition, Some(p) if p.kind == plan::PartitionKind::Time)
-}
-
-/// `--durations FILE`: writes the estimates the run leaves; a warning when it cannot.
-fn save_history(opts: &RunOptions, history: &history::History, reporter: &mut dyn Reporter) {
-    let Some(path) = opts.durations_file.as_deref().filter(|_| updates_estimates(opts)) else {
-        return;
-    };
-    if let Err(e) = history::write(path, history) {
-        reporter.warning(&format!(
-            "could not update the duration history at {}: {e}",
-            path.display()
-        ));
-    }
-}
-
-/// Appends the run to the run history, with the estimates it leaves unless they come
-/// from `--durations FILE` (which keeps them) or it is a time shard.
-fn record_run(
-    past: RunHistory,
-    run_report: &RunReport,
-    header: &RunHeader,
-    opts: &RunOptions,
-    history: &history::History,
-    reporter: &mut dyn Reporter,
-) {
-    let options = options_json(opts).to_string();
-    let own_estimates = opts.durations_file.is_none() && updates_estimates(opts);
-    let meta = RunMeta {
-        run_id: &header.run_id,
-        started: &header.started,
-        options: &options,
-        estimates: own_estimates.then_some(history),
-        keep_runs: opts.history_runs,
-    };
-    past.record(run_report, &meta, &mut |m| reporter.warning(&m));
-}
-
-/// `--last-failed`, `--failed-first`: the tests that failed in the last recorded run,
-/// which go first; `whole` keeps only them under `--last-failed`. The run says what it
-/// does with them.
-fn rerun_failed(
-    opts: &RunOptions,
-    past: &RunHistory,
-    list: &TestList,
-    whole: &mut plan::Selection,
-    reporter: &mut dyn Reporter,
-) -> HashSet<TestKey> {
-    let Some(how) = opts.rerun else {
-        return HashSet::new();
-    };
-    let last = past.last_run(&mut |m| reporter.warning(&m));
-    let (first, note) = history::failed_tests(how, last.as_ref(), list, whole);
-    reporter.note("History", &note);
-    first
-}
-
-/// The run's options as the run history keeps them: what was selected and how it ran.
-fn options_json(opts: &RunOptions) -> serde_json::Value {
-    let c = &opts.cargo;
-    let f = &opts.filter;
-    serde_json::json!({
-        "packages": c.packages,
-        "workspace": c.workspace,
-        "exclude": c.exclude,
-        "lib": c.lib,
-        "bins": c.bins,
-        "bin": c.bin,
-        "tests": c.tests,
-        "test": c.test,
-        "examples": c.examples,
-        "example": c.example,
-        "all-targets": c.all_targets,
-        "doc": c.doc,
-        "features": c.features,
-        "all-features": c.all_features,
-        "no-default-features": c.no_default_features,
-        "release": c.release,
-        "profile": c.profile,
-        "filters": f.patterns,
-        "exact": f.exact,
-        "skip": f.skip,
-        "ignored": match f.run_ignored {
-            plan::RunIgnored::Default => "default",
-            plan::RunIgnored::Only => "only",
-            plan::RunIgnored::Include => "include",
-        },
-        "markers": f.markers.as_ref().map(ToString::to_string),
-        "jobs": opts.jobs,
-        "dist": opts.dist.as_str(),
-        "retries": opts.retry.retries,
-        "maxfail": opts.max_fail.map(|m| m.count),
-        "partition": opts.partition.map(|p| format!("{}:{}/{}", p.kind.as_str(), p.index, p.total)),
-        "coverage": opts.coverage.is_some(),
-        "archive": opts.archive.is_some(),
-        "queue-run": opts.queue.as_ref().map(|q| q.run_id.clone()),
-        "rerun": opts.rerun.map(Rerun::flag),
-        "test-args": opts.test_args,
-    })
-}
-
-/// The duration file; an empty one, with a warning, when it cannot be read.
-fn load_history(path: &Path, reporter: &mut dyn Reporter) -> history::History {
-    history::load(path).unwrap_or_else(|why| {
-        reporter.warning(&format!(
-            "ignoring the duration history at {} ({why}); it is rebuilt by this run",
-            path.display()
-        ));
-        history::History::default()
-    })
 }
 
 /// What the executor needs of the run's options, for `workers` workers.

@@ -209,7 +209,12 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "NAME")]
     pub test: Option<String>,
     /// How many of the last recorded runs to look at.
-    #[arg(long, value_name = "N", default_value_t = 20, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_negative_numbers = true
+    )]
     pub runs: usize,
     /// Output format, on stdout.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]

@@ -340,7 +340,10 @@ fn rerun(r: &RunnerArgs, q: &QueueArgs, partition: bool) -> Result<Option<Rerun>
         _ => return Ok(None),
     };
     if q.queue.is_some() {
-        return Err(UsageError::Conflict { a: flag, b: "--queue" });
+        return Err(UsageError::Conflict {
+            a: flag,
+            b: "--queue",
+        });
     }
     if partition && how == Rerun::LastFailed {
         return Err(UsageError::Conflict {
@@ -938,7 +941,10 @@ mod tests {
         let cfg = history(&[]);
         assert_eq!((cfg.query, cfg.runs), (HistoryQuery::Runs, 20));
         assert_eq!(cfg.format, HistoryFormat::Table);
-        assert_eq!(history(&["--flaky", "--runs", "5"]).query, HistoryQuery::Flaky);
+        assert_eq!(
+            history(&["--flaky", "--runs", "5"]).query,
+            HistoryQuery::Flaky
+        );
         assert_eq!(history(&["--flaky", "--runs", "5"]).runs, 5);
         assert_eq!(history(&["--slowest"]).query, HistoryQuery::Slowest(10));
         assert_eq!(history(&["--slowest", "3"]).query, HistoryQuery::Slowest(3));
@@ -949,7 +955,10 @@ mod tests {
             (&["history", "--flaky", "--slowest"], "ArgumentConflict"),
             (&["history", "--slowest", "--test", "x"], "ArgumentConflict"),
             (&["history", "--runs", "0"], "--runs must be at least 1"),
-            (&["history", "--slowest", "0"], "--slowest must be at least 1"),
+            (
+                &["history", "--slowest", "0"],
+                "--slowest must be at least 1",
+            ),
             (&["history", "--format", "xml"], "InvalidValue"),
         ];
         for (args, want) in refused {

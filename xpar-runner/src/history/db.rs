@@ -232,8 +232,9 @@ impl HistoryDb {
             while let Some(row) = rows.next()? {
                 let binary: String = row.get(0)?;
                 let text: String = row.get(1)?;
-                let tests: BTreeMap<String, f64> = serde_json::from_str(&text)
-                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Text, e.into()))?;
+                let tests: BTreeMap<String, f64> = serde_json::from_str(&text).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(1, Type::Text, e.into())
+                })?;
                 if let (Some(mean_test), Some(overhead)) = (row.get(2)?, row.get(3)?) {
                     let cost = ProcessCost {
                         mean_test,
@@ -368,7 +369,10 @@ fn insert_results(
         bind(&t.worker)?;
         bind(&t.start_secs)?;
         bind(&t.cpu_secs)?;
-        bind(&t.peak_rss_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))?;
+        bind(
+            &t.peak_rss_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+        )?;
         bind(&message)?;
     }
     insert.raw_execute().map(drop)
@@ -388,8 +392,10 @@ fn write_estimates(
         .tests
         .iter()
         .filter(|t| {
-            matches!(t.status, ReportTestStatus::Passed | ReportTestStatus::Failed)
-                && t.worker.is_some()
+            matches!(
+                t.status,
+                ReportTestStatus::Passed | ReportTestStatus::Failed
+            ) && t.worker.is_some()
         })
         .map(|t| t.binary_id.as_str())
         .collect();

@@ -125,7 +125,10 @@ fn a_run_is_read_back_as_its_report_said() {
     let runs = f.db.runs(10).unwrap();
     assert_eq!(runs.len(), 1);
     let r = &runs[0];
-    assert_eq!((r.run_id.as_str(), r.commit.as_deref()), (id.as_str(), Some("abc123")));
+    assert_eq!(
+        (r.run_id.as_str(), r.commit.as_deref()),
+        (id.as_str(), Some("abc123"))
+    );
     assert_eq!(
         (r.passed, r.flaky, r.failed, r.ignored, r.not_run),
         (2, 1, 1, 1, 1)
@@ -143,17 +146,16 @@ fn a_run_is_read_back_as_its_report_said() {
     assert_eq!((t.status.as_str(), t.attempts), ("flaky", 3));
     assert_eq!((t.duration_secs, t.worker.as_deref()), (0.1, Some("gw1")));
     // Every column of the report's test is kept; only failures keep their message.
-    let (cpu, rss, messages): (f64, i64, i64) = f
-        .db
-        .conn
-        .query_row(
-            "SELECT (SELECT cpu_secs FROM results WHERE name = 'ok'),
+    let (cpu, rss, messages): (f64, i64, i64) =
+        f.db.conn
+            .query_row(
+                "SELECT (SELECT cpu_secs FROM results WHERE name = 'ok'),
                     (SELECT peak_rss_bytes FROM results WHERE name = 'ok'),
                     (SELECT COUNT(message) FROM results)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
     assert_eq!((cpu, rss, messages), (0.125, 1 << 20, 1));
     let options: String = (f.db.conn)
         .query_row("SELECT options FROM runs", [], |r| r.get(0))
@@ -175,7 +177,10 @@ fn estimates_round_trip_and_instrumented_ones_are_kept_apart() {
             overhead: 0.003,
         },
     );
-    let report = report(vec![test("ok", Passed, 0.25, 0), test("bad", Failed, 0.5, 0)]);
+    let report = report(vec![
+        test("ok", Passed, 0.25, 0),
+        test("bad", Failed, 0.5, 0),
+    ]);
     f.db.record(&RunToRecord {
         report: &report,
         run_id: "r1",
@@ -200,9 +205,19 @@ fn estimates_round_trip_and_instrumented_ones_are_kept_apart() {
 fn only_the_last_runs_are_kept_with_their_results() {
     let mut f = Fixture::new();
     let ids: Vec<String> = (0..5)
-        .map(|_| f.append(vec![test("a", Passed, 0.1, 0), test("b", Passed, 0.1, 0)], 3))
+        .map(|_| {
+            f.append(
+                vec![test("a", Passed, 0.1, 0), test("b", Passed, 0.1, 0)],
+                3,
+            )
+        })
         .collect();
-    let kept: Vec<String> = f.db.runs(100).unwrap().into_iter().map(|r| r.run_id).collect();
+    let kept: Vec<String> =
+        f.db.runs(100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
     assert_eq!(kept, [ids[4].clone(), ids[3].clone(), ids[2].clone()]);
     assert_eq!(f.count("SELECT COUNT(*) FROM results"), 6);
     assert_eq!(f.count("SELECT COUNT(DISTINCT run) FROM results"), 3);
@@ -220,9 +235,8 @@ fn a_run_that_fails_to_be_written_leaves_nothing_behind() {
         .collect();
     tests.push(test("c", Passed, f64::NAN, 0));
     let broken = report(tests);
-    let err = f
-        .db
-        .record(&RunToRecord {
+    let err =
+        f.db.record(&RunToRecord {
             report: &broken,
             run_id: "broken",
             started: "2026-12-01T00:00:00Z",
@@ -261,7 +275,14 @@ fn flaky_tests_are_those_that_passed_and_failed_highest_rate_first() {
     let summary: Vec<(&str, usize, usize, usize, f64, &str)> = (flaky.iter())
         .map(|t| {
             let last = t.last_failed.as_str();
-            (t.name.as_str(), t.runs, t.failures, t.flaky, t.failure_rate, last)
+            (
+                t.name.as_str(),
+                t.runs,
+                t.failures,
+                t.flaky,
+                t.failure_rate,
+                last,
+            )
         })
         .collect();
     assert_eq!(
@@ -322,7 +343,10 @@ fn a_test_is_found_by_name_then_by_part_of_it() {
     let mut f = Fixture::new();
     for _ in 0..3 {
         f.append(
-            vec![test("mod::alpha", Passed, 0.1, 0), test("mod::beta", Failed, 0.1, 0)],
+            vec![
+                test("mod::alpha", Passed, 0.1, 0),
+                test("mod::beta", Failed, 0.1, 0),
+            ],
             10,
         );
     }
@@ -334,7 +358,10 @@ fn a_test_is_found_by_name_then_by_part_of_it() {
     let names: Vec<&str> = both.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["mod::alpha", "mod::beta"]);
     let err = f.db.test_results("gamma", 5).unwrap_err();
-    assert_eq!(err.to_string(), "no test named `gamma` in the last 5 recorded runs");
+    assert_eq!(
+        err.to_string(),
+        "no test named `gamma` in the last 5 recorded runs"
+    );
 }
 
 #[test]
@@ -344,7 +371,11 @@ fn a_history_that_cannot_be_used_is_an_error_naming_it() {
     let err = HistoryDb::open_existing(&p).err().unwrap();
     assert!(matches!(err, HistoryError::NoHistory { .. }), "{err:?}");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, "not a database, but long enough to look like one's header").unwrap();
+    std::fs::write(
+        &p,
+        "not a database, but long enough to look like one's header",
+    )
+    .unwrap();
     let err = HistoryDb::open(&p).err().unwrap();
     assert!(err.to_string().contains("history.db"), "{err}");
     std::fs::remove_file(&p).unwrap();

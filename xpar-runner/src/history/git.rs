@@ -58,7 +58,11 @@ mod tests {
         };
         assert!(init.status.success(), "{init:?}");
         assert_eq!(CommitProbe::start(dir.path()).finish(), None);
-        let commit = git(dir.path(), &["commit", "-q", "--allow-empty", "-m", "first"]).unwrap();
+        let commit = git(
+            dir.path(),
+            &["commit", "-q", "--allow-empty", "-m", "first"],
+        )
+        .unwrap();
         assert!(commit.status.success(), "{commit:?}");
         let head = git(dir.path(), &["rev-parse", "HEAD"]).unwrap();
         let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();

@@ -184,7 +184,9 @@ impl HistoryDb {
                  WHERE run >= ?1 AND status IN ('passed', 'failed')",
             )?;
             let rows = stmt
-                .query_map([start], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?)))?
+                .query_map([start], |r| {
+                    Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((window, rows))
         };

@@ -168,7 +168,10 @@ mod tests {
         let (keys, note) = failed_tests(Rerun::FailedFirst, Some(&failed), &list, &mut sel);
         assert_eq!(keys, HashSet::from([TestKey::new(0, "z")]));
         assert_eq!(sel.run_count(), 4);
-        assert_eq!(note, "the test that failed in run R runs first (--failed-first)");
+        assert_eq!(
+            note,
+            "the test that failed in run R runs first (--failed-first)"
+        );
     }
 
     /// As pytest's `--lf`: nothing known to have failed among the selected, everything
@@ -190,7 +193,8 @@ mod tests {
             assert!(keys.is_empty());
             assert_eq!(sel.run_count(), 4, "{note}");
             assert!(
-                note.starts_with(want) && note.ends_with(": running every selected test (--last-failed)"),
+                note.starts_with(want)
+                    && note.ends_with(": running every selected test (--last-failed)"),
                 "{note}"
             );
         }

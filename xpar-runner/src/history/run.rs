@@ -77,10 +77,7 @@ impl RunHistory {
     /// history cannot say.
     pub fn last_run(&self, warn: &mut dyn FnMut(String)) -> Option<LastRun> {
         let db = self.db.as_ref()?;
-        db.last_run()
-            .map_err(|e| warn(one_line(&e)))
-            .ok()
-            .flatten()
+        db.last_run().map_err(|e| warn(one_line(&e))).ok().flatten()
     }
 
     /// Waits for the commit: before the tests start, while the runner reaps no orphan.

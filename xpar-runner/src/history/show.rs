@@ -80,7 +80,12 @@ fn cells(view: &HistoryView, raw: bool) -> (Vec<Column>, Vec<Vec<String>>) {
         }
     };
     let with_test = |before: &[Column], after: &[Column]| -> Vec<Column> {
-        before.iter().chain(test_columns).chain(after).copied().collect()
+        before
+            .iter()
+            .chain(test_columns)
+            .chain(after)
+            .copied()
+            .collect()
     };
     match view {
         HistoryView::Runs(runs) => (
@@ -321,6 +326,9 @@ mod tests {
         assert!(table.contains(" 0123456789ab "), "{table}");
         assert!(!table.contains("0123456789abc"), "{table}");
         let csv = written(&run, HistoryFormat::Csv);
-        assert!(csv.contains(",0123456789abcdef0123456789abcdef01234567,"), "{csv}");
+        assert!(
+            csv.contains(",0123456789abcdef0123456789abcdef01234567,"),
+            "{csv}"
+        );
     }
 }
