@@ -1,10 +1,12 @@
 //! cargo-xpar: the command line of the runner in `xpar-runner`. It parses and validates
-//! the arguments (`cli`), carries out one subcommand (`run`, `list`, `stress`) and shows
-//! the run on the terminal (`display`, a consumer of the runner's events).
+//! the arguments (`cli`), carries out one subcommand (`run`, `list`, `stress`,
+//! `history`, ...) and shows the run on the terminal (`display`, a consumer of the
+//! runner's events).
 
 mod archive;
 pub mod cli;
 pub mod display;
+mod history_cmd;
 mod list;
 mod list_output;
 mod merge;
@@ -54,6 +56,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Stress(cfg) => stress::stress(&cfg),
             Invocation::StressPlans(cfg) => stress::stress_plans(&cfg),
             Invocation::Replay(cfg) => replay::replay(&cfg),
+            Invocation::History(cfg) => history_cmd::history(&cfg),
             Invocation::Merge(cfg) => merge::merge(&cfg),
             Invocation::Queue(cfg) => queue_cmd::queue(&cfg),
             Invocation::Archive(cfg) => archive::archive(&cfg),

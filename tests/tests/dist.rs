@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use xpar_tests::{run_json, FixtureCopy, JsonRun, JsonTest};
+use xpar_tests::{history_estimates, run_json, FixtureCopy, JsonRun, JsonTest};
 
 /// The fixture's tests, (binary id, name), in list order (binaries by id, names sorted).
 const TESTS: &[(&str, &str)] = &[
@@ -182,27 +182,21 @@ fn the_duration_history_puts_the_slow_test_first() {
         "without history the slow test is not first: {:?}",
         first_two(&first)
     );
-    let history = fixture.path().join("target/xpar/durations.json");
-    let text = std::fs::read_to_string(&history).expect("a history after the first run");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("history is JSON");
-    let slow = json["durations"]["dist"]["zz::slow"]
-        .as_f64()
-        .expect("the slow test's duration recorded");
+    // What the planner will read: the estimates the run left in the run history.
+    let estimates = history_estimates(fixture.path());
+    let slow = estimates["dist"].durations["zz::slow"];
     // It works 400 ms; the runner times it from when it reads the test's start to when
     // it reads its result, either of which a loaded machine can make a little late.
     assert!(slow >= 0.3, "{slow}");
-    assert_eq!(json["durations"]["dist::two"].as_object().unwrap().len(), 2);
+    assert_eq!(estimates["dist::two"].durations.len(), 2);
     // What a process of each measured binary costs is kept too, for the next run's chunks.
-    let costs = json["processes"]
-        .as_object()
-        .unwrap_or_else(|| panic!("process costs in the history: {text}"));
+    let costs: Vec<(f64, f64)> = estimates.values().filter_map(|e| e.process).collect();
     assert!(
         !costs.is_empty()
             && costs
-                .values()
-                .all(|c| c["mean_test"].as_f64().is_some_and(|m| m > 0.0)
-                    && c["overhead"].as_f64().is_some_and(|o| o >= 0.0)),
-        "{text}"
+                .iter()
+                .all(|&(mean, overhead)| mean > 0.0 && overhead >= 0.0),
+        "{estimates:?}"
     );
 
     let second = run_json(fixture.path(), &["-j", "2"]);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use xpar_metadata::RunReport;
-use xpar_tests::{read_junit, run, xpar, FixtureCopy, Run};
+use xpar_tests::{history_estimates, read_junit, run, xpar, FixtureCopy, Run};
 
 /// (binary id, name, status) of every test in a JSON report.
 fn verdicts(path: &Path) -> BTreeSet<(String, String, String)> {
@@ -73,12 +73,14 @@ fn shards_merge_into_what_one_machine_reports() {
             "one.json",
             "--junit",
             "one.xml",
+            "--durations",
+            "base.json",
         ],
     );
     assert_eq!(one.code(), Some(100), "{one}");
     // Every shard plans from the same history, as CI machines restoring one cached
     // `--durations` file do (each shard's run updates its own copy).
-    let history = std::fs::read(dir.join("target/xpar/durations.json")).unwrap();
+    let history = std::fs::read(dir.join("base.json")).unwrap();
     for kind in ["slice", "hash", "time"] {
         for n in [2, 3] {
             for k in 1..=n {
@@ -119,13 +121,15 @@ fn shards_merge_into_what_one_machine_reports() {
             assert!(history.contains("after_crash_a"), "{history}");
         }
     }
-    // Time shards run one after the other on one machine plan from one history too: a
-    // time shard leaves the history it read as it was.
-    let before = std::fs::read(dir.join("target/xpar/durations.json")).unwrap();
+    // Time shards run one after the other on one machine plan from one history too, the
+    // run history's estimates: a time shard leaves them as they were.
+    assert_eq!(run(dir, &["-j", "2", "--no-fail-fast"]).code(), Some(100));
+    let before = history_estimates(dir);
+    assert!(!before.is_empty());
     for k in 1..=3 {
         shard(dir, "time", k, 3, &[]);
     }
-    let after = std::fs::read(dir.join("target/xpar/durations.json")).unwrap();
+    let after = history_estimates(dir);
     assert!(
         before == after,
         "a time shard changed the history it was cut from"
@@ -137,7 +141,8 @@ fn shards_merge_into_what_one_machine_reports() {
     assert_eq!(m.code(), one.code(), "{m}");
     // The next history has every shard's measurements.
     let next = std::fs::read_to_string(dir.join("next.json")).unwrap();
-    assert!(next.contains("after_crash_b") && next != String::from_utf8(before).unwrap());
+    let base = std::fs::read_to_string(dir.join("base.json")).unwrap();
+    assert!(next.contains("after_crash_b") && next != base);
     // The merge says what it merged.
     let m = merge(dir, &["res-1", "res-2", "res-3", "-q"]);
     assert!(m.stderr.contains("Merging 3 shards of build"), "{m}");

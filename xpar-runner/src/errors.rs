@@ -429,6 +429,46 @@ pub enum SuiteError {
     UnknownCategory { category: String },
 }
 
+/// The run history (`<target-dir>/xpar/history.db`) cannot be used. A run only warns
+/// of these; `cargo xpar history` stops with them.
+#[derive(Debug, Error)]
+pub enum HistoryError {
+    #[error("no run history at {}: every `cargo xpar` run is recorded there; run the tests first", path.display())]
+    NoHistory { path: PathBuf },
+    #[error("cannot create the directory of the run history {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the run history {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the run history {} has format version {found}, not {supported}: another version of cargo xpar wrote it", path.display())]
+    Version {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("cannot read the run history {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot write the run history {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("no test named `{name}` in the last {runs} recorded runs")]
+    NoSuchTest { name: String, runs: usize },
+}
+
 /// Everything that ends a `cargo xpar` invocation early.
 #[derive(Debug, Error)]
 pub enum Error {
@@ -458,6 +498,8 @@ pub enum Error {
     ArchiveOpen(#[from] ArchiveOpenError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl Error {
@@ -486,6 +528,9 @@ impl Error {
                 exit_codes::USAGE
             }
             Error::Queue(_) => exit_codes::SETUP_ERROR,
+            Error::History(HistoryError::NoHistory { .. }) => exit_codes::USAGE,
+            Error::History(HistoryError::NoSuchTest { .. }) => exit_codes::NO_TESTS_RUN,
+            Error::History(_) => exit_codes::SETUP_ERROR,
         }
     }
 

@@ -4,6 +4,7 @@
 //! Whatever asks (the command line, later an agent's tool call) builds the options and
 //! shows what it is told.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,11 +14,17 @@ use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, BinaryKind, TestList};
 use crate::errors::{Error, ListError, QueueError, ReportError, UsageError};
 use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
+use crate::history::{Rerun, RunHistory};
+use crate::ids::TestKey;
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
 use crate::report::log::{self, RunLog};
 use crate::report::results_dir::{self, ResultsInput};
 use crate::report::{self, ReportMeta, RunEvent, RunRecord};
 use crate::{exit_codes, history, queue, suite};
+use xpar_metadata::{RunHeader, RunReport};
+
+mod past;
+use past::{load_history, record_run, rerun_failed, save_history};
 
 mod stress;
 
@@ -75,9 +82,13 @@ pub struct RunOptions {
     pub test_args: Vec<String>,
     /// `--partition`: only this shard's share of the selected tests runs.
     pub partition: Option<plan::Partition>,
-    /// `--durations FILE`: the duration history is read from and written to this file
-    /// instead of the target dir's, so CI can carry it between runs.
+    /// `--durations FILE`: the planner's estimates are read from and written to this
+    /// file instead of the run history, so CI can carry them between runs.
     pub durations_file: Option<PathBuf>,
+    /// How many runs the run history keeps (the config file's `history-runs`).
+    pub history_runs: usize,
+    /// `--last-failed` or `--failed-first`.
+    pub rerun: Option<Rerun>,
     /// `--results-dir DIR`: what `cargo xpar merge` needs of this run goes there
     /// (`report::results_dir`).
     pub results_dir: Option<PathBuf>,
@@ -185,8 +196,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         None => None,
     };
     let list = &found.list;
-    let history_path = history_path_of(opts, &found, coverage.is_some());
-    let history = load_history(&history_path, reporter);
+    let mut warn = |m: String| reporter.warning(&m);
+    let (root, target) = (&found.workspace_root, &found.target_dir);
+    let mut past = RunHistory::open(target, root, coverage.is_some(), &mut warn);
+    let history = match &opts.durations_file {
+        Some(file) => load_history(file, reporter),
+        None => past.estimates(&mut |m| reporter.warning(&m)),
+    };
     let mut whole = plan::select(list, &opts.filter);
     if opts.suites.suites_only() {
         // `--suites`, `--categories`: the suites, and no tests.
@@ -194,6 +210,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         whole.units.retain(|u| is_suite(u.binary));
         whole.ignored.retain(|t| is_suite(t.binary));
     }
+    let first = rerun_failed(opts, &past, list, &mut whole, reporter);
     let (selection, empty_shard) = cut(opts, list, &whole, &history.durations, reporter);
     let mut meta = report_meta(
         opts,
@@ -208,12 +225,14 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let work = work_for(
         opts,
         (&found, archive_info.as_ref()),
-        (&selection, &history, &suites),
+        (&selection, &history, &suites, &first),
         meta.build_id.as_deref(),
         reporter,
     )?;
     reporter.planned(show, expected_time(list, &selection, &history.durations));
-    let mut run_log = start_log(&found.target_dir, opts, reporter);
+    let header = log::new_header(opts.dist.as_str(), opts.flaky_is_failure);
+    let mut run_log = start_log(&found.target_dir, &header, reporter);
+    past.find_commit();
     let mut exec = execute_options(opts, work.workers(), profile_dir.clone(), &history);
     exec.run_id = run_log.as_ref().map(|l| l.run_id().to_owned());
     meta.run_id.clone_from(&exec.run_id);
@@ -237,11 +256,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     }
     let run_log_dir = finish_log(run_log, reporter);
     let history = history::updated(history, &record, end.process_costs.clone());
-    save_history(opts, &history_path, &history, reporter);
+    save_history(opts, &history, reporter);
     if let Some(why) = &stopped {
         record.cancelled.get_or_insert_with(|| why.clone());
     }
-    write_reports(opts, &record, &meta)?;
+    let run_report = report::run_report(&record, opts.dist.as_str(), &meta);
+    record_run(past, &run_report, &header, opts, &history, reporter);
+    write_reports(opts, &record, &run_report)?;
     let mut run_end = RunEnd {
         exit_code: exit_code(&record, empty_shard, stopped.is_some()),
         record,
@@ -394,21 +415,31 @@ impl Work {
     }
 }
 
+/// What the run's tests and suites are planned from.
+type PlanInput<'a> = (
+    &'a plan::Selection,
+    &'a history::History,
+    &'a [&'a suite::SuiteSpec],
+    // The tests that go first (`--failed-first`).
+    &'a HashSet<TestKey>,
+);
+
 /// The run's schedule, or with `--queue` the shared queue it joined.
 fn work_for(
     opts: &RunOptions,
     (found, archive): (&Discovered, Option<&archive::ArchiveInfo>),
-    (selection, history, suites): (&plan::Selection, &history::History, &[&suite::SuiteSpec]),
+    (selection, history, suites, first): PlanInput<'_>,
     build_id: Option<&str>,
     reporter: &mut dyn Reporter,
 ) -> Result<Work, Error> {
     let list = &found.list;
     let Some(q) = &opts.queue else {
-        let tests = plan::plan(
+        let tests = plan::plan_first(
             list,
             selection,
             &history.durations,
             &plan_options(opts, selection),
+            first,
         );
         let suites = suite::planned(list, selection, suites);
         return Ok(Work::Local(Box::new(plan::SuiteQueue::new(tests, suites))));
@@ -553,51 +584,6 @@ fn report_meta(
     Ok(meta)
 }
 
-/// Where the duration history is: `--durations FILE`, else under the target dir.
-/// Instrumented tests run slower: their durations are kept apart.
-fn history_path_of(opts: &RunOptions, found: &Discovered, coverage: bool) -> PathBuf {
-    if let Some(file) = &opts.durations_file {
-        return file.clone();
-    }
-    if coverage {
-        history::path(&discover::coverage_target_dir(&found.target_dir))
-    } else {
-        history::path(&found.target_dir)
-    }
-}
-
-/// Writes the duration history; a warning when it cannot be written. A time partition
-/// is cut from the history: every shard of a run must read the same one, so a shard
-/// leaves it as it was (`merge --durations` writes the next one, from every shard's
-/// results).
-fn save_history(
-    opts: &RunOptions,
-    path: &Path,
-    history: &history::History,
-    reporter: &mut dyn Reporter,
-) {
-    if matches!(opts.partition, Some(p) if p.kind == plan::PartitionKind::Time) {
-        return;
-    }
-    if let Err(e) = history::write(path, history) {
-        reporter.warning(&format!(
-            "could not update the duration history at {}: {e}",
-            path.display()
-        ));
-    }
-}
-
-/// The duration history; an empty one, with a warning, when it cannot be read.
-fn load_history(path: &Path, reporter: &mut dyn Reporter) -> history::History {
-    history::load(path).unwrap_or_else(|why| {
-        reporter.warning(&format!(
-            "ignoring the duration history at {} ({why}); it is rebuilt by this run",
-            path.display()
-        ));
-        history::History::default()
-    })
-}
-
 /// What the executor needs of the run's options, for `workers` workers.
 fn execute_options(
     opts: &RunOptions,
@@ -625,12 +611,12 @@ fn execute_options(
 }
 
 /// The JUnit and JSON reports asked for.
-fn write_reports(opts: &RunOptions, record: &RunRecord, meta: &ReportMeta) -> Result<(), Error> {
+fn write_reports(opts: &RunOptions, record: &RunRecord, json: &RunReport) -> Result<(), Error> {
     if let Some(path) = &opts.junit {
         report::write_junit(record, path)?;
     }
     if let Some(path) = &opts.json {
-        report::write_json(record, opts.dist.as_str(), meta, path)?;
+        report::write_report(json, path)?;
     }
     if let Some(dir) = &opts.log_dir {
         report::write_logs(record, dir)?;
@@ -677,9 +663,8 @@ fn add_coverage(
 
 /// Starts the record of this run's events under the target dir; a warning, not an error,
 /// when it cannot.
-fn start_log(target_dir: &Path, opts: &RunOptions, reporter: &mut dyn Reporter) -> Option<RunLog> {
-    let header = log::new_header(opts.dist.as_str(), opts.flaky_is_failure);
-    match RunLog::create(&log::runs_dir(target_dir), &header) {
+fn start_log(target_dir: &Path, header: &RunHeader, reporter: &mut dyn Reporter) -> Option<RunLog> {
+    match RunLog::create(&log::runs_dir(target_dir), header) {
         Ok(log) => Some(log),
         Err(e) => {
             reporter.warning(&format!(

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use xpar_runner::cargo;
 
-pub use super::enums::{Backoff, CoverageFormat, DistMode, StressOutput};
+pub use super::enums::{Backoff, CoverageFormat, DistMode, HistoryFormat, StressOutput};
 
 /// `cargo` invokes a subcommand as `cargo-xpar xpar ARGS`; the outer enum eats the `xpar`.
 #[derive(Debug, Parser)]
@@ -53,6 +53,9 @@ pub enum Command {
     Stress(StressArgs),
     /// Show a recorded run again and write its reports, from the record alone.
     Replay(ReplayArgs),
+    /// What the recorded runs say: the runs, the flaky tests, the slowest ones, one test's
+    /// results.
+    History(HistoryArgs),
     /// Merge the results of a run's shards (`--results-dir`) into one set of reports.
     Merge(MergeArgs),
     /// A run's queue shared by many machines (`run --queue`): its report, its status.
@@ -189,6 +192,47 @@ pub struct ReplayArgs {
     /// Write a self-contained HTML report of the run to this file.
     #[arg(long, value_name = "PATH", help_heading = "Reports")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The tests that both passed and failed (a pass on a retry counts as a failure too),
+    /// with their failure rates, highest first.
+    #[arg(long, conflicts_with_all = ["slowest", "test"])]
+    pub flaky: bool,
+    /// The N slowest tests by median duration [N: 10], with their recent runs' median
+    /// against their older runs', and which got slower.
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        default_missing_value = "10",
+        allow_negative_numbers = true,
+        conflicts_with = "test"
+    )]
+    pub slowest: Option<usize>,
+    /// The results of the test named NAME (or `BINARY-ID NAME`; else of the tests whose
+    /// name contains it), newest first.
+    #[arg(long, value_name = "NAME")]
+    pub test: Option<String>,
+    /// How many of the last recorded runs to look at.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_negative_numbers = true
+    )]
+    pub runs: usize,
+    /// Output format, on stdout.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+    /// Directory the runs were recorded in, under `xpar/history.db` (default: the
+    /// workspace's target dir).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -452,10 +496,24 @@ pub struct RunnerArgs {
     /// serial key or a group stay in one shard.
     #[arg(long, value_name = "KIND:K/N")]
     pub partition: Option<String>,
-    /// Read the duration history from FILE and write it back there, instead of the
-    /// target dir's (for CI to carry between runs; a missing file is an empty history).
+    /// Read the durations the schedule is planned from in FILE and write them back
+    /// there, instead of the run history's (for CI to carry between runs; a missing file
+    /// is an empty history).
     #[arg(long, value_name = "FILE")]
     pub durations: Option<PathBuf>,
+    /// Run only the tests that failed in the last recorded run (pytest's --lf); when
+    /// none of them is selected, run every selected test.
+    #[arg(
+        long,
+        visible_alias = "lf",
+        conflicts_with = "failed_first",
+        help_heading = "Test selection"
+    )]
+    pub last_failed: bool,
+    /// Run the tests that failed in the last recorded run first, then the rest
+    /// (pytest's --ff).
+    #[arg(long, visible_alias = "ff", help_heading = "Test selection")]
+    pub failed_first: bool,
     /// Write there everything `cargo xpar merge` needs of this run (its JSON and JUnit
     /// reports, its record, the duration history, its coverage profile), replacing what
     /// an earlier run left.

@@ -19,6 +19,7 @@ use crate::errors::UsageError;
 use crate::execute::{MaxFail, RetryPolicy};
 use crate::plan::{RunIgnored, TestFilter};
 use xpar_runner::archive::ArchiveSource;
+use xpar_runner::history::{Rerun, DEFAULT_KEEP_RUNS};
 use xpar_runner::session::RunOptions;
 use xpar_runner::suite::SuiteOptions;
 
@@ -64,6 +65,26 @@ pub struct ReplayConfig {
     pub html: Option<PathBuf>,
 }
 
+/// What `history` will do, validated.
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub query: HistoryQuery,
+    /// How many of the last runs to look at.
+    pub runs: usize,
+    pub format: HistoryFormat,
+    /// Where to find the target dir (only `--manifest-path` and `--target-dir` are set).
+    pub cargo: CargoOptions,
+}
+
+/// What `history` is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryQuery {
+    Runs,
+    Flaky,
+    Slowest(usize),
+    Test(String),
+}
+
 /// What `merge` will do, validated.
 #[derive(Debug, Clone)]
 pub struct MergeConfig {
@@ -81,6 +102,7 @@ pub enum Invocation {
     Stress(StressConfig),
     StressPlans(StressPlansConfig),
     Replay(ReplayConfig),
+    History(HistoryConfig),
     Merge(MergeConfig),
     Archive(ArchiveConfig),
     Queue(queue::QueueConfig),
@@ -108,6 +130,7 @@ impl XparApp {
                 json: checked_file("--json report", args.json)?,
                 html: checked_file("--html report", args.html)?,
             })),
+            Some(Command::History(args)) => HistoryConfig::from_args(args).map(Invocation::History),
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
@@ -136,6 +159,34 @@ impl XparApp {
     }
 }
 
+impl HistoryConfig {
+    fn from_args(args: HistoryArgs) -> Result<Self, UsageError> {
+        let positive = |flag: &'static str, n: usize| {
+            if n == 0 {
+                Err(UsageError::NotPositive { flag })
+            } else {
+                Ok(n)
+            }
+        };
+        let query = match (args.flaky, args.slowest, args.test) {
+            (true, _, _) => HistoryQuery::Flaky,
+            (_, Some(n), _) => HistoryQuery::Slowest(positive("--slowest", n)?),
+            (_, _, Some(name)) => HistoryQuery::Test(name),
+            _ => HistoryQuery::Runs,
+        };
+        Ok(HistoryConfig {
+            query,
+            runs: positive("--runs", args.runs)?,
+            format: args.format,
+            cargo: CargoOptions {
+                target_dir: args.target_dir,
+                manifest_path: args.manifest_path,
+                ..CargoOptions::default()
+            },
+        })
+    }
+}
+
 impl RunConfig {
     fn from_args(args: RunArgs) -> Result<Self, UsageError> {
         let profile = config_file::load(
@@ -153,6 +204,7 @@ impl RunConfig {
         let r = args.runner;
         let overrides = profile.overrides.clone();
         let suite_specs = profile.suites.clone();
+        let history_runs = profile.history_runs.unwrap_or(DEFAULT_KEEP_RUNS);
         let chosen = choose(&r, profile)?;
         if chosen.coverage && args.cargo.doc {
             // Rustdoc instruments doctests on a nightly toolchain only: nothing would
@@ -171,6 +223,7 @@ impl RunConfig {
         });
         let failure_output = r.failure_output.unwrap_or(OutputWhen::Final);
         let partition = partition::from_flag_or_bazel(r.partition.as_deref())?;
+        let rerun = rerun(&r, &args.queue, partition.is_some())?;
         let json = checked_file("--json report", chosen.json)?;
         let results_dir = r.results_dir;
         if let Some(dir) = &results_dir {
@@ -219,6 +272,8 @@ impl RunConfig {
             test_args,
             partition: partition.as_ref().map(|(p, _)| *p),
             durations_file: checked_file("--durations history", r.durations)?,
+            history_runs,
+            rerun,
             results_dir,
             log_dir,
             suites: SuiteOptions {
@@ -241,6 +296,30 @@ impl RunConfig {
             failure_output,
         })
     }
+}
+
+/// `--last-failed` or `--failed-first`. Machines sharing a queue must run one selection,
+/// which a history of one of them does not give; nor do shards, which must be cut from
+/// one selection (`--failed-first` only orders a shard's tests).
+fn rerun(r: &RunnerArgs, q: &QueueArgs, partition: bool) -> Result<Option<Rerun>, UsageError> {
+    let (flag, how) = match (r.last_failed, r.failed_first) {
+        (true, _) => ("--last-failed", Rerun::LastFailed),
+        (_, true) => ("--failed-first", Rerun::FailedFirst),
+        _ => return Ok(None),
+    };
+    if q.queue.is_some() {
+        return Err(UsageError::Conflict {
+            a: flag,
+            b: "--queue",
+        });
+    }
+    if partition && how == Rerun::LastFailed {
+        return Err(UsageError::Conflict {
+            a: flag,
+            b: "--partition",
+        });
+    }
+    Ok(Some(how))
 }
 
 /// `--retries` (`retries` of them, from the flag or the file) and the flags that shape
@@ -775,6 +854,70 @@ mod tests {
                 args.iter().any(|a| a == want),
                 "{want} missing from {args:?}"
             );
+        }
+    }
+
+    #[test]
+    fn rerunning_the_last_failures() {
+        assert_eq!(run(&[]).run.rerun, None);
+        for (args, want) in [
+            (&["--last-failed"][..], Rerun::LastFailed),
+            (&["--lf"], Rerun::LastFailed),
+            (&["--failed-first"], Rerun::FailedFirst),
+            (&["--ff", "--partition", "slice:1/2"], Rerun::FailedFirst),
+        ] {
+            assert_eq!(run(args).run.rerun, Some(want), "{args:?}");
+        }
+        let refused: &[(&[&str], &str)] = &[
+            (&["--lf", "--ff"], "ArgumentConflict"),
+            (
+                &["--lf", "--partition", "hash:1/2"],
+                "`--last-failed` cannot be used with `--partition`",
+            ),
+            (
+                &["--ff", "--queue", "redis://127.0.0.1:1", "--run-id", "r"],
+                "`--failed-first` cannot be used with `--queue`",
+            ),
+        ];
+        for (args, want) in refused {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+        assert_eq!(run(&[]).run.history_runs, DEFAULT_KEEP_RUNS);
+    }
+
+    #[test]
+    fn history_queries() {
+        let history = |args: &[&str]| match parse(&[&["history"], args].concat()) {
+            Ok(Invocation::History(cfg)) => cfg,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        let cfg = history(&[]);
+        assert_eq!((cfg.query, cfg.runs), (HistoryQuery::Runs, 20));
+        assert_eq!(cfg.format, HistoryFormat::Table);
+        assert_eq!(
+            history(&["--flaky", "--runs", "5"]).query,
+            HistoryQuery::Flaky
+        );
+        assert_eq!(history(&["--flaky", "--runs", "5"]).runs, 5);
+        assert_eq!(history(&["--slowest"]).query, HistoryQuery::Slowest(10));
+        assert_eq!(history(&["--slowest", "3"]).query, HistoryQuery::Slowest(3));
+        let cfg = history(&["--test", "tests::a", "--format", "csv"]);
+        assert_eq!(cfg.query, HistoryQuery::Test("tests::a".into()));
+        assert_eq!(cfg.format, HistoryFormat::Csv);
+        let refused: &[(&[&str], &str)] = &[
+            (&["history", "--flaky", "--slowest"], "ArgumentConflict"),
+            (&["history", "--slowest", "--test", "x"], "ArgumentConflict"),
+            (&["history", "--runs", "0"], "--runs must be at least 1"),
+            (
+                &["history", "--slowest", "0"],
+                "--slowest must be at least 1",
+            ),
+            (&["history", "--format", "xml"], "InvalidValue"),
+        ];
+        for (args, want) in refused {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert!(err.contains(want), "{args:?}: {err}");
         }
     }
 

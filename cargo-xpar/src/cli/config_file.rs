@@ -42,6 +42,8 @@ pub struct Profile {
     pub json: Option<PathBuf>,
     pub html: Option<PathBuf>,
     pub coverage: Option<bool>,
+    /// How many runs the run history keeps (`history-runs`).
+    pub history_runs: Option<usize>,
     /// The named profile's overrides, then `default`'s: the first match wins per setting.
     pub overrides: Vec<TestOverride>,
     /// The file's `[[suite]]`s, checked as a whole (names, dependencies, cycles).
@@ -75,6 +77,7 @@ struct RawProfile {
     json: Option<PathBuf>,
     html: Option<PathBuf>,
     coverage: Option<bool>,
+    history_runs: Option<Spanned<usize>>,
     #[serde(default)]
     overrides: Vec<RawOverride>,
 }
@@ -311,6 +314,7 @@ impl RawProfile {
             json: self.json.or(base.json),
             html: self.html.or(base.html),
             coverage: self.coverage.or(base.coverage),
+            history_runs: self.history_runs.or(base.history_runs),
             overrides: self.overrides.into_iter().chain(base.overrides).collect(),
         }
     }
@@ -331,6 +335,13 @@ impl RawProfile {
             .into_iter()
             .map(|o| o.validate(at))
             .collect::<Result<_, _>>()?;
+        let history_runs = match self.history_runs {
+            Some(n) if *n.get_ref() == 0 => {
+                let why = "must be at least 1 (the run history keeps this run)".to_owned();
+                return Err(at(n.span(), "history-runs", why));
+            }
+            n => n.map(Spanned::into_inner),
+        };
         Ok(Profile {
             jobs,
             dist,
@@ -343,6 +354,7 @@ impl RawProfile {
             json: self.json.map(|p| root.join(p)),
             html: self.html.map(|p| root.join(p)),
             coverage: self.coverage,
+            history_runs,
             overrides,
             suites: Vec::new(),
             root: PathBuf::new(),

@@ -220,3 +220,17 @@ fn errors_name_the_file_and_the_line() {
         assert!(!err.contains('\n'), "{text:?}: {err}");
     }
 }
+
+#[test]
+fn history_runs_is_inherited_and_at_least_one() {
+    let text = "[profile.default]\nhistory-runs = 30\n[profile.ci]\njobs = 2\n";
+    assert_eq!(parse_as(text, None).unwrap().history_runs, Some(30));
+    let ci = parse_as(text, Some(("ci", "--config-profile"))).unwrap();
+    assert_eq!(ci.history_runs, Some(30));
+    assert_eq!(parse_as("", None).unwrap().history_runs, None);
+    let err = parse_as("[profile.default]\nhistory-runs = 0\n", None).unwrap_err();
+    assert_eq!(
+        err,
+        "ws/.config/xpar.toml:2: history-runs: must be at least 1 (the run history keeps this run)"
+    );
+}

@@ -29,6 +29,7 @@ fn a_profile(dir: &std::path::Path) -> Profile {
         json: Some(dir.join("file.json")),
         html: Some(dir.join("file.html")),
         coverage: Some(true),
+        history_runs: Some(7),
         overrides: vec![crate::plan::TestOverride {
             filter: "db".into(),
             retries: Some(4),
@@ -66,6 +67,7 @@ fn a_profile_sets_what_no_flag_does() {
     );
     assert!(r.coverage.is_some());
     assert_eq!(r.overrides.len(), 1);
+    assert_eq!(r.history_runs, 7);
     // Without a profile, the flags' defaults.
     let cfg = run_with(&[], &Profile::default());
     assert_eq!((cfg.run.dist, cfg.run.retry.retries), (DistMode::Load, 0));

@@ -1,7 +1,7 @@
 //! The runner's enums as the command line spells them: clap's `ValueEnum` for each, with
 //! the same variants and their help, so the runner itself needs no clap.
 
-use xpar_runner::{coverage, execute, plan, report};
+use xpar_runner::{coverage, execute, history, plan, report};
 
 /// A `ValueEnum` named `$name` with the variants of `$target`, and the conversion.
 macro_rules! mirror {
@@ -57,6 +57,19 @@ mirror! {
         #[default]
         Table,
         Json,
+        Csv,
+    }
+}
+
+mirror! {
+    /// How `cargo xpar history` prints its answer.
+    HistoryFormat => history::HistoryFormat {
+        #[default]
+        /// Aligned columns.
+        Table,
+        /// An array of objects.
+        Json,
+        /// A header line, then one line per row.
         Csv,
     }
 }

@@ -2,12 +2,15 @@
 //! the [`Schedule`] a run follows, each distribution mode (`--dist`) laying it out its
 //! own way.
 
+use std::collections::HashSet;
+
 use super::durations::Durations;
 use super::filter::Selection;
 use super::options::{DistMode, PlanOptions};
 use super::schedule::{sort_longest_first, OwnRule, PlannedTest, Schedule, Segment};
-use super::split::{classify, effective_serial, planned_units};
+use super::split::{classify, effective_serial, planned_units, Split};
 use crate::discover::TestList;
+use crate::ids::TestKey;
 use xpar_protocol::Serial;
 
 /// The schedule for `selection`: every selected test placed exactly once (once per
@@ -22,21 +25,63 @@ pub fn plan(
     durations: &Durations,
     opts: &PlanOptions,
 ) -> Schedule {
+    plan_first(list, selection, durations, opts, &HashSet::new())
+}
+
+/// [`plan`], with the tests in `first` (`--failed-first`) handed out before any other:
+/// they are planned as a tier of their own, with the tests that must share a worker with
+/// them (their scope, their serial keys), and the rest start only once a worker has
+/// nothing of that tier left to take. Slots are counted across both, so markers hold as
+/// in one plan.
+pub fn plan_first(
+    list: &TestList,
+    selection: &Selection,
+    durations: &Durations,
+    opts: &PlanOptions,
+    first: &HashSet<TestKey>,
+) -> Schedule {
     let units = planned_units(list, selection, durations);
+    let is_first = |binary: usize, name: &str| {
+        // No key is built (and no name copied) when nothing goes first.
+        !first.is_empty() && first.contains(&TestKey::new(binary, name))
+    };
     let workers = opts.workers.max(1);
     if opts.mode == DistMode::No {
         // One worker: nothing can overlap, so markers change nothing.
         let mut s = Schedule::new(1, OwnRule::Whole, false);
-        s.push_own(0, units.into_iter().map(|u| u.segment));
+        let (front, back): (Vec<Segment>, Vec<Segment>) = units
+            .into_iter()
+            .map(|u| {
+                let binary = u.segment.binary;
+                u.segment.split_off(|t| is_first(binary, &t.name))
+            })
+            .unzip();
+        s.push_own(0, front);
+        s.push_own(0, back);
         return s;
     }
+    let unmeasured = |b: usize| !durations.knows_binary(list.binaries[b].binary.id.as_str());
+    let split = classify(&units, opts, workers);
+    if first.is_empty() {
+        return place(split, opts, workers, &unmeasured);
+    }
+    let (front, back) = split.partition(is_first);
+    place(front, opts, workers, &unmeasured).then(place(back, opts, workers, &unmeasured))
+}
+
+/// The schedule of the tests of `split`, laid out as `opts.mode` does; `unmeasured` says
+/// which binaries have no recorded durations.
+fn place(
+    split: Split,
+    opts: &PlanOptions,
+    workers: usize,
+    unmeasured: &dyn Fn(usize) -> bool,
+) -> Schedule {
     let own_rule = match opts.mode {
         DistMode::Worksteal => OwnRule::Halving,
         _ => OwnRule::Whole,
     };
     let mut s = Schedule::new(workers, own_rule, opts.mode == DistMode::Worksteal);
-    let split = classify(&units, opts, workers);
-
     for (test, slots) in split.retry_slots {
         s.set_retry_slots(test, slots);
     }
@@ -65,15 +110,11 @@ pub fn plan(
                 s.push_own(w, slice);
             }
         }
-        _ => {
-            let unmeasured =
-                |b: usize| !durations.knows_binary(list.binaries[b].binary.id.as_str());
-            s.push_shared(spread_unmeasured(
-                longest_first_segments(split.rest),
-                unmeasured,
-                workers,
-            ))
-        }
+        _ => s.push_shared(spread_unmeasured(
+            longest_first_segments(split.rest),
+            unmeasured,
+            workers,
+        )),
     }
     s
 }
@@ -93,7 +134,7 @@ const SPREAD_MAX_TESTS: usize = 2000;
 /// the workers take as they free up, as cargo test's threads take tests one by one.
 fn spread_unmeasured(
     segments: Vec<Segment>,
-    unmeasured: impl Fn(usize) -> bool,
+    unmeasured: &dyn Fn(usize) -> bool,
     workers: usize,
 ) -> Vec<Segment> {
     let mut out = Vec::with_capacity(segments.len());

@@ -1,12 +1,13 @@
 //! Tests of the planner: examples of each distribution mode, and properties over random
 //! test lists (every test placed exactly once, serial keys never overlap, scopes whole).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use proptest::prelude::*;
 
 use super::*;
 use crate::discover::{BinaryContent, ListedBinary, ListedTest, Markers};
+use crate::ids::TestKey;
 use crate::plan::split::{effective_serial, module_of};
 use crate::plan::{select, Chunk, CostModel, Next, TestFilter, UnitTests, WorkQueue};
 use xpar_protocol::Serial;
@@ -385,6 +386,86 @@ proptest! {
                 "scope {} out of list order: {:?}", scope, tests);
         }
     }
+}
+
+proptest! {
+    /// `--failed-first`: every test still placed once with the markers kept, and every
+    /// test that goes first and runs outside a scope is handed out before any test that
+    /// neither goes first nor shares a scope with one (per worker under `each`).
+    #[test]
+    fn failed_first_places_every_test_once_and_hands_the_first_out_first(
+        (list, durations) in arb_list(),
+        mode in arb_mode(),
+        workers in 1usize..5,
+        turns in prop::collection::vec(0usize..8, 1..20),
+        mask in prop::collection::vec(any::<bool>(), 1..40),
+    ) {
+        let sel = select(&list, &TestFilter::default());
+        let o = opts(mode, workers);
+        let want = selected(&list);
+        let first: HashSet<TestKey> = want.iter().enumerate()
+            .filter(|(i, _)| mask[i % mask.len()])
+            .map(|(_, (b, n))| TestKey::new(*b, n.clone()))
+            .collect();
+        let schedule = plan_first(&list, &sel, &durations, &o, &first);
+        let (handed, _, spans) = simulate(schedule, &turns, None);
+        if mode != DistMode::Each {
+            prop_assert_eq!(check_exclusion(&list, &spans, o.workers), Ok(()));
+        }
+        let got: Vec<(usize, String)> = handed.iter().map(|(_, b, n)| (*b, n.clone())).collect();
+        let copies = if mode == DistMode::Each { o.workers } else { 1 };
+        let all: Vec<(usize, String)> =
+            want.iter().flat_map(|t| vec![t.clone(); copies]).collect();
+        prop_assert_eq!(sorted(got), sorted(all));
+        let unscoped = |b: usize, n: &str| {
+            let keyed = match &list.binaries[b].content {
+                BinaryContent::Tests(t) => t.iter().any(|t| {
+                    t.name == n && matches!(effective_serial(&t.markers, false), Serial::Keys(_))
+                }),
+                BinaryContent::Opaque { .. } => false,
+            };
+            scope_of(&list, mode, b, n).is_none() && !keyed
+        };
+        for w in 0..o.workers {
+            let mine = handed.iter().enumerate()
+                .filter(|(_, (hw, _, _))| mode != DistMode::Each || *hw == w);
+            let (mut last_first, mut first_loose) = (None, None);
+            for (i, (_, b, n)) in mine {
+                let goes_first = first.contains(&TestKey::new(*b, n.clone()));
+                if goes_first && unscoped(*b, n) {
+                    last_first = Some(i);
+                } else if !goes_first && unscoped(*b, n) && first_loose.is_none() {
+                    first_loose = Some(i);
+                }
+            }
+            if let (Some(f), Some(l)) = (last_first, first_loose) {
+                prop_assert!(f < l, "a first test handed out at {} after another at {}: {:?}",
+                    f, l, handed);
+            }
+        }
+    }
+}
+
+/// The longest test would go first; the one that failed last time goes before it.
+#[test]
+fn failed_first_starts_the_failed_test_before_longer_ones() {
+    let list = list_of(vec![named(&["a", "b"]), named(&["long", "short"])]);
+    let mut d = Durations::default();
+    d.merge_run([
+        ("crate0", "a", 0.1),
+        ("crate0", "b", 0.2),
+        ("crate1", "long", 5.0),
+        ("crate1", "short", 0.01),
+    ]);
+    let sel = select(&list, &TestFilter::default());
+    let first = HashSet::from([TestKey::new(0, "a")]);
+    let mut s = plan_first(&list, &sel, &d, &opts(DistMode::Load, 2), &first);
+    let c = CostModel::default();
+    assert_eq!(names(&s.next(0, &c).into_chunk()), ["a"]);
+    assert_eq!(names(&s.next(1, &c).into_chunk()), ["long"]);
+    // Without it, the longest goes first.
+    let mut s = plan(&list, &sel, &d, &opts(DistMode::Load, 2));
+    assert_eq!(names(&s.next(0, &c).into_chunk()), ["long"]);
 }
 
 fn named(names: &[&str]) -> Vec<T> {

@@ -78,6 +78,16 @@ impl Durations {
             .insert(name.to_owned(), secs);
     }
 
+    /// The recorded durations of the tests of `binary_id`, by name.
+    pub fn of_binary(&self, binary_id: &str) -> Option<&BTreeMap<String, f64>> {
+        self.tests.get(binary_id)
+    }
+
+    /// Sets the recorded durations of the tests of `binary_id`, replacing what it had.
+    pub fn set_binary(&mut self, binary_id: String, tests: BTreeMap<String, f64>) {
+        self.tests.insert(binary_id, tests);
+    }
+
     /// A function giving the expected seconds of any test of `binary_id`, known or not.
     pub fn estimator<'a>(&'a self, binary_id: &str) -> impl Fn(&str) -> f64 + 'a {
         let own = self.tests.get(binary_id);

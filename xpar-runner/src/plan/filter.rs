@@ -87,6 +87,30 @@ impl Selection {
     }
 }
 
+impl Selection {
+    /// Keeps the tests to run for which `keep(binary, name)` holds (an opaque binary is
+    /// named by its binary id) and no ignored one: the rest count as filtered out.
+    pub fn retain(&mut self, list: &TestList, keep: impl Fn(usize, &str) -> bool) {
+        let mut dropped = 0;
+        self.units.retain_mut(|u| match &mut u.tests {
+            UnitTests::Opaque => {
+                let kept = keep(u.binary, list.binaries[u.binary].binary.id.as_str());
+                dropped += usize::from(!kept);
+                kept
+            }
+            UnitTests::Named(names) => {
+                let before = names.len();
+                names.retain(|n| keep(u.binary, n));
+                dropped += before - names.len();
+                !names.is_empty()
+            }
+        });
+        dropped += self.ignored.len();
+        self.ignored.clear();
+        self.filtered_out += dropped;
+    }
+}
+
 /// Applies `filter` to every binary of `list`. An opaque binary is matched by its binary id
 /// (the name it is reported under) and never counts as ignored.
 pub fn select(list: &TestList, filter: &TestFilter) -> Selection {
@@ -204,5 +228,20 @@ mod tests {
         assert_eq!(names(&select(&list, &f)), ["slow"]);
         f.run_ignored = RunIgnored::Include;
         assert_eq!(names(&select(&list, &f)), ["t", "slow"]);
+    }
+
+    #[test]
+    fn retain_keeps_the_chosen_tests_and_counts_the_rest_filtered_out() {
+        let list = list_of(&[
+            ("a", &[("x", false), ("y", false), ("skipped", true)]),
+            ("b", &[("z", false)]),
+        ]);
+        let mut s = select(&list, &TestFilter::default());
+        s.retain(&list, |b, n| (b, n) == (0, "y"));
+        assert_eq!(names(&s), ["y"]);
+        assert_eq!(s.units.len(), 1);
+        assert!(s.ignored.is_empty());
+        assert_eq!(s.filtered_out, 3);
+        assert_eq!(s.run_count(), 1);
     }
 }

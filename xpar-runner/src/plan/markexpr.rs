@@ -69,6 +69,34 @@ pub enum MarkerExpr {
     Or(Box<MarkerExpr>, Box<MarkerExpr>),
 }
 
+/// The expression as `-m` takes it, `and` and `or` inside another operator in
+/// parentheses: it parses back to the same expression.
+impl std::fmt::Display for MarkerExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sub = |e: &MarkerExpr, f: &mut std::fmt::Formatter<'_>| match e {
+            MarkerExpr::Marker(_) | MarkerExpr::Not(_) => write!(f, "{e}"),
+            _ => write!(f, "({e})"),
+        };
+        match self {
+            MarkerExpr::Marker(m) => write!(f, "{m}"),
+            MarkerExpr::Not(e) => {
+                f.write_str("not ")?;
+                sub(e, f)
+            }
+            MarkerExpr::And(a, b) | MarkerExpr::Or(a, b) => {
+                sub(a, f)?;
+                let op = if matches!(self, MarkerExpr::And(..)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                f.write_str(op)?;
+                sub(b, f)
+            }
+        }
+    }
+}
+
 impl MarkerExpr {
     pub fn parse(text: &str) -> Result<Self, MarkerExprError> {
         let tokens = tokenize(text);
@@ -227,5 +255,23 @@ mod tests {
             let err = MarkerExpr::parse(text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn an_expression_shown_parses_back_to_itself() {
+        for text in [
+            "serial",
+            "not serial",
+            "parallel_safe and not resource_intensive",
+            "serial or group and parallel_safe",
+            "not (serial or group)",
+            "(serial and group) or not (parallel_safe and resource_intensive)",
+        ] {
+            let e = MarkerExpr::parse(text).unwrap();
+            let shown = e.to_string();
+            assert_eq!(MarkerExpr::parse(&shown).unwrap(), e, "{text} -> {shown}");
+        }
+        let e = MarkerExpr::parse("not (serial or group)").unwrap();
+        assert_eq!(e.to_string(), "not (serial or group)");
     }
 }

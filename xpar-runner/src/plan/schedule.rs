@@ -4,8 +4,10 @@
 //! (`#[serial]` holds all of them, `#[resource_intensive(slots = N)]` N): a worker waits
 //! until enough slots are free. Then a worker's own queue (a scope it took, its worksteal
 //! slice, its copy under `each`), then whole scopes, then the shared load queue, and last,
-//! under worksteal, the back half of the longest queue of another worker. Pure: the
-//! executor reports what processes cost and asks; no clock or processes.
+//! under worksteal, the back half of the longest queue of another worker. A schedule may
+//! be cut into tiers (`--failed-first`): nothing of a tier is handed out while an earlier
+//! one has work for the worker that asks, and slots are counted across all of them. Pure:
+//! the executor reports what processes cost and asks; no clock or processes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -38,6 +40,19 @@ impl Segment {
             opaque: self.opaque,
             tests: VecDeque::new(),
         }
+    }
+
+    /// The tests for which `pick` holds, and the rest, each in this segment's order.
+    pub fn split_off(self, pick: impl Fn(&PlannedTest) -> bool) -> (Segment, Segment) {
+        let (mut picked, mut rest) = (self.empty_like(), self.empty_like());
+        for t in self.tests {
+            if pick(&t) {
+                picked.tests.push_back(t);
+            } else {
+                rest.tests.push_back(t);
+            }
+        }
+        (picked, rest)
     }
 
     pub fn time(&self) -> f64 {
@@ -83,16 +98,11 @@ struct Special {
     worker: Option<usize>,
 }
 
-/// What remains to be handed out, and the rules for handing it out.
+/// One tier of the work: everything a schedule hands out, in the order it does.
 #[derive(Clone, Debug)]
-pub struct Schedule {
-    workers: usize,
-    /// Chunks that hold slots, handed out before anything else.
+struct Tier {
+    /// Chunks that hold slots, handed out before anything else of the tier.
     special: VecDeque<Special>,
-    /// The slots each worker's running chunk holds (0 when it is asking).
-    holding: Vec<usize>,
-    /// The rest of the scope each worker took: run whole, in order, never stolen.
-    taken: Vec<VecDeque<Segment>>,
     /// Work that belongs to one worker (its slice under worksteal, its copy under
     /// `each`).
     own: Vec<VecDeque<Segment>>,
@@ -100,15 +110,49 @@ pub struct Schedule {
     scopes: VecDeque<Vec<Segment>>,
     /// The load queue, shared by all workers.
     shared: VecDeque<Segment>,
+    /// How many tests of each binary the shared queue was given: a binary whose
+    /// processes are dear is still shared among all workers, but not cut finer.
+    shared_counts: HashMap<usize, usize>,
+}
+
+impl Tier {
+    fn new(workers: usize) -> Tier {
+        Tier {
+            special: VecDeque::new(),
+            own: vec![VecDeque::new(); workers],
+            scopes: VecDeque::new(),
+            shared: VecDeque::new(),
+            shared_counts: HashMap::new(),
+        }
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.special
+            .iter()
+            .map(|s| &s.segment)
+            .chain(self.own.iter().flatten())
+            .chain(self.scopes.iter().flatten())
+            .chain(self.shared.iter())
+    }
+}
+
+/// What remains to be handed out, and the rules for handing it out.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    workers: usize,
+    /// The slots each worker's running chunk holds (0 when it is asking).
+    holding: Vec<usize>,
+    /// The rest of the scope each worker took: run whole, in order, never stolen.
+    taken: Vec<VecDeque<Segment>>,
+    /// The work, in tiers handed out one after the other (one tier unless
+    /// [`Schedule::then`] added more); what is pushed goes to the last.
+    tiers: Vec<Tier>,
     own_rule: OwnRule,
     steal: bool,
     /// The slots a retried test must hold: its own for `#[serial]` and
     /// `#[resource_intensive]`, all of them for one with serial keys (its key-mates may
     /// run anywhere by then). Tests not here retry as plain ones.
     retry_slots: HashMap<TestKey, usize>,
-    /// How many tests of each binary the shared queue was given: a binary whose
-    /// processes are dear is still shared among all workers, but not cut finer.
-    shared_counts: HashMap<usize, usize>,
 }
 
 impl Schedule {
@@ -116,17 +160,28 @@ impl Schedule {
         let workers = workers.max(1);
         Schedule {
             workers,
-            special: VecDeque::new(),
             holding: vec![0; workers],
             taken: vec![VecDeque::new(); workers],
-            own: vec![VecDeque::new(); workers],
-            scopes: VecDeque::new(),
-            shared: VecDeque::new(),
+            tiers: vec![Tier::new(workers)],
             own_rule,
             steal,
             retry_slots: HashMap::new(),
-            shared_counts: HashMap::new(),
         }
+    }
+
+    /// This schedule, then `next`'s work as a tier of its own: none of it is handed to a
+    /// worker while this schedule has any for it. Both are made for the same workers.
+    pub(super) fn then(mut self, next: Schedule) -> Schedule {
+        debug_assert_eq!(self.workers, next.workers);
+        self.tiers.extend(next.tiers);
+        self.retry_slots.extend(next.retry_slots);
+        self
+    }
+
+    /// The tier pushed work goes to.
+    fn last(&mut self) -> &mut Tier {
+        let n = self.tiers.len();
+        &mut self.tiers[n - 1]
     }
 
     /// `worker` holds `slots` worker slots for work given out beside the schedule (a
@@ -146,16 +201,17 @@ impl Schedule {
     }
 
     pub(super) fn push_own(&mut self, worker: usize, segments: impl IntoIterator<Item = Segment>) {
-        self.own[worker].extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
+        self.last().own[worker].extend(segments.into_iter().filter(|s| !s.tests.is_empty()));
     }
 
     /// A chunk that holds `slots` of the worker slots while it runs (all of them for
     /// `#[serial]`), for any worker or only `worker`.
     pub(super) fn push_special(&mut self, segment: Segment, slots: usize, worker: Option<usize>) {
         if !segment.tests.is_empty() {
-            self.special.push_back(Special {
+            let slots = slots.clamp(1, self.workers);
+            self.last().special.push_back(Special {
                 segment,
-                slots: slots.clamp(1, self.workers),
+                slots,
                 worker,
             });
         }
@@ -164,14 +220,15 @@ impl Schedule {
     pub(super) fn push_scope(&mut self, scope: Vec<Segment>) {
         let scope: Vec<Segment> = scope.into_iter().filter(|s| !s.tests.is_empty()).collect();
         if !scope.is_empty() {
-            self.scopes.push_back(scope);
+            self.last().scopes.push_back(scope);
         }
     }
 
     pub(super) fn push_shared(&mut self, segments: impl IntoIterator<Item = Segment>) {
+        let tier = self.last();
         for s in segments.into_iter().filter(|s| !s.tests.is_empty()) {
-            *self.shared_counts.entry(s.binary).or_default() += s.tests.len();
-            self.shared.push_back(s);
+            *tier.shared_counts.entry(s.binary).or_default() += s.tests.len();
+            tier.shared.push_back(s);
         }
     }
 
@@ -185,70 +242,72 @@ impl Schedule {
     }
 
     fn all_segments(&self) -> impl Iterator<Item = &Segment> {
-        self.special
+        self.taken
             .iter()
-            .map(|s| &s.segment)
-            .chain(self.taken.iter().flatten())
-            .chain(self.own.iter().flatten())
-            .chain(self.scopes.iter().flatten())
-            .chain(self.shared.iter())
+            .flatten()
+            .chain(self.tiers.iter().flat_map(Tier::segments))
     }
 
-    fn next_plain(&mut self, worker: usize, cost: &CostModel) -> Option<Chunk> {
+    /// The next chunk of tier `t` for `worker` that needs no more than a slot.
+    fn next_plain(&mut self, t: usize, worker: usize, cost: &CostModel) -> Option<Chunk> {
+        let workers = self.workers;
         loop {
             if !self.taken[worker].is_empty() {
                 return take_chunk(&mut self.taken[worker], Take::Whole);
             }
-            if let Some(front) = self.own[worker].front() {
+            let tier = &mut self.tiers[t];
+            if let Some(front) = tier.own[worker].front() {
                 let take = match self.own_rule {
                     OwnRule::Whole => Take::Whole,
                     OwnRule::Halving => Take::Guided {
-                        target: queue_time(&self.own[worker]) / 2.0,
+                        target: queue_time(&tier.own[worker]) / 2.0,
                         min_count: cost.min_chunk(front.binary),
                         no_overshoot: false,
                     },
                 };
-                return take_chunk(&mut self.own[worker], take);
+                return take_chunk(&mut tier.own[worker], take);
             }
-            if let Some(scope) = self.scopes.pop_front() {
+            if let Some(scope) = tier.scopes.pop_front() {
                 self.taken[worker].extend(scope);
                 continue;
             }
-            if let Some(front) = self.shared.front() {
+            if let Some(front) = tier.shared.front() {
                 // Guided self-scheduling: a worker's share of what is left, so chunks
                 // are large at first and shrink as the queue drains.
                 // Chunks are never smaller than a process is worth, except to give each
                 // worker a share of a binary: the workers would idle otherwise.
-                let share = self
+                let share = tier
                     .shared_counts
                     .get(&front.binary)
-                    .map_or(1, |n| n.div_ceil(self.workers));
+                    .map_or(1, |n| n.div_ceil(workers));
                 let take = Take::Guided {
-                    target: queue_time(&self.shared) / self.workers as f64,
+                    target: queue_time(&tier.shared) / workers as f64,
                     min_count: cost.min_chunk(front.binary).min(share),
                     no_overshoot: true,
                 };
-                return take_chunk(&mut self.shared, take);
+                return take_chunk(&mut tier.shared, take);
             }
-            if self.steal && self.steal_for(worker) {
+            if self.steal && self.steal_for(t, worker) {
                 continue;
             }
             return None;
         }
     }
 
-    /// Moves the back half (by expected time) of the longest other queue to `thief`.
-    fn steal_for(&mut self, thief: usize) -> bool {
+    /// Moves the back half (by expected time) of the longest other queue of tier `t` to
+    /// `thief`.
+    fn steal_for(&mut self, t: usize, thief: usize) -> bool {
+        let own = &mut self.tiers[t].own;
         let victim = (0..self.workers)
-            .filter(|&w| w != thief && !self.own[w].is_empty())
-            .max_by(|&a, &b| queue_time(&self.own[a]).total_cmp(&queue_time(&self.own[b])));
+            .filter(|&w| w != thief && !own[w].is_empty())
+            .max_by(|&a, &b| queue_time(&own[a]).total_cmp(&queue_time(&own[b])));
         let Some(victim) = victim else {
             return false;
         };
-        let half = queue_time(&self.own[victim]) / 2.0;
+        let half = queue_time(&own[victim]) / 2.0;
         let mut stolen: VecDeque<Segment> = VecDeque::new();
         let mut stolen_time = 0.0;
-        let queue = &mut self.own[victim];
+        let queue = &mut own[victim];
         while stolen.is_empty() || stolen_time < half {
             let Some(mut last) = queue.pop_back() else {
                 break;
@@ -276,8 +335,27 @@ impl Schedule {
             stolen.push_front(part);
         }
         let found = !stolen.is_empty();
-        self.own[thief].extend(stolen);
+        own[thief].extend(stolen);
         found
+    }
+
+    /// A chunk of tier `t` that holds slots, for `worker` with `free` slots free, or
+    /// `Wait`: until the tier's slot-holding chunks are done nothing else starts, or a
+    /// worker wanting every slot could wait for ever behind a stream of small chunks.
+    fn next_special(&mut self, t: usize, worker: usize, free: usize) -> Next {
+        let special = &mut self.tiers[t].special;
+        let fits = special
+            .iter()
+            .position(|s| s.slots <= free && s.worker.is_none_or(|w| w == worker));
+        let Some(special) = fits.and_then(|i| special.remove(i)) else {
+            return Next::Wait;
+        };
+        self.holding[worker] = special.slots;
+        let mut queue = VecDeque::from([special.segment]);
+        match take_chunk(&mut queue, Take::Whole) {
+            Some(chunk) => Next::Run(chunk),
+            None => Next::Wait,
+        }
     }
 }
 
@@ -293,37 +371,20 @@ impl WorkQueue for Schedule {
     fn next(&mut self, worker: usize, cost: &CostModel) -> Next {
         self.holding[worker] = 0;
         let free = self.workers - self.holding.iter().sum::<usize>();
-        if !self.special.is_empty() {
-            // Until the slot-holding chunks are done nothing else starts, or a worker
-            // wanting every slot could wait for ever behind a stream of small chunks.
-            let fits = self
-                .special
-                .iter()
-                .position(|s| s.slots <= free && s.worker.is_none_or(|w| w == worker));
-            let Some(i) = fits else {
-                return Next::Wait;
-            };
-            let Some(special) = self.special.remove(i) else {
-                return Next::Wait;
-            };
-            self.holding[worker] = special.slots;
-            let mut queue = VecDeque::from([special.segment]);
-            return match take_chunk(&mut queue, Take::Whole) {
-                Some(chunk) => Next::Run(chunk),
-                None => Next::Wait,
-            };
-        }
-        if free == 0 && self.remaining() > 0 {
-            // The last slot-holding chunk still runs (a `#[serial]` test, say).
-            return Next::Wait;
-        }
-        match self.next_plain(worker, cost) {
-            Some(chunk) => {
-                self.holding[worker] = 1;
-                Next::Run(chunk)
+        for t in 0..self.tiers.len() {
+            if !self.tiers[t].special.is_empty() {
+                return self.next_special(t, worker, free);
             }
-            None => Next::Done,
+            if free == 0 && self.remaining() > 0 {
+                // The last slot-holding chunk still runs (a `#[serial]` test, say).
+                return Next::Wait;
+            }
+            if let Some(chunk) = self.next_plain(t, worker, cost) {
+                self.holding[worker] = 1;
+                return Next::Run(chunk);
+            }
         }
+        Next::Done
     }
 
     /// A retry holds the slots its markers ask for.
@@ -340,52 +401,67 @@ impl WorkQueue for Schedule {
         match (self.retry_slots.get(test), worker) {
             (Some(&slots), w) => self.push_special(segment, slots, w),
             (None, Some(w)) => self.push_special(segment, 1, Some(w)),
-            (None, None) => self.shared.push_back(segment),
+            (None, None) => self.last().shared.push_back(segment),
         }
     }
 
     fn take_binary(&mut self, binary: usize) -> Vec<Chunk> {
         let mut taken: Vec<Segment> = Vec::new();
+        let mut specials: Vec<Segment> = Vec::new();
         let mut keep = |q: &mut VecDeque<Segment>| {
             let (out, stay): (Vec<Segment>, Vec<Segment>) =
                 q.drain(..).partition(|s| s.binary == binary);
             taken.extend(out);
             q.extend(stay);
         };
-        for q in self.taken.iter_mut().chain(&mut self.own) {
+        for q in &mut self.taken {
             keep(q);
         }
-        keep(&mut self.shared);
-        for scope in &mut self.scopes {
-            let mut q: VecDeque<Segment> = std::mem::take(scope).into();
-            keep(&mut q);
-            *scope = q.into();
+        for tier in &mut self.tiers {
+            for q in &mut tier.own {
+                keep(q);
+            }
+            keep(&mut tier.shared);
+            for scope in &mut tier.scopes {
+                let mut q: VecDeque<Segment> = std::mem::take(scope).into();
+                keep(&mut q);
+                *scope = q.into();
+            }
+            tier.scopes.retain(|s| !s.is_empty());
+            let (out, stay): (Vec<Special>, Vec<Special>) = tier
+                .special
+                .drain(..)
+                .partition(|s| s.segment.binary == binary);
+            specials.extend(out.into_iter().map(|s| s.segment));
+            tier.special.extend(stay);
         }
-        self.scopes.retain(|s| !s.is_empty());
-        let (out, stay): (Vec<Special>, Vec<Special>) = self
-            .special
-            .drain(..)
-            .partition(|s| s.segment.binary == binary);
-        taken.extend(out.into_iter().map(|s| s.segment));
-        self.special.extend(stay);
+        taken.extend(specials);
         taken.into_iter().map(Segment::into_chunk).collect()
     }
 
     /// Only single-test segments of the shared queue are looked at: stress queues
     /// nothing else.
     fn remove_test(&mut self, test: &TestKey) {
-        self.shared.retain(|s| {
-            !(s.binary == test.binary && s.tests.len() == 1 && s.tests[0].name == test.name)
-        });
+        for tier in &mut self.tiers {
+            tier.shared.retain(|s| {
+                !(s.binary == test.binary && s.tests.len() == 1 && s.tests[0].name == test.name)
+            });
+        }
     }
 
     fn drain(&mut self) -> Vec<Chunk> {
-        let mut segments: Vec<Segment> = self.special.drain(..).map(|s| s.segment).collect();
-        for q in self.taken.iter_mut().chain(&mut self.own) {
+        let mut segments: Vec<Segment> = Vec::new();
+        for q in &mut self.taken {
             segments.extend(q.drain(..));
         }
-        segments.extend(self.scopes.drain(..).flatten());
-        segments.extend(self.shared.drain(..));
+        for tier in &mut self.tiers {
+            segments.extend(tier.special.drain(..).map(|s| s.segment));
+            for q in &mut tier.own {
+                segments.extend(q.drain(..));
+            }
+            segments.extend(tier.scopes.drain(..).flatten());
+            segments.extend(tier.shared.drain(..));
+        }
         segments.into_iter().map(Segment::into_chunk).collect()
     }
 }
@@ -514,6 +590,27 @@ mod tests {
         // plain starts while a slot-holding chunk is still queued.
         assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 1);
         assert_eq!(s.next(1, &cost).chunk().unwrap().binary, 2);
+    }
+
+    /// A later tier starts once the first has nothing left to hand out, and its
+    /// `#[serial]` chunk waits for the slot the first tier's last chunk still holds.
+    #[test]
+    fn tiers_go_in_order_and_share_the_slots() {
+        let mut first = Schedule::new(2, OwnRule::Whole, false);
+        first.push_shared([seg(0, &[1.0])]);
+        let mut then = Schedule::new(2, OwnRule::Whole, false);
+        then.push_special(seg(1, &[1.0]), 2, None);
+        then.push_shared([seg(2, &[1.0; 2])]);
+        let mut s = first.then(then);
+        let cost = CostModel::default();
+        assert_eq!(s.remaining(), 4);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 0);
+        assert_eq!(s.next(1, &cost), Next::Wait);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 1);
+        assert_eq!(s.next(1, &cost), Next::Wait);
+        assert_eq!(s.next(0, &cost).chunk().unwrap().binary, 2);
+        assert_eq!(s.next(1, &cost).chunk().unwrap().binary, 2);
+        assert_eq!(s.remaining(), 0);
     }
 
     #[test]

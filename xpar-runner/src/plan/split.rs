@@ -29,6 +29,52 @@ pub(super) struct Split {
     pub retry_slots: Vec<(TestKey, usize)>,
 }
 
+impl Split {
+    /// The tests for which `first` holds, with every test that must share a worker with
+    /// one of them (its whole scope), and the rest. Retries keep their slots in the first.
+    pub fn partition(self, first: impl Fn(usize, &str) -> bool) -> (Split, Split) {
+        let empty = || Split {
+            special: Vec::new(),
+            pinned: Vec::new(),
+            scopes: Vec::new(),
+            rest: Vec::new(),
+            retry_slots: Vec::new(),
+        };
+        let (mut front, mut back) = (empty(), empty());
+        let pick = |seg: Segment| {
+            let binary = seg.binary;
+            seg.split_off(|t| first(binary, &t.name))
+        };
+        for (seg, slots) in self.special {
+            let (f, b) = pick(seg);
+            front.special.push((f, slots));
+            back.special.push((b, slots));
+        }
+        for (seg, slots, worker) in self.pinned {
+            let (f, b) = pick(seg);
+            front.pinned.push((f, slots, worker));
+            back.pinned.push((b, slots, worker));
+        }
+        for seg in self.rest {
+            let (f, b) = pick(seg);
+            front.rest.push(f);
+            back.rest.push(b);
+        }
+        let (with, without): (Vec<_>, Vec<_>) = self.scopes.into_iter().partition(|scope| {
+            (scope.iter()).any(|seg| seg.tests.iter().any(|t| first(seg.binary, &t.name)))
+        });
+        front.scopes = with;
+        back.scopes = without;
+        front.retry_slots = self.retry_slots;
+        for split in [&mut front, &mut back] {
+            split.special.retain(|(s, _)| !s.tests.is_empty());
+            split.pinned.retain(|(s, _, _)| !s.tests.is_empty());
+            split.rest.retain(|s| !s.tests.is_empty());
+        }
+        (front, back)
+    }
+}
+
 /// What ties a test to the tests it must share a worker with: tests with one label in
 /// common run on one worker, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

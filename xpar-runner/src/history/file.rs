@@ -1,13 +1,15 @@
-//! The duration history on disk: `<target-dir>/xpar/durations.json`, read before a run to
-//! plan it and merged with the run's measurements after it. A history that cannot be read
-//! or written should cost the caller a warning, never the run: it only makes schedules
+//! The duration history as a JSON file: what `--durations FILE` reads and writes (CI
+//! carries it between runs, where no run history survives), what a results directory
+//! holds and what `cargo xpar merge --durations` writes. A file that cannot be read or
+//! written should cost the caller a warning, never the run: it only makes schedules
 //! better.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::History;
 use crate::plan::{Durations, ProcessCosts};
 use crate::report::{RunRecord, TestStatus};
 
@@ -23,18 +25,6 @@ struct HistoryFile {
     /// What a process of each binary costs, by binary id (absent in older files).
     #[serde(default)]
     processes: ProcessCosts,
-}
-
-/// What earlier runs measured.
-#[derive(Clone, Debug, Default)]
-pub struct History {
-    pub durations: Durations,
-    pub processes: ProcessCosts,
-}
-
-/// Where the history of the workspace whose target dir is `target_dir` lives.
-pub fn path(target_dir: &Path) -> PathBuf {
-    target_dir.join("xpar").join("durations.json")
 }
 
 /// The recorded history; empty when there is none yet. `Err` says why a history that
@@ -59,18 +49,6 @@ pub fn load(path: &Path) -> Result<History, String> {
     }
 }
 
-/// Merges the durations `record` measured into `history`, with the process costs the run
-/// learned, and writes it to `path` atomically (a temp file renamed over it), so a
-/// concurrent run never reads half a file.
-pub fn save(
-    path: &Path,
-    history: History,
-    record: &RunRecord,
-    processes: ProcessCosts,
-) -> std::io::Result<()> {
-    write(path, &updated(history, record, processes))
-}
-
 /// `history` with the durations `record` measured folded in, and the process costs the
 /// run learned.
 pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts) -> History {
@@ -90,7 +68,8 @@ pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts
     history
 }
 
-/// Writes `history` to `path` atomically (a temp file renamed over it).
+/// Writes `history` to `path` atomically (a temp file renamed over it), so a concurrent
+/// run never reads half a file.
 pub fn write(path: &Path, history: &History) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -131,6 +110,14 @@ mod tests {
         }
     }
 
+    fn path(dir: &Path) -> std::path::PathBuf {
+        dir.join("xpar").join("durations.json")
+    }
+
+    fn save(p: &Path, history: History, record: &RunRecord, costs: ProcessCosts) {
+        write(p, &updated(history, record, costs)).unwrap();
+    }
+
     #[test]
     fn runs_accumulate_and_only_tests_that_ran_count() {
         let dir = tempfile::tempdir().unwrap();
@@ -153,14 +140,14 @@ mod tests {
             },
         )]
         .into();
-        save(&p, load(&p).unwrap(), &record, costs.clone()).unwrap();
+        save(&p, load(&p).unwrap(), &record, costs.clone());
         let h = load(&p).unwrap();
         assert_eq!(h.durations.get("a", "pass"), Some(2.0));
         assert_eq!(h.durations.get("a", "fail"), Some(1.0));
         assert_eq!(h.durations.len(), 2);
         assert_eq!(h.processes, costs);
         record.outcomes = vec![outcome("pass", TestStatus::Passed, 4.0)];
-        save(&p, h, &record, costs).unwrap();
+        save(&p, h, &record, costs);
         let h = load(&p).unwrap();
         assert_eq!(h.durations.get("a", "pass"), Some(3.0));
         assert_eq!(h.durations.get("a", "fail"), Some(1.0));

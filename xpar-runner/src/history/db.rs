@@ -1,0 +1,446 @@
+//! The run history in SQLite, `<target-dir>/xpar/history.db`: every run appended in one
+//! transaction (its row, a row per test result, the planner's estimates moved by what
+//! the run measured, the runs past the retention bound deleted), in WAL mode, so a run
+//! killed at any point leaves the database as it was before that run or after it. The
+//! schema is documented in `docs/history-format.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
+use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
+
+use super::History;
+use crate::errors::HistoryError;
+use crate::plan::ProcessCost;
+
+/// `PRAGMA user_version` of a database this version reads and writes. Raised on any
+/// incompatible change of the schema; a database of another version is left alone.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// How many runs are kept unless the config file says otherwise (`history-runs`).
+pub const DEFAULT_KEEP_RUNS: usize = 100;
+
+/// How long a run waits for another that is writing the history at the same time.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    started TEXT NOT NULL,
+    git_commit TEXT,
+    options TEXT NOT NULL,
+    instrumented INTEGER NOT NULL,
+    wall_secs REAL NOT NULL,
+    workers INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    flaky INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    ignored INTEGER NOT NULL,
+    not_run INTEGER NOT NULL,
+    filtered_out INTEGER NOT NULL,
+    cancel_reason TEXT
+);
+CREATE TABLE results (
+    run INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    binary_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    flaky INTEGER NOT NULL,
+    duration_secs REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    worker TEXT,
+    start_secs REAL,
+    cpu_secs REAL,
+    peak_rss_bytes INTEGER,
+    message TEXT,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+CREATE TABLE estimates (
+    binary_id TEXT NOT NULL,
+    instrumented INTEGER NOT NULL,
+    durations TEXT NOT NULL,
+    mean_test_secs REAL,
+    overhead_secs REAL,
+    PRIMARY KEY (binary_id, instrumented)
+) WITHOUT ROWID;
+";
+
+/// Rows of one `INSERT` into `results`: one statement for many rows costs less than a
+/// statement per row (and 100 x 13 values stay far below SQLite's limit of 32,766).
+const RESULT_ROWS_PER_INSERT: usize = 100;
+const RESULT_COLUMNS: usize = 13;
+
+/// Where the history of the workspace whose target dir is `target_dir` is.
+pub fn path(target_dir: &Path) -> PathBuf {
+    target_dir.join("xpar").join("history.db")
+}
+
+/// An open run history.
+pub struct HistoryDb {
+    pub(super) conn: Connection,
+    path: PathBuf,
+}
+
+/// One run, to be appended.
+pub struct RunToRecord<'a> {
+    /// The run's report, as `--json` writes it: the rows are made from it.
+    pub report: &'a RunReport,
+    pub run_id: &'a str,
+    /// When it started (RFC 3339, UTC).
+    pub started: &'a str,
+    /// `git rev-parse HEAD` of the workspace, when it is in a git repository.
+    pub commit: Option<&'a str>,
+    /// The run's options, as a JSON object.
+    pub options: &'a str,
+    /// The tests were instrumented for coverage: their durations are kept apart.
+    pub instrumented: bool,
+    /// The planner's estimates after the run, when this run updates them: the durations
+    /// of the tests it measured, and the process costs.
+    pub estimates: Option<&'a History>,
+    /// How many runs to keep, this one included.
+    pub keep_runs: usize,
+}
+
+/// The tests that failed in the last recorded run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastRun {
+    pub run_id: String,
+    /// (binary id, test name), each once.
+    pub failed: Vec<(String, String)>,
+}
+
+impl HistoryDb {
+    /// Opens the history at `path` for a run, creating it (and its directory) if there is
+    /// none.
+    pub fn open(path: &Path) -> Result<HistoryDb, HistoryError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Self::open_with(path, flags, true)
+    }
+
+    /// Opens the history at `path` to read it; [`HistoryError::NoHistory`] when there is
+    /// none.
+    pub fn open_existing(path: &Path) -> Result<HistoryDb, HistoryError> {
+        if !path.is_file() {
+            return Err(HistoryError::NoHistory {
+                path: path.to_owned(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Self::open_with(path, flags, false)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags, create: bool) -> Result<HistoryDb, HistoryError> {
+        let open = |source| HistoryError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+        // WAL: a writer killed mid-transaction leaves the last committed state, and
+        // readers never wait for a writer. Synchronous OFF: no fsync, which would cost a
+        // run more than all the rest of the history (its checkpoints took 10-70 ms). A
+        // process killed at any point still leaves the database whole; only a crash of
+        // the machine itself can cost it, as it can cost the rest of the target dir.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .map_err(open)?;
+        conn.pragma_update(None, "synchronous", "OFF")
+            .map_err(open)?;
+        let mut db = HistoryDb {
+            conn,
+            path: path.to_owned(),
+        };
+        match db.version()? {
+            FORMAT_VERSION => Ok(db),
+            0 if create => {
+                db.create_schema()?;
+                Ok(db)
+            }
+            0 => Err(HistoryError::NoHistory {
+                path: path.to_owned(),
+            }),
+            found => Err(HistoryError::Version {
+                path: path.to_owned(),
+                found,
+                supported: FORMAT_VERSION,
+            }),
+        }
+    }
+
+    fn version(&self) -> Result<i64, HistoryError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|source| self.read_error(source))
+    }
+
+    /// The tables of a new history; a run that created them at the same time is waited
+    /// for, and its tables kept.
+    fn create_schema(&mut self) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let write = |source| HistoryError::Write {
+            path: path.clone(),
+            source,
+        };
+        let tx = (self.conn)
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(write)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(write)?;
+        if version == 0 {
+            tx.execute_batch(SCHEMA).map_err(write)?;
+            tx.pragma_update(None, "user_version", FORMAT_VERSION)
+                .map_err(write)?;
+        }
+        tx.commit().map_err(write)
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn read_error(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError::Read {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// What the planner knows from earlier runs: each test's expected duration and each
+    /// binary's process cost, for instrumented tests or not.
+    pub fn estimates(&self, instrumented: bool) -> Result<History, HistoryError> {
+        let read = || -> rusqlite::Result<History> {
+            let mut history = History::default();
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT binary_id, durations, mean_test_secs, overhead_secs FROM estimates
+                 WHERE instrumented = ?1",
+            )?;
+            let mut rows = stmt.query([instrumented])?;
+            while let Some(row) = rows.next()? {
+                let binary: String = row.get(0)?;
+                let text: String = row.get(1)?;
+                let tests: BTreeMap<String, f64> = serde_json::from_str(&text).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(1, Type::Text, e.into())
+                })?;
+                if let (Some(mean_test), Some(overhead)) = (row.get(2)?, row.get(3)?) {
+                    let cost = ProcessCost {
+                        mean_test,
+                        overhead,
+                    };
+                    history.processes.insert(binary.clone(), cost);
+                }
+                history.durations.set_binary(binary, tests);
+            }
+            Ok(history)
+        };
+        read().map_err(|e| self.read_error(e))
+    }
+
+    /// The last recorded run and the tests that failed in it; `None` before the first.
+    pub fn last_run(&self) -> Result<Option<LastRun>, HistoryError> {
+        let read = || -> rusqlite::Result<Option<LastRun>> {
+            let last: Option<(i64, String)> = self
+                .conn
+                .query_row(
+                    "SELECT id, run_id FROM runs ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((run, run_id)) = last else {
+                return Ok(None);
+            };
+            let mut stmt = self.conn.prepare(
+                "SELECT DISTINCT binary_id, name FROM results
+                 WHERE run = ?1 AND status = 'failed'
+                 ORDER BY binary_id, name",
+            )?;
+            let failed = stmt
+                .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(LastRun { run_id, failed }))
+        };
+        read().map_err(|e| self.read_error(e))
+    }
+
+    /// Appends `run` in one transaction, updating the estimates when it carries them and
+    /// deleting the runs past `keep_runs`.
+    pub fn record(&mut self, run: &RunToRecord<'_>) -> Result<(), HistoryError> {
+        write_run(&mut self.conn, run).map_err(|source| HistoryError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// The name a status has in the `results` table (as in the JSON report).
+pub(super) fn status_name(status: ReportTestStatus) -> &'static str {
+    match status {
+        ReportTestStatus::Passed => "passed",
+        ReportTestStatus::Failed => "failed",
+        ReportTestStatus::Ignored => "ignored",
+        ReportTestStatus::NotRun => "not-run",
+    }
+}
+
+fn write_run(conn: &mut Connection, run: &RunToRecord<'_>) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let report = run.report;
+    let c = &report.counts;
+    tx.execute(
+        "INSERT INTO runs (run_id, started, git_commit, options, instrumented, wall_secs,
+            workers, passed, flaky, failed, ignored, not_run, filtered_out, cancel_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            run.run_id,
+            run.started,
+            run.commit,
+            run.options,
+            run.instrumented,
+            report.wall_secs,
+            report.workers,
+            c.passed,
+            c.flaky,
+            c.failed,
+            c.ignored,
+            c.not_run,
+            c.filtered_out,
+            report.cancel_reason,
+        ],
+    )?;
+    let run_row = tx.last_insert_rowid();
+    let rows: Vec<(usize, &ReportTest)> = report.tests.iter().enumerate().collect();
+    for batch in rows.chunks(RESULT_ROWS_PER_INSERT) {
+        insert_results(&tx, run_row, batch)?;
+    }
+    if let Some(estimates) = run.estimates {
+        write_estimates(&tx, report, estimates, run.instrumented)?;
+    }
+    prune(&tx, run.keep_runs)?;
+    tx.commit()
+}
+
+/// One `INSERT` of the results of `batch`, (position in the report, test).
+fn insert_results(
+    conn: &Connection,
+    run: i64,
+    batch: &[(usize, &ReportTest)],
+) -> rusqlite::Result<()> {
+    let row = format!("({})", vec!["?"; RESULT_COLUMNS].join(", "));
+    let sql = format!(
+        "INSERT INTO results (run, seq, binary_id, name, status, flaky, duration_secs,
+            attempts, worker, start_secs, cpu_secs, peak_rss_bytes, message)
+         VALUES {}",
+        vec![row; batch.len()].join(", ")
+    );
+    let mut insert = conn.prepare_cached(&sql)?;
+    let mut i = 0;
+    let mut bind = |value: &dyn ToSql| -> rusqlite::Result<()> {
+        i += 1;
+        insert.raw_bind_parameter(i, value)
+    };
+    for (seq, t) in batch {
+        // Only a failure's message is kept: a stopped run's not-run tests all have the
+        // same one.
+        let message = (t.status == ReportTestStatus::Failed)
+            .then_some(t.message.as_deref())
+            .flatten();
+        bind(&run)?;
+        bind(seq)?;
+        bind(&t.binary_id.as_str())?;
+        bind(&t.name)?;
+        bind(&status_name(t.status))?;
+        bind(&t.flaky)?;
+        bind(&t.duration_secs)?;
+        bind(&(t.previous.len() + 1))?;
+        bind(&t.worker)?;
+        bind(&t.start_secs)?;
+        bind(&t.cpu_secs)?;
+        bind(
+            &t.peak_rss_bytes
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+        )?;
+        bind(&message)?;
+    }
+    insert.raw_execute().map(drop)
+}
+
+/// The estimates of the binaries the run measured (a test that ran on a worker and
+/// passed or failed), and of those it learned a process cost of: one row per binary,
+/// its tests' durations one JSON object, so a run of thousands of tests writes a row
+/// per binary rather than per test.
+fn write_estimates(
+    conn: &Connection,
+    report: &RunReport,
+    estimates: &History,
+    instrumented: bool,
+) -> rusqlite::Result<()> {
+    let mut binaries: BTreeSet<&str> = report
+        .tests
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.status,
+                ReportTestStatus::Passed | ReportTestStatus::Failed
+            ) && t.worker.is_some()
+        })
+        .map(|t| t.binary_id.as_str())
+        .collect();
+    binaries.extend(estimates.processes.keys().map(String::as_str));
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO estimates (binary_id, instrumented, durations, mean_test_secs,
+            overhead_secs)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (binary_id, instrumented) DO UPDATE SET
+            durations = excluded.durations, mean_test_secs = excluded.mean_test_secs,
+            overhead_secs = excluded.overhead_secs",
+    )?;
+    let empty = BTreeMap::new();
+    for binary in binaries {
+        let tests = estimates.durations.of_binary(binary).unwrap_or(&empty);
+        let json = serde_json::to_string(tests)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        let cost = estimates.processes.get(binary);
+        upsert.execute(params![
+            binary,
+            instrumented,
+            json,
+            cost.map(|c| c.mean_test),
+            cost.map(|c| c.overhead),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Deletes every run but the newest `keep` (at least this one), with their results.
+fn prune(conn: &Connection, keep: usize) -> rusqlite::Result<()> {
+    let newest_dropped: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?1",
+            [keep.max(1)],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(cut) = newest_dropped {
+        conn.execute("DELETE FROM results WHERE run <= ?1", [cut])?;
+        conn.execute("DELETE FROM runs WHERE id <= ?1", [cut])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "db_tests.rs"]
+mod tests;
