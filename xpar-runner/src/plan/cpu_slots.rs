@@ -100,7 +100,6 @@ mod tests {
                 content: BinaryContent::Tests(tests),
                 harness: Harness::Libtest,
             }],
-            ..TestList::default()
         }
     }
 
@@ -146,6 +145,10 @@ mod tests {
             "four cores on three workers hold three; 1.8 holds two; 1.2 one"
         );
         let mut alone = list(&[("four", Markers::default())]);
-        assert_eq!(apply_cpu_slots(&mut alone, &used, 1), 0, "one worker: nothing to hold");
+        assert_eq!(
+            apply_cpu_slots(&mut alone, &used, 1),
+            0,
+            "one worker: nothing to hold"
+        );
     }
 }
