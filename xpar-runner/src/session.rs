@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub dist: DistMode,
     pub reorder_scopes: bool,
     pub require_parallel_safe: bool,
+    /// A test that kept k cores busy last time holds min(k, jobs) slots
+    /// (`plan::apply_cpu_slots`).
+    pub cpu_slots: bool,
     pub keep_tmp: bool,
     /// What stops scheduling (`--maxfail`, or 1 under fail-fast).
     pub max_fail: Option<MaxFail>,
@@ -195,7 +198,6 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         Some(c) => Some(c.profile_dir(&found.target_dir)?),
         None => None,
     };
-    let list = &found.list;
     let mut warn = |m: String| reporter.warning(&m);
     let (root, target) = (&found.workspace_root, &found.target_dir);
     let mut past = RunHistory::open(target, root, coverage.is_some(), &mut warn);
@@ -203,6 +205,11 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         Some(file) => load_history(file, reporter),
         None => past.estimates(&mut |m| reporter.warning(&m)),
     };
+    if opts.cpu_slots {
+        // Tests that kept several cores busy last time hold as many slots.
+        plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs);
+    }
+    let list = &found.list;
     let mut whole = plan::select(list, &opts.filter);
     if opts.suites.suites_only() {
         // `--suites`, `--categories`: the suites, and no tests.

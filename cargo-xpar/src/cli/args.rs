@@ -551,6 +551,9 @@ pub struct RunnerArgs {
     /// Treat tests not marked `#[parallel_safe]` (or `#[serial(..)]`) as `#[serial]`.
     #[arg(long)]
     pub require_parallel_safe: bool,
+    /// Do not give a test that kept several cores busy last time as many worker slots.
+    #[arg(long)]
+    pub no_cpu_slots: bool,
     /// Keep the run's temporary directories (XPAR_TMPDIR of each worker) after the run.
     #[arg(long)]
     pub keep_tmp: bool,

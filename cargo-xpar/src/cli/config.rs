@@ -242,6 +242,7 @@ impl RunConfig {
             dist: chosen.dist.into(),
             reorder_scopes: !r.no_loadscope_reorder,
             require_parallel_safe: r.require_parallel_safe,
+            cpu_slots: !r.no_cpu_slots,
             keep_tmp: r.keep_tmp,
             max_fail: match r.maxfail.as_deref() {
                 Some(v) => Some(parse_maxfail(v)?),

@@ -64,6 +64,7 @@ CREATE TABLE estimates (
     binary_id TEXT NOT NULL,
     instrumented INTEGER NOT NULL,
     durations TEXT NOT NULL,
+    cores TEXT,
     mean_test_secs REAL,
     overhead_secs REAL,
     PRIMARY KEY (binary_id, instrumented)
@@ -225,8 +226,8 @@ impl HistoryDb {
         let read = || -> rusqlite::Result<History> {
             let mut history = History::default();
             let mut stmt = self.conn.prepare_cached(
-                "SELECT binary_id, durations, mean_test_secs, overhead_secs FROM estimates
-                 WHERE instrumented = ?1",
+                "SELECT binary_id, durations, mean_test_secs, overhead_secs, cores
+                 FROM estimates WHERE instrumented = ?1",
             )?;
             let mut rows = stmt.query([instrumented])?;
             while let Some(row) = rows.next()? {
@@ -241,6 +242,19 @@ impl HistoryDb {
                         overhead,
                     };
                     history.processes.insert(binary.clone(), cost);
+                }
+                let cores: Option<String> = row.get(4)?;
+                let cores: BTreeMap<String, f64> = match cores {
+                    Some(text) => serde_json::from_str(&text).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(4, Type::Text, e.into())
+                    })?,
+                    None => BTreeMap::new(),
+                };
+                if !cores.is_empty() {
+                    history
+                        .cores
+                        .0
+                        .insert(binary.clone(), cores.into_iter().collect());
                 }
                 history.durations.set_binary(binary, tests);
             }
@@ -402,11 +416,11 @@ fn write_estimates(
     binaries.extend(estimates.processes.keys().map(String::as_str));
     let mut upsert = conn.prepare_cached(
         "INSERT INTO estimates (binary_id, instrumented, durations, mean_test_secs,
-            overhead_secs)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+            overhead_secs, cores)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (binary_id, instrumented) DO UPDATE SET
             durations = excluded.durations, mean_test_secs = excluded.mean_test_secs,
-            overhead_secs = excluded.overhead_secs",
+            overhead_secs = excluded.overhead_secs, cores = excluded.cores",
     )?;
     let empty = BTreeMap::new();
     for binary in binaries {
@@ -414,12 +428,20 @@ fn write_estimates(
         let json = serde_json::to_string(tests)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         let cost = estimates.processes.get(binary);
+        // Sorted, so one run's row reads as the next's.
+        let cores: Option<BTreeMap<&String, &f64>> =
+            (estimates.cores.0.get(binary)).map(|c| c.iter().collect());
+        let cores = cores
+            .map(|c| serde_json::to_string(&c))
+            .transpose()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         upsert.execute(params![
             binary,
             instrumented,
             json,
             cost.map(|c| c.mean_test),
             cost.map(|c| c.overhead),
+            cores,
         ])?;
     }
     Ok(())

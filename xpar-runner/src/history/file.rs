@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::History;
-use crate::plan::{Durations, ProcessCosts};
+use crate::plan::{CoreUse, Durations, ProcessCosts};
 use crate::report::{RunRecord, TestStatus};
 
 /// Raised on any incompatible change of the file; an unknown version is ignored, not
@@ -38,6 +38,7 @@ pub fn load(path: &Path) -> Result<History, String> {
     };
     match serde_json::from_str::<HistoryFile>(&text) {
         Ok(f) if f.format_version == FORMAT_VERSION => Ok(History {
+            cores: CoreUse::default(),
             durations: f.durations,
             processes: f.processes,
         }),
@@ -65,6 +66,15 @@ pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts
             })
         }));
     history.processes = processes;
+    for o in &record.outcomes {
+        let ran = matches!(o.status, TestStatus::Passed | TestStatus::Failed(_));
+        if let (true, Some(r)) = (ran && o.worker.is_some(), o.resources) {
+            let (cpu, wall) = (r.cpu.as_secs_f64(), o.duration.as_secs_f64());
+            history
+                .cores
+                .record(o.binary_id.as_str(), &o.name, cpu, wall);
+        }
+    }
     history
 }
 

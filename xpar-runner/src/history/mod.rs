@@ -22,11 +22,13 @@ pub use rerun::{failed_tests, Rerun};
 pub use run::{RunHistory, RunMeta};
 pub use show::{write_history, HistoryFormat, HistoryView};
 
-use crate::plan::{Durations, ProcessCosts};
+use crate::plan::{CoreUse, Durations, ProcessCosts};
 
 /// What the planner knows from earlier runs.
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub durations: Durations,
     pub processes: ProcessCosts,
+    /// The cores each test kept busy when last measured (see `plan::apply_cpu_slots`).
+    pub cores: CoreUse,
 }

@@ -24,12 +24,18 @@ pub struct CoreUse(pub HashMap<String, HashMap<String, f64>>);
 
 impl CoreUse {
     /// Records that a test used `cpu_secs` of CPU in `wall_secs`; too short a test is
-    /// not a measurement.
+    /// not a measurement. More cores than known count at once; fewer move the known
+    /// figure halfway: a test measured while others crowded it used fewer cores than it
+    /// would have, and one such run must not take its slots away (it would then be
+    /// crowded again, and again measured low).
     pub fn record(&mut self, binary_id: &str, name: &str, cpu_secs: f64, wall_secs: f64) {
-        if wall_secs >= MIN_MEASURED_SECS {
-            (self.0.entry(binary_id.to_owned()).or_default())
-                .insert(name.to_owned(), cpu_secs / wall_secs);
+        if wall_secs < MIN_MEASURED_SECS {
+            return;
         }
+        let measured = cpu_secs / wall_secs;
+        let tests = self.0.entry(binary_id.to_owned()).or_default();
+        let known = tests.get(name).copied().unwrap_or(measured);
+        tests.insert(name.to_owned(), measured.max((known + measured) / 2.0));
     }
 
     fn cores(&self, binary_id: &str, name: &str) -> Option<f64> {
@@ -108,6 +114,20 @@ mod tests {
             BinaryContent::Tests(t) => t.iter().map(|t| t.markers.resource_slots).collect(),
             BinaryContent::Opaque { .. } => Vec::new(),
         }
+    }
+
+    #[test]
+    fn more_cores_count_at_once_and_fewer_halfway() {
+        let mut used = CoreUse::default();
+        used.record("p", "t", 2.0, 1.0);
+        used.record("p", "t", 1.0, 1.0);
+        assert_eq!(
+            used.cores("p", "t"),
+            Some(1.5),
+            "one crowded run keeps it at 1.5"
+        );
+        used.record("p", "t", 3.0, 1.0);
+        assert_eq!(used.cores("p", "t"), Some(3.0));
     }
 
     #[test]

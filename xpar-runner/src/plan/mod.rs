@@ -2,12 +2,12 @@
 //! runs where. No processes, clock or files here.
 
 mod cost;
+mod cpu_slots;
 mod dist;
 mod durations;
 mod filter;
 mod markexpr;
 mod options;
-mod cpu_slots;
 mod overrides;
 mod partition;
 mod queue;
@@ -16,12 +16,12 @@ mod split;
 mod suites;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
+pub use cpu_slots::{apply_cpu_slots, CoreUse};
 pub use dist::{plan, plan_first, stress_schedule};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
 pub use markexpr::{MarkerExpr, MarkerExprError, MarkerName};
 pub use options::{DistMode, PlanOptions};
-pub use cpu_slots::{apply_cpu_slots, CoreUse};
 pub use overrides::{apply_overrides, TestOverride};
 pub(crate) use partition::markers_by_name;
 pub use partition::{
