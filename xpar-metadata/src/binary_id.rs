@@ -29,6 +29,9 @@ impl BinaryId {
 /// What a command suite's binary id starts with.
 pub const SUITE_PREFIX: &str = "@suite/";
 
+/// What the binary id of a library's doctests starts with (`@doc/PACKAGE`).
+pub const DOCTEST_PREFIX: &str = "@doc/";
+
 impl fmt::Display for BinaryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -32,7 +32,7 @@ mod report;
 mod stress_plan;
 mod versioned;
 
-pub use binary_id::{BinaryId, SUITE_PREFIX};
+pub use binary_id::{BinaryId, DOCTEST_PREFIX, SUITE_PREFIX};
 pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
 pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListSuite, ListTest, TestListSummary, LIST_FORMAT_VERSION};

@@ -17,7 +17,7 @@ pub fn binary_id(package: &str, kind: BinaryKind, target: &str) -> BinaryId {
         BinaryKind::Bench => format!("{package}::bench/{target}"),
         // No package name starts with `@`: a suite's id is never a target's.
         BinaryKind::Suite => format!("@suite/{target}"),
-        BinaryKind::Doctest => format!("@doc/{package}"),
+        BinaryKind::Doctest => format!("{}{package}", xpar_metadata::DOCTEST_PREFIX),
     })
 }
 

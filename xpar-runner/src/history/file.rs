@@ -66,13 +66,23 @@ pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts
             })
         }));
     history.processes = processes;
+    // A doctest's process is rustdoc compiling the next doctests while one runs: its
+    // CPU time is the compiler's, not the doctest's. A figure above the machine's cores
+    // is a measurement that went wrong (results that arrived together).
+    let most = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64) + 0.5;
     for o in &record.outcomes {
         let ran = matches!(o.status, TestStatus::Passed | TestStatus::Failed(_));
-        if let (true, Some(r)) = (ran && o.worker.is_some(), o.resources) {
+        let doctest = o
+            .binary_id
+            .as_str()
+            .starts_with(xpar_metadata::DOCTEST_PREFIX);
+        if let (true, Some(r)) = (ran && !doctest && o.worker.is_some(), o.resources) {
             let (cpu, wall) = (r.cpu.as_secs_f64(), o.duration.as_secs_f64());
-            history
-                .cores
-                .record(o.binary_id.as_str(), &o.name, cpu, wall);
+            if cpu <= wall * most {
+                history
+                    .cores
+                    .record(o.binary_id.as_str(), &o.name, cpu, wall);
+            }
         }
     }
     history

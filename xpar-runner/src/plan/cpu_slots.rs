@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use xpar_protocol::Serial;
 
-use crate::discover::{BinaryContent, TestList};
+use crate::discover::{BinaryContent, BinaryKind, TestList};
 
 /// Below this wall time a measurement says little (a process's start, the reader's
 /// millisecond) and a slot held costs more than the contention it saves.
@@ -53,7 +53,9 @@ pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> u
     let mut given = 0;
     for binary in &mut list.binaries {
         let id = binary.binary.id.as_str();
-        let BinaryContent::Tests(tests) = &mut binary.content else {
+        // A doctest process's CPU time is rustdoc's compiling (see `history::updated`).
+        let doctests = binary.binary.kind == BinaryKind::Doctest;
+        let (false, BinaryContent::Tests(tests)) = (doctests, &mut binary.content) else {
             continue;
         };
         for test in tests {
@@ -75,9 +77,7 @@ pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{
-        binary_id, BinaryKind, Harness, ListedBinary, ListedTest, Markers, TestBinary,
-    };
+    use crate::discover::{binary_id, Harness, ListedBinary, ListedTest, Markers, TestBinary};
 
     fn list(tests: &[(&str, Markers)]) -> TestList {
         let binary = TestBinary {
