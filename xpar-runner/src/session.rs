@@ -205,12 +205,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         Some(file) => load_history(file, reporter),
         None => past.estimates(&mut |m| reporter.warning(&m)),
     };
+    // Selected by the markers the tests declare; then tests that kept several cores
+    // busy last time hold as many slots (which `-m resource_intensive` does not see).
+    let mut whole = plan::select(&found.list, &opts.filter);
     if opts.cpu_slots {
-        // Tests that kept several cores busy last time hold as many slots.
         plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs);
     }
     let list = &found.list;
-    let mut whole = plan::select(list, &opts.filter);
     if opts.suites.suites_only() {
         // `--suites`, `--categories`: the suites, and no tests.
         let is_suite = |b: usize| list.binaries[b].binary.kind == BinaryKind::Suite;

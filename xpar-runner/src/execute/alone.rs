@@ -64,7 +64,7 @@ fn run_to_end(
             Input::Stream(b) => {
                 output.extend_from_slice(&b);
                 if status.is_none() {
-                    meter.span();
+                    meter.peek();
                 }
             }
             Input::StreamEnd => stream_open = false,

@@ -408,7 +408,7 @@ fn read_process(
         match span {
             // Read too late: the process is gone, and what `wait4` says of it is
             // shared among these at its end.
-            None if any || !late.is_empty() => late.extend(decided),
+            None if meter.is_live() && (any || !late.is_empty()) => late.extend(decided),
             _ => {
                 let durations: Vec<Duration> = decided.iter().map(|d| d.duration).collect();
                 let shares = span.map(|(cpu, peak)| Meter::share(cpu, peak, &durations));

@@ -90,7 +90,7 @@ pub fn wait_with_usage(pid: u32) -> std::io::Result<(std::process::ExitStatus, C
 /// highest `VmHWM` read while it ran.
 pub fn own_process(usage: ChildUsage, inherited: u64, sampled: Option<u64>) -> Resources {
     let peak_rss = if usage.max_rss > inherited {
-        Some(usage.max_rss)
+        Some(usage.max_rss.max(sampled.unwrap_or(0)))
     } else {
         sampled
     };
@@ -142,6 +142,24 @@ impl Meter {
         }
         #[cfg(not(target_os = "linux"))]
         None
+    }
+
+    /// Whether the process could be read at all (on Linux, with `/proc`): a reading
+    /// that fails then means it has ended.
+    pub fn is_live(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return self.linux.is_some();
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// Reads the process's peak without resetting it (for a process with one test,
+    /// whose `wait4` peak a reset would cut short).
+    pub fn peek(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(p) = self.linux.as_mut().and_then(|l| l.peak(false)) {
+            self.highest = Some(self.highest.map_or(p, |h| h.max(p)));
+        }
     }
 
     /// The CPU time of the process not yet handed out, from its total at the end.
@@ -218,11 +236,17 @@ mod linux {
 
         /// Its peak resident memory since the last reset, in bytes, and a reset.
         pub fn take_peak(&mut self) -> Option<u64> {
+            self.peak(true)
+        }
+
+        /// Its peak resident memory since the last reset, in bytes; with `reset`, the
+        /// peak starts again from the current size.
+        pub fn peak(&mut self, reset: bool) -> Option<u64> {
             self.buf.clear();
             self.status.seek(SeekFrom::Start(0)).ok()?;
             self.status.read_to_end(&mut self.buf).ok()?;
             let peak = vm_hwm(&self.buf)?;
-            if let Some(f) = &mut self.clear_refs {
+            if let (true, Some(f)) = (reset, &mut self.clear_refs) {
                 // 5: reset the peak to the current resident size (Linux 4.0).
                 let _ = f.write_all(b"5");
             }

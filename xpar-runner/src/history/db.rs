@@ -274,16 +274,22 @@ impl HistoryDb {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some((run, run_id)) = last else {
+            let Some((_, run_id)) = last else {
                 return Ok(None);
             };
+            // As pytest's `--lf`: each test's latest verdict among the runs it ran in,
+            // so a run that left it out (filtered, stopped) keeps its failure.
             let mut stmt = self.conn.prepare(
-                "SELECT DISTINCT binary_id, name FROM results
-                 WHERE run = ?1 AND status = 'failed'
+                "SELECT binary_id, name FROM (
+                     SELECT binary_id, name, status,
+                            ROW_NUMBER() OVER (PARTITION BY binary_id, name
+                                               ORDER BY run DESC) AS newest
+                     FROM results WHERE status IN ('passed', 'failed'))
+                 WHERE newest = 1 AND status = 'failed'
                  ORDER BY binary_id, name",
             )?;
             let failed = stmt
-                .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Some(LastRun { run_id, failed }))
         };
