@@ -1,8 +1,9 @@
 //! Contention-aware slots, through the real binary, on `fixtures/resources`: a test
 //! that kept two cores busy holds two worker slots in the next run, so nothing runs
-//! beside it on two workers. Alone in its test binary: the measurement needs the two
-//! cores it measures.
+//! beside it on two workers. Alone in its test binary, and `#[serial]` under cargo xpar:
+//! the measurement needs the two cores it measures.
 
+use xpar_harness::serial;
 use xpar_tests::{run_json, FixtureCopy, JsonRun, JsonTest};
 
 fn test<'a>(r: &'a JsonRun, name: &str) -> &'a JsonTest {
@@ -16,6 +17,8 @@ fn span(t: &JsonTest) -> (f64, f64) {
     (start, start + t.duration_secs)
 }
 
+// Under cargo xpar, nothing else runs while it measures.
+#[serial]
 #[test]
 fn a_test_that_kept_two_cores_busy_holds_two_slots_next_time() {
     let f = FixtureCopy::new("resources");
