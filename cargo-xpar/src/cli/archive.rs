@@ -89,18 +89,10 @@ fn build_flag(c: &CargoOptions) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use crate::cli::parse_for_test as parse;
     use std::path::Path;
 
-    use clap::Parser;
-
-    use crate::cli::{CargoCli, Invocation};
-
-    fn parse(args: &[&str]) -> Result<Invocation, String> {
-        let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
-            .map_err(|e| format!("{:?}", e.kind()))?;
-        let CargoCli::Xpar(app) = cli;
-        app.into_invocation().map_err(|e| e.to_string())
-    }
+    use crate::cli::Invocation;
 
     #[test]
     fn run_and_list_take_an_archive() {

@@ -561,17 +561,10 @@ fn is_runner_owned_libtest_flag(arg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::parse_for_test as parse;
     use crate::coverage::CoverageFormat;
     use crate::execute::Backoff;
     use crate::plan::DistMode;
-    use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<Invocation, String> {
-        let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
-            .map_err(|e| format!("{:?}", e.kind()))?;
-        let CargoCli::Xpar(app) = cli;
-        app.into_invocation().map_err(|e| e.to_string())
-    }
 
     fn run(args: &[&str]) -> RunConfig {
         match parse(args) {

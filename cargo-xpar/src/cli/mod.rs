@@ -23,3 +23,14 @@ pub use config::*;
 pub use config_file::{Profile, CONFIG_PATH, PROFILE_ENV};
 pub use queue::QueueConfig;
 pub use stress::{StressConfig, StressPlansConfig};
+
+/// `cargo xpar ARGS...` parsed and validated, as the command line would be: the
+/// invocation, or the clap error kind or usage error as text.
+#[cfg(test)]
+pub(crate) fn parse_for_test(args: &[&str]) -> Result<Invocation, String> {
+    use clap::Parser;
+    let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
+        .map_err(|e| format!("{:?}", e.kind()))?;
+    let CargoCli::Xpar(app) = cli;
+    app.into_invocation().map_err(|e| e.to_string())
+}

@@ -99,16 +99,8 @@ fn positive(flag: &'static str, n: usize) -> Result<usize, UsageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::CargoCli;
-    use clap::Parser;
+    use crate::cli::parse_for_test as parse;
     use std::time::Duration;
-
-    fn parse(args: &[&str]) -> Result<Invocation, String> {
-        let cli = CargoCli::try_parse_from(["cargo", "xpar"].iter().chain(args))
-            .map_err(|e| format!("{:?}", e.kind()))?;
-        let CargoCli::Xpar(app) = cli;
-        app.into_invocation().map_err(|e| e.to_string())
-    }
 
     #[test]
     fn stress_options() {

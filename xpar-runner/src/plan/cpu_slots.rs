@@ -77,35 +77,18 @@ pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::{binary_id, Harness, ListedBinary, ListedTest, Markers, TestBinary};
+    use crate::discover::{ListedBinary, ListedTest, Markers};
 
     fn list(tests: &[(&str, Markers)]) -> TestList {
-        let binary = TestBinary {
-            id: binary_id("p", BinaryKind::Lib, "p"),
-            package: "p".into(),
-            kind: BinaryKind::Lib,
-            path: "p".into(),
-            cwd: ".".into(),
-            args: Vec::new(),
-            timeout: None,
-            env: Vec::new(),
-            no_listing: None,
-            repeated: Vec::new(),
-        };
         let tests = (tests.iter())
             .map(|(name, markers)| ListedTest {
                 name: (*name).to_owned(),
-                ignored: false,
-                source_path: None,
                 markers: markers.clone(),
+                ..ListedTest::default()
             })
             .collect();
         TestList {
-            binaries: vec![ListedBinary {
-                binary,
-                content: BinaryContent::Tests(tests),
-                harness: Harness::Libtest,
-            }],
+            binaries: vec![ListedBinary::fake_lib("p", tests)],
         }
     }
 
