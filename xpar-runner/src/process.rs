@@ -120,6 +120,21 @@ pub mod os {
 
     pub const SIGKILL: i32 = libc::SIGKILL;
 
+    /// Lets the pipe `fd` hold up to a mebibyte (Linux; elsewhere, and where the system's
+    /// limit is lower, it stays as it is). The reader of a test's output pauses for a
+    /// millisecond after a short read, to take the writes of thousands of tiny tests a
+    /// few at a time; with a 64 KiB pipe, a test printing hundreds of megabytes would
+    /// then be held to 64 KiB a millisecond.
+    pub fn widen_pipe(fd: &impl std::os::fd::AsRawFd) {
+        #[cfg(target_os = "linux")]
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer; failing, it changes nothing.
+        unsafe {
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = fd;
+    }
+
     /// Puts the process `cmd` starts in a process group of its own, so that it and every
     /// child it starts can be signalled together, and a Ctrl-C at the terminal reaches
     /// only the runner, which decides what the tests get.
@@ -318,6 +333,8 @@ pub mod os {
     }
 
     pub const SIGKILL: i32 = 9;
+
+    pub fn widen_pipe<T>(_pipe: &T) {}
 
     pub fn own_process_group(_cmd: &mut std::process::Command) {}
 

@@ -78,7 +78,9 @@ impl Capped {
                 .as_bytes(),
             );
         }
-        out.extend(self.tail);
+        let (a, b) = self.tail.as_slices();
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
         out
     }
 
@@ -322,7 +324,20 @@ impl BatchParser {
         let mut started = Vec::new();
         let mut rest = bytes;
         while !rest.is_empty() {
-            match memchr_from(rest, b'\n', 0) {
+            if self.line.is_empty() && self.phase == Phase::Tests {
+                // A test's output, however much of it, goes on in one piece up to the
+                // next line that may be libtest's: a test printing a hundred megabytes
+                // must not keep its worker reading behind the process (and the
+                // watchdog timing a test that ended long ago).
+                let plain = plain_lines(rest);
+                if plain > 0 {
+                    self.push_output(&rest[..plain]);
+                    self.after_blank = false;
+                    rest = &rest[plain..];
+                    continue;
+                }
+            }
+            match memchr::memchr(b'\n', rest) {
                 Some(nl) => {
                     self.line.extend_from_slice(&rest[..=nl]);
                     rest = &rest[nl + 1..];
@@ -691,10 +706,22 @@ fn marker_len(line: &[u8], name: &str) -> usize {
 }
 
 fn memchr_from(hay: &[u8], needle: u8, from: usize) -> Option<usize> {
-    hay[from..]
-        .iter()
-        .position(|&b| b == needle)
-        .map(|p| p + from)
+    memchr::memchr(needle, &hay[from..]).map(|p| p + from)
+}
+
+/// The length of the complete lines at the start of `bytes` that only a test prints
+/// (none blank, none `test ...` or `failures:`), which [`BatchParser::stream_line`]
+/// would add to the current test's output one by one.
+fn plain_lines(bytes: &[u8]) -> usize {
+    let mut end = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        let line = &bytes[end..=nl];
+        if line == b"\n" || line.starts_with(b"test ") || line == b"failures:\n" {
+            break;
+        }
+        end = nl + 1;
+    }
+    end
 }
 
 #[cfg(test)]

@@ -253,3 +253,44 @@ test src/lib.rs - z (line 9) ... ok\n";
         );
     }
 }
+
+/// Output read in one piece (the fast way through a test's plain lines) or in pieces of
+/// any size (a line at a time) is cut into the same tests' outputs.
+#[test]
+fn any_chunking_of_the_stream_gives_the_same_outputs() {
+    let tricky = "running 3 tests\ntest a ... line one\nline two\n\nfailures: not libtest's\n\
+test b is not a marker\nlast\nok\ntest b ... \n\nmore\nFAILED\ntest c ... ok\n\nfailures:\n\n\
+---- b stdout ----\nboom\n\nfailures:\n    b\n\ntest result: FAILED. 2 passed; 1 failed\n";
+    let cases = [
+        (CAPTURED_STREAM, CAPTURED_LOG, all7()),
+        (tricky, "ok a\nfailed b\nok c\n", names(&["a", "b", "c"])),
+    ];
+    for (stream, log, sent) in cases {
+        let whole = {
+            let mut p = BatchParser::new(&sent, true);
+            feed_all(&mut p, stream, log)
+        };
+        for size in 1..=17 {
+            let mut p = BatchParser::new(&sent, true);
+            let now = Instant::now();
+            for piece in stream.as_bytes().chunks(size) {
+                p.feed_stream(piece, now);
+            }
+            p.feed_log(log.as_bytes(), now);
+            p.end_stream(now);
+            let pieces = p.take_decided();
+            let outputs = |d: &[Decided]| -> Vec<(String, String)> {
+                d.iter()
+                    .map(|d| (d.name.clone(), String::from_utf8_lossy(&d.output).into()))
+                    .collect()
+            };
+            assert_eq!(outputs(&whole), outputs(&pieces), "pieces of {size}");
+        }
+    }
+    let mut p = BatchParser::new(&names(&["a", "b", "c"]), true);
+    let d = feed_all(&mut p, tricky, "ok a\nfailed b\nok c\n");
+    assert_eq!(
+        String::from_utf8_lossy(&d[0].output),
+        "line one\nline two\n\nfailures: not libtest's\ntest b is not a marker\nlast\n"
+    );
+}

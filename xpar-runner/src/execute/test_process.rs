@@ -51,6 +51,7 @@ pub fn run_token() -> u32 {
 /// Starts `p` with its output (and, with `log`, the result log) read by threads.
 pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<TestProcess> {
     let (reader, writer) = std::io::pipe()?;
+    os::widen_pipe(&reader);
     let log_pipe = if log { Some(std::io::pipe()?) } else { None };
     let mut cmd = p.command();
     cmd.env("XPAR_PROCESS_TOKEN", &token);
@@ -113,7 +114,7 @@ fn read_in_thread(
     std::thread::Builder::new()
         .name("xpar-reader".into())
         .spawn(move || {
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = vec![0u8; 256 * 1024];
             let mut last = Instant::now() - COALESCE;
             loop {
                 match r.read(&mut buf) {
