@@ -208,9 +208,10 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // Selected by the markers the tests declare; then tests that kept several cores
     // busy last time hold as many slots (which `-m resource_intensive` does not see).
     let mut whole = plan::select(&found.list, &opts.filter);
-    if opts.cpu_slots {
-        plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs);
-    }
+    let held = match opts.cpu_slots {
+        true => plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs),
+        false => plan::GivenSlots::new(),
+    };
     let list = &found.list;
     if opts.suites.suites_only() {
         // `--suites`, `--categories`: the suites, and no tests.
@@ -263,7 +264,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         reporter.warning(&format!("{e}{}", cause.unwrap_or_default()));
     }
     let run_log_dir = finish_log(run_log, reporter);
-    let history = history::updated(history, &record, end.process_costs.clone());
+    let history = history::updated(history, &record, end.process_costs.clone(), &held);
     save_history(opts, &history, reporter);
     if let Some(why) = &stopped {
         record.cancelled.get_or_insert_with(|| why.clone());

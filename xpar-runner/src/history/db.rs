@@ -14,7 +14,7 @@ use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
 use super::History;
 use crate::errors::HistoryError;
-use crate::plan::ProcessCost;
+use crate::plan::{ProcessCost, StoredCores, TestCores};
 
 /// `PRAGMA user_version` of a database this version reads and writes. Raised on any
 /// incompatible change of the schema; a database of another version is left alone.
@@ -244,17 +244,17 @@ impl HistoryDb {
                     history.processes.insert(binary.clone(), cost);
                 }
                 let cores: Option<String> = row.get(4)?;
-                let cores: BTreeMap<String, f64> = match cores {
+                let cores: BTreeMap<String, StoredCores> = match cores {
                     Some(text) => serde_json::from_str(&text).map_err(|e| {
                         rusqlite::Error::FromSqlConversionFailure(4, Type::Text, e.into())
                     })?,
                     None => BTreeMap::new(),
                 };
                 if !cores.is_empty() {
-                    history
-                        .cores
-                        .0
-                        .insert(binary.clone(), cores.into_iter().collect());
+                    history.cores.0.insert(
+                        binary.clone(),
+                        (cores.into_iter()).map(|(n, c)| (n, c.into())).collect(),
+                    );
                 }
                 history.durations.set_binary(binary, tests);
             }
@@ -435,7 +435,7 @@ fn write_estimates(
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         let cost = estimates.processes.get(binary);
         // Sorted, so one run's row reads as the next's.
-        let cores: Option<BTreeMap<&String, &f64>> =
+        let cores: Option<BTreeMap<&String, &TestCores>> =
             (estimates.cores.0.get(binary)).map(|c| c.iter().collect());
         let cores = cores
             .map(|c| serde_json::to_string(&c))

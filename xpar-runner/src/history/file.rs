@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::History;
-use crate::plan::{CoreUse, Durations, ProcessCosts};
+use crate::plan::{CoreUse, Durations, GivenSlots, ProcessCosts};
 use crate::report::{RunRecord, TestStatus};
 
 /// Raised on any incompatible change of the file; an unknown version is ignored, not
@@ -50,9 +50,14 @@ pub fn load(path: &Path) -> Result<History, String> {
     }
 }
 
-/// `history` with the durations `record` measured folded in, and the process costs the
-/// run learned.
-pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts) -> History {
+/// `history` with the durations `record` measured folded in, the process costs the run
+/// learned, and the cores its tests used (`held`: the tests that held slots for theirs).
+pub fn updated(
+    mut history: History,
+    record: &RunRecord,
+    processes: ProcessCosts,
+    held: &GivenSlots,
+) -> History {
     history
         .durations
         .merge_run(record.outcomes.iter().filter_map(|o| {
@@ -79,9 +84,9 @@ pub fn updated(mut history: History, record: &RunRecord, processes: ProcessCosts
         if let (true, Some(r)) = (ran && !doctest && o.worker.is_some(), o.resources) {
             let (cpu, wall) = (r.cpu.as_secs_f64(), o.duration.as_secs_f64());
             if cpu <= wall * most {
-                history
-                    .cores
-                    .record(o.binary_id.as_str(), &o.name, cpu, wall);
+                let id = o.binary_id.as_str();
+                let slots = held.contains(&(id.to_owned(), o.name.clone()));
+                history.cores.record(id, &o.name, cpu, wall, slots);
             }
         }
     }
@@ -135,7 +140,7 @@ mod tests {
     }
 
     fn save(p: &Path, history: History, record: &RunRecord, costs: ProcessCosts) {
-        write(p, &updated(history, record, costs)).unwrap();
+        write(p, &updated(history, record, costs, &GivenSlots::new())).unwrap();
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! slots (or `#[serial]`, or given slots by the config file) keeps what it says: the
 //! mark is the user's word.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
 use xpar_protocol::Serial;
 
 use crate::discover::{BinaryContent, BinaryKind, TestList};
@@ -18,39 +19,109 @@ pub const MIN_MEASURED_SECS: f64 = 0.05;
 /// A test that used fewer cores than this holds one slot.
 pub const MIN_CORES: f64 = 1.5;
 
+/// Slots pay off when a test holding them took at most this share of the time it took
+/// with one slot. A test that keeps its cores busy for a fixed time (a stress test that
+/// spins for ten seconds, say) takes as long either way: its slots would only keep other
+/// tests waiting.
+pub const PAYS_OFF: f64 = 0.9;
+
+/// What the runs measured of one test.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestCores {
+    /// The cores it kept busy (CPU time over wall time).
+    pub cores: f64,
+    /// Its wall time the last time it held the slots its cores gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_slots: Option<f64>,
+    /// Its wall time the last time it ran on one slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_slot: Option<f64>,
+}
+
+impl TestCores {
+    /// Whether holding slots is worth it: it used several cores, and slots did not fail
+    /// to make it faster the last time both were measured.
+    fn deserves_slots(&self) -> bool {
+        let paid = match (self.with_slots, self.one_slot) {
+            (Some(with), Some(one)) => with <= one * PAYS_OFF,
+            _ => true,
+        };
+        self.cores >= MIN_CORES && paid
+    }
+}
+
+/// How the history stores a test's figures: a bare number is the cores alone, as
+/// written before slots were checked against the time they saved.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum StoredCores {
+    Cores(f64),
+    Measured(TestCores),
+}
+
+impl From<StoredCores> for TestCores {
+    fn from(s: StoredCores) -> TestCores {
+        match s {
+            StoredCores::Cores(cores) => TestCores {
+                cores,
+                ..TestCores::default()
+            },
+            StoredCores::Measured(t) => t,
+        }
+    }
+}
+
 /// The cores each test used last time it was measured, by binary id and test name.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct CoreUse(pub HashMap<String, HashMap<String, f64>>);
+pub struct CoreUse(pub HashMap<String, HashMap<String, TestCores>>);
+
+/// The tests [`apply_cpu_slots`] gave slots, by binary id and test name.
+pub type GivenSlots = HashSet<(String, String)>;
 
 impl CoreUse {
-    /// Records that a test used `cpu_secs` of CPU in `wall_secs`; too short a test is
-    /// not a measurement. More cores than known count at once; fewer move the known
-    /// figure halfway: a test measured while others crowded it used fewer cores than it
-    /// would have, and one such run must not take its slots away (it would then be
-    /// crowded again, and again measured low).
-    pub fn record(&mut self, binary_id: &str, name: &str, cpu_secs: f64, wall_secs: f64) {
+    /// Records that a test used `cpu_secs` of CPU in `wall_secs`, `held` the slots its
+    /// cores gave it or not; too short a test is not a measurement. More cores than
+    /// known count at once; fewer move the known figure halfway: a test measured while
+    /// others crowded it used fewer cores than it would have, and one such run must not
+    /// take its slots away (it would then be crowded again, and again measured low).
+    pub fn record(
+        &mut self,
+        binary_id: &str,
+        name: &str,
+        cpu_secs: f64,
+        wall_secs: f64,
+        held: bool,
+    ) {
         if wall_secs < MIN_MEASURED_SECS {
             return;
         }
         let measured = cpu_secs / wall_secs;
         let tests = self.0.entry(binary_id.to_owned()).or_default();
-        let known = tests.get(name).copied().unwrap_or(measured);
-        tests.insert(name.to_owned(), measured.max((known + measured) / 2.0));
+        let t = tests.entry(name.to_owned()).or_insert(TestCores {
+            cores: measured,
+            ..TestCores::default()
+        });
+        t.cores = measured.max((t.cores + measured) / 2.0);
+        if held {
+            t.with_slots = Some(wall_secs);
+        } else {
+            t.one_slot = Some(wall_secs);
+        }
     }
 
-    fn cores(&self, binary_id: &str, name: &str) -> Option<f64> {
-        self.0.get(binary_id)?.get(name).copied()
+    fn get(&self, binary_id: &str, name: &str) -> Option<&TestCores> {
+        self.0.get(binary_id)?.get(name)
     }
 }
 
 /// Gives every test of `list` that used [`MIN_CORES`] or more last time, and is not
-/// marked otherwise, slots for the cores it used (rounded, at most `workers`); returns
-/// how many tests it gave slots.
-pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> usize {
+/// marked otherwise, slots for the cores it used (rounded, at most `workers`), unless
+/// slots did not make it faster (see [`PAYS_OFF`]); returns the tests it gave slots.
+pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> GivenSlots {
+    let mut given = GivenSlots::new();
     if used.0.is_empty() || workers < 2 {
-        return 0;
+        return given;
     }
-    let mut given = 0;
     for binary in &mut list.binaries {
         let id = binary.binary.id.as_str();
         // A doctest process's CPU time is rustdoc's compiling (see `history::updated`).
@@ -59,16 +130,16 @@ pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> u
             continue;
         };
         for test in tests {
-            let Some(cores) = used.cores(id, &test.name) else {
+            let Some(t) = used.get(id, &test.name) else {
                 continue;
             };
             let marked = test.markers.resource_slots.is_some() || test.markers.serial != Serial::No;
-            if cores < MIN_CORES || marked {
+            if !t.deserves_slots() || marked {
                 continue;
             }
-            let slots = (cores.round() as usize).clamp(2, workers);
+            let slots = (t.cores.round() as usize).clamp(2, workers);
             test.markers.resource_slots = Some(slots as u32);
-            given += 1;
+            given.insert((id.to_owned(), test.name.clone()));
         }
     }
     given
@@ -102,15 +173,44 @@ mod tests {
     #[test]
     fn more_cores_count_at_once_and_fewer_halfway() {
         let mut used = CoreUse::default();
-        used.record("p", "t", 2.0, 1.0);
-        used.record("p", "t", 1.0, 1.0);
-        assert_eq!(
-            used.cores("p", "t"),
-            Some(1.5),
-            "one crowded run keeps it at 1.5"
-        );
-        used.record("p", "t", 3.0, 1.0);
-        assert_eq!(used.cores("p", "t"), Some(3.0));
+        let cores = |u: &CoreUse| u.get("p", "t").map(|t| t.cores);
+        used.record("p", "t", 2.0, 1.0, false);
+        used.record("p", "t", 1.0, 1.0, false);
+        assert_eq!(cores(&used), Some(1.5), "one crowded run keeps it at 1.5");
+        used.record("p", "t", 3.0, 1.0, false);
+        assert_eq!(cores(&used), Some(3.0));
+    }
+
+    /// crossbeam's `select::loop_try` spins two threads for a fixed ten seconds: slots
+    /// do not make it faster, and are given up. `array_queue::drops` takes 0.2 s alone
+    /// and 30 s crowded: it keeps them.
+    #[test]
+    fn slots_that_did_not_make_a_test_faster_are_given_up() {
+        let mut l = list(&[("spins", Markers::default()), ("drops", Markers::default())]);
+        let mut used = CoreUse::default();
+        used.record("p", "spins", 20.0, 10.0, false);
+        used.record("p", "drops", 45.0, 30.0, false);
+        let given = apply_cpu_slots(&mut l, &used, 2);
+        assert_eq!(given.len(), 2, "first measured crowded: both get slots");
+        used.record("p", "spins", 20.0, 10.05, true);
+        used.record("p", "drops", 0.4, 0.2, true);
+        let mut l = list(&[("spins", Markers::default()), ("drops", Markers::default())]);
+        let given = apply_cpu_slots(&mut l, &used, 2);
+        assert_eq!(slots(&l), [None, Some(2)]);
+        assert_eq!(given, GivenSlots::from([("p".into(), "drops".into())]));
+        // Crowded again and much slower on one slot: slots pay off again.
+        used.record("p", "spins", 50.0, 25.0, false);
+        let mut l = list(&[("spins", Markers::default())]);
+        assert_eq!(apply_cpu_slots(&mut l, &used, 2).len(), 1);
+    }
+
+    #[test]
+    fn a_history_of_bare_core_figures_is_read() {
+        let stored: HashMap<String, StoredCores> =
+            serde_json::from_str(r#"{"a": 2.5, "b": {"cores": 3.0, "with_slots": 1.0}}"#).unwrap();
+        let a = TestCores::from(stored.into_iter().find(|(n, _)| n == "a").unwrap().1);
+        assert_eq!(a.cores, 2.5);
+        assert_eq!((a.with_slots, a.one_slot), (None, None));
     }
 
     #[test]
@@ -135,22 +235,21 @@ mod tests {
         ]);
         let mut used = CoreUse::default();
         let id = "p";
-        used.record(id, names[0], 4.0, 1.0);
-        used.record(id, names[1], 0.9, 0.5);
-        used.record(id, names[2], 1.2, 1.0);
-        used.record(id, names[3], 0.04, 0.01);
-        used.record(id, names[4], 3.0, 1.0);
-        used.record(id, names[5], 3.0, 1.0);
-        assert_eq!(apply_cpu_slots(&mut l, &used, 3), 2);
+        used.record(id, names[0], 4.0, 1.0, false);
+        used.record(id, names[1], 0.9, 0.5, false);
+        used.record(id, names[2], 1.2, 1.0, false);
+        used.record(id, names[3], 0.04, 0.01, false);
+        used.record(id, names[4], 3.0, 1.0, false);
+        used.record(id, names[5], 3.0, 1.0, false);
+        assert_eq!(apply_cpu_slots(&mut l, &used, 3).len(), 2);
         assert_eq!(
             slots(&l),
             [Some(3), Some(2), None, None, Some(1), None, None],
             "four cores on three workers hold three; 1.8 holds two; 1.2 one"
         );
         let mut alone = list(&[("four", Markers::default())]);
-        assert_eq!(
-            apply_cpu_slots(&mut alone, &used, 1),
-            0,
+        assert!(
+            apply_cpu_slots(&mut alone, &used, 1).is_empty(),
             "one worker: nothing to hold"
         );
     }

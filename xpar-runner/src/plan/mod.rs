@@ -16,7 +16,7 @@ mod split;
 mod suites;
 
 pub use cost::{BatchCost, CostModel, ProcessCost, ProcessCosts};
-pub use cpu_slots::{apply_cpu_slots, CoreUse};
+pub use cpu_slots::{apply_cpu_slots, CoreUse, GivenSlots, StoredCores, TestCores};
 pub use dist::{plan, plan_first, stress_schedule};
 pub use durations::Durations;
 pub use filter::{select, RunIgnored, Selection, TestFilter, Unit, UnitTests};
