@@ -25,6 +25,12 @@ pub const MIN_CORES: f64 = 1.5;
 /// tests waiting.
 pub const PAYS_OFF: f64 = 0.9;
 
+/// A test shorter than this with its slots keeps them, paying or not: they cost little,
+/// and its time on one slot may have been measured with nothing beside it. Beside
+/// another test that spins its threads it can take hundreds of times as long (crossbeam's
+/// channel `drops` took 0.16 s with its slots and 68 s beside `spsc`).
+pub const MIN_GIVE_UP_SECS: f64 = 1.0;
+
 /// What the runs measured of one test.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestCores {
@@ -40,10 +46,10 @@ pub struct TestCores {
 
 impl TestCores {
     /// Whether holding slots is worth it: it used several cores, and slots did not fail
-    /// to make it faster the last time both were measured.
+    /// to make a long test faster the last time both were measured.
     fn deserves_slots(&self) -> bool {
         let paid = match (self.with_slots, self.one_slot) {
-            (Some(with), Some(one)) => with <= one * PAYS_OFF,
+            (Some(with), Some(one)) => with < MIN_GIVE_UP_SECS || with <= one * PAYS_OFF,
             _ => true,
         };
         self.cores >= MIN_CORES && paid
@@ -81,9 +87,10 @@ pub type GivenSlots = HashSet<(String, String)>;
 impl CoreUse {
     /// Records that a test used `cpu_secs` of CPU in `wall_secs`, `held` the slots its
     /// cores gave it or not; too short a test is not a measurement. More cores than
-    /// known count at once; fewer move the known figure halfway: a test measured while
-    /// others crowded it used fewer cores than it would have, and one such run must not
-    /// take its slots away (it would then be crowded again, and again measured low).
+    /// known count at once; fewer move the known figure halfway, or not at all when the
+    /// test took more than twice as long as it has: a test measured while others crowded
+    /// it used fewer cores than it would have, and such a run must not take its slots
+    /// away (it would then be crowded again, and again measured low).
     pub fn record(
         &mut self,
         binary_id: &str,
@@ -101,7 +108,14 @@ impl CoreUse {
             cores: measured,
             ..TestCores::default()
         });
-        t.cores = measured.max((t.cores + measured) / 2.0);
+        // Fewer cores in more than twice the shortest time known: it was crowded, and
+        // the fewer cores say so, not what it would use.
+        let shortest = [t.with_slots, t.one_slot].into_iter().flatten();
+        let crowded = wall_secs > 2.0 * shortest.fold(f64::INFINITY, f64::min);
+        t.cores = match crowded {
+            true => measured.max(t.cores),
+            false => measured.max((t.cores + measured) / 2.0),
+        };
         if held {
             t.with_slots = Some(wall_secs);
         } else {
@@ -179,11 +193,16 @@ mod tests {
         assert_eq!(cores(&used), Some(1.5), "one crowded run keeps it at 1.5");
         used.record("p", "t", 3.0, 1.0, false);
         assert_eq!(cores(&used), Some(3.0));
+        // crossbeam's `spsc`: two spinning threads, 0.05 s; beside another such test,
+        // 68 s on about one core. That run says it was crowded, not that it needs less.
+        used.record("p", "spsc", 0.085, 0.05, false);
+        used.record("p", "spsc", 68.0, 67.7, false);
+        assert_eq!(used.get("p", "spsc").map(|t| t.cores), Some(1.7));
     }
 
     /// crossbeam's `select::loop_try` spins two threads for a fixed ten seconds: slots
-    /// do not make it faster, and are given up. `array_queue::drops` takes 0.2 s alone
-    /// and 30 s crowded: it keeps them.
+    /// do not make it faster, and are given up. `drops` takes 0.2 s with its slots and
+    /// as long on one slot with nothing beside it: short, it keeps them.
     #[test]
     fn slots_that_did_not_make_a_test_faster_are_given_up() {
         let mut l = list(&[("spins", Markers::default()), ("drops", Markers::default())]);
@@ -194,6 +213,7 @@ mod tests {
         assert_eq!(given.len(), 2, "first measured crowded: both get slots");
         used.record("p", "spins", 20.0, 10.05, true);
         used.record("p", "drops", 0.4, 0.2, true);
+        used.record("p", "drops", 0.4, 0.2, false);
         let mut l = list(&[("spins", Markers::default()), ("drops", Markers::default())]);
         let given = apply_cpu_slots(&mut l, &used, 2);
         assert_eq!(slots(&l), [None, Some(2)]);
