@@ -210,7 +210,7 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     let mut whole = plan::select(&found.list, &opts.filter);
     let held = match opts.cpu_slots {
         true => plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs),
-        false => plan::GivenSlots::new(),
+        false => plan::GivenSlots::default(),
     };
     let list = &found.list;
     if opts.suites.suites_only() {

@@ -85,7 +85,7 @@ pub fn updated(
             let (cpu, wall) = (r.cpu.as_secs_f64(), o.duration.as_secs_f64());
             if cpu <= wall * most {
                 let id = o.binary_id.as_str();
-                let slots = held.contains(&(id.to_owned(), o.name.clone()));
+                let slots = held.contains(id, &o.name);
                 history.cores.record(id, &o.name, cpu, wall, slots);
             }
         }
@@ -140,7 +140,7 @@ mod tests {
     }
 
     fn save(p: &Path, history: History, record: &RunRecord, costs: ProcessCosts) {
-        write(p, &updated(history, record, costs, &GivenSlots::new())).unwrap();
+        write(p, &updated(history, record, costs, &GivenSlots::default())).unwrap();
     }
 
     #[test]

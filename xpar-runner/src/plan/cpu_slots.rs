@@ -81,8 +81,29 @@ impl From<StoredCores> for TestCores {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CoreUse(pub HashMap<String, HashMap<String, TestCores>>);
 
-/// The tests [`apply_cpu_slots`] gave slots, by binary id and test name.
-pub type GivenSlots = HashSet<(String, String)>;
+/// The tests [`apply_cpu_slots`] gave slots: test names by binary id, so that a run's
+/// every result is looked up without building a key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GivenSlots(HashMap<String, HashSet<String>>);
+
+impl GivenSlots {
+    pub fn contains(&self, binary_id: &str, name: &str) -> bool {
+        self.0.get(binary_id).is_some_and(|t| t.contains(name))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.values().map(HashSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn insert(&mut self, binary_id: &str, name: &str) {
+        let tests = self.0.entry(binary_id.to_owned()).or_default();
+        tests.insert(name.to_owned());
+    }
+}
 
 impl CoreUse {
     /// Records that a test used `cpu_secs` of CPU in `wall_secs`, `held` the slots its
@@ -132,7 +153,7 @@ impl CoreUse {
 /// marked otherwise, slots for the cores it used (rounded, at most `workers`), unless
 /// slots did not make it faster (see [`PAYS_OFF`]); returns the tests it gave slots.
 pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> GivenSlots {
-    let mut given = GivenSlots::new();
+    let mut given = GivenSlots::default();
     if used.0.is_empty() || workers < 2 {
         return given;
     }
@@ -153,7 +174,7 @@ pub fn apply_cpu_slots(list: &mut TestList, used: &CoreUse, workers: usize) -> G
             }
             let slots = (t.cores.round() as usize).clamp(2, workers);
             test.markers.resource_slots = Some(slots as u32);
-            given.insert((id.to_owned(), test.name.clone()));
+            given.insert(id, &test.name);
         }
     }
     given
@@ -217,7 +238,8 @@ mod tests {
         let mut l = list(&[("spins", Markers::default()), ("drops", Markers::default())]);
         let given = apply_cpu_slots(&mut l, &used, 2);
         assert_eq!(slots(&l), [None, Some(2)]);
-        assert_eq!(given, GivenSlots::from([("p".into(), "drops".into())]));
+        assert_eq!(given.len(), 1);
+        assert!(given.contains("p", "drops"));
         // Crowded again and much slower on one slot: slots pay off again.
         used.record("p", "spins", 50.0, 25.0, false);
         let mut l = list(&[("spins", Markers::default())]);
