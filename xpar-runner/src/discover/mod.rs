@@ -7,6 +7,7 @@ mod env;
 mod harness;
 mod identity;
 mod list;
+pub mod list_cache;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{
