@@ -285,6 +285,8 @@ impl RunConfig {
             archive,
             queue,
             overrides,
+            only: None,
+            cancel: None,
         };
         // Names that are no suite's: said before anything is built.
         run.suites.chosen()?;
