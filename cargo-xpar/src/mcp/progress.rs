@@ -52,7 +52,8 @@ impl ProgressReporter {
         let next = if whole > self.last {
             whole
         } else {
-            self.last + STEP
+            // Rounded, so that the client reads 3.003 rather than 3.0029999999999997.
+            ((self.last + STEP) * 1000.0).round() / 1000.0
         };
         self.last = next;
         if let Some(tx) = &self.tx {
@@ -101,14 +102,16 @@ impl Reporter for ProgressReporter {
             ),
             RunEvent::TestFinished(o) => {
                 let status = match &o.status {
-                    TestStatus::Passed if o.is_flaky() => "flaky".to_owned(),
-                    TestStatus::Passed => "passed".to_owned(),
-                    TestStatus::Failed(f) => format!("failed ({})", f.message()),
-                    TestStatus::Ignored => "ignored".to_owned(),
-                    TestStatus::NotRun(_) => "not run".to_owned(),
+                    TestStatus::Passed if o.is_flaky() => "flaky",
+                    TestStatus::Passed => "passed",
+                    TestStatus::Failed(_) => "failed",
+                    TestStatus::Ignored => "ignored",
+                    TestStatus::NotRun(_) => "not run",
                 };
                 let name = o.name_after_id();
-                self.say(format!("{status}: {}{name}", o.binary_id), true);
+                // Ignored tests are reported, but are not among those to run (the total).
+                let counts = !matches!(o.status, TestStatus::Ignored);
+                self.say(format!("{status}: {}{name}", o.binary_id), counts);
             }
             RunEvent::TestRetrying {
                 outcome, attempt, ..
