@@ -13,9 +13,7 @@ use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, BinaryKind, TestList};
 use crate::errors::{Error, ListError, QueueError, ReportError, UsageError};
-use crate::execute::{
-    self, execute, CancelHandle, ExecuteOptions, MaxFail, RetryPolicy, Timeouts,
-};
+use crate::execute::{self, execute, CancelHandle, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::history::{Rerun, RunHistory};
 use crate::ids::TestKey;
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};

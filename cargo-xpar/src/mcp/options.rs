@@ -153,7 +153,10 @@ pub fn run_config(
         argv.push(format!("--timeout={}", seconds("timeout_secs", t)?));
     }
     if let Some(t) = timeouts.slow_timeout_secs {
-        argv.push(format!("--slow-timeout={}", seconds("slow_timeout_secs", t)?));
+        argv.push(format!(
+            "--slow-timeout={}",
+            seconds("slow_timeout_secs", t)?
+        ));
     }
     let retries = rerun.and_then(|r| r.retries).or(p.retries);
     if let Some(r) = retries {
@@ -265,6 +268,30 @@ mod tests {
     }
 
     #[test]
+    fn the_subcommand_takes_the_workspace_and_a_profile() {
+        use crate::cli::parse_for_test as parse;
+        let args = [
+            "mcp",
+            "--manifest-path",
+            "w/Cargo.toml",
+            "--config-profile",
+            "default",
+        ];
+        match parse(&args) {
+            Ok(Invocation::Mcp(cfg)) => {
+                assert_eq!(cfg.manifest_path, Some("w/Cargo.toml".into()));
+                assert_eq!(cfg.config_profile.as_deref(), Some("default"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A profile the config file does not define is said at start.
+        let err = parse(&["mcp", "--config-profile", "nosuch"]).unwrap_err();
+        assert!(err.contains("unknown config profile `nosuch`"), "{err}");
+        let err = parse(&["mcp", "--jobs", "2"]).unwrap_err();
+        assert_eq!(err, "UnknownArgument");
+    }
+
+    #[test]
     fn bad_arguments_are_the_command_lines_usage_errors() {
         let table: &[(RunTestsParams, &str)] = &[
             (
@@ -300,7 +327,7 @@ mod tests {
                     markers: Some("serial and".into()),
                     ..RunTestsParams::default()
                 },
-                "serial and",
+                "-m expression ends early",
             ),
         ];
         let log = BuildLog::default();

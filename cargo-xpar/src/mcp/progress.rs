@@ -85,7 +85,9 @@ impl Reporter for ProgressReporter {
                     false,
                 );
             }
-            RunEvent::TestStarted { binary_id, name, .. } => {
+            RunEvent::TestStarted {
+                binary_id, name, ..
+            } => {
                 self.say(format!("started {binary_id} {name}"), false);
             }
             RunEvent::TestSlow {

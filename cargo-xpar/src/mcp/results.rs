@@ -33,15 +33,13 @@ pub fn tail(text: &str, lines: usize, bytes: usize) -> (String, bool) {
     }
     if text.len() - start > bytes {
         let mut cut = text.len() - bytes;
-        match text[cut..].find('\n') {
-            Some(n) if cut + n + 1 < text.len() => start = cut + n + 1,
-            _ => {
-                while !text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                start = cut;
-            }
+        while !text.is_char_boundary(cut) {
+            cut += 1;
         }
+        start = match text[cut..].find('\n') {
+            Some(n) if cut + n + 1 < text.len() => cut + n + 1,
+            _ => cut,
+        };
     }
     (text[start..].to_owned(), start > 0)
 }
@@ -203,7 +201,7 @@ pub fn metrics(
     let mut ran: Vec<&TestOutcome> = (record.outcomes.iter())
         .filter(|o| o.worker.is_some())
         .collect();
-    ran.sort_by(|a, b| b.duration.cmp(&a.duration));
+    ran.sort_by_key(|o| std::cmp::Reverse(o.duration));
     let cpu: Duration = ran.iter().filter_map(|o| o.resources.map(|r| r.cpu)).sum();
     Ok(MetricsResult {
         run_id: run_id.to_owned(),
@@ -450,7 +448,10 @@ mod tests {
         let d = diagnostics(log);
         assert!(d.starts_with("error[E0425]: cannot find value `x`"), "{d}");
         assert!(d.ends_with("due to 1 previous error"), "{d}");
-        assert!(!d.contains("Compiling") && !d.contains("unused variable"), "{d}");
+        assert!(
+            !d.contains("Compiling") && !d.contains("unused variable"),
+            "{d}"
+        );
     }
 
     fn stress(name: &str, runs: usize, failures: usize) -> TestStress {
@@ -497,6 +498,8 @@ mod tests {
             .recommendation
             .contains("Flaky: sometimes (30% of runs: panic: unlucky roll N)"));
         let calm = flakiness(&[stress("stable", 5, 0)], 5, 0.0, false);
-        assert!(calm.recommendation.starts_with("No flakiness found in 1 tests"));
+        assert!(calm
+            .recommendation
+            .starts_with("No flakiness found in 1 tests"));
     }
 }

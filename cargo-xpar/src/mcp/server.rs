@@ -16,7 +16,9 @@ use rmcp::model::{
     ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{tool, tool_handler, tool_router, ErrorData as McpError, Json, RoleServer, ServerHandler};
+use rmcp::{
+    tool, tool_handler, tool_router, ErrorData as McpError, Json, RoleServer, ServerHandler,
+};
 use tokio::sync::OwnedMutexGuard;
 
 use super::options::{self, BuildLog, SessionTimeouts};
@@ -127,7 +129,11 @@ impl XparServer {
                        Returns the run id, counts, wall time, speedup and every failure with \
                        its message and the end of its output. Sends progress notifications; \
                        cancel the request to stop the run (its test processes are ended).",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn run_tests(
         &self,
@@ -141,7 +147,11 @@ impl XparServer {
         description = "Run again only the tests that failed in a run (default: the last), \
                        with the selection and options it had, every failure run (no \
                        fail-fast); optionally with retries and a backoff between them.",
-        annotations(read_only_hint = false, destructive_hint = false, open_world_hint = false)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn rerun_failed(
         &self,
@@ -186,8 +196,14 @@ impl XparServer {
         let runs = p.runs.unwrap_or(DEFAULT_STRESS_RUNS);
         let timeout = p.timeout_secs.or(lock(&self.state).timeouts.timeout_secs);
         let log = BuildLog::default();
-        let cfg =
-            options::stress_config(&self.cfg, &p.selection(), runs, p.concurrency, timeout, &log)?;
+        let cfg = options::stress_config(
+            &self.cfg,
+            &p.selection(),
+            runs,
+            p.concurrency,
+            timeout,
+            &log,
+        )?;
         let (result, _) = self
             .blocking("detect_flaky", &ctx, move |cancel, reporter| {
                 let mut opts = cfg.stress;
@@ -295,9 +311,7 @@ impl XparServer {
             None => match state.order.last() {
                 Some(id) => id.clone(),
                 None => {
-                    return Err(
-                        "no run yet in this MCP session: call run_tests first".to_owned()
-                    )
+                    return Err("no run yet in this MCP session: call run_tests first".to_owned())
                 }
             },
         };
@@ -439,8 +453,8 @@ impl XparServer {
             (out, reporter)
         });
         let send = |p: Progress| {
-            let mut param = ProgressNotificationParam::new(token.clone()?, p.progress)
-                .with_message(p.message);
+            let mut param =
+                ProgressNotificationParam::new(token.clone()?, p.progress).with_message(p.message);
             if let Some(total) = p.total {
                 param = param.with_total(total);
             }
