@@ -50,7 +50,10 @@ pub fn failure_message(f: &Failure, output: &str) -> String {
         let mut lines = output.lines();
         if lines.by_ref().any(|l| l.contains("panicked at")) {
             let msg: Vec<&str> = lines
-                .take_while(|l| !l.is_empty() && !l.starts_with("note: "))
+                // The message ends where libtest's notes or a backtrace begin.
+                .take_while(|l| {
+                    !l.is_empty() && !l.starts_with("note: ") && !l.starts_with("stack backtrace:")
+                })
                 .collect();
             if !msg.is_empty() {
                 return msg.join("\n");
@@ -429,6 +432,9 @@ mod tests {
             failure_message(&Failure::Failed, output),
             "assertion `left == right` failed: sum\n  left: 4\n right: 5"
         );
+        let with_backtrace =
+            "thread 't' panicked at src/lib.rs:1:1:\nboom\nstack backtrace:\n   0: x\n";
+        assert_eq!(failure_message(&Failure::Failed, with_backtrace), "boom");
         assert_eq!(failure_message(&Failure::Failed, "no panic"), "test failed");
         let timed_out = Failure::TimedOut {
             after: Duration::from_secs(2),
