@@ -16,7 +16,7 @@ import os
 import sys
 
 import anyio
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 
 TOOLS = {
     "list_tests": ["tests", "runnable"],
@@ -282,6 +282,18 @@ async def check_cancel(session, workspace):
             await anyio.sleep(0.05)
 
 
+async def check_latest_protocol(params):
+    """The newest protocol revision, without the initialize handshake: the high-level
+    client asks the server (`server/discover`) and takes the newest it offers."""
+    async with Client(params, mode="auto", cache=None) as client:
+        check(client.protocol_version == "2026-07-28", "the newest protocol version",
+              client.protocol_version)
+        check(len((await client.list_tools()).tools) == len(TOOLS), "the tools, again")
+        r = await client.call_tool("list_tests", {"filters": ["math::adds"], "exact": True})
+        check(not r.is_error and [t["name"] for t in r.structured_content["tests"]] == ["math::adds"],
+              "list_tests under the newest protocol", r.structured_content)
+
+
 async def main(server, workspace):
     params = StdioServerParameters(command=server, args=["xpar", "mcp"],
                                    env=dict(os.environ), cwd=workspace)
@@ -304,6 +316,7 @@ async def main(server, workspace):
             await check_flaky(session)
             await check_build_failure(session)
             await check_cancel(session, workspace)
+    await check_latest_protocol(params)
     print("mcp_client: every check passed")
 
 

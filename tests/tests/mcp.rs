@@ -2,8 +2,9 @@
 //! which `.ci/setup` installs in the CI venv) runs `tests/mcp_client.py`, which starts
 //! the server over stdio on a copy of `fixtures/mcp` and checks the handshake, every
 //! tool and its schemas, structured results against what the fixture holds, tool errors,
-//! progress notifications, a second run refused while one runs, and a cancelled run
-//! whose test process is gone after it. Skipped, with a note, where the client is not
+//! progress notifications, a second run refused while one runs, a cancelled run whose
+//! test process is gone after it, and a session at the newest protocol revision
+//! (2026-07-28, without the initialize handshake). Skipped, with a note, where the client is not
 //! installed, except on CI.
 
 use xpar_tests::{as_in_fixture, ci_python_with, workspace_root, xpar_bin, FixtureCopy, Run};
