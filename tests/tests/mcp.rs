@@ -4,8 +4,8 @@
 //! tool and its schemas, structured results against what the fixture holds, tool errors,
 //! progress notifications, a second run refused while one runs, a cancelled run whose
 //! test process is gone after it, and a session at the newest protocol revision
-//! (2026-07-28, without the initialize handshake). Skipped, with a note, where the client is not
-//! installed, except on CI.
+//! (2026-07-28, without the initialize handshake). Skipped, with a note, where the
+//! client is not installed, except on CI.
 
 use xpar_tests::{as_in_fixture, ci_python_with, workspace_root, xpar_bin, FixtureCopy, Run};
 
