@@ -241,6 +241,31 @@ async def check_build_failure(session):
     await tool_error(session, "run_tests", {"packages": ["no-such-package"]}, "no-such-package")
 
 
+async def check_build_cancel(session):
+    """Cancelling a run during its (first, cold) build ends the build: no run follows it,
+    where a build left to finish would be followed by a run whose tests are all not run."""
+    building = anyio.Event()
+    scope = anyio.CancelScope()
+
+    async def on_progress(value, total, message):
+        if message == "building the tests":
+            building.set()
+
+    async def run():
+        with scope:
+            await session.call_tool("run_tests", {}, progress_callback=on_progress)
+            raise AssertionError("the run returned instead of being cancelled")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        with anyio.fail_after(CALL_TIMEOUT):
+            await building.wait()
+        scope.cancel()
+    # A call after a cancelled one waits for it to stop.
+    await ok(session, "list_tests", {"filters": ["math::adds"]})
+    await tool_error(session, "get_execution_metrics", {}, "no run yet")
+
+
 async def check_cancel(session, workspace):
     """A second run is refused while one runs; cancelling the run ends its test process,
     and the server goes on answering."""
@@ -307,6 +332,7 @@ async def main(server, workspace):
                   "tools and resources", init)
             await check_tools(session)
             await tool_error(session, "get_execution_metrics", {}, "no run yet")
+            await check_build_cancel(session)
             await check_list(session)
             run_id = await check_run(session)
             await check_results(session, run_id)

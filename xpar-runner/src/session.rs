@@ -112,7 +112,8 @@ pub struct RunOptions {
     pub only: Option<BTreeMap<String, BTreeSet<String>>>,
     /// A handle to stop the run from outside (an MCP client cancelling its call); the
     /// command line passes `None` and is stopped by signals. A cancel made during the
-    /// build lets the build finish, then stops the run before any test starts.
+    /// build stops the run before any test starts; the build itself is ended when
+    /// `cargo.cancel` is the same handle.
     pub cancel: Option<CancelHandle>,
 }
 

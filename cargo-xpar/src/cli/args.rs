@@ -416,6 +416,7 @@ impl CargoOptions {
             color: self.color.into(),
             build_output: cargo::BuildOutput::to(std::io::stderr()),
             progress_width: None,
+            cancel: None,
         })
     }
 }

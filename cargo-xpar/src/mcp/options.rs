@@ -12,6 +12,7 @@ use clap::Parser;
 use super::schema::{Backoff, Dist, RerunFailedParams, RunTestsParams, Selection};
 use crate::cargo::{self, BuildOutput};
 use crate::cli::{CargoCli, Invocation, ListConfig, McpConfig, RunConfig, StressConfig};
+use crate::execute::CancelHandle;
 
 /// The most of cargo's stderr a server keeps for a failed build's error.
 const KEPT_BUILD_OUTPUT: usize = 256 * 1024;
@@ -112,6 +113,11 @@ fn quiet_cargo(cargo: &mut cargo::CargoOptions, log: &BuildLog) {
     cargo.build_output = BuildOutput::to(log.clone());
     cargo.color = cargo::ColorChoice::Never;
     cargo.progress_width = None;
+}
+
+/// `cancel` stops the build too, not only the run after it.
+pub fn stop_build_with(cargo: &mut cargo::CargoOptions, cancel: &CancelHandle) {
+    cargo.cancel = Some(cancel.clone());
 }
 
 /// The timeouts a call applies: its own, else the MCP session's (set_test_timeout).

@@ -115,8 +115,10 @@ impl XparServer {
         let log = BuildLog::default();
         let cfg = options::list_config(&self.cfg, &p.selection(), &log)?;
         let (listed, _) = self
-            .blocking("list_tests", &ctx, move |_, _| {
-                let list = session::list(&cfg.cargo, jobs(), cfg.archive.as_ref())
+            .blocking("list_tests", &ctx, move |cancel, _| {
+                let mut cargo = cfg.cargo;
+                options::stop_build_with(&mut cargo, &cancel);
+                let list = session::list(&cargo, jobs(), cfg.archive.as_ref())
                     .map_err(|e| results::error_message(&e, &log.text()))?;
                 Ok::<_, String>(results::listed(&list, &cfg.filter))
             })
@@ -207,6 +209,7 @@ impl XparServer {
         let (result, _) = self
             .blocking("detect_flaky", &ctx, move |cancel, reporter| {
                 let mut opts = cfg.stress;
+                options::stop_build_with(&mut opts.cargo, &cancel);
                 opts.cancel = Some(cancel.clone());
                 let end = session::stress(&opts, reporter)
                     .map_err(|e| results::error_message(&e, &log.text()))?;
@@ -353,6 +356,7 @@ impl XparServer {
         };
         let (end, reporter) = self
             .blocking(what, ctx, move |cancel, reporter| {
+                options::stop_build_with(&mut cfg.run.cargo, &cancel);
                 cfg.run.cancel = Some(cancel);
                 session::run(&cfg.run, reporter)
                     .map(|end| (end, cfg.run.dist))

@@ -7,6 +7,7 @@ mod env;
 mod harness;
 mod identity;
 mod list;
+mod stop;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{
