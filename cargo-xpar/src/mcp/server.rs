@@ -63,6 +63,8 @@ struct State {
     order: Vec<String>,
     timeouts: SessionTimeouts,
     current: Option<Current>,
+    /// Runs the runner could not record, which have no run id of their own.
+    unrecorded: usize,
 }
 
 #[derive(Clone)]
@@ -384,7 +386,9 @@ impl XparServer {
 
     /// An id for a run the runner could not record (its record dir was not writable).
     fn next_id(&self) -> String {
-        format!("unrecorded-{}", lock(&self.state).order.len() + 1)
+        let mut state = lock(&self.state);
+        state.unrecorded += 1;
+        format!("unrecorded-{}", state.unrecorded)
     }
 
     fn keep(&self, run_id: String, run: StoredRun) {
