@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::Parser;
 
-use super::schema::{Backoff, Dist, RerunFailedParams, RunTestsParams, Selection};
+use super::schema::{Backoff, RerunFailedParams, RunTestsParams, Selection};
 use crate::cargo::{self, BuildOutput};
 use crate::cli::{CargoCli, Invocation, ListConfig, McpConfig, RunConfig, StressConfig};
 use crate::execute::CancelHandle;
@@ -154,7 +154,10 @@ pub fn run_config(
     if let Some(j) = p.jobs {
         argv.push(format!("--jobs={j}"));
     }
-    argv.push(format!("--dist={}", p.dist.unwrap_or(Dist::Load).as_flag()));
+    // Without one, the config file's (or the default) applies, as on the command line.
+    if let Some(dist) = p.dist {
+        argv.push(format!("--dist={}", dist.as_flag()));
+    }
     if let Some(t) = p.timeout_secs.or(timeouts.timeout_secs) {
         argv.push(format!("--timeout={}", seconds("timeout_secs", t)?));
     }
@@ -235,6 +238,7 @@ pub fn stress_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::schema::Dist;
 
     fn cfg() -> McpConfig {
         McpConfig {
@@ -271,6 +275,43 @@ mod tests {
             Some(std::time::Duration::from_millis(1500))
         );
         assert_eq!(run.run.cargo.color, cargo::ColorChoice::Never);
+    }
+
+    /// What a call leaves out, the config file's profile gives, as on the command line.
+    #[test]
+    fn the_config_file_fills_in_what_a_call_leaves_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[package]\nname = \"w\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join(".config")).unwrap();
+        std::fs::write(
+            dir.path().join(".config/xpar.toml"),
+            "[profile.default]\njobs = 3\ndist = \"loadscope\"\nfail-fast = false\n",
+        )
+        .unwrap();
+        let cfg = McpConfig {
+            manifest_path: Some(manifest),
+            config_profile: None,
+        };
+        let (timeouts, log) = (SessionTimeouts::default(), BuildLog::default());
+        let run = run_config(&cfg, &RunTestsParams::default(), None, timeouts, &log).unwrap();
+        assert_eq!((run.run.jobs, run.run.dist.as_str()), (3, "loadscope"));
+        assert_eq!(run.run.max_fail, None);
+        let p = RunTestsParams {
+            jobs: Some(1),
+            dist: Some(Dist::No),
+            fail_fast: Some(true),
+            ..RunTestsParams::default()
+        };
+        let run = run_config(&cfg, &p, None, timeouts, &log).unwrap();
+        assert_eq!((run.run.jobs, run.run.dist.as_str()), (1, "no"));
+        assert!(run.run.max_fail.is_some());
     }
 
     #[test]
