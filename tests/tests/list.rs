@@ -104,3 +104,49 @@ fn list_selects_by_markers_as_the_run_does() {
         .expect("the opaque binary");
     assert_eq!(opaque.tests.len(), 1, "without -m it is listed");
 }
+
+/// The serial tests `cargo xpar list -m serial` finds in the binary `more` of the
+/// `markers` fixture.
+fn serial_tests_of_more(fixture: &Path) -> Vec<String> {
+    let listed = run(fixture, &["list", "--format", "json", "-m", "serial"]);
+    assert_eq!(listed.code(), Some(0), "{listed}");
+    let list = read_list(&listed);
+    let more = (list.binaries.iter())
+        .find(|b| b.binary_id.as_str() == "markers::more")
+        .unwrap_or_else(|| panic!("no binary markers::more\n\n{listed}"));
+    more.tests.iter().map(|t| t.name.clone()).collect()
+}
+
+/// A binary's listing is kept under `target/xpar/lists/` and used again, with its
+/// markers, until cargo rebuilds the binary; a rebuilt binary is listed again.
+#[test]
+fn a_kept_listing_serves_until_the_binary_is_rebuilt() {
+    let fixture = FixtureCopy::new("markers");
+    let first = serial_tests_of_more(fixture.path());
+    assert!(
+        first.iter().any(|t| t == "serial_fourth"),
+        "the fixture's serial test: {first:?}"
+    );
+    let kept = fixture.path().join("target/xpar/lists");
+    let files = std::fs::read_dir(&kept)
+        .unwrap_or_else(|e| panic!("no listings kept at {}: {e}", kept.display()))
+        .count();
+    assert!(files > 0, "no listing kept in {}", kept.display());
+    assert_eq!(
+        serial_tests_of_more(fixture.path()),
+        first,
+        "the kept listing carries the markers"
+    );
+
+    let source = fixture.path().join("tests/more.rs");
+    let mut text = std::fs::read_to_string(&source).expect("the fixture's test file");
+    text.push_str("\n#[serial]\n#[test]\nfn serial_added_later() {}\n");
+    std::fs::write(&source, text).expect("the test file written");
+    let rebuilt = serial_tests_of_more(fixture.path());
+    let mut expected = first.clone();
+    expected.push("serial_added_later".to_owned());
+    expected.sort();
+    let mut found = rebuilt.clone();
+    found.sort();
+    assert_eq!(found, expected, "the rebuilt binary's listing");
+}

@@ -3,7 +3,8 @@
 //! already holds KEEP runs (100, the default bound, so every run also deletes one).
 //! Per run, the history is opened and its estimates read (what a run does before
 //! planning), then the run is appended with its estimates (what it does at the end);
-//! the file is read, then written, as `--durations FILE` does.
+//! the file is read, then written, as `--durations FILE` does. Then the queries of
+//! `cargo xpar history` and `--last-failed` over the kept runs, three times each.
 //!
 //! `cargo bench -p xpar-runner --bench history_db -- [TESTS] [KEEP] [ROUNDS]` (defaults
 //! 4200, 100, 30). Prints the median and minimum of each step in milliseconds.
@@ -72,6 +73,24 @@ fn main() {
         history::write(&file, &h).expect("written");
         file_write.push(t.elapsed().as_secs_f64());
     }
+    // What `cargo xpar history` and `--last-failed` read: every kept run's results.
+    let (mut flaky, mut slowest, mut last, mut one) = (vec![], vec![], vec![], vec![]);
+    let db = HistoryDb::open_existing(&db_path).expect("opened");
+    for _ in 0..3 {
+        let t = Instant::now();
+        db.flaky(keep).expect("flaky");
+        flaky.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        db.slowest(keep, 10).expect("slowest");
+        slowest.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        db.last_run().expect("last run");
+        last.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        db.test_results("m3::t3", keep).expect("a test");
+        one.push(t.elapsed().as_secs_f64());
+    }
+    drop(db);
     let size = std::fs::metadata(&db_path).map_or(0, |m| m.len());
     println!(
         "{tests} tests, {keep} runs kept, {rounds} rounds; history.db {:.1} MB",
@@ -83,6 +102,10 @@ fn main() {
         ("history: append the run", &mut record),
         ("file: read", &mut file_read),
         ("file: write", &mut file_write),
+        ("query: --flaky", &mut flaky),
+        ("query: --slowest", &mut slowest),
+        ("query: --last-failed", &mut last),
+        ("query: --test NAME", &mut one),
     ] {
         v.sort_by(f64::total_cmp);
         println!(
@@ -109,8 +132,8 @@ fn report(n: usize) -> RunReport {
             previous: Vec::new(),
             shard: None,
             machine: None,
-            cpu_secs: None,
-            peak_rss_bytes: None,
+            cpu_secs: Some(1e-5 * (i % 11) as f64),
+            peak_rss_bytes: Some(3 << 20),
         })
         .collect();
     RunReport {

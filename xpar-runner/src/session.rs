@@ -147,7 +147,8 @@ pub fn discover(
     doctests: bool,
 ) -> Result<Discovered, Error> {
     let build = discover::build_test_binaries(cargo, coverage)?;
-    let mut list = discover::list_all(build.binaries, jobs)?;
+    let cache = discover::list_cache::dir(&build.target_dir);
+    let mut list = discover::list_all(build.binaries, jobs, Some(&cache))?;
     if doctests && crate::doctest::discover::wanted(cargo) {
         let scratch = build.target_dir.join("xpar");
         let recorder = std::env::current_exe().map_err(doctest_error)?;

@@ -5,6 +5,7 @@
 //! opaque test.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use thiserror::Error;
 use xpar_protocol::{MarkerReport, Serial, TestMarkers};
 
 use super::binary::TestBinary;
+use super::list_cache;
 use crate::errors::ListError;
 use crate::process::{describe_status, tail, ProcessBuilder};
 
@@ -164,7 +166,14 @@ pub fn parse_terse_list(output: &str) -> Result<Vec<String>, ListParseError> {
 /// Lists every binary, `jobs` processes at a time. Fails only when a binary's harness
 /// reports markers this runner cannot read (a version mismatch): scheduling it without
 /// them could run serial tests side by side.
-pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, ListError> {
+///
+/// With `cache` (a directory, `list_cache::dir`), a libtest binary's listing is kept there
+/// and a binary cargo did not rebuild since is not asked again.
+pub fn list_all(
+    binaries: Vec<TestBinary>,
+    jobs: usize,
+    cache: Option<&Path>,
+) -> Result<TestList, ListError> {
     let next = AtomicUsize::new(0);
     type Slot = Option<Result<(BinaryContent, Harness), ListError>>;
     let results: Mutex<Vec<Slot>> = Mutex::new((0..binaries.len()).map(|_| None).collect());
@@ -176,7 +185,7 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, List
                 let Some(binary) = binaries.get(i) else {
                     break;
                 };
-                let listed = list_binary(binary);
+                let listed = list_binary(binary, cache);
                 if let Ok(mut r) = results.lock() {
                     r[i] = Some(listed);
                 }
@@ -199,18 +208,33 @@ pub fn list_all(binaries: Vec<TestBinary>, jobs: usize) -> Result<TestList, List
     Ok(TestList { binaries: out })
 }
 
-fn list_binary(binary: &TestBinary) -> Result<(BinaryContent, Harness), ListError> {
+fn list_binary(
+    binary: &TestBinary,
+    cache: Option<&Path>,
+) -> Result<(BinaryContent, Harness), ListError> {
     if let Some(reason) = &binary.no_listing {
         let reason = reason.clone();
         return Ok((BinaryContent::Opaque { reason }, Harness::Libtest));
+    }
+    if let Some(found) = cache.and_then(|dir| list_cache::load(dir, binary)) {
+        let mut tests = found.tests;
+        if let Some(text) = found.markers {
+            with_markers(binary, &mut tests, &text)?;
+        }
+        return Ok((BinaryContent::Tests(tests), Harness::Libtest));
     }
     // The marker query rides along with the first listing: a binary linked with the
     // harness writes its markers to this file before libtest's main runs.
     let query_dir = tempfile::tempdir().map_err(ListError::TempDir)?;
     let query = query_dir.path().join("markers.json");
     let opaque = |reason| Ok((BinaryContent::Opaque { reason }, Harness::Libtest));
+    // Only libtest's JSON listing is kept (see `list_cache`).
+    let mut keep = None;
     let (mut tests, harness) = match run_json_list(binary, &query) {
-        Ok(JsonListing::Tests(tests)) => (tests, Harness::Libtest),
+        Ok(JsonListing::Tests(tests)) => {
+            keep = cache;
+            (tests, Harness::Libtest)
+        }
         // Answered the list in the terse form (libtest-mimic ignores `--format json`
         // there): only the ignored tests are left to ask for.
         Ok(JsonListing::Terse(all)) => match run_list(binary, true, &query, false) {
@@ -223,19 +247,33 @@ fn list_binary(binary: &TestBinary) -> Result<(BinaryContent, Harness), ListErro
             Err(reason) => return opaque(reason),
         },
     };
-    match std::fs::read_to_string(&query) {
-        Ok(text) => {
-            let report = MarkerReport::from_json(&text).map_err(|source| ListError::Markers {
-                binary: binary.id.to_string(),
-                source,
-            })?;
-            attach_markers(&mut tests, report);
-        }
+    let markers = match std::fs::read_to_string(&query) {
+        Ok(text) => Some(text),
         // No harness in this binary (or no marked test): no markers.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(ListError::TempDir(e)),
+    };
+    if let Some(dir) = keep {
+        list_cache::store(dir, binary, &tests, markers.as_deref());
+    }
+    if let Some(text) = markers {
+        with_markers(binary, &mut tests, &text)?;
     }
     Ok((BinaryContent::Tests(tests), harness))
+}
+
+/// Gives `tests` the markers of the harness's report `text`.
+fn with_markers(
+    binary: &TestBinary,
+    tests: &mut [ListedTest],
+    text: &str,
+) -> Result<(), ListError> {
+    let report = MarkerReport::from_json(text).map_err(|source| ListError::Markers {
+        binary: binary.id.to_string(),
+        source,
+    })?;
+    attach_markers(tests, report);
+    Ok(())
 }
 
 /// `binary` as a listing starts it: in its package root, with its environment, its

@@ -7,6 +7,7 @@ mod env;
 mod harness;
 mod identity;
 mod list;
+pub mod list_cache;
 mod stop;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};

@@ -1,24 +1,27 @@
 //! The run history in SQLite, `<target-dir>/xpar/history.db`: every run appended in one
-//! transaction (its row, a row per test result, the planner's estimates moved by what
+//! transaction (its row, a row per binary holding its tests' results, the planner's
+//! estimates moved by what
 //! the run measured, the runs past the retention bound deleted), in WAL mode, so a run
 //! killed at any point leaves the database as it was before that run or after it. The
 //! schema is documented in `docs/history-format.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Type;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
+use super::results::{self, CodecError, StoredResult};
 use super::History;
 use crate::errors::HistoryError;
 use crate::plan::{ProcessCost, StoredCores, TestCores};
 
 /// `PRAGMA user_version` of a database this version reads and writes. Raised on any
 /// incompatible change of the schema; a database of another version is left alone.
-pub const FORMAT_VERSION: i64 = 1;
+pub const FORMAT_VERSION: i64 = 2;
 
 /// How many runs are kept unless the config file says otherwise (`history-runs`).
 pub const DEFAULT_KEEP_RUNS: usize = 100;
@@ -44,21 +47,11 @@ CREATE TABLE runs (
     filtered_out INTEGER NOT NULL,
     cancel_reason TEXT
 );
-CREATE TABLE results (
+CREATE TABLE run_results (
     run INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
     binary_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    flaky INTEGER NOT NULL,
-    duration_secs REAL NOT NULL,
-    attempts INTEGER NOT NULL,
-    worker TEXT,
-    start_secs REAL,
-    cpu_secs REAL,
-    peak_rss_bytes INTEGER,
-    message TEXT,
-    PRIMARY KEY (run, seq)
+    tests BLOB NOT NULL,
+    PRIMARY KEY (run, binary_id)
 ) WITHOUT ROWID;
 CREATE TABLE estimates (
     binary_id TEXT NOT NULL,
@@ -71,10 +64,16 @@ CREATE TABLE estimates (
 ) WITHOUT ROWID;
 ";
 
-/// Rows of one `INSERT` into `results`: one statement for many rows costs less than a
-/// statement per row (and 100 x 13 values stay far below SQLite's limit of 32,766).
-const RESULT_ROWS_PER_INSERT: usize = 100;
-const RESULT_COLUMNS: usize = 13;
+/// Version 1 kept a row per result; version 2 a row per binary of a run
+/// ([`migrate_from_1`]).
+const RESULTS_1_TO_2: &str = "
+CREATE TABLE run_results (
+    run INTEGER NOT NULL,
+    binary_id TEXT NOT NULL,
+    tests BLOB NOT NULL,
+    PRIMARY KEY (run, binary_id)
+) WITHOUT ROWID;
+";
 
 /// Where the history of the workspace whose target dir is `target_dir` is.
 pub fn path(target_dir: &Path) -> PathBuf {
@@ -169,6 +168,10 @@ impl HistoryDb {
                 db.create_schema()?;
                 Ok(db)
             }
+            1 => {
+                db.migrate_from_1()?;
+                Ok(db)
+            }
             0 => Err(HistoryError::NoHistory {
                 path: path.to_owned(),
             }),
@@ -202,6 +205,28 @@ impl HistoryDb {
             .map_err(write)?;
         if version == 0 {
             tx.execute_batch(SCHEMA).map_err(write)?;
+            tx.pragma_update(None, "user_version", FORMAT_VERSION)
+                .map_err(write)?;
+        }
+        tx.commit().map_err(write)
+    }
+
+    /// Rewrites a version 1 history as version 2, in one transaction; a run that did it
+    /// at the same time is waited for.
+    fn migrate_from_1(&mut self) -> Result<(), HistoryError> {
+        let path = self.path.clone();
+        let write = |source| HistoryError::Write {
+            path: path.clone(),
+            source,
+        };
+        let tx = (self.conn)
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(write)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(write)?;
+        if version == 1 {
+            migrate_from_1(&tx).map_err(write)?;
             tx.pragma_update(None, "user_version", FORMAT_VERSION)
                 .map_err(write)?;
         }
@@ -279,21 +304,52 @@ impl HistoryDb {
             };
             // As pytest's `--lf`: each test's latest verdict among the runs it ran in,
             // so a run that left it out (filtered, stopped) keeps its failure.
-            let mut stmt = self.conn.prepare(
-                "SELECT binary_id, name FROM (
-                     SELECT binary_id, name, status,
-                            ROW_NUMBER() OVER (PARTITION BY binary_id, name
-                                               ORDER BY run DESC) AS newest
-                     FROM results WHERE status IN ('passed', 'failed'))
-                 WHERE newest = 1 AND status = 'failed'
-                 ORDER BY binary_id, name",
-            )?;
-            let failed = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut newest: HashMap<String, HashMap<String, bool>> = HashMap::new();
+            self.scan(0, &mut |_, binary, r| {
+                if !r.ran() {
+                    return;
+                }
+                let tests = match newest.get_mut(binary) {
+                    Some(tests) => tests,
+                    None => newest.entry(binary.to_owned()).or_default(),
+                };
+                if !tests.contains_key(&*r.name) {
+                    tests.insert(r.name.to_string(), r.status == "failed");
+                }
+            })?;
+            let mut failed: Vec<(String, String)> = Vec::new();
+            for (binary, tests) in newest {
+                for (name, _) in tests.into_iter().filter(|(_, failed)| *failed) {
+                    failed.push((binary.clone(), name));
+                }
+            }
+            failed.sort();
             Ok(Some(LastRun { run_id, failed }))
         };
         read().map_err(|e| self.read_error(e))
+    }
+
+    /// Calls `each` with every result of the runs from row id `start` on, newest run
+    /// first, with the run's row id and the binary's id.
+    pub(super) fn scan(
+        &self,
+        start: i64,
+        each: &mut dyn FnMut(i64, &str, &StoredResult<'_>),
+    ) -> rusqlite::Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT run, binary_id, tests FROM run_results WHERE run >= ?1
+             ORDER BY run DESC, binary_id",
+        )?;
+        let mut rows = stmt.query([start])?;
+        while let Some(row) = rows.next()? {
+            let run: i64 = row.get(0)?;
+            let binary = row.get_ref(1)?.as_str()?;
+            let plain = results::decompress(row.get_ref(2)?.as_blob()?).map_err(from_sql_error)?;
+            for r in results::decode(&plain).map_err(from_sql_error)? {
+                each(run, binary, &r);
+            }
+        }
+        Ok(())
     }
 
     /// Appends `run` in one transaction, updating the estimates when it carries them and
@@ -303,16 +359,6 @@ impl HistoryDb {
             path: self.path.clone(),
             source,
         })
-    }
-}
-
-/// The name a status has in the `results` table (as in the JSON report).
-pub(super) fn status_name(status: ReportTestStatus) -> &'static str {
-    match status {
-        ReportTestStatus::Passed => "passed",
-        ReportTestStatus::Failed => "failed",
-        ReportTestStatus::Ignored => "ignored",
-        ReportTestStatus::NotRun => "not-run",
     }
 }
 
@@ -342,10 +388,7 @@ fn write_run(conn: &mut Connection, run: &RunToRecord<'_>) -> rusqlite::Result<(
         ],
     )?;
     let run_row = tx.last_insert_rowid();
-    let rows: Vec<(usize, &ReportTest)> = report.tests.iter().enumerate().collect();
-    for batch in rows.chunks(RESULT_ROWS_PER_INSERT) {
-        insert_results(&tx, run_row, batch)?;
-    }
+    insert_results(&tx, run_row, &report.tests)?;
     if let Some(estimates) = run.estimates {
         write_estimates(&tx, report, estimates, run.instrumented)?;
     }
@@ -353,49 +396,70 @@ fn write_run(conn: &mut Connection, run: &RunToRecord<'_>) -> rusqlite::Result<(
     tx.commit()
 }
 
-/// One `INSERT` of the results of `batch`, (position in the report, test).
-fn insert_results(
-    conn: &Connection,
-    run: i64,
-    batch: &[(usize, &ReportTest)],
-) -> rusqlite::Result<()> {
-    let row = format!("({})", vec!["?"; RESULT_COLUMNS].join(", "));
-    let sql = format!(
-        "INSERT INTO results (run, seq, binary_id, name, status, flaky, duration_secs,
-            attempts, worker, start_secs, cpu_secs, peak_rss_bytes, message)
-         VALUES {}",
-        vec![row; batch.len()].join(", ")
-    );
-    let mut insert = conn.prepare_cached(&sql)?;
-    let mut i = 0;
-    let mut bind = |value: &dyn ToSql| -> rusqlite::Result<()> {
-        i += 1;
-        insert.raw_bind_parameter(i, value)
-    };
-    for (seq, t) in batch {
-        // Only a failure's message is kept: a stopped run's not-run tests all have the
-        // same one.
-        let message = (t.status == ReportTestStatus::Failed)
-            .then_some(t.message.as_deref())
-            .flatten();
-        bind(&run)?;
-        bind(seq)?;
-        bind(&t.binary_id.as_str())?;
-        bind(&t.name)?;
-        bind(&status_name(t.status))?;
-        bind(&t.flaky)?;
-        bind(&t.duration_secs)?;
-        bind(&(t.previous.len() + 1))?;
-        bind(&t.worker)?;
-        bind(&t.start_secs)?;
-        bind(&t.cpu_secs)?;
-        bind(
-            &t.peak_rss_bytes
-                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
-        )?;
-        bind(&message)?;
+/// The results of a run: a row per binary (`history::results`).
+fn insert_results(conn: &Connection, run: i64, tests: &[ReportTest]) -> rusqlite::Result<()> {
+    let rows = results::encode_report(tests).map_err(to_sql_error)?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO run_results (run, binary_id, tests) VALUES (?1, ?2, ?3)")?;
+    for (binary, blob) in rows {
+        insert.execute(params![run, binary, blob])?;
     }
-    insert.raw_execute().map(drop)
+    Ok(())
+}
+
+fn to_sql_error(e: CodecError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.into())
+}
+
+/// A row's results that could not be read (column 2 of `run_results`).
+fn from_sql_error(e: CodecError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(2, Type::Blob, e.into())
+}
+
+/// Rewrites the results of a version 1 history (a row per result) as version 2's.
+fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(RESULTS_1_TO_2)?;
+    let mut select = conn.prepare(
+        "SELECT run, binary_id, seq, name, status, flaky, duration_secs, attempts, worker,
+            start_secs, cpu_secs, peak_rss_bytes, message
+         FROM results ORDER BY run, binary_id, seq",
+    )?;
+    let mut insert =
+        conn.prepare("INSERT INTO run_results (run, binary_id, tests) VALUES (?1, ?2, ?3)")?;
+    let mut rows = select.query([])?;
+    let mut batch: Option<(i64, String, Vec<StoredResult<'static>>)> = None;
+    let mut flush = |batch: Option<(i64, String, Vec<StoredResult<'static>>)>| match batch {
+        Some((run, binary, results)) => {
+            let blob = results::encode(&results).map_err(to_sql_error)?;
+            insert.execute(params![run, binary, blob]).map(drop)
+        }
+        None => Ok(()),
+    };
+    while let Some(row) = rows.next()? {
+        let (run, binary): (i64, String) = (row.get(0)?, row.get(1)?);
+        let result = StoredResult {
+            seq: row.get(2)?,
+            name: Cow::Owned(row.get(3)?),
+            status: Cow::Owned(row.get(4)?),
+            flaky: row.get(5)?,
+            duration_secs: row.get(6)?,
+            attempts: row.get(7)?,
+            worker: row.get::<_, Option<String>>(8)?.map(Cow::Owned),
+            start_secs: row.get(9)?,
+            cpu_secs: row.get(10)?,
+            peak_rss_bytes: row.get(11)?,
+            message: row.get::<_, Option<String>>(12)?.map(Cow::Owned),
+        };
+        match &mut batch {
+            Some((r, b, results)) if *r == run && *b == binary => results.push(result),
+            _ => flush(batch.replace((run, binary, vec![result])))?,
+        }
+    }
+    flush(batch)?;
+    drop(rows);
+    drop(select);
+    drop(insert);
+    conn.execute_batch("DROP TABLE results")
 }
 
 /// The estimates of the binaries the run measured (a test that ran on a worker and
@@ -463,7 +527,7 @@ fn prune(conn: &Connection, keep: usize) -> rusqlite::Result<()> {
         )
         .optional()?;
     if let Some(cut) = newest_dropped {
-        conn.execute("DELETE FROM results WHERE run <= ?1", [cut])?;
+        conn.execute("DELETE FROM run_results WHERE run <= ?1", [cut])?;
         conn.execute("DELETE FROM runs WHERE id <= ?1", [cut])?;
     }
     Ok(())

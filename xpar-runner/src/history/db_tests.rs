@@ -104,6 +104,24 @@ impl Fixture {
     fn count(&self, sql: &str) -> i64 {
         self.db.conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
+
+    /// Every kept result: (run row id, binary id, result), newest run first.
+    fn results(&self) -> Vec<(i64, String, results::StoredResult<'static>)> {
+        let mut all = Vec::new();
+        (self.db)
+            .scan(0, &mut |run, binary, r| {
+                let owned = results::StoredResult {
+                    name: r.name.to_string().into(),
+                    status: r.status.to_string().into(),
+                    worker: r.worker.as_deref().map(|w| w.to_owned().into()),
+                    message: r.message.as_deref().map(|m| m.to_owned().into()),
+                    ..r.clone()
+                };
+                all.push((run, binary.to_owned(), owned));
+            })
+            .unwrap();
+        all
+    }
 }
 
 use ReportTestStatus::{Failed, Ignored, NotRun, Passed};
@@ -146,17 +164,16 @@ fn a_run_is_read_back_as_its_report_said() {
     assert_eq!((t.status.as_str(), t.attempts), ("flaky", 3));
     assert_eq!((t.duration_secs, t.worker.as_deref()), (0.1, Some("gw1")));
     // Every column of the report's test is kept; only failures keep their message.
-    let (cpu, rss, messages): (f64, i64, i64) =
-        f.db.conn
-            .query_row(
-                "SELECT (SELECT cpu_secs FROM results WHERE name = 'ok'),
-                    (SELECT peak_rss_bytes FROM results WHERE name = 'ok'),
-                    (SELECT COUNT(message) FROM results)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-    assert_eq!((cpu, rss, messages), (0.125, 1 << 20, 1));
+    let kept = f.results();
+    let ok = kept.iter().find(|r| r.2.name == "ok").unwrap();
+    assert_eq!(
+        (ok.2.cpu_secs, ok.2.peak_rss_bytes),
+        (Some(0.125), Some(1 << 20))
+    );
+    let messages: Vec<_> = kept.iter().filter_map(|r| r.2.message.clone()).collect();
+    assert_eq!(messages, ["test failed"]);
+    let seqs: Vec<u32> = kept.iter().map(|r| r.2.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4], "in the report's order");
     let options: String = (f.db.conn)
         .query_row("SELECT options FROM runs", [], |r| r.get(0))
         .unwrap();
@@ -219,21 +236,26 @@ fn only_the_last_runs_are_kept_with_their_results() {
             .map(|r| r.run_id)
             .collect();
     assert_eq!(kept, [ids[4].clone(), ids[3].clone(), ids[2].clone()]);
-    assert_eq!(f.count("SELECT COUNT(*) FROM results"), 6);
-    assert_eq!(f.count("SELECT COUNT(DISTINCT run) FROM results"), 3);
+    let kept = f.results();
+    assert_eq!(kept.len(), 6);
+    let runs: std::collections::BTreeSet<i64> = kept.iter().map(|r| r.0).collect();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(f.count("SELECT COUNT(*) FROM run_results"), 3);
 }
 
-/// A write that fails halfway (a duration SQLite cannot store, after the run's row and
-/// a first batch of its results went in) leaves the history as it was: one transaction
-/// per run.
+/// A write that fails halfway (a duration JSON cannot hold, after the run's row and a
+/// first binary's results went in) leaves the history as it was: one transaction per
+/// run.
 #[test]
 fn a_run_that_fails_to_be_written_leaves_nothing_behind() {
     let mut f = Fixture::new();
     f.append(vec![test("a", Passed, 0.1, 0)], 10);
-    let mut tests: Vec<ReportTest> = (0..RESULT_ROWS_PER_INSERT + 50)
+    let mut tests: Vec<ReportTest> = (0..150)
         .map(|i| test(&format!("t{i}"), Passed, 0.1, 0))
         .collect();
-    tests.push(test("c", Passed, f64::NAN, 0));
+    let mut broken = test("c", Passed, f64::NAN, 0);
+    broken.binary_id = BinaryId::new("zzz");
+    tests.push(broken);
     let broken = report(tests);
     let err =
         f.db.record(&RunToRecord {
@@ -249,7 +271,7 @@ fn a_run_that_fails_to_be_written_leaves_nothing_behind() {
         .unwrap_err();
     assert!(matches!(err, HistoryError::Write { .. }), "{err:?}");
     assert_eq!(f.count("SELECT COUNT(*) FROM runs"), 1);
-    assert_eq!(f.count("SELECT COUNT(*) FROM results"), 1);
+    assert_eq!(f.results().len(), 1);
 }
 
 #[test]
@@ -387,8 +409,122 @@ fn a_history_that_cannot_be_used_is_an_error_naming_it() {
     assert_eq!(
         err.to_string(),
         format!(
-            "the run history {} has format version 7, not 1: another version of cargo xpar wrote it",
+            "the run history {} has format version 7, not 2: another version of cargo xpar wrote it",
             p.display()
         )
     );
+}
+
+/// The schema of format version 1, a row per result, as earlier versions created it.
+const SCHEMA_1: &str = "
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, started TEXT NOT NULL,
+    git_commit TEXT, options TEXT NOT NULL, instrumented INTEGER NOT NULL,
+    wall_secs REAL NOT NULL, workers INTEGER NOT NULL, passed INTEGER NOT NULL,
+    flaky INTEGER NOT NULL, failed INTEGER NOT NULL, ignored INTEGER NOT NULL,
+    not_run INTEGER NOT NULL, filtered_out INTEGER NOT NULL, cancel_reason TEXT
+);
+CREATE TABLE results (
+    run INTEGER NOT NULL, seq INTEGER NOT NULL, binary_id TEXT NOT NULL, name TEXT NOT NULL,
+    status TEXT NOT NULL, flaky INTEGER NOT NULL, duration_secs REAL NOT NULL,
+    attempts INTEGER NOT NULL, worker TEXT, start_secs REAL, cpu_secs REAL,
+    peak_rss_bytes INTEGER, message TEXT, PRIMARY KEY (run, seq)
+) WITHOUT ROWID;
+CREATE TABLE estimates (
+    binary_id TEXT NOT NULL, instrumented INTEGER NOT NULL, durations TEXT NOT NULL,
+    cores TEXT, mean_test_secs REAL, overhead_secs REAL,
+    PRIMARY KEY (binary_id, instrumented)
+) WITHOUT ROWID;
+INSERT INTO runs VALUES
+    (1, 'old-1', '2026-11-01T00:00:00Z', NULL, '{}', 0, 1.0, 2, 2, 0, 1, 0, 0, 0, NULL),
+    (2, 'old-2', '2026-11-02T00:00:00Z', 'abc', '{}', 0, 1.0, 2, 3, 1, 0, 0, 0, 0, NULL);
+INSERT INTO results VALUES
+    (1, 0, 'app', 'flips', 'failed', 0, 0.5, 1, 'gw0', 0.0, 0.25, 1048576, 'boom'),
+    (1, 1, 'app', 'steady', 'passed', 0, 0.25, 1, 'gw1', 0.0, NULL, NULL, NULL),
+    (1, 2, 'lib', 'other', 'passed', 0, 0.125, 1, 'gw0', 0.5, NULL, NULL, NULL),
+    (2, 0, 'app', 'flips', 'passed', 1, 0.75, 2, 'gw0', 0.0, 0.5, 2097152, NULL),
+    (2, 1, 'app', 'steady', 'passed', 0, 0.25, 1, 'gw1', 0.0, NULL, NULL, NULL),
+    (2, 2, 'lib', 'other', 'passed', 0, 0.125, 1, 'gw0', 0.5, NULL, NULL, NULL);
+PRAGMA user_version = 1;
+";
+
+/// A history of format version 1 is rewritten as version 2 when opened, every result
+/// kept, and the queries find what they found.
+#[test]
+fn a_version_1_history_is_migrated_with_every_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = path(dir.path());
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    let old = Connection::open(&p).unwrap();
+    old.execute_batch(SCHEMA_1).unwrap();
+    let columns = "run, binary_id, seq, name, status, flaky, duration_secs, attempts, worker,
+        start_secs, cpu_secs, peak_rss_bytes, message";
+    let mut stmt = old
+        .prepare(&format!(
+            "SELECT {columns} FROM results ORDER BY run DESC, binary_id, seq"
+        ))
+        .unwrap();
+    let before: Vec<String> = stmt
+        .query_map([], |r| {
+            let values: Vec<rusqlite::types::Value> =
+                (0..13).map(|i| r.get(i)).collect::<Result<_, _>>()?;
+            Ok(format!("{values:?}"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(stmt);
+    drop(old);
+
+    let f = Fixture {
+        db: HistoryDb::open_existing(&p).unwrap(),
+        _dir: dir,
+        runs: 2,
+    };
+    assert_eq!(f.db.version().unwrap(), FORMAT_VERSION);
+    use rusqlite::types::Value;
+    let opt_text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.to_owned()));
+    let opt_real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+    let after: Vec<String> = (f.results().into_iter())
+        .map(|(run, binary, r)| {
+            let values = vec![
+                Value::Integer(run),
+                Value::Text(binary),
+                Value::Integer(r.seq.into()),
+                Value::Text(r.name.to_string()),
+                Value::Text(r.status.to_string()),
+                Value::Integer(r.flaky.into()),
+                Value::Real(r.duration_secs),
+                Value::Integer(r.attempts.into()),
+                opt_text(r.worker.as_deref()),
+                opt_real(r.start_secs),
+                opt_real(r.cpu_secs),
+                r.peak_rss_bytes
+                    .map_or(Value::Null, |b| Value::Integer(b.try_into().unwrap())),
+                opt_text(r.message.as_deref()),
+            ];
+            format!("{values:?}")
+        })
+        .collect();
+    assert_eq!(after, before, "every result, every column, as it was");
+    assert_eq!(
+        f.count("SELECT COUNT(*) FROM run_results"),
+        4,
+        "a row per binary of a run"
+    );
+    let old_table = "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'results'";
+    assert_eq!(f.count(old_table), 0);
+    let flaky = f.db.flaky(10).unwrap();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!((flaky[0].name.as_str(), flaky[0].failures), ("flips", 2));
+    assert_eq!(
+        flaky[0].last_failed, "old-2",
+        "failed before passing on a retry"
+    );
+    let last = f.db.last_run().unwrap().unwrap();
+    assert_eq!((last.run_id.as_str(), last.failed.len()), ("old-2", 0));
+    drop(f);
+    // Opened again, it is left as it is.
+    let again = HistoryDb::open(&p).unwrap();
+    assert_eq!(again.version().unwrap(), FORMAT_VERSION);
 }

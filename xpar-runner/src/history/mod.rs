@@ -11,6 +11,7 @@ pub mod file;
 mod git;
 mod query;
 mod rerun;
+mod results;
 mod run;
 mod show;
 

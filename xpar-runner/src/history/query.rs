@@ -2,9 +2,8 @@
 //! runs themselves, the flaky tests, the slowest tests and whether they got slower, and
 //! one test's recent results.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::params;
 use serde::Serialize;
 
 use super::db::HistoryDb;
@@ -130,37 +129,73 @@ impl HistoryDb {
     /// after a failed attempt counts as both), highest failure rate first.
     pub fn flaky(&self, runs: usize) -> Result<Vec<FlakyTest>, HistoryError> {
         let start = self.window_start(runs)?;
-        let read = || -> rusqlite::Result<Vec<FlakyTest>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT f.binary_id, f.name, f.runs, f.failures, f.flaky, ru.run_id
-                 FROM (
-                    SELECT binary_id, name,
-                        COUNT(*) AS runs,
-                        SUM(status = 'failed' OR flaky) AS failures,
-                        SUM(flaky) AS flaky,
-                        SUM(status = 'passed') AS passes,
-                        MAX(CASE WHEN status = 'failed' OR flaky THEN run END) AS last_failed
-                    FROM results
-                    WHERE run >= ?1 AND status IN ('passed', 'failed')
-                    GROUP BY binary_id, name
-                 ) f
-                 JOIN runs ru ON ru.id = f.last_failed
-                 WHERE f.passes > 0 AND f.failures > 0
-                 ORDER BY CAST(f.failures AS REAL) / f.runs DESC, f.failures DESC,
-                    f.binary_id, f.name",
-            )?;
+        let ids = self.runs_from(start)?;
+        #[derive(Default)]
+        struct Tally {
+            runs: usize,
+            failures: usize,
+            flaky: usize,
+            passes: usize,
+            /// Runs are scanned newest first: the first failure seen is the last.
+            last_failed: Option<i64>,
+        }
+        let mut tallies: ByTest<Tally> = BTreeMap::new();
+        self.scan(start, &mut |run, binary, r| {
+            if !r.ran() {
+                return;
+            }
+            let t = tally(&mut tallies, binary, &r.name);
+            let failed = r.status == "failed" || r.flaky;
+            t.runs += 1;
+            t.failures += usize::from(failed);
+            t.flaky += usize::from(r.flaky);
+            t.passes += usize::from(r.status == "passed");
+            if failed && t.last_failed.is_none() {
+                t.last_failed = Some(run);
+            }
+        })
+        .map_err(|e| self.read_error(e))?;
+        let mut flaky = Vec::new();
+        for (binary_id, tests) in tallies {
+            for (name, t) in tests {
+                let Some(last) = t.last_failed.and_then(|run| ids.get(&run)) else {
+                    continue;
+                };
+                if t.passes == 0 || t.failures == 0 {
+                    continue;
+                }
+                flaky.push(FlakyTest {
+                    binary_id: binary_id.clone(),
+                    name,
+                    runs: t.runs,
+                    failures: t.failures,
+                    flaky: t.flaky,
+                    failure_rate: t.failures as f64 / t.runs as f64,
+                    last_failed: last.run_id.clone(),
+                });
+            }
+        }
+        flaky.sort_by(|a, b| {
+            (b.failure_rate.total_cmp(&a.failure_rate))
+                .then(b.failures.cmp(&a.failures))
+                .then_with(|| (&a.binary_id, &a.name).cmp(&(&b.binary_id, &b.name)))
+        });
+        Ok(flaky)
+    }
+
+    /// The runs from row id `start` on, by row id.
+    fn runs_from(&self, start: i64) -> Result<HashMap<i64, RunIds>, HistoryError> {
+        let read = || -> rusqlite::Result<HashMap<i64, RunIds>> {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, run_id, started, git_commit FROM runs WHERE id >= ?1")?;
             let rows = stmt.query_map([start], |r| {
-                let runs: usize = r.get(2)?;
-                let failures: usize = r.get(3)?;
-                Ok(FlakyTest {
-                    binary_id: r.get(0)?,
-                    name: r.get(1)?,
-                    runs,
-                    failures,
-                    flaky: r.get(4)?,
-                    failure_rate: failures as f64 / runs as f64,
-                    last_failed: r.get(5)?,
-                })
+                let ids = RunIds {
+                    run_id: r.get(1)?,
+                    started: r.get(2)?,
+                    commit: r.get(3)?,
+                };
+                Ok((r.get(0)?, ids))
             })?;
             rows.collect()
         };
@@ -171,45 +206,33 @@ impl HistoryDb {
     /// the median of the newer half of those runs against the older half's.
     pub fn slowest(&self, runs: usize, top: usize) -> Result<Vec<SlowTest>, HistoryError> {
         let start = self.window_start(runs)?;
-        type Row = (i64, (String, String), f64);
-        let read = || -> rusqlite::Result<(Vec<i64>, Vec<Row>)> {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id FROM runs WHERE id >= ?1 ORDER BY id")?;
-            let window = stmt
-                .query_map([start], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<i64>>>()?;
-            let mut stmt = self.conn.prepare(
-                "SELECT run, binary_id, name, duration_secs FROM results
-                 WHERE run >= ?1 AND status IN ('passed', 'failed')",
-            )?;
-            let rows = stmt
-                .query_map([start], |r| {
-                    Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((window, rows))
-        };
-        let (window, rows) = read().map_err(|e| self.read_error(e))?;
+        let mut window: Vec<i64> = self.runs_from(start)?.into_keys().collect();
+        window.sort_unstable();
         // The newer half: the second half of the runs, the middle one with it.
         let recent_from = window.get(window.len() / 2).copied().unwrap_or(i64::MAX);
-        let mut by_test: HashMap<(String, String), (Vec<f64>, Vec<f64>)> = HashMap::new();
-        for (run, test, secs) in rows {
-            let (older, recent) = by_test.entry(test).or_default();
+        let mut by_test: ByTest<(Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        self.scan(start, &mut |run, binary, r| {
+            if !r.ran() {
+                return;
+            }
+            let (older, recent) = tally(&mut by_test, binary, &r.name);
             if run >= recent_from {
-                recent.push(secs);
+                recent.push(r.duration_secs);
             } else {
-                older.push(secs);
+                older.push(r.duration_secs);
+            }
+        })
+        .map_err(|e| self.read_error(e))?;
+        let mut slow: Vec<SlowTest> = Vec::new();
+        for (binary_id, tests) in by_test {
+            for (name, (older, recent)) in tests {
+                slow.push(SlowTest {
+                    binary_id: binary_id.clone(),
+                    name,
+                    ..trend(older, recent)
+                });
             }
         }
-        let mut slow: Vec<SlowTest> = by_test
-            .into_iter()
-            .map(|((binary_id, name), (older, recent))| SlowTest {
-                binary_id,
-                name,
-                ..trend(older, recent)
-            })
-            .collect();
         slow.sort_by(|a, b| {
             (b.median_secs.total_cmp(&a.median_secs))
                 .then_with(|| (&a.binary_id, &a.name).cmp(&(&b.binary_id, &b.name)))
@@ -222,10 +245,17 @@ impl HistoryDb {
     /// `BINARY-ID NAME`), else of those whose name contains it; newest first.
     pub fn test_results(&self, name: &str, runs: usize) -> Result<Vec<TestResult>, HistoryError> {
         let start = self.window_start(runs)?;
-        let exact = "r.name = ?2 OR (r.binary_id || ' ' || r.name) = ?2";
-        let mut results = self.results_where(start, exact, name)?;
+        let ids = self.runs_from(start)?;
+        let exact = |binary: &str, test: &str| {
+            test == name
+                || name
+                    .strip_prefix(binary)
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    == Some(test)
+        };
+        let mut results = self.results_where(start, &ids, &exact)?;
         if results.is_empty() {
-            results = self.results_where(start, "instr(r.name, ?2) > 0", name)?;
+            results = self.results_where(start, &ids, &|_, test| test.contains(name))?;
         }
         if results.is_empty() {
             return Err(HistoryError::NoSuchTest {
@@ -236,40 +266,63 @@ impl HistoryDb {
         Ok(results)
     }
 
+    /// The results of the tests `wanted` picks, newest run first, in each run in the
+    /// order of its report.
     fn results_where(
         &self,
         start: i64,
-        test: &str,
-        name: &str,
+        ids: &HashMap<i64, RunIds>,
+        wanted: &dyn Fn(&str, &str) -> bool,
     ) -> Result<Vec<TestResult>, HistoryError> {
-        let read = || -> rusqlite::Result<Vec<TestResult>> {
-            let mut stmt = self.conn.prepare(&format!(
-                "SELECT ru.run_id, ru.started, ru.git_commit, r.binary_id, r.name, r.status,
-                    r.flaky, r.duration_secs, r.attempts, r.worker
-                 FROM results r
-                 JOIN runs ru ON ru.id = r.run
-                 WHERE r.run >= ?1 AND ({test})
-                 ORDER BY r.run DESC, r.seq"
-            ))?;
-            let rows = stmt.query_map(params![start, name], |r| {
-                let status: String = r.get(5)?;
-                let flaky: bool = r.get(6)?;
-                Ok(TestResult {
-                    run_id: r.get(0)?,
-                    started: r.get(1)?,
-                    commit: r.get(2)?,
-                    binary_id: r.get(3)?,
-                    name: r.get(4)?,
-                    status: if flaky { "flaky".to_owned() } else { status },
-                    duration_secs: r.get(7)?,
-                    attempts: r.get(8)?,
-                    worker: r.get(9)?,
-                })
-            })?;
-            rows.collect()
-        };
-        read().map_err(|e| self.read_error(e))
+        let mut found: Vec<(i64, u32, TestResult)> = Vec::new();
+        self.scan(start, &mut |run, binary, r| {
+            let Some(run_ids) = ids.get(&run).filter(|_| wanted(binary, &r.name)) else {
+                return;
+            };
+            let status = if r.flaky { "flaky" } else { &r.status };
+            found.push((
+                run,
+                r.seq,
+                TestResult {
+                    run_id: run_ids.run_id.clone(),
+                    started: run_ids.started.clone(),
+                    commit: run_ids.commit.clone(),
+                    binary_id: binary.to_owned(),
+                    name: r.name.to_string(),
+                    status: status.to_owned(),
+                    duration_secs: r.duration_secs,
+                    attempts: r.attempts as usize,
+                    worker: r.worker.as_deref().map(str::to_owned),
+                },
+            ));
+        })
+        .map_err(|e| self.read_error(e))?;
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(found.into_iter().map(|(_, _, r)| r).collect())
     }
+}
+
+/// Something of each test, by binary id, then name.
+type ByTest<T> = BTreeMap<String, HashMap<String, T>>;
+
+/// What a run is known by.
+struct RunIds {
+    run_id: String,
+    started: String,
+    commit: Option<String>,
+}
+
+/// The entry of test `name` of `binary` in `by_binary`, made on first use without
+/// allocating for one that exists.
+fn tally<'m, T: Default>(by_binary: &'m mut ByTest<T>, binary: &str, name: &str) -> &'m mut T {
+    if !by_binary.contains_key(binary) {
+        by_binary.insert(binary.to_owned(), HashMap::new());
+    }
+    let tests = by_binary.get_mut(binary).expect("inserted above");
+    if !tests.contains_key(name) {
+        tests.insert(name.to_owned(), T::default());
+    }
+    tests.get_mut(name).expect("inserted above")
 }
 
 /// A test's durations in the older and the newer half of the runs, summed up.
