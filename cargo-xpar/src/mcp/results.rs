@@ -378,7 +378,8 @@ pub fn error_message(e: &Error, build_log: &str) -> String {
         text += &format!(": {s}");
         source = s.source();
     }
-    if let Error::Build(BuildError::Failed { .. } | BuildError::Refused { .. }) = e {
+    // A refusal of the command line (`-p` naming no package) is cargo's one line already.
+    if let Error::Build(BuildError::Failed { .. }) = e {
         let diagnostics = diagnostics(build_log);
         if !diagnostics.is_empty() {
             text = format!("the build failed: {text}\n\n{diagnostics}");
