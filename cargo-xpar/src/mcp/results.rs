@@ -461,6 +461,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_failed_build_carries_its_diagnostics_and_a_refusal_its_line() {
+        let log = "   Compiling b v0.1.0\nerror[E0308]: mismatched types\n";
+        let failed = Error::Build(BuildError::Failed {
+            command: "`cargo test --no-run`".into(),
+            status: "exit status 101".into(),
+        });
+        assert_eq!(
+            error_message(&failed, log),
+            "the build failed: `cargo test --no-run` failed with exit status 101\n\n\
+             error[E0308]: mismatched types"
+        );
+        let refused = Error::Build(BuildError::Refused {
+            message: "package ID specification `x` did not match any packages".into(),
+            shown: true,
+        });
+        assert_eq!(
+            error_message(&refused, log),
+            "package ID specification `x` did not match any packages"
+        );
+    }
+
     fn stress(name: &str, runs: usize, failures: usize) -> TestStress {
         TestStress {
             binary_id: "f::lib".into(),
