@@ -186,7 +186,8 @@ async def check_results(session, run_id):
 
 async def check_bad_arguments(session):
     await tool_error(session, "run_tests", {"jobs": 0}, "invalid value `0` for -j/--jobs")
-    await tool_error(session, "run_tests", {"jobs": "many"}, 'invalid type: string "many"')
+    await tool_error(session, "run_tests", {"jobs": "many"}, 'jobs: invalid type: string "many"')
+    await tool_error(session, "detect_flaky", {"runs": -1}, "runs: invalid value: integer `-1`")
     await tool_error(session, "run_tests", {"filterz": ["x"]}, "filterz")
     await tool_error(session, "run_tests", {"dist": "random"}, "random")
     await tool_error(session, "run_tests", {"filters": ["--nocapture"]}, "cannot start with `-`")

@@ -4,6 +4,7 @@
 //! error) and the tests' is captured, as it always is.
 
 mod options;
+mod params;
 mod progress;
 mod results;
 mod schema;

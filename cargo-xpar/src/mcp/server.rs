@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
@@ -22,6 +22,7 @@ use rmcp::{
 use tokio::sync::OwnedMutexGuard;
 
 use super::options::{self, BuildLog, SessionTimeouts};
+use super::params::Parameters;
 use super::progress::{Progress, ProgressReporter};
 use super::results;
 use super::schema::*;
