@@ -1,6 +1,6 @@
 //! cargo-xpar: the command line of the runner in `xpar-runner`. It parses and validates
 //! the arguments (`cli`), carries out one subcommand (`run`, `list`, `stress`,
-//! `history`, ...) and shows the run on the terminal (`display`, a consumer of the
+//! `history`, `mcp`, ...) and shows the run on the terminal (`display`, a consumer of the
 //! runner's events).
 
 mod archive;
@@ -9,6 +9,7 @@ pub mod display;
 mod history_cmd;
 mod list;
 mod list_output;
+mod mcp;
 mod merge;
 mod queue_cmd;
 mod replay;
@@ -60,6 +61,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             Invocation::Merge(cfg) => merge::merge(&cfg),
             Invocation::Queue(cfg) => queue_cmd::queue(&cfg),
             Invocation::Archive(cfg) => archive::archive(&cfg),
+            Invocation::Mcp(cfg) => mcp::serve(&cfg),
         });
     match result {
         Ok(code) => code,

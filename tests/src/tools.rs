@@ -1,7 +1,7 @@
 //! The programs some tests need beyond a Rust toolchain (genhtml, pycobertura,
-//! cargo-nextest, redis-server, chromium), found where `.ci/setup` installs them or on PATH. Where one is
-//! missing, the part of a test that needs it is skipped with a note saying what to
-//! install, unless `XPAR_REQUIRE_TOOLS=1` (set by `.ci/run`) makes that a failure: CI
+//! cargo-nextest, redis-server, chromium, the Python MCP client), found where
+//! `.ci/setup` installs them or on PATH. Where one is missing, the part of a test that
+//! needs it is skipped with a note saying what to install, unless `XPAR_REQUIRE_TOOLS=1` (set by `.ci/run`) makes that a failure: CI
 //! always runs every part.
 
 use std::ffi::OsString;
@@ -11,9 +11,9 @@ use std::process::Command;
 
 use crate::xpar::workspace_root;
 
-/// The virtualenv `.ci/setup` installs the PyPI tools into (pycobertura, and
-/// cargo-nextest's prebuilt binary), because Debian's python3 refuses `pip install`
-/// outside one (PEP 668).
+/// The virtualenv `.ci/setup` installs the PyPI tools into (pycobertura, the MCP client
+/// `mcp`, and cargo-nextest's prebuilt binary), because Debian's python3 refuses
+/// `pip install` outside one (PEP 668).
 fn ci_venv_bin() -> PathBuf {
     workspace_root().join("target").join("ci-venv").join("bin")
 }
@@ -46,6 +46,28 @@ pub fn optional_tool(test: &str, name: &str, install: &str) -> Option<Command> {
         Some(Command::new(program))
     } else {
         missing(test, name, install);
+        None
+    }
+}
+
+/// The CI venv's python (else `python3` on PATH) when it can import `module`, or `None`
+/// when it cannot and the caller is to skip what needs it (see [`missing`]). `install`
+/// says where the module comes from: `mcp from PyPI`.
+pub fn ci_python_with(test: &str, module: &str, install: &str) -> Option<Command> {
+    let venv = ci_venv_bin().join("python");
+    let program = if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let imports = Command::new(&program)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if imports {
+        Some(Command::new(program))
+    } else {
+        missing(test, &format!("the Python module {module}"), install);
         None
     }
 }

@@ -95,11 +95,19 @@ fn run_tmpdir(dir: &Path) -> PathBuf {
 /// (`cargo-xpar xpar ARGS...`), with the outer test run's variables cleared and the
 /// system temp directory inside `dir` ([`run_tmpdir`]).
 pub fn xpar(dir: &Path) -> Command {
+    let mut cmd = Command::new(xpar_bin());
+    cmd.arg("xpar");
+    as_in_fixture(&mut cmd, dir);
+    cmd
+}
+
+/// Makes `cmd` run in `dir` with the environment [`xpar`] gives the runner: for a
+/// program that starts the runner itself (an MCP client) and passes its environment on.
+pub fn as_in_fixture(cmd: &mut Command, dir: &Path) {
     let tmp = run_tmpdir(dir);
     std::fs::create_dir_all(&tmp)
         .unwrap_or_else(|err| panic!("could not create {}: {err}", tmp.display()));
-    let mut cmd = Command::new(xpar_bin());
-    cmd.arg("xpar").current_dir(dir).env("TMPDIR", &tmp);
+    cmd.current_dir(dir).env("TMPDIR", &tmp);
     for var in CLEARED_VARS {
         cmd.env_remove(var);
     }
@@ -109,7 +117,6 @@ pub fn xpar(dir: &Path) -> Command {
             cmd.env_remove(name);
         }
     }
-    cmd
 }
 
 /// Runs `cargo xpar ARGS...` in `dir` and waits for it.

@@ -66,6 +66,10 @@ pub struct CargoOptions {
     /// Cargo's stderr is a pipe: with a width, cargo is asked for the progress bar it
     /// would show on a terminal that wide.
     pub progress_width: Option<u16>,
+    /// Stops the build when cancelled (an MCP client cancelling its call): cargo and the
+    /// compilers it started are ended. `None` on the command line, where Ctrl-C reaches
+    /// cargo itself.
+    pub cancel: Option<crate::execute::CancelHandle>,
 }
 
 /// A writer for cargo's stderr, shared with the thread that copies it.

@@ -149,6 +149,9 @@ pub enum BuildError {
     },
     #[error("could not read cargo's output")]
     Read(#[source] std::io::Error),
+    /// The build was stopped through [`CargoOptions::cancel`](crate::cargo::CargoOptions).
+    #[error("the build was cancelled")]
+    Cancelled,
     #[error("cargo metadata failed: {0}")]
     Metadata(String),
     #[error(

@@ -4,7 +4,7 @@
 //! Whatever asks (the command line, later an agent's tool call) builds the options and
 //! shows what it is told.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::cargo::CargoOptions;
 use crate::coverage::{CoverageConfig, CoverageResult, CoverageSession};
 use crate::discover::{self, BinaryKind, TestList};
 use crate::errors::{Error, ListError, QueueError, ReportError, UsageError};
-use crate::execute::{self, execute, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
+use crate::execute::{self, execute, CancelHandle, ExecuteOptions, MaxFail, RetryPolicy, Timeouts};
 use crate::history::{Rerun, RunHistory};
 use crate::ids::TestKey;
 use crate::plan::{self, DistMode, PlanOptions, TestFilter, WorkQueue};
@@ -105,6 +105,16 @@ pub struct RunOptions {
     pub queue: Option<queue::QueueOptions>,
     /// A config file's per-test overrides, applied to the listed tests before selection.
     pub overrides: Vec<plan::TestOverride>,
+    /// Only these tests of those the filter selects, by binary id and name (an opaque
+    /// binary by its binary id): what a caller that knows exactly which tests it wants
+    /// asks for (an MCP client rerunning a run's failures; names alone are ambiguous
+    /// across binaries).
+    pub only: Option<BTreeMap<String, BTreeSet<String>>>,
+    /// A handle to stop the run from outside (an MCP client cancelling its call); the
+    /// command line passes `None` and is stopped by signals. A cancel made during the
+    /// build stops the run before any test starts; the build itself is ended when
+    /// `cargo.cancel` is the same handle.
+    pub cancel: Option<CancelHandle>,
 }
 
 /// How a run ended.
@@ -209,6 +219,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
     // Selected by the markers the tests declare; then tests that kept several cores
     // busy last time hold as many slots (which `-m resource_intensive` does not see).
     let mut whole = plan::select(&found.list, &opts.filter);
+    if let Some(only) = &opts.only {
+        let list = &found.list;
+        whole.retain(list, |b, name| {
+            let id = list.binaries[b].binary.id.as_str();
+            only.get(id).is_some_and(|names| names.contains(name))
+        });
+    }
     let held = match opts.cpu_slots {
         true => plan::apply_cpu_slots(&mut found.list, &history.cores, opts.jobs),
         false => plan::GivenSlots::default(),
@@ -615,7 +632,7 @@ fn execute_options(
         keep_tmp: opts.keep_tmp,
         profile_dir,
         process_costs: history.processes.clone(),
-        cancel: None,
+        cancel: opts.cancel.clone(),
         run_id: None,
     }
 }

@@ -64,6 +64,19 @@ pub enum Command {
     /// Build the tests and pack them into an archive that `run --archive-file` runs on a
     /// machine that builds nothing.
     Archive(ArchiveArgs),
+    /// Serve the runner to AI coding agents: the Model Context Protocol over stdio, with
+    /// tools to list, run and rerun tests, find flaky ones and read results.
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// Path to the Cargo.toml of the workspace the tools work on [default: the one the
+    /// server is started in].
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -403,6 +416,7 @@ impl CargoOptions {
             color: self.color.into(),
             build_output: cargo::BuildOutput::to(std::io::stderr()),
             progress_width: None,
+            cancel: None,
         })
     }
 }

@@ -106,6 +106,15 @@ pub enum Invocation {
     Merge(MergeConfig),
     Archive(ArchiveConfig),
     Queue(queue::QueueConfig),
+    Mcp(McpConfig),
+}
+
+/// What `mcp` will serve: the workspace, and the config file's profile every tool call
+/// starts from.
+#[derive(Debug, Clone)]
+pub struct McpConfig {
+    pub manifest_path: Option<PathBuf>,
+    pub config_profile: Option<String>,
 }
 
 impl XparApp {
@@ -134,6 +143,18 @@ impl XparApp {
             Some(Command::Merge(args)) => MergeConfig::from_args(args).map(Invocation::Merge),
             Some(Command::Queue(cmd)) => queue::queue_config(cmd).map(Invocation::Queue),
             Some(Command::Archive(args)) => ArchiveConfig::from_args(args).map(Invocation::Archive),
+            Some(Command::Mcp(args)) => {
+                // A bad config file is said at start, not at the first tool call.
+                config_file::load(
+                    args.manifest_path.as_deref(),
+                    None,
+                    args.profile.config_profile.as_deref(),
+                )?;
+                Ok(Invocation::Mcp(McpConfig {
+                    manifest_path: args.manifest_path,
+                    config_profile: args.profile.config_profile,
+                }))
+            }
             Some(Command::List(args)) => {
                 // No option of a profile applies to a listing; a bad file or profile is
                 // still said, as a run would say it.
@@ -285,6 +306,8 @@ impl RunConfig {
             archive,
             queue,
             overrides,
+            only: None,
+            cancel: None,
         };
         // Names that are no suite's: said before anything is built.
         run.suites.chosen()?;

@@ -56,6 +56,7 @@ pub(super) fn stress_invocation(args: StressArgs) -> Result<Invocation, UsageErr
                 .map(|k| positive("--stop-stable", k))
                 .transpose()?,
             timeout,
+            cancel: None,
         };
         return Ok(Invocation::Stress(StressConfig { stress, output }));
     };

@@ -223,8 +223,12 @@ fn run_build(
             "--message-format=json-render-diagnostics",
         ])
         .args(build_opts.to_cli_args());
-    let mut child = build
-        .command()
+    let mut command = build.command();
+    if build_opts.cancel.is_some() {
+        // A group of its own, so that a cancel ends the compilers cargo started too.
+        crate::process::os::own_process_group(&mut command);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -242,6 +246,8 @@ fn run_build(
     let mut scripts = Vec::new();
     // Cargo says the build finished only once it started one.
     let mut built = false;
+    let stopper =
+        (build_opts.cancel.clone()).map(|c| super::stop::StopOnCancel::start(c, child.id()));
     if let Some(stdout) = child.stdout.take() {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             match message.map_err(BuildError::Read)? {
@@ -252,7 +258,12 @@ fn run_build(
             }
         }
     }
+    // Stopped before cargo is reaped: its process group cannot be another's yet.
+    let stopped = stopper.is_some_and(super::stop::StopOnCancel::finish);
     let status = child.wait().map_err(BuildError::Read)?;
+    if stopped {
+        return Err(BuildError::Cancelled);
+    }
     let stderr_tail = stderr_tail.and_then(|t| t.join().ok()).unwrap_or_default();
     if status.success() {
         return Ok((artifacts, scripts));

@@ -16,7 +16,7 @@ mod stress_plan;
 pub use events::{worker_name, Failure, Notice, Resources, RunEvent, TestOutcome, TestStatus};
 pub use html::{html_report, write_html};
 pub use json::{json_report, run_report, write_json, write_report, ReportMeta};
-pub use junit::write_junit;
+pub use junit::{junit_report, write_junit};
 pub use log_dir::{log_path, write_log, write_logs};
 pub use record::RunRecord;
 pub use stress::{summarise, write_stress, StressOutput, TestStress};

@@ -9,7 +9,7 @@ use super::{discover, Reporter};
 use crate::cargo::CargoOptions;
 use crate::discover::TestList;
 use crate::errors::{Error, UsageError};
-use crate::execute::{self, execute, ExecuteOptions, Timeouts};
+use crate::execute::{self, execute, CancelHandle, ExecuteOptions, Timeouts};
 use crate::exit_codes;
 use crate::plan::{self, TestFilter};
 use crate::report::{self, PlanSettings, RunRecord, TestStress, Threshold};
@@ -24,6 +24,9 @@ pub struct StressOptions {
     pub concurrency: usize,
     pub stop_stable: Option<usize>,
     pub timeout: Option<Duration>,
+    /// A handle to stop the runs from outside (an MCP client cancelling its call);
+    /// `None` on the command line, which signals stop.
+    pub cancel: Option<CancelHandle>,
 }
 
 /// How a stress run ended.
@@ -60,6 +63,7 @@ pub fn stress(opts: &StressOptions, reporter: &mut dyn Reporter) -> Result<Stres
         stop_stable: opts.stop_stable,
         run_ignored: opts.filter.run_ignored,
         test_args: &opts.test_args,
+        cancel: opts.cancel.clone(),
     };
     let (record, signal) = run_many(&list, selection, &runs, reporter)?;
     let stats = report::summarise(&record.outcomes);
@@ -169,6 +173,7 @@ pub fn stress_plans(
             stop_stable: None,
             run_ignored: p.filter.run_ignored,
             test_args: &opts.test_args,
+            cancel: None,
         };
         let (record, stopped) = run_many(&list, selection, &runs, reporter)?;
         reporter.plan_finished(&record);
@@ -229,6 +234,7 @@ struct Runs<'a> {
     stop_stable: Option<usize>,
     run_ignored: plan::RunIgnored,
     test_args: &'a [String],
+    cancel: Option<CancelHandle>,
 }
 
 /// Runs every test of `selection` `count` times, each run a process of its own; the
@@ -264,7 +270,7 @@ fn run_many(
         max_crashes: usize::MAX,
         process_costs: plan::ProcessCosts::new(),
         run_id: None,
-        cancel: None,
+        cancel: runs.cancel.clone(),
     };
     let end = execute(list, selection, schedule, &exec, &mut |event| {
         reporter.event(&event);
