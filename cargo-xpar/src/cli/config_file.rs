@@ -196,8 +196,12 @@ fn workspace_root(
     {
         return Some(dir.clone());
     }
+    if let Some(root) = own_workspace(manifest_path) {
+        return Some(root);
+    }
     // `locate-project` resolves no dependency, unlike `cargo metadata`: it costs little
-    // before a build that runs metadata anyway.
+    // before a build that runs metadata anyway (40 ms, which `own_workspace` spares the
+    // usual case).
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["locate-project", "--workspace", "--message-format", "plain"]);
@@ -211,6 +215,33 @@ fn workspace_root(
     }
     let manifest = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
     manifest.parent().map(Path::to_path_buf)
+}
+
+/// The workspace root without asking cargo, in the case that settles it: the manifest
+/// cargo starts from (`--manifest-path`, else the nearest `Cargo.toml` from the current
+/// directory up, as cargo looks for it) has a `[workspace]` table, which makes its
+/// directory the workspace root. `None` otherwise (a member's manifest, which may belong
+/// to a workspace above it): then cargo is asked.
+fn own_workspace(manifest_path: Option<&Path>) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        workspace: Option<toml::Value>,
+    }
+    let manifest = match manifest_path {
+        Some(p) => p.to_owned(),
+        None => {
+            let cwd = std::env::current_dir().ok()?;
+            cwd.ancestors()
+                .map(|dir| dir.join("Cargo.toml"))
+                .find(|m| m.is_file())?
+        }
+    };
+    let text = std::fs::read_to_string(&manifest).ok()?;
+    let parsed: Manifest = toml::from_str(&text).ok()?;
+    parsed.workspace?;
+    let dir = manifest.parent()?;
+    // Relative to the current directory, as cargo's answer is absolute.
+    std::path::absolute(dir).ok()
 }
 
 /// The profile `selected` of the file `text` (at `path`, in the workspace at `root`).

@@ -234,3 +234,18 @@ fn history_runs_is_inherited_and_at_least_one() {
         "ws/.config/xpar.toml:2: history-runs: must be at least 1 (the run history keeps this run)"
     );
 }
+
+/// A manifest with `[workspace]` is its workspace's root, found without cargo; a
+/// member's manifest is left to cargo, which knows the workspace above it.
+#[test]
+fn a_workspace_manifest_is_its_own_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("Cargo.toml");
+    std::fs::write(&root, "[workspace]\nmembers = [\"m\"]\n").unwrap();
+    std::fs::create_dir(dir.path().join("m")).unwrap();
+    let member = dir.path().join("m/Cargo.toml");
+    std::fs::write(&member, "[package]\nname = \"m\"\n").unwrap();
+    assert_eq!(own_workspace(Some(&root)).as_deref(), Some(dir.path()));
+    assert_eq!(own_workspace(Some(&member)), None);
+    assert_eq!(own_workspace(Some(&dir.path().join("none.toml"))), None);
+}
