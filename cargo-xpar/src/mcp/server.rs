@@ -7,7 +7,9 @@
 //! while the call's async side sends its progress and watches for the client's cancel.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
@@ -20,6 +22,7 @@ use rmcp::{
     tool, tool_handler, tool_router, ErrorData as McpError, Json, RoleServer, ServerHandler,
 };
 use tokio::sync::OwnedMutexGuard;
+use tokio_util::sync::CancellationToken;
 
 use super::options::{self, BuildLog, SessionTimeouts};
 use super::params::Parameters;
@@ -49,12 +52,26 @@ struct StoredRun {
     junit: String,
 }
 
-/// What is running now, to refuse a second call clearly and to let a call wait for a
-/// cancelled one to stop.
+/// What is running now, to refuse a second call clearly, to let a call wait for a
+/// cancelled one to stop, and to stop it when the server ends.
 #[derive(Clone)]
 struct Current {
     what: &'static str,
     cancel: CancelHandle,
+    /// The request's own token. rmcp cancels it as soon as it reads the client's
+    /// `notifications/cancelled`, and may start the client's next call before this
+    /// call's task has run again to pass the cancel on to `cancel`.
+    request: CancellationToken,
+    /// Set once the work on the blocking pool has returned.
+    done: Arc<AtomicBool>,
+}
+
+impl Current {
+    /// Whether its client or the server gave up on it: it ends as soon as its build or
+    /// its tests are stopped.
+    fn stopping(&self) -> bool {
+        self.request.is_cancelled() || self.cancel.is_cancelled()
+    }
 }
 
 #[derive(Default)]
@@ -86,6 +103,34 @@ struct Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         lock(&self.state).current = None;
+    }
+}
+
+/// Cancels a call's work when the call is dropped before its work returned: the runtime
+/// drops the calls still waiting when the server ends, and the work must not outlive
+/// them (its cargo and test processes are in process groups of their own, which a
+/// signal to the server's group does not reach).
+struct CancelOnDrop {
+    cancel: CancelHandle,
+    done: Arc<AtomicBool>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.done.load(Ordering::Acquire) {
+            self.cancel.cancel(CancelReason::Requested(
+                "the MCP server is ending".to_owned(),
+            ));
+        }
+    }
+}
+
+/// Sets its flag when dropped: when the work returned, or panicked.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -403,16 +448,16 @@ impl XparServer {
         }
     }
 
-    /// The right to build and run, for `what`: at once, or after a cancelled call has
+    /// The right to build and run, for `current`: at once, or after a cancelled call has
     /// stopped; refused while another call builds or runs.
-    async fn acquire(&self, what: &'static str) -> Result<Busy, String> {
+    async fn acquire(&self, current: Current) -> Result<Busy, String> {
+        let what = current.what;
         let guard = match Arc::clone(&self.busy).try_lock_owned() {
             Ok(guard) => guard,
             Err(_) => {
-                let current = lock(&self.state).current.clone();
-                match current {
-                    // Its client gave up on it: it ends as soon as its tests are stopped.
-                    Some(c) if c.cancel.is_cancelled() => Arc::clone(&self.busy).lock_owned().await,
+                let running = lock(&self.state).current.clone();
+                match running {
+                    Some(c) if c.stopping() => Arc::clone(&self.busy).lock_owned().await,
                     Some(c) => {
                         return Err(format!(
                             "{} is already in progress in this MCP session: wait for its \
@@ -429,10 +474,38 @@ impl XparServer {
                 }
             }
         };
+        // Set with the lock taken, before any await: a call that finds the lock held
+        // finds what holds it.
+        lock(&self.state).current = Some(current);
         Ok(Busy {
             _guard: guard,
             state: Arc::clone(&self.state),
         })
+    }
+
+    /// Cancels the call that builds or runs, if one does, for `reason`, and waits up to
+    /// `wait` for its work to return. Blocking: for the server's last moments, from a
+    /// thread that is not one of the runtime's. Whether nothing is left running.
+    pub fn stop_current(&self, reason: CancelReason, wait: Duration) -> bool {
+        let Some(current) = lock(&self.state).current.clone() else {
+            return true;
+        };
+        current.cancel.cancel(reason);
+        let deadline = Instant::now() + wait;
+        while !current.done.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// Cancels the call that builds or runs, if one does, without waiting.
+    pub fn cancel_current(&self, reason: CancelReason) {
+        if let Some(current) = &lock(&self.state).current {
+            current.cancel.cancel(reason);
+        }
     }
 
     /// Runs `work` on the blocking pool with a cancel handle and a progress reporter,
@@ -445,17 +518,26 @@ impl XparServer {
         ctx: &RequestContext<RoleServer>,
         work: impl FnOnce(CancelHandle, &mut ProgressReporter) -> T + Send + 'static,
     ) -> Result<(T, ProgressReporter), String> {
-        let _busy = self.acquire(what).await?;
         let cancel = CancelHandle::new();
-        lock(&self.state).current = Some(Current {
-            what,
+        let done = Arc::new(AtomicBool::new(false));
+        let _busy = self
+            .acquire(Current {
+                what,
+                cancel: cancel.clone(),
+                request: ctx.ct.clone(),
+                done: Arc::clone(&done),
+            })
+            .await?;
+        let _cancel_on_drop = CancelOnDrop {
             cancel: cancel.clone(),
-        });
+            done: Arc::clone(&done),
+        };
         let token = ctx.meta.get_progress_token();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let tx = token.is_some().then_some(tx);
         let handle = cancel.clone();
         let mut task = tokio::task::spawn_blocking(move || {
+            let _done = SetOnDrop(done);
             let mut reporter = ProgressReporter::new(tx);
             reporter.say("building the tests".to_owned(), false);
             let out = work(handle, &mut reporter);
