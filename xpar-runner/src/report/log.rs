@@ -19,7 +19,8 @@ pub const KEEP_BYTES: u64 = 256 * 1024 * 1024;
 const EVENTS_FILE: &str = "events.jsonl";
 
 /// A header for a run starting now, with a new run id: the time, then the process
-/// id, so ids sort by time.
+/// id, so ids sort by time; then, for a later run of the same process in the same
+/// second (a long-lived process, as `cargo xpar mcp`, runs many), a sequence number.
 pub fn new_header(dist: &str, flaky_is_failure: bool) -> RunHeader {
     let now = std::time::SystemTime::now();
     let started = humantime::format_rfc3339_seconds(now).to_string();
@@ -27,12 +28,35 @@ pub fn new_header(dist: &str, flaky_is_failure: bool) -> RunHeader {
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
         .collect();
+    let seq = same_second_seq(&compact);
     RunHeader {
         format_version: RUN_LOG_FORMAT_VERSION,
-        run_id: format!("{compact}-{}", std::process::id()),
+        run_id: run_id(&compact, std::process::id(), seq),
         started,
         dist: dist.to_owned(),
         flaky_is_failure,
+    }
+}
+
+/// How many runs of this process started in the second `compact` before this one.
+fn same_second_seq(compact: &str) -> u32 {
+    static LAST: std::sync::Mutex<(String, u32)> = std::sync::Mutex::new((String::new(), 0));
+    // The pair is replaced whole: a panic elsewhere cannot leave it half written.
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.0 == compact {
+        last.1 += 1;
+    } else {
+        *last = (compact.to_owned(), 0);
+    }
+    last.1
+}
+
+/// A run's id: the first run of a second keeps the `<time>-<pid>` form; later ones add
+/// their sequence number, zero-padded so that ids still sort in the order they started.
+fn run_id(compact: &str, pid: u32, seq: u32) -> String {
+    match seq {
+        0 => format!("{compact}-{pid}"),
+        n => format!("{compact}-{pid}-{n:03}"),
     }
 }
 
@@ -217,6 +241,32 @@ mod tests {
             run_id: id.to_owned(),
             ..new_header("load", false)
         }
+    }
+
+    #[test]
+    fn runs_of_one_process_in_one_second_have_ids_of_their_own_in_order() {
+        let ids: Vec<String> = (0..12).map(|seq| run_id("20261130T120000Z", 7, seq)).collect();
+        assert_eq!(ids[0], "20261130T120000Z-7");
+        assert_eq!(ids[1], "20261130T120000Z-7-001");
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids);
+        // Two headers made at once (the same second, most of the time) differ.
+        let (a, b) = (new_header("load", false), new_header("load", false));
+        assert_ne!(a.run_id, b.run_id);
+        assert!(a.run_id < b.run_id, "{} then {}", a.run_id, b.run_id);
+    }
+
+    #[test]
+    fn two_runs_of_one_second_are_both_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = runs_dir(dir.path());
+        let (a, b) = (new_header("load", false), new_header("load", false));
+        let first = RunLog::create(&runs, &a).unwrap().finish().unwrap();
+        let second = RunLog::create(&runs, &b).unwrap().finish().unwrap();
+        assert_ne!(first, second);
+        assert_eq!(find(&runs, "latest").unwrap(), second);
     }
 
     #[test]
