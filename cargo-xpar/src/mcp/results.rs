@@ -93,6 +93,7 @@ pub fn run_result(run_id: &str, end: &RunEnd, warnings: Vec<String>) -> RunResul
                 output,
                 output_trimmed,
                 attempts: o.previous.len() + 1,
+                worker: o.worker.map(worker_name),
             }
         })
         .collect();
@@ -110,7 +111,7 @@ pub fn run_result(run_id: &str, end: &RunEnd, warnings: Vec<String>) -> RunResul
         },
         wall_secs: secs(r.wall),
         test_secs: secs(r.test_time_sum()),
-        speedup: round(r.speedup()),
+        speedup: significant(r.speedup()),
         workers: r.workers,
         stopped: r.cancelled.clone(),
         failures,
@@ -136,6 +137,15 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// A ratio to 4 significant digits: rounding it to decimals would make a small one 0.
+fn significant(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
 fn status_word(s: &TestStatus) -> &'static str {
     match s {
         TestStatus::Passed => "passed",
@@ -158,16 +168,25 @@ fn test_metrics(o: &TestOutcome) -> TestMetrics {
     }
 }
 
-/// The one outcome of `record` named `name` (in `binary`, when given); an error that
-/// says what there is when there is not exactly one.
+/// Which test of a run a call names: its name, and its binary and its worker when given.
+pub struct TestRef<'a> {
+    pub name: &'a str,
+    pub binary: Option<&'a str>,
+    pub worker: Option<&'a str>,
+}
+
+/// The one outcome of `record` that `test` names; an error that says what there is when
+/// there is not exactly one.
 pub fn find_test<'a>(
     record: &'a RunRecord,
     run_id: &str,
-    name: &str,
-    binary: Option<&str>,
+    test: &TestRef<'_>,
 ) -> Result<&'a TestOutcome, String> {
+    let name = test.name;
     let found: Vec<&TestOutcome> = (record.outcomes.iter())
-        .filter(|o| o.name == name && binary.is_none_or(|b| o.binary_id.as_str() == b))
+        .filter(|o| o.name == name)
+        .filter(|o| test.binary.is_none_or(|b| o.binary_id.as_str() == b))
+        .filter(|o| test.worker.is_none_or(|w| o.worker.map(worker_name).as_deref() == Some(w)))
         .collect();
     match found[..] {
         [one] => Ok(one),
@@ -175,7 +194,7 @@ pub fn find_test<'a>(
             let close: Vec<String> = (record.outcomes.iter())
                 .filter(|o| o.name.contains(name))
                 .take(5)
-                .map(test_name)
+                .map(|o| with_worker(o, test.worker.is_some()))
                 .collect();
             let hint = match close.is_empty() {
                 true => "list_tests gives the names".to_owned(),
@@ -183,15 +202,33 @@ pub fn find_test<'a>(
             };
             Err(format!("no test named `{name}` in run {run_id}; {hint}"))
         }
-        _ => Err(format!(
-            "{} tests are named `{name}` in run {run_id}, in {}: give binary_id too",
-            found.len(),
-            found
-                .iter()
-                .map(|o| o.binary_id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        _ => {
+            // Under `dist: "each"` one test ran on every worker: the worker tells them
+            // apart where the binary cannot.
+            let binaries: std::collections::BTreeSet<&str> =
+                found.iter().map(|o| o.binary_id.as_str()).collect();
+            let hint = match binaries.len() {
+                1 => "give worker too",
+                _ => "give binary_id (or worker) too",
+            };
+            Err(format!(
+                "{} tests are named `{name}` in run {run_id}: {}; {hint}",
+                found.len(),
+                found
+                    .iter()
+                    .map(|o| with_worker(o, true))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+}
+
+/// A test's binary and name, and its worker when `worker` (and it ran).
+fn with_worker(o: &TestOutcome, worker: bool) -> String {
+    match o.worker.filter(|_| worker) {
+        Some(w) => format!("{} (worker {})", test_name(o), worker_name(w)),
+        None => test_name(o),
     }
 }
 
@@ -210,7 +247,7 @@ pub fn metrics(
         run_id: run_id.to_owned(),
         wall_secs: secs(record.wall),
         test_secs: secs(record.test_time_sum()),
-        speedup: round(record.speedup()),
+        speedup: significant(record.speedup()),
         workers: record.workers,
         cpu_secs: secs(cpu),
         max_peak_rss_bytes: ran
@@ -481,6 +518,56 @@ mod tests {
             error_message(&refused, log),
             "package ID specification `x` did not match any packages"
         );
+    }
+
+    #[test]
+    fn a_small_speedup_is_not_rounded_to_nothing() {
+        assert_eq!(significant(0.000_123_456), 0.000_123_5);
+        assert_eq!(significant(3.456_78), 3.457);
+        assert_eq!(significant(1234.5), 1235.0);
+        assert_eq!(significant(0.0), 0.0);
+    }
+
+    fn ran(binary: &str, name: &str, worker: usize) -> TestOutcome {
+        TestOutcome {
+            binary_id: xpar_runner::discover::binary_id(
+                binary,
+                xpar_runner::discover::BinaryKind::Lib,
+                binary,
+            ),
+            name: name.into(),
+            status: TestStatus::Passed,
+            duration: Duration::from_millis(10),
+            output: format!("on gw{worker}"),
+            worker: Some(worker),
+            started: None,
+            previous: vec![],
+            attempt: xpar_metadata::Attempt::FIRST,
+            resources: None,
+        }
+    }
+
+    #[test]
+    fn under_dist_each_the_worker_names_one_of_a_tests_runs() {
+        let record = RunRecord {
+            outcomes: vec![ran("a", "t", 0), ran("a", "t", 1), ran("b", "u", 0)],
+            ..RunRecord::default()
+        };
+        let t = |binary, worker| TestRef {
+            name: "t",
+            binary,
+            worker,
+        };
+        let ambiguous = find_test(&record, "r1", &t(Some("a"), None)).unwrap_err();
+        assert_eq!(
+            ambiguous,
+            "2 tests are named `t` in run r1: a t (worker gw0), a t (worker gw1); give \
+             worker too"
+        );
+        let one = find_test(&record, "r1", &t(None, Some("gw1"))).unwrap();
+        assert_eq!(one.output, "on gw1");
+        let none = find_test(&record, "r1", &t(None, Some("gw7"))).unwrap_err();
+        assert!(none.contains("a t (worker gw0), a t (worker gw1)"), "{none}");
     }
 
     fn stress(name: &str, runs: usize, failures: usize) -> TestStress {

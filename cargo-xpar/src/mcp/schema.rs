@@ -181,6 +181,11 @@ pub struct MetricsParams {
     /// The test's binary id, when tests of several binaries share its name.
     #[serde(default)]
     pub binary_id: Option<String>,
+    /// The worker that ran it (`gw0`, `gw1`, ...: run_tests' failures and
+    /// get_execution_metrics give it), when the run gave every worker each test
+    /// (`dist: "each"`).
+    #[serde(default)]
+    pub worker: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -194,6 +199,11 @@ pub struct TestOutputParams {
     /// The test's binary id, when tests of several binaries share its name.
     #[serde(default)]
     pub binary_id: Option<String>,
+    /// The worker that ran it (`gw0`, `gw1`, ...: run_tests' failures and
+    /// get_execution_metrics give it), when the run gave every worker each test
+    /// (`dist: "each"`).
+    #[serde(default)]
+    pub worker: Option<String>,
 }
 
 /// One test as its binary lists it.
@@ -246,6 +256,8 @@ pub struct FailedTest {
     pub output_trimmed: bool,
     /// Attempts it had (more than 1 with retries).
     pub attempts: usize,
+    /// The worker that ran it (its last attempt).
+    pub worker: Option<String>,
 }
 
 /// The result of run_tests and rerun_failed.
@@ -341,7 +353,8 @@ pub struct MetricsResult {
     pub cpu_secs: f64,
     /// The largest peak resident memory of a test.
     pub max_peak_rss_bytes: Option<u64>,
-    /// The slowest tests, slowest first (at most 10); only the test asked for, if one was.
+    /// The slowest tests, slowest first (at most 10); empty when one test was asked for
+    /// (it is `test`).
     pub slowest: Vec<TestMetrics>,
     /// The test asked for.
     #[serde(skip_serializing_if = "Option::is_none")]

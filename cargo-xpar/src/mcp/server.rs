@@ -319,8 +319,11 @@ impl XparServer {
             Some(name) => Some(results::find_test(
                 &run.record,
                 &run_id,
-                name,
-                p.binary_id.as_deref(),
+                &results::TestRef {
+                    name,
+                    binary: p.binary_id.as_deref(),
+                    worker: p.worker.as_deref(),
+                },
             )?),
             None => None,
         };
@@ -337,7 +340,15 @@ impl XparServer {
         Parameters(p): Parameters<TestOutputParams>,
     ) -> Result<Json<TestOutputResult>, String> {
         let (run_id, run) = self.stored(p.run_id.as_deref())?;
-        let test = results::find_test(&run.record, &run_id, &p.test, p.binary_id.as_deref())?;
+        let test = results::find_test(
+            &run.record,
+            &run_id,
+            &results::TestRef {
+                name: &p.test,
+                binary: p.binary_id.as_deref(),
+                worker: p.worker.as_deref(),
+            },
+        )?;
         Ok(Json(results::test_output(&run_id, test)))
     }
 }
