@@ -50,24 +50,43 @@ pub fn optional_tool(test: &str, name: &str, install: &str) -> Option<Command> {
     }
 }
 
-/// The CI venv's python (else `python3` on PATH) when it can import `module`, or `None`
-/// when it cannot and the caller is to skip what needs it (see [`missing`]). `install`
-/// says where the module comes from: `mcp from PyPI`.
-pub fn ci_python_with(test: &str, module: &str, install: &str) -> Option<Command> {
+/// The CI venv's python (else `python3` on PATH) when it has the distribution `module`
+/// at version `min` (major, minor) or newer, below the next major version, or `None`
+/// when it has not and the caller is to skip what needs it (see [`missing`]).
+/// `install` says where the module comes from: `mcp from PyPI`.
+pub fn ci_python_with(
+    test: &str,
+    module: &str,
+    min: (u32, u32),
+    install: &str,
+) -> Option<Command> {
     let venv = ci_venv_bin().join("python");
     let program = if venv.is_file() {
         venv
     } else {
         PathBuf::from("python3")
     };
-    let imports = Command::new(&program)
-        .args(["-c", &format!("import {module}")])
+    let (major, minor) = min;
+    // An older version passes `import` and then fails the test in ways that say nothing
+    // of the version; an unreadable version counts as too old.
+    let check = format!(
+        "import importlib.metadata as m, sys\n\
+         v = tuple(int(x) for x in m.version('{module}').split('.')[:2])\n\
+         sys.exit(not ({major}, {minor}) <= v < ({next}, 0))",
+        next = major + 1
+    );
+    let fits = Command::new(&program)
+        .args(["-c", &check])
         .output()
         .is_ok_and(|o| o.status.success());
-    if imports {
+    if fits {
         Some(Command::new(program))
     } else {
-        missing(test, &format!("the Python module {module}"), install);
+        missing(
+            test,
+            &format!("the Python module {module} {major}.{minor} or a later {major}.x"),
+            install,
+        );
         None
     }
 }

@@ -12,7 +12,7 @@ use xpar_tests::{as_in_fixture, ci_python_with, workspace_root, xpar_bin, Fixtur
 #[test]
 fn every_tool_through_the_official_python_client() {
     let test = "every_tool_through_the_official_python_client";
-    let Some(mut python) = ci_python_with(test, "mcp", "mcp from PyPI") else {
+    let Some(mut python) = ci_python_with(test, "mcp", (2, 3), "mcp from PyPI") else {
         return;
     };
     let fixture = FixtureCopy::new("mcp");

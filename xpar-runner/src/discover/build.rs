@@ -229,6 +229,9 @@ fn run_build(
         crate::process::os::own_process_group(&mut command);
     }
     let mut child = command
+        // Not the caller's: under `cargo xpar mcp` stdin is the protocol's input, which
+        // cargo and build scripts must not read from.
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
