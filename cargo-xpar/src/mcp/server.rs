@@ -161,7 +161,8 @@ impl XparServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<ListTestsResult>, String> {
         let log = BuildLog::default();
-        let cfg = options::list_config(&self.cfg, &p.selection(), &log)?;
+        let (server, selection, kept) = (Arc::clone(&self.cfg), p.selection(), log.clone());
+        let cfg = off_runtime(move || options::list_config(&server, &selection, &kept)).await?;
         let (listed, _) = self
             .blocking("list_tests", &ctx, move |cancel, _| {
                 let mut cargo = cfg.cargo;
@@ -246,14 +247,12 @@ impl XparServer {
         let runs = p.runs.unwrap_or(DEFAULT_STRESS_RUNS);
         let timeout = p.timeout_secs.or(lock(&self.state).timeouts.timeout_secs);
         let log = BuildLog::default();
-        let cfg = options::stress_config(
-            &self.cfg,
-            &p.selection(),
-            runs,
-            p.concurrency,
-            timeout,
-            &log,
-        )?;
+        let (server, selection, kept) = (Arc::clone(&self.cfg), p.selection(), log.clone());
+        let concurrency = p.concurrency;
+        let cfg = off_runtime(move || {
+            options::stress_config(&server, &selection, runs, concurrency, timeout, &kept)
+        })
+        .await?;
         let (result, _) = self
             .blocking("detect_flaky", &ctx, move |cancel, reporter| {
                 let mut opts = cfg.stress;
@@ -359,6 +358,16 @@ struct Rerun {
     only: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
+/// `work` on the blocking pool: a call's options read the config file and may run
+/// `cargo locate-project`, which must not hold up one of the runtime's few threads.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("reading the call's options stopped unexpectedly: {e}"))?
+}
+
 /// Workers of a listing: as many as `cargo xpar list` uses.
 fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -399,13 +408,12 @@ impl XparServer {
     ) -> Result<RunResult, String> {
         let log = BuildLog::default();
         let timeouts = lock(&self.state).timeouts;
-        let mut cfg = options::run_config(
-            &self.cfg,
-            &p,
-            rerun.as_ref().map(|r| &r.params),
-            timeouts,
-            &log,
-        )?;
+        let (server, params, kept) = (Arc::clone(&self.cfg), p.clone(), log.clone());
+        let rerun_params = rerun.as_ref().map(|r| r.params.clone());
+        let mut cfg = off_runtime(move || {
+            options::run_config(&server, &params, rerun_params.as_ref(), timeouts, &kept)
+        })
+        .await?;
         let what = match rerun {
             Some(r) => {
                 cfg.run.only = Some(r.only);

@@ -8,7 +8,7 @@ mod harness;
 mod identity;
 mod list;
 pub mod list_cache;
-mod stop;
+pub(crate) mod stop;
 
 pub use binary::{binary_id, BinaryId, BinaryKind, TestBinary};
 pub use build::{

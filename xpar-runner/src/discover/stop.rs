@@ -20,13 +20,13 @@ const SIGTERM: i32 = 15;
 /// Watches a handle for the build of process group `pgid`, until [`finish`]ed or dropped.
 ///
 /// [`finish`]: StopOnCancel::finish
-pub(super) struct StopOnCancel {
+pub(crate) struct StopOnCancel {
     done: Arc<AtomicBool>,
     thread: Option<JoinHandle<bool>>,
 }
 
 impl StopOnCancel {
-    pub(super) fn start(cancel: CancelHandle, pgid: u32) -> Self {
+    pub(crate) fn start(cancel: CancelHandle, pgid: u32) -> Self {
         let done = Arc::new(AtomicBool::new(false));
         let watching = Arc::clone(&done);
         let thread = std::thread::Builder::new()
@@ -48,7 +48,7 @@ impl StopOnCancel {
 
     /// Stops watching (call it before cargo is reaped, so that the group it would end
     /// is still cargo's); whether the build was ended.
-    pub(super) fn finish(mut self) -> bool {
+    pub(crate) fn finish(mut self) -> bool {
         self.done.store(true, Ordering::Relaxed);
         (self.thread.take()).is_some_and(|t| t.join().unwrap_or(false))
     }

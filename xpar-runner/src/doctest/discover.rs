@@ -85,8 +85,12 @@ pub fn recorded(
         .env(RECORD_ENV, record)
         .env(REAL_RUSTDOC_ENV, rustdoc());
     let command = format!("cargo test --doc (with {} as rustdoc)", recorder.display());
-    let mut child = cmd
-        .command()
+    let mut process = cmd.command();
+    if cargo.cancel.is_some() {
+        // As the build's: a group of its own, which a cancel ends with what cargo started.
+        crate::process::os::own_process_group(&mut process);
+    }
+    let mut child = process
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -100,12 +104,20 @@ pub fn recorded(
     } else {
         BuildOutput::default()
     };
+    let stopper = (cargo.cancel.clone())
+        .map(|c| crate::discover::stop::StopOnCancel::start(c, child.id()));
     let tail = match child.stderr.take() {
         Some(stderr) => Some(cargo_stderr::tee(stderr, to).map_err(BuildError::Read)?),
         None => None,
     };
-    let status = child.wait().map_err(BuildError::Read)?;
+    // Cargo's stderr ends when cargo does; the watch stops then, before cargo is reaped,
+    // so that the process group it would end is still cargo's.
     let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    let stopped = stopper.is_some_and(crate::discover::stop::StopOnCancel::finish);
+    let status = child.wait().map_err(BuildError::Read)?;
+    if stopped {
+        return Err(BuildError::Cancelled.into());
+    }
     if !status.success() {
         return Err(cargo_failed(command, status, &tail, false).into());
     }
