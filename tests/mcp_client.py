@@ -16,7 +16,7 @@ import os
 import sys
 
 import anyio
-from mcp import Client, ClientSession, StdioServerParameters, stdio_client
+from mcp import Client, ClientSession, MCPError, StdioServerParameters, stdio_client
 
 TOOLS = {
     "list_tests": ["tests", "runnable"],
@@ -136,6 +136,7 @@ async def check_run(session):
     check((c["selected"], c["passed"], c["failed"], c["ignored"], c["not_run"]) == (5, 4, 1, 1, 0),
           "run_tests' counts", run)
     check(run["outcome"] == "failed" and run["exit_code"] == 100, "the run failed", run)
+    # Tests that took some time, over a wall time: a ratio above 0, however small.
     check(run["wall_secs"] > 0 and run["speedup"] > 0 and run["workers"] == 2, "times", run)
     [failure] = run["failures"]
     check(failure["name"] == "math::fails_with_message", "the failure", failure)
@@ -182,6 +183,32 @@ async def check_results(session, run_id):
     check(len(doc["tests"]) == 6, "the JSON report has every test", doc)
     junit = (await session.read_resource("xpar://runs/last/junit.xml")).contents[0].text
     check("<testsuites" in junit and "fails_with_message" in junit, "the JUnit report", junit)
+
+
+async def check_dist_each(session):
+    """Under `dist: "each"` every worker runs each test: a worker names one of its runs."""
+    run = await ok(session, "run_tests",
+                   {"filters": ["math::adds"], "exact": True, "dist": "each", "jobs": 2})
+    check(run["counts"]["passed"] == 2, "math::adds ran on both workers", run)
+    await tool_error(session, "get_test_output", {"test": "math::adds"}, "give worker too")
+    for worker in ["gw0", "gw1"]:
+        out = await ok(session, "get_test_output", {"test": "math::adds", "worker": worker})
+        check("adding 2 and 2" in out["output"], f"adds' output on {worker}", out)
+        m = await ok(session, "get_execution_metrics", {"test": "math::adds", "worker": worker})
+        check(m["test"]["worker"] == worker and m["slowest"] == [], f"adds' metrics on {worker}", m)
+
+
+async def check_no_run_yet(session):
+    """Before any run, the tools and resources that read one say there is none."""
+    await tool_error(session, "get_execution_metrics", {}, "no run yet")
+    resources = {r.uri for r in (await session.list_resources()).resources}
+    for uri in resources:
+        try:
+            await session.read_resource(uri)
+        except MCPError as e:
+            check("no run yet" in str(e), f"reading {uri} before a run", str(e))
+        else:
+            raise AssertionError(f"reading {uri} before any run should be an error")
 
 
 async def check_bad_arguments(session):
@@ -262,7 +289,9 @@ async def check_build_cancel(session):
         with anyio.fail_after(CALL_TIMEOUT):
             await building.wait()
         scope.cancel()
-    # A call after a cancelled one waits for it to stop.
+    # The client has sent its cancel before this call (the SDK writes it before the
+    # cancelled call returns), but the cancelled call may not have stopped yet: this one
+    # waits for it, rather than being refused.
     await ok(session, "list_tests", {"filters": ["math::adds"]})
     await tool_error(session, "get_execution_metrics", {}, "no run yet")
 
@@ -300,7 +329,8 @@ async def check_cancel(session, workspace):
         check(alive(pid), "the sleeper runs", pid)
         scope.cancel()
     check(scope.cancelled_caught, "the run was cancelled")
-    # The server answers, and runs again once the cancelled run has stopped.
+    # The server answers, and runs again once the cancelled run has stopped: sent at once,
+    # this call finds the run still stopping and waits for it, rather than being refused.
     after = await ok(session, "run_tests", {"filters": ["math::adds"], "exact": True})
     check(after["counts"]["passed"] == 1, "a run after the cancel", after)
     with anyio.fail_after(30):
@@ -332,13 +362,14 @@ async def main(server, workspace):
             check(init.capabilities.tools is not None and init.capabilities.resources is not None,
                   "tools and resources", init)
             await check_tools(session)
-            await tool_error(session, "get_execution_metrics", {}, "no run yet")
+            await check_no_run_yet(session)
             await check_build_cancel(session)
             await check_list(session)
             run_id = await check_run(session)
             await check_results(session, run_id)
             await check_bad_arguments(session)
             await check_rerun(session, run_id)
+            await check_dist_each(session)
             await check_timeout(session, workspace)
             await check_flaky(session)
             await check_build_failure(session)

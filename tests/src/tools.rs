@@ -54,12 +54,7 @@ pub fn optional_tool(test: &str, name: &str, install: &str) -> Option<Command> {
 /// at version `min` (major, minor) or newer, below the next major version, or `None`
 /// when it has not and the caller is to skip what needs it (see [`missing`]).
 /// `install` says where the module comes from: `mcp from PyPI`.
-pub fn ci_python_with(
-    test: &str,
-    module: &str,
-    min: (u32, u32),
-    install: &str,
-) -> Option<Command> {
+pub fn ci_python_with(test: &str, module: &str, min: (u32, u32), install: &str) -> Option<Command> {
     let venv = ci_venv_bin().join("python");
     let program = if venv.is_file() {
         venv

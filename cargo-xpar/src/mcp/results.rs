@@ -186,7 +186,10 @@ pub fn find_test<'a>(
     let found: Vec<&TestOutcome> = (record.outcomes.iter())
         .filter(|o| o.name == name)
         .filter(|o| test.binary.is_none_or(|b| o.binary_id.as_str() == b))
-        .filter(|o| test.worker.is_none_or(|w| o.worker.map(worker_name).as_deref() == Some(w)))
+        .filter(|o| {
+            test.worker
+                .is_none_or(|w| o.worker.map(worker_name).as_deref() == Some(w))
+        })
         .collect();
     match found[..] {
         [one] => Ok(one),
@@ -567,7 +570,10 @@ mod tests {
         let one = find_test(&record, "r1", &t(None, Some("gw1"))).unwrap();
         assert_eq!(one.output, "on gw1");
         let none = find_test(&record, "r1", &t(None, Some("gw7"))).unwrap_err();
-        assert!(none.contains("a t (worker gw0), a t (worker gw1)"), "{none}");
+        assert!(
+            none.contains("a t (worker gw0), a t (worker gw1)"),
+            "{none}"
+        );
     }
 
     fn stress(name: &str, runs: usize, failures: usize) -> TestStress {

@@ -122,9 +122,8 @@ mod os {
                 if let Some(sig) = signals.forever().next() {
                     // Not `CancelReason::Signal`: the runner's own listener sends that
                     // one, and a second would kill the tests without their grace.
-                    let reason = CancelReason::Requested(format!(
-                        "the MCP server got signal {sig}"
-                    ));
+                    let reason =
+                        CancelReason::Requested(format!("the MCP server got signal {sig}"));
                     server.stop_current(reason, STOP_WAIT);
                     std::process::exit(exit_codes::interrupted(sig));
                 }

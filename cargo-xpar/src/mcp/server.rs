@@ -196,7 +196,8 @@ impl XparServer {
 
     #[tool(
         description = "Run again only the tests that failed in a run (default: the last), \
-                       with the selection and options it had, every failure run (no \
+                       with the selection and arguments its call had (timeouts it gave none \
+                       of are the session's current ones), every failure run (no \
                        fail-fast); optionally with retries and a backoff between them.",
         annotations(
             read_only_hint = false,
@@ -626,11 +627,15 @@ impl ServerHandler for XparServer {
             Resource::new(JSON_URI, "last-run-report.json")
                 .with_mime_type("application/json")
                 .with_description(
-                    "The JSON report of the last run of this MCP session (docs/report-format.md)",
+                    "The JSON report of the last run of this MCP session \
+                     (docs/report-format.md); an error until a run has finished",
                 ),
             Resource::new(JUNIT_URI, "last-run-junit.xml")
                 .with_mime_type("application/xml")
-                .with_description("The JUnit XML report of the last run of this MCP session"),
+                .with_description(
+                    "The JUnit XML report of the last run of this MCP session; an error \
+                     until a run has finished",
+                ),
         ]))
     }
 

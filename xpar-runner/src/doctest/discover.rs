@@ -104,8 +104,8 @@ pub fn recorded(
     } else {
         BuildOutput::default()
     };
-    let stopper = (cargo.cancel.clone())
-        .map(|c| crate::discover::stop::StopOnCancel::start(c, child.id()));
+    let stopper =
+        (cargo.cancel.clone()).map(|c| crate::discover::stop::StopOnCancel::start(c, child.id()));
     let tail = match child.stderr.take() {
         Some(stderr) => Some(cargo_stderr::tee(stderr, to).map_err(BuildError::Read)?),
         None => None,

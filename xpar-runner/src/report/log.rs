@@ -245,7 +245,9 @@ mod tests {
 
     #[test]
     fn runs_of_one_process_in_one_second_have_ids_of_their_own_in_order() {
-        let ids: Vec<String> = (0..12).map(|seq| run_id("20261130T120000Z", 7, seq)).collect();
+        let ids: Vec<String> = (0..12)
+            .map(|seq| run_id("20261130T120000Z", 7, seq))
+            .collect();
         assert_eq!(ids[0], "20261130T120000Z-7");
         assert_eq!(ids[1], "20261130T120000Z-7-001");
         let mut sorted = ids.clone();
