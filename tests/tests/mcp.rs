@@ -169,6 +169,63 @@ fn stdout_carries_only_the_protocol() {
     assert!(!stderr.contains("Compiling"), "{stderr}");
 }
 
+/// A client that goes away (closes the server's stdin) while tests run: the run stops at
+/// once (rmcp alone would leave it running for 5 s, waiting for answers nobody reads,
+/// and could end the process without stopping it), its test process (in a process group
+/// of its own, which nothing sent to the server's reaches) is ended, and the server
+/// exits.
+#[cfg(unix)]
+#[test]
+fn closing_stdin_stops_the_run_and_its_tests() {
+    use std::time::{Duration, Instant};
+
+    let mut server = RawServer::start();
+    server.send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_tests","arguments":{"filters":["sleeps_long"],"include_ignored":true}}}"#,
+    );
+    // The test writes its pid first thing, once the (cold) build is over.
+    let pid_file = server._fixture.path().join("target").join("sleeper.pid");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            break pid.to_string();
+        }
+        assert!(Instant::now() < deadline, "the sleeper never started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let alive = |pid: &str| {
+        std::process::Command::new("kill")
+            .args(["-0", pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(alive(&pid), "the sleeper runs");
+    let closed = Instant::now();
+    drop(server.stdin.take());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for the server") {
+            break status;
+        }
+        assert!(
+            closed.elapsed() < Duration::from_secs(30),
+            "the server was still running 30 s after its stdin closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = closed.elapsed();
+    assert!(status.success(), "{status}: {}", server.stderr());
+    assert!(!alive(&pid), "the sleeper outlived the server");
+    // Stopped at once, not after rmcp's 5 s wait for the answers in flight.
+    assert!(
+        took < Duration::from_secs(5),
+        "the server took {took:?} to end"
+    );
+}
+
 /// The runner listens to SIGTERM only while tests run, and cannot give it its default
 /// meaning back afterwards: the server listens to it for its whole life, so that a
 /// server that has run tests still ends on it, at once when idle, with 128 + 15.
