@@ -138,3 +138,34 @@ mod os {
 mod os {
     pub(super) fn stop_on_signals(_server: super::XparServer) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::io::AsyncReadExt;
+
+    use super::EofAware;
+
+    #[tokio::test]
+    async fn the_end_of_the_input_is_told_once_after_all_it_held() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let mut input = EofAware {
+            inner: &b"{}\n"[..],
+            on_eof: Some(Box::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+            })),
+        };
+        let mut two = [0u8; 2];
+        assert_eq!(input.read(&mut two).await.unwrap(), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let mut rest = Vec::new();
+        input.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"\n");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(input.read(&mut two).await.unwrap(), 0);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
