@@ -199,6 +199,13 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         .as_ref()
         .map(CoverageSession::start)
         .transpose()?;
+    // git answers while cargo builds: asked after the build, the tests waited for it.
+    // Asked where cargo starts from, which is in the workspace's repository.
+    let probe_dir = (opts.cargo.manifest_path.as_deref())
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = history::CommitProbe::start(probe_dir);
     // An archive's extraction lives as long as the run.
     let (mut found, archive_info) = find_tests(opts, coverage.is_some(), reporter)?;
     plan::apply_overrides(&mut found.list, &opts.overrides);
@@ -210,8 +217,8 @@ pub fn run(opts: &RunOptions, reporter: &mut dyn Reporter) -> Result<RunEnd, Err
         None => None,
     };
     let mut warn = |m: String| reporter.warning(&m);
-    let (root, target) = (&found.workspace_root, &found.target_dir);
-    let mut past = RunHistory::open(target, root, coverage.is_some(), &mut warn);
+    let target = &found.target_dir;
+    let mut past = RunHistory::open(target, probe, coverage.is_some(), &mut warn);
     let history = match &opts.durations_file {
         Some(file) => load_history(file, reporter),
         None => past.estimates(&mut |m| reporter.warning(&m)),

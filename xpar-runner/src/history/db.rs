@@ -164,12 +164,13 @@ impl HistoryDb {
         };
         match db.version()? {
             FORMAT_VERSION => Ok(db),
+            // The tables of a new history.
             0 if create => {
-                db.create_schema()?;
+                db.upgrade(0, |c| c.execute_batch(SCHEMA))?;
                 Ok(db)
             }
             1 => {
-                db.migrate_from_1()?;
+                db.upgrade(1, migrate_from_1)?;
                 Ok(db)
             }
             0 => Err(HistoryError::NoHistory {
@@ -189,9 +190,14 @@ impl HistoryDb {
             .map_err(|source| self.read_error(source))
     }
 
-    /// The tables of a new history; a run that created them at the same time is waited
-    /// for, and its tables kept.
-    fn create_schema(&mut self) -> Result<(), HistoryError> {
+    /// Brings a history of version `from` to [`FORMAT_VERSION`] with `upgrade`, in one
+    /// transaction; a run that did it at the same time is waited for, and what it did
+    /// kept.
+    fn upgrade(
+        &mut self,
+        from: i64,
+        upgrade: fn(&Connection) -> rusqlite::Result<()>,
+    ) -> Result<(), HistoryError> {
         let path = self.path.clone();
         let write = |source| HistoryError::Write {
             path: path.clone(),
@@ -203,30 +209,8 @@ impl HistoryDb {
         let version: i64 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(write)?;
-        if version == 0 {
-            tx.execute_batch(SCHEMA).map_err(write)?;
-            tx.pragma_update(None, "user_version", FORMAT_VERSION)
-                .map_err(write)?;
-        }
-        tx.commit().map_err(write)
-    }
-
-    /// Rewrites a version 1 history as version 2, in one transaction; a run that did it
-    /// at the same time is waited for.
-    fn migrate_from_1(&mut self) -> Result<(), HistoryError> {
-        let path = self.path.clone();
-        let write = |source| HistoryError::Write {
-            path: path.clone(),
-            source,
-        };
-        let tx = (self.conn)
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(write)?;
-        let version: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(write)?;
-        if version == 1 {
-            migrate_from_1(&tx).map_err(write)?;
+        if version == from {
+            upgrade(&tx).map_err(write)?;
             tx.pragma_update(None, "user_version", FORMAT_VERSION)
                 .map_err(write)?;
         }

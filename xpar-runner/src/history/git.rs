@@ -24,11 +24,22 @@ impl CommitProbe {
     }
 
     /// The commit, when git gave one.
-    pub fn finish(self) -> Option<String> {
-        let out = self.0?.wait_with_output().ok()?;
+    pub fn finish(mut self) -> Option<String> {
+        let out = self.0.take()?.wait_with_output().ok()?;
         let commit = String::from_utf8(out.stdout).ok()?.trim().to_owned();
         let hex = !commit.is_empty() && commit.chars().all(|c| c.is_ascii_hexdigit());
         (out.status.success() && hex).then_some(commit)
+    }
+}
+
+/// A run that ends before it asks (a build that failed) leaves no process behind, nor a
+/// zombie in a process that lives on (`cargo xpar mcp`).
+impl Drop for CommitProbe {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -42,12 +42,12 @@ fn one_line(e: &dyn std::error::Error) -> String {
 }
 
 impl RunHistory {
-    /// Opens the history under `target_dir` and starts asking git for the commit of
-    /// `workspace_root`. `instrumented`: the run's tests are built for coverage, and
-    /// their durations are kept apart.
+    /// Opens the history under `target_dir`; `probe` is asking git for the commit.
+    /// `instrumented`: the run's tests are built for coverage, and their durations are
+    /// kept apart.
     pub fn open(
         target_dir: &Path,
-        workspace_root: &Path,
+        probe: CommitProbe,
         instrumented: bool,
         warn: &mut dyn FnMut(String),
     ) -> RunHistory {
@@ -57,7 +57,7 @@ impl RunHistory {
         RunHistory {
             db,
             instrumented,
-            probe: Some(CommitProbe::start(workspace_root)),
+            probe: Some(probe),
             commit: None,
         }
     }
