@@ -3,7 +3,9 @@
 //! scheduling, pass them on to the tests' process groups and still write its reports.
 //! Outside the test phase they keep their default meaning.
 
-use super::cancel::{CancelHandle, CancelReason};
+use super::cancel::CancelHandle;
+#[cfg(unix)]
+use super::cancel::CancelReason;
 
 #[cfg(unix)]
 pub struct Listener {

@@ -43,16 +43,11 @@ impl QueueOptions {
     }
 }
 
-/// The host's name (`gethostname`), if it has a printable one.
+/// The host's name, if it has one (`gethostname` on Unix, `GetComputerNameExW` on
+/// Windows, through the crate of that name).
 fn hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).replace(['|', '{', '}'], "-");
+    let name = gethostname::gethostname();
+    let name = name.to_string_lossy().replace(['|', '{', '}'], "-");
     (!name.is_empty()).then_some(name)
 }
 
