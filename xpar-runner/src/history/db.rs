@@ -6,7 +6,7 @@
 //! schema is documented in `docs/history-format.md`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use xpar_metadata::{ReportTest, ReportTestStatus, RunReport};
 
+use super::query::{tally, ByTest};
 use super::results::{self, CodecError, StoredResult};
 use super::History;
 use crate::errors::HistoryError;
@@ -47,12 +48,6 @@ CREATE TABLE runs (
     filtered_out INTEGER NOT NULL,
     cancel_reason TEXT
 );
-CREATE TABLE run_results (
-    run INTEGER NOT NULL,
-    binary_id TEXT NOT NULL,
-    tests BLOB NOT NULL,
-    PRIMARY KEY (run, binary_id)
-) WITHOUT ROWID;
 CREATE TABLE estimates (
     binary_id TEXT NOT NULL,
     instrumented INTEGER NOT NULL,
@@ -64,9 +59,10 @@ CREATE TABLE estimates (
 ) WITHOUT ROWID;
 ";
 
-/// Version 1 kept a row per result; version 2 a row per binary of a run
-/// ([`migrate_from_1`]).
-const RESULTS_1_TO_2: &str = "
+/// The tests' results, a row per binary of a run (`history::results`): in a new
+/// history beside [`SCHEMA`], and what [`migrate_from_1`] adds to a version 1 one (which
+/// kept a row per result).
+const RUN_RESULTS: &str = "
 CREATE TABLE run_results (
     run INTEGER NOT NULL,
     binary_id TEXT NOT NULL,
@@ -166,7 +162,10 @@ impl HistoryDb {
             FORMAT_VERSION => Ok(db),
             // The tables of a new history.
             0 if create => {
-                db.upgrade(0, |c| c.execute_batch(SCHEMA))?;
+                db.upgrade(0, |c| {
+                    c.execute_batch(SCHEMA)?;
+                    c.execute_batch(RUN_RESULTS)
+                })?;
                 Ok(db)
             }
             1 => {
@@ -288,22 +287,16 @@ impl HistoryDb {
             };
             // As pytest's `--lf`: each test's latest verdict among the runs it ran in,
             // so a run that left it out (filtered, stopped) keeps its failure.
-            let mut newest: HashMap<String, HashMap<String, bool>> = HashMap::new();
+            let mut newest: ByTest<Option<bool>> = ByTest::new();
             self.scan(0, &mut |_, binary, r| {
-                if !r.ran() {
-                    return;
-                }
-                let tests = match newest.get_mut(binary) {
-                    Some(tests) => tests,
-                    None => newest.entry(binary.to_owned()).or_default(),
-                };
-                if !tests.contains_key(&*r.name) {
-                    tests.insert(r.name.to_string(), r.status == "failed");
+                let verdict = tally(&mut newest, binary, &r.name);
+                if r.ran() && verdict.is_none() {
+                    *verdict = Some(r.status == "failed");
                 }
             })?;
             let mut failed: Vec<(String, String)> = Vec::new();
             for (binary, tests) in newest {
-                for (name, _) in tests.into_iter().filter(|(_, failed)| *failed) {
+                for (name, _) in tests.into_iter().filter(|(_, v)| *v == Some(true)) {
                     failed.push((binary.clone(), name));
                 }
             }
@@ -402,7 +395,7 @@ fn from_sql_error(e: CodecError) -> rusqlite::Error {
 
 /// Rewrites the results of a version 1 history (a row per result) as version 2's.
 fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(RESULTS_1_TO_2)?;
+    conn.execute_batch(RUN_RESULTS)?;
     let mut select = conn.prepare(
         "SELECT run, binary_id, seq, name, status, flaky, duration_secs, attempts, worker,
             start_secs, cpu_secs, peak_rss_bytes, message

@@ -303,7 +303,7 @@ impl HistoryDb {
 }
 
 /// Something of each test, by binary id, then name.
-type ByTest<T> = BTreeMap<String, HashMap<String, T>>;
+pub(super) type ByTest<T> = BTreeMap<String, HashMap<String, T>>;
 
 /// What a run is known by.
 struct RunIds {
@@ -314,7 +314,11 @@ struct RunIds {
 
 /// The entry of test `name` of `binary` in `by_binary`, made on first use without
 /// allocating for one that exists.
-fn tally<'m, T: Default>(by_binary: &'m mut ByTest<T>, binary: &str, name: &str) -> &'m mut T {
+pub(super) fn tally<'m, T: Default>(
+    by_binary: &'m mut ByTest<T>,
+    binary: &str,
+    name: &str,
+) -> &'m mut T {
     if !by_binary.contains_key(binary) {
         by_binary.insert(binary.to_owned(), HashMap::new());
     }
