@@ -94,11 +94,20 @@ impl fmt::Display for ProcessBuilder {
 /// How a process ended, in words: `exit status 3`, `signal 11 (SIGSEGV)`.
 pub fn describe_status(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
-        return format!("exit status {code}");
+        return format!("exit status {}", exit_code_text(code));
     }
     match os::signal(status) {
         Some(sig) => format!("signal {sig} ({})", os::signal_name(sig)),
         None => "an unknown status".to_owned(),
+    }
+}
+
+/// An exit code as it is shown: `3`; a Windows crash's `NTSTATUS` in hex with its name,
+/// `0xc0000005 (STATUS_ACCESS_VIOLATION)`.
+pub fn exit_code_text(code: i32) -> String {
+    match os::exit_code_name(code) {
+        Some(name) => format!("{:#x} ({name})", code as u32),
+        None => code.to_string(),
     }
 }
 
@@ -154,6 +163,20 @@ pub mod os {
                 Ok(())
             });
         }
+    }
+
+    /// The process group holds a test's processes here: nothing to do once started
+    /// (see the Windows `adopt`, which puts them in a job).
+    pub fn adopt(_child: &std::process::Child) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Nothing is kept per process here (see the Windows `release`).
+    pub fn release(_pid: u32) {}
+
+    /// A Unix exit code is no crash: a crash is a signal ([`signal`]).
+    pub fn exit_code_name(_code: i32) -> Option<&'static str> {
+        None
     }
 
     /// Sends `signal` to the process group `pgid`; one that is gone is not an error.
@@ -320,53 +343,9 @@ pub mod os {
     }
 }
 
-#[cfg(not(unix))]
-pub mod os {
-    use std::process::ExitStatus;
-
-    pub fn signal(_status: ExitStatus) -> Option<i32> {
-        None
-    }
-
-    pub fn logical_cpus() -> Option<usize> {
-        None
-    }
-
-    pub const SIGKILL: i32 = 9;
-
-    pub fn widen_pipe<T>(_pipe: &T) {}
-
-    pub fn own_process_group(_cmd: &mut std::process::Command) {}
-
-    /// Without process groups a test's children cannot be reached: not supported here.
-    pub fn kill_group(_pgid: u32, _signal: i32) {}
-
-    pub fn signal_name(_sig: i32) -> &'static str {
-        "unknown signal"
-    }
-
-    /// No result log on a descriptor here: batches fall back to one test per process.
-    pub fn pass_fd<T>(
-        _cmd: &mut std::process::Command,
-        _fd: &T,
-        _target: i32,
-    ) -> std::io::Result<()> {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "passing a result log descriptor is only supported on Unix",
-        ))
-    }
-
-    pub fn become_subreaper() -> bool {
-        false
-    }
-
-    pub fn end_leftovers(_matches: &dyn Fn(&str) -> bool) -> Vec<(u32, String)> {
-        Vec::new()
-    }
-
-    pub fn reap_exited_orphans() {}
-}
+#[cfg(windows)]
+#[path = "process/windows.rs"]
+pub mod os;
 
 #[cfg(test)]
 mod tests {

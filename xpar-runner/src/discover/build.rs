@@ -249,6 +249,10 @@ fn run_build(
     let mut scripts = Vec::new();
     // Cargo says the build finished only once it started one.
     let mut built = false;
+    if build_opts.cancel.is_some() {
+        // Windows: the job a cancel ends (without one, cargo alone is ended).
+        let _ = crate::process::os::adopt(&child);
+    }
     let stopper =
         (build_opts.cancel.clone()).map(|c| super::stop::StopOnCancel::start(c, child.id()));
     if let Some(stdout) = child.stdout.take() {
@@ -263,7 +267,9 @@ fn run_build(
     }
     // Stopped before cargo is reaped: its process group cannot be another's yet.
     let stopped = stopper.is_some_and(super::stop::StopOnCancel::finish);
-    let status = child.wait().map_err(BuildError::Read)?;
+    let status = child.wait().map_err(BuildError::Read);
+    crate::process::os::release(child.id());
+    let status = status?;
     if stopped {
         return Err(BuildError::Cancelled);
     }

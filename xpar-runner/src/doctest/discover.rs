@@ -104,6 +104,10 @@ pub fn recorded(
     } else {
         BuildOutput::default()
     };
+    if cargo.cancel.is_some() {
+        // Windows: the job a cancel ends (without one, cargo alone is ended).
+        let _ = crate::process::os::adopt(&child);
+    }
     let stopper =
         (cargo.cancel.clone()).map(|c| crate::discover::stop::StopOnCancel::start(c, child.id()));
     let tail = match child.stderr.take() {
@@ -114,7 +118,9 @@ pub fn recorded(
     // so that the process group it would end is still cargo's.
     let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
     let stopped = stopper.is_some_and(crate::discover::stop::StopOnCancel::finish);
-    let status = child.wait().map_err(BuildError::Read)?;
+    let status = child.wait().map_err(BuildError::Read);
+    crate::process::os::release(child.id());
+    let status = status?;
     if stopped {
         return Err(BuildError::Cancelled.into());
     }

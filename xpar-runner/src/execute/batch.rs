@@ -584,7 +584,10 @@ fn run_alone_to_confirm(
 fn how_it_ended(failure: &Failure) -> String {
     match failure {
         Failure::Signal { signal, name } => format!("killed by signal {signal} ({name})"),
-        Failure::Exited { code } => format!("ended with exit status {code}"),
+        Failure::Exited { code } => format!(
+            "ended with exit status {}",
+            crate::process::exit_code_text(*code)
+        ),
         _ => "ended".to_owned(),
     }
 }

@@ -64,6 +64,8 @@ pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<Te
     }
     let inherited_rss = resources::own_peak_rss();
     let child = cmd.spawn()?;
+    // Windows: a job of its own, which `kill_group` ends (without one, the process alone).
+    let _ = os::adopt(&child);
     // `cmd` holds the write ends; dropping them lets the readers see the end when the
     // child (and whatever inherited them) is gone.
     drop(cmd);
@@ -95,6 +97,7 @@ pub fn spawn(p: &ProcessBuilder, log: bool, token: String) -> std::io::Result<Te
             drop(child);
             // Whatever the test left in its process group would keep pipes open.
             os::kill_group(pid, os::SIGKILL);
+            os::release(pid);
             let _ = tx.send((Input::Exited(status, usage), Instant::now()));
         })?;
     Ok(TestProcess {

@@ -90,7 +90,9 @@ pub fn category(f: &Failure, output: &str) -> String {
         Failure::TimedOut { .. } => "timeout".to_owned(),
         Failure::Interrupted { name, .. } => format!("interrupted by {name}"),
         Failure::Signal { signal, name } => format!("signal {signal} ({name})"),
-        Failure::Exited { code } => format!("exit status {code}"),
+        Failure::Exited { code } => {
+            format!("exit status {}", crate::process::exit_code_text(*code))
+        }
         Failure::NoResult { .. } => "no result".to_owned(),
         Failure::BinaryBroken => "binary could not start".to_owned(),
         Failure::CrashedAfter { how, .. } => format!("process {how} after it passed"),

@@ -1,0 +1,194 @@
+//! Windows: a test process and everything it starts live in a Job Object of their own,
+//! which is what a process group is on Unix. Ending the job ends the whole tree (a
+//! timeout, `--maxfail N:immediate`, a stopped run); the job is made to end its
+//! processes when its last handle closes, and only the runner holds it, so a runner that
+//! dies (killed, crashed) takes its tests with it, as `PR_SET_PDEATHSIG` does on Linux.
+//!
+//! Written on `windows-sys` (Microsoft's own bindings) rather than a job crate: the five
+//! calls used here are all of it, and each is checked.
+
+use std::collections::HashMap;
+use std::os::windows::io::AsRawHandle;
+use std::os::windows::process::CommandExt;
+use std::process::{Child, ExitStatus};
+use std::sync::{Mutex, OnceLock};
+
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+};
+use windows_sys::Win32::System::Threading::{
+    OpenProcess, TerminateProcess, CREATE_NEW_PROCESS_GROUP, PROCESS_TERMINATE,
+};
+
+/// No signals on Windows: a process ends with an exit code (an `NTSTATUS` when it
+/// crashed, see [`exit_code_name`]).
+pub fn signal(_status: ExitStatus) -> Option<i32> {
+    None
+}
+
+/// The exit code a process ended through [`kill_group`] gets.
+const KILLED_EXIT_CODE: u32 = 1;
+
+pub const SIGKILL: i32 = 9;
+
+/// `std::thread::available_parallelism` is the count used here.
+pub fn logical_cpus() -> Option<usize> {
+    None
+}
+
+/// A pipe's size is set when it is made on Windows; std makes it.
+pub fn widen_pipe<T>(_pipe: &T) {}
+
+/// A new console process group: Ctrl-C at the console then reaches the runner, not the
+/// tests (Windows starts such a group with Ctrl-C ignored), and the runner decides what
+/// the tests get. Ctrl-Break reaches every process of the console, tests included.
+pub fn own_process_group(cmd: &mut std::process::Command) {
+    cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
+}
+
+/// A job handle, closed (and with it, the job's processes ended) when dropped.
+struct Job(HANDLE);
+
+// SAFETY: a job handle is a kernel object handle, usable from any thread.
+unsafe impl Send for Job {}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // SAFETY: the handle is this value's own and closed once.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// Every live test process's job, by the process's id. A pid is not reused while a
+/// handle to its process is open, and std's `Child` holds one until it is reaped, after
+/// which [`release`] drops the entry.
+fn jobs() -> &'static Mutex<HashMap<u32, Job>> {
+    static JOBS: OnceLock<Mutex<HashMap<u32, Job>>> = OnceLock::new();
+    JOBS.get_or_init(Default::default)
+}
+
+fn lock_jobs() -> std::sync::MutexGuard<'static, HashMap<u32, Job>> {
+    jobs()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Puts the process `child` into a job of its own, so that [`kill_group`] ends it and
+/// everything it starts. Processes it started before this call (in the microseconds
+/// since it was created) stay outside; nextest has the same window. Where no job can be
+/// made (a system without nested jobs, the runner inside a job that forbids them),
+/// [`kill_group`] ends the process alone, and the error says so.
+pub fn adopt(child: &Child) -> std::io::Result<()> {
+    // SAFETY: both arguments may be null (no name, default security).
+    let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+    if handle.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let job = Job(handle);
+    // SAFETY: an all-zero JOBOBJECT_EXTENDED_LIMIT_INFORMATION is valid (no limits).
+    let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    // SAFETY: `info` is the structure the class names, with its exact size.
+    let set = unsafe {
+        SetInformationJobObject(
+            job.0,
+            JobObjectExtendedLimitInformation,
+            std::ptr::from_ref(&info).cast(),
+            std::mem::size_of_val(&info) as u32,
+        )
+    };
+    if set == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the child's handle is open while `child` lives.
+    let assigned = unsafe { AssignProcessToJobObject(job.0, child.as_raw_handle() as HANDLE) };
+    if assigned == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    lock_jobs().insert(child.id(), job);
+    Ok(())
+}
+
+/// Forgets the job of the process `pid`, which has been reaped: closing the job's
+/// handle ends what the process left running.
+pub fn release(pid: u32) {
+    let job = lock_jobs().remove(&pid);
+    drop(job);
+}
+
+/// Ends the process `pid` and everything it started (its job); a process without a job
+/// (see [`adopt`]) is ended alone. Windows has no gentler request that every program
+/// answers, so every `signal` ends the processes at once. One that is gone is not an
+/// error.
+pub fn kill_group(pid: u32, _signal: i32) {
+    if let Some(job) = lock_jobs().get(&pid) {
+        // SAFETY: the handle is open while it is in the table.
+        unsafe { TerminateJobObject(job.0, KILLED_EXIT_CODE) };
+        return;
+    }
+    // SAFETY: OpenProcess returns null for a process that is gone; the handle it returns
+    // is closed here.
+    unsafe {
+        let process = OpenProcess(PROCESS_TERMINATE, 0, pid);
+        if !process.is_null() {
+            TerminateProcess(process, KILLED_EXIT_CODE);
+            CloseHandle(process);
+        }
+    }
+}
+
+/// The name of a console control event the runner stops for, standing in for a signal
+/// (see the run's signal listener): 2 Ctrl-C, 21 Ctrl-Break (the C runtime's SIGBREAK),
+/// 1 the console closed.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        1 => "the console closing",
+        2 => "Ctrl-C",
+        6 => "abort",
+        9 => "a kill",
+        15 => "a termination request",
+        21 => "Ctrl-Break",
+        _ => "an unknown event",
+    }
+}
+
+/// The `NTSTATUS` a crashed Windows process exits with, by name: the ones a test
+/// process meets (an access violation, a stack overflow, `abort`'s fail-fast, a
+/// Ctrl-C).
+pub fn exit_code_name(code: i32) -> Option<&'static str> {
+    Some(match code as u32 {
+        0xC000_0005 => "STATUS_ACCESS_VIOLATION",
+        0xC000_001D => "STATUS_ILLEGAL_INSTRUCTION",
+        0xC000_0094 => "STATUS_INTEGER_DIVIDE_BY_ZERO",
+        0xC000_00FD => "STATUS_STACK_OVERFLOW",
+        0xC000_013A => "STATUS_CONTROL_C_EXIT",
+        0xC000_0409 => "STATUS_STACK_BUFFER_OVERRUN, a fail-fast abort",
+        0xC000_0374 => "STATUS_HEAP_CORRUPTION",
+        0x8000_0003 => "STATUS_BREAKPOINT",
+        _ => return None,
+    })
+}
+
+/// No result log on a descriptor here: batches fall back to one test per process.
+pub fn pass_fd<T>(_cmd: &mut std::process::Command, _fd: &T, _target: i32) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "passing a result log descriptor is only supported on Unix",
+    ))
+}
+
+/// Orphans do not come to the runner on Windows; a test's job holds them instead.
+pub fn become_subreaper() -> bool {
+    false
+}
+
+/// What a test left running is in its job, which is ended with it (see [`release`]);
+/// it is not named one by one here.
+pub fn end_leftovers(_matches: &dyn Fn(&str) -> bool) -> Vec<(u32, String)> {
+    Vec::new()
+}
+
+pub fn reap_exited_orphans() {}
