@@ -252,6 +252,7 @@ impl Failure {
                 format!("test process killed by signal {signal} ({name}) during the test")
             }
             Failure::Exited { code } => {
+                let code = crate::exit_code_text(*code);
                 format!("test process exited with status {code} during the test")
             }
             Failure::NoResult { reason } => format!("no result: {reason}"),

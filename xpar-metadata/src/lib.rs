@@ -25,6 +25,7 @@
 
 mod binary_id;
 pub mod events;
+mod exit_code;
 mod ids;
 mod list;
 pub mod queue;
@@ -34,6 +35,7 @@ mod versioned;
 
 pub use binary_id::{BinaryId, DOCTEST_PREFIX, SUITE_PREFIX};
 pub use events::{RunHeader, RUN_LOG_FORMAT_VERSION};
+pub use exit_code::exit_code_text;
 pub use ids::{Attempt, TestId};
 pub use list::{BinaryKind, ListBinary, ListSuite, ListTest, TestListSummary, LIST_FORMAT_VERSION};
 pub use queue::QUEUE_FORMAT_VERSION;

@@ -46,6 +46,9 @@ pub struct CargoOptions {
     pub profile: Option<String>,
     /// Directory for all generated artifacts.
     pub target_dir: Option<PathBuf>,
+    /// Build for this target triple (`--target`); its tests run through the target's
+    /// runner, `CARGO_TARGET_<TRIPLE>_RUNNER`, as cargo runs them.
+    pub target: Option<String>,
     /// Path to Cargo.toml.
     pub manifest_path: Option<PathBuf>,
     /// Assert that `Cargo.lock` will remain unchanged.
@@ -137,6 +140,9 @@ impl CargoOptions {
         }
         if let Some(dir) = &self.target_dir {
             out.extend(["--target-dir".into(), dir.into()]);
+        }
+        if let Some(target) = &self.target {
+            out.extend(["--target".into(), target.into()]);
         }
         for _ in 0..self.verbose {
             out.push("--verbose".into());

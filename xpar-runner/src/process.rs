@@ -59,6 +59,17 @@ impl ProcessBuilder {
         self
     }
 
+    /// A copy whose arguments equal to `from` are `to`.
+    pub fn with_arg_replaced(&self, from: &str, to: impl AsRef<OsStr>) -> Self {
+        let mut copy = self.clone();
+        for arg in &mut copy.args {
+            if arg == from {
+                *arg = to.as_ref().to_owned();
+            }
+        }
+        copy
+    }
+
     /// A `std::process::Command` with everything set; stdio is left to the caller.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
@@ -102,14 +113,7 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-/// An exit code as it is shown: `3`; a Windows crash's `NTSTATUS` in hex with its name,
-/// `0xc0000005 (STATUS_ACCESS_VIOLATION)`.
-pub fn exit_code_text(code: i32) -> String {
-    match os::exit_code_name(code) {
-        Some(name) => format!("{:#x} ({name})", code as u32),
-        None => code.to_string(),
-    }
-}
+pub use xpar_metadata::exit_code_text;
 
 /// The last `max_lines` lines of `text`, for error messages.
 pub fn tail(text: &str, max_lines: usize) -> String {
@@ -173,11 +177,6 @@ pub mod os {
 
     /// Nothing is kept per process here (see the Windows `release`).
     pub fn release(_pid: u32) {}
-
-    /// A Unix exit code is no crash: a crash is a signal ([`signal`]).
-    pub fn exit_code_name(_code: i32) -> Option<&'static str> {
-        None
-    }
 
     /// Sends `signal` to the process group `pgid`; one that is gone is not an error.
     pub fn kill_group(pgid: u32, signal: i32) {

@@ -521,7 +521,8 @@ fn build_id_of(
 /// The tests to run: from the archive, or built and listed here.
 ///
 /// Doctests are left out of a queue's run, which a warning says: rustdoc compiles them
-/// when they run, so they are not one build that machines can share.
+/// when they run, so they are not one build that machines can share. They are left out
+/// of a `--target` run too: rustdoc would build them for the host.
 fn find_tests(
     opts: &RunOptions,
     coverage: bool,
@@ -534,12 +535,18 @@ fn find_tests(
         }
         None => {
             let queued = opts.queue.is_some();
+            let cross = opts.cargo.target.is_some();
             if queued && crate::doctest::discover::wanted(&opts.cargo) {
                 reporter.warning(
                     "doctests are not run with --queue: run them on one machine with `cargo xpar --doc`",
                 );
+            } else if cross && crate::doctest::discover::wanted(&opts.cargo) {
+                reporter.warning(
+                    "doctests are not run with --target: run them without it, with `cargo xpar --doc`",
+                );
             }
-            (discover(&opts.cargo, opts.jobs, coverage, !queued)?, None)
+            let doctests = !queued && !cross;
+            (discover(&opts.cargo, opts.jobs, coverage, doctests)?, None)
         }
     })
 }

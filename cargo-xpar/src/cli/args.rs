@@ -362,6 +362,10 @@ pub struct CargoOptions {
     /// Directory for all generated artifacts.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
+    /// Build for the target triple, and run its tests through CARGO_TARGET_<TRIPLE>_RUNNER
+    /// when set (doctests are left out).
+    #[arg(long, value_name = "TRIPLE", conflicts_with = "doc")]
+    pub target: Option<String>,
     /// Path to Cargo.toml.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -407,6 +411,7 @@ impl CargoOptions {
             release: self.release,
             profile: self.profile,
             target_dir: self.target_dir,
+            target: self.target,
             manifest_path: self.manifest_path,
             locked: self.locked,
             offline: self.offline,

@@ -344,6 +344,7 @@ fn listed_binary(
             env,
             no_listing: b.no_listing.clone(),
             repeated: Vec::new(),
+            runner: Vec::new(),
         },
         content: listed_content(&b.content),
         harness,

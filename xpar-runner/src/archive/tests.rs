@@ -66,6 +66,7 @@ fn fake_build() -> FakeBuild {
         ],
         no_listing: None,
         repeated: Vec::new(),
+        runner: Vec::new(),
     };
     let tests = vec![
         ListedTest {

@@ -91,6 +91,23 @@ pub struct TestBinary {
     /// first: a doctest generated twice on one line runs twice under one name, and is
     /// one test here, decided by both runs.
     pub repeated: Vec<String>,
+    /// The program and arguments it runs under (`--target`'s runner, such as `wine`);
+    /// empty: it runs itself.
+    pub runner: Vec<String>,
+}
+
+impl TestBinary {
+    /// The command that starts it, under its runner if it has one, before any argument.
+    pub fn process(&self) -> crate::process::ProcessBuilder {
+        match self.runner.split_first() {
+            Some((program, args)) => {
+                let mut p = crate::process::ProcessBuilder::new(program);
+                p.args(args).arg(&self.path);
+                p
+            }
+            None => crate::process::ProcessBuilder::new(&self.path),
+        }
+    }
 }
 
 #[cfg(test)]

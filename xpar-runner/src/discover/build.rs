@@ -293,7 +293,11 @@ fn finish(
         .clone()
         .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf());
     let scripts = BuildScripts::new(&scripts, &target_dir, &sysroot);
-    let binaries = test_binaries(&artifacts, &metadata, &scripts);
+    let mut binaries = test_binaries(&artifacts, &metadata, &scripts);
+    let runner = target_runner(opts);
+    for b in &mut binaries {
+        b.runner.clone_from(&runner);
+    }
     // The config's rustflags reach every binary alike: one tells (reading them all
     // would cost a tenth of a second on a large workspace).
     if let (true, Some(b)) = (check_instrumented, binaries.first()) {
@@ -309,6 +313,24 @@ fn finish(
         workspace_root: metadata.workspace_root.clone().into_std_path_buf(),
         doctest_inputs: (!opts.doc).then(|| doctest_inputs(&artifacts, &metadata)),
     })
+}
+
+/// The runner of `--target`'s binaries, from `CARGO_TARGET_<TRIPLE>_RUNNER` (the triple
+/// upper-cased, `-` and `.` as `_`), split on whitespace as cargo splits it; empty
+/// without `--target` or without the variable. A runner set in a cargo config file
+/// (`[target.<triple>] runner`) is not read: the binary is then started itself, and
+/// one the system cannot start fails to list, with the system's error.
+pub(crate) fn target_runner(opts: &CargoOptions) -> Vec<String> {
+    let Some(target) = &opts.target else {
+        return Vec::new();
+    };
+    let var = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        target.to_uppercase().replace(['-', '.'], "_")
+    );
+    std::env::var(var)
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 /// See [`BuildOutput::doctest_inputs`].
@@ -512,6 +534,7 @@ fn test_binaries(
             cwd,
             args: Vec::new(),
             timeout: None,
+            runner: Vec::new(),
         });
     }
     out

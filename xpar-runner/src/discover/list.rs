@@ -107,6 +107,7 @@ impl ListedBinary {
                 env: vec![],
                 no_listing: None,
                 repeated: Vec::new(),
+                runner: Vec::new(),
             },
             harness: Harness::Libtest,
             content: BinaryContent::Tests(tests),
@@ -279,7 +280,7 @@ fn with_markers(
 /// `binary` as a listing starts it: in its package root, with its environment, its
 /// profile (if instrumented) kept out of the way, and the marker query if asked.
 fn list_process(binary: &TestBinary, query: &std::path::Path, ask_markers: bool) -> ProcessBuilder {
-    let mut p = ProcessBuilder::new(&binary.path);
+    let mut p = binary.process();
     p.cwd(&binary.cwd);
     for (k, v) in &binary.env {
         p.env(k, v);

@@ -266,6 +266,7 @@ fn test_binary(inv: Invocation, rustdoc: &Path) -> TestBinary {
         env: inv.env.into_iter().collect(),
         no_listing: None,
         repeated: Vec::new(),
+        runner: Vec::new(),
     }
 }
 

@@ -64,6 +64,7 @@ fn fake(env: &[(&str, &str)]) -> Fake {
             .collect(),
         no_listing: None,
         repeated: Vec::new(),
+        runner: Vec::new(),
     };
     Fake { dir, binary }
 }

@@ -11,7 +11,7 @@ use super::inbox::Inbox;
 use super::libtest_log::{Decided, Verdict};
 use super::messages::WorkerMsg;
 use super::run_env::RunEnv;
-use super::test_process::{self, run_token, TestProcess, LOG_FD};
+use super::test_process::{self, run_token, LogVia, TestProcess};
 use crate::discover::{BinaryKind, TestBinary};
 use crate::doctest::select::{self, Invocation};
 use crate::ids::TestId;
@@ -64,14 +64,14 @@ static PROCESS_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl BatchContext<'_> {
     pub fn process(&self, names: &[String], mode: Mode) -> ProcessBuilder {
-        let mut p = ProcessBuilder::new(&self.binary.path);
+        let mut p = self.binary.process();
         p.cwd(&self.binary.cwd);
         p.args(&self.binary.args);
         for (k, v) in &self.binary.env {
             p.env(k, v);
         }
         self.run_env.apply(&mut p, self.worker, self.workers);
-        let log = format!("/dev/fd/{LOG_FD}");
+        let log = test_process::LOG_ARG.to_owned();
         let mut libtest: Vec<String> = Vec::new();
         match mode {
             Mode::Opaque => {}
@@ -138,9 +138,17 @@ impl BatchContext<'_> {
         (first, covered)
     }
 
+    /// Starts `p`, with libtest's result log if `log`.
     pub fn spawn(&self, p: &ProcessBuilder, log: bool) -> std::io::Result<TestProcess> {
         let seq = PROCESS_SEQ.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}.{}", run_token(), seq);
+        let log = match (log, self.binary.runner.is_empty()) {
+            (false, _) => LogVia::None,
+            (true, true) => LogVia::Pipe,
+            // Under a runner (wine, an emulator) the program may not see our pipe as a
+            // path: a file it can.
+            (true, false) => LogVia::File,
+        };
         let process = test_process::spawn(p, log, token)?;
         (self.on_spawn)(process.pid);
         Ok(process)

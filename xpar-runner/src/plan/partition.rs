@@ -394,6 +394,7 @@ mod tests {
                     env: vec![],
                     no_listing: None,
                     repeated: Vec::new(),
+                    runner: Vec::new(),
                 },
                 content: BinaryContent::Tests(tests),
                 harness: Harness::Libtest,

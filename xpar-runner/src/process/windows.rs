@@ -24,7 +24,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 /// No signals on Windows: a process ends with an exit code (an `NTSTATUS` when it
-/// crashed, see [`exit_code_name`]).
+/// crashed, see `xpar_metadata::exit_code_text`).
 pub fn signal(_status: ExitStatus) -> Option<i32> {
     None
 }
@@ -153,31 +153,6 @@ pub fn signal_name(sig: i32) -> &'static str {
         21 => "Ctrl-Break",
         _ => "an unknown event",
     }
-}
-
-/// The `NTSTATUS` a crashed Windows process exits with, by name: the ones a test
-/// process meets (an access violation, a stack overflow, `abort`'s fail-fast, a
-/// Ctrl-C).
-pub fn exit_code_name(code: i32) -> Option<&'static str> {
-    Some(match code as u32 {
-        0xC000_0005 => "STATUS_ACCESS_VIOLATION",
-        0xC000_001D => "STATUS_ILLEGAL_INSTRUCTION",
-        0xC000_0094 => "STATUS_INTEGER_DIVIDE_BY_ZERO",
-        0xC000_00FD => "STATUS_STACK_OVERFLOW",
-        0xC000_013A => "STATUS_CONTROL_C_EXIT",
-        0xC000_0409 => "STATUS_STACK_BUFFER_OVERRUN, a fail-fast abort",
-        0xC000_0374 => "STATUS_HEAP_CORRUPTION",
-        0x8000_0003 => "STATUS_BREAKPOINT",
-        _ => return None,
-    })
-}
-
-/// No result log on a descriptor here: batches fall back to one test per process.
-pub fn pass_fd<T>(_cmd: &mut std::process::Command, _fd: &T, _target: i32) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "passing a result log descriptor is only supported on Unix",
-    ))
 }
 
 /// Orphans do not come to the runner on Windows; a test's job holds them instead.

@@ -139,6 +139,7 @@ pub fn listed(suites: &[&SuiteSpec], workspace_root: &Path) -> Vec<ListedBinary>
                 env: s.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 no_listing: Some(NOT_LISTED.to_owned()),
                 repeated: Vec::new(),
+                runner: Vec::new(),
             },
             content: BinaryContent::Opaque {
                 reason: NOT_LISTED.to_owned(),
