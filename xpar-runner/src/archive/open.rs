@@ -296,12 +296,12 @@ fn listed_binary(
 ) -> Result<ListedBinary, String> {
     let kind: BinaryKind = serde_json::from_value(serde_json::Value::String(b.kind.clone()))
         .map_err(|_| format!("unknown binary kind `{}` of {}", b.kind, b.id))?;
+    // The manifest's paths are `/`-separated: joined a part at a time, they take this
+    // system's separator (`target\debug\deps\x.exe` on Windows).
     let place = |base: &Path, rel: &str| {
-        if rel.is_empty() {
-            base.to_owned()
-        } else {
-            base.join(rel)
-        }
+        rel.split('/')
+            .filter(|part| !part.is_empty())
+            .fold(base.to_owned(), |path, part| path.join(part))
     };
     let mut env: Vec<(String, String)> = b
         .env

@@ -250,7 +250,8 @@ impl BatchParser {
             );
             let found = starts.into_iter().find_map(|start| {
                 let record = String::from_utf8_lossy(&self.log[start..nl]);
-                self.parse_record(&record)
+                // A log written with Windows line ends.
+                self.parse_record(record.strip_suffix('\r').unwrap_or(&record))
             });
             match found {
                 Some((Some(i), verdict)) => {

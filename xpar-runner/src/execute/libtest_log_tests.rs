@@ -117,6 +117,19 @@ fn a_verdict_only_for_a_name_sent_and_only_once() {
     assert_eq!(p.tests[0].verdict.as_ref().unwrap().0, Verdict::Ok);
 }
 
+/// A result log with Windows line ends (`\r\n`) reads as one with `\n`.
+#[test]
+fn records_with_windows_line_ends() {
+    let mut p = BatchParser::new(&names(&["a", "b"]), true);
+    let got = p.feed_log(b"ok a\r\nfailed b\r\n", Instant::now());
+    assert_eq!(got, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(p.tests[0].verdict.as_ref().unwrap().0, Verdict::Ok);
+    assert!(matches!(
+        p.tests[1].verdict.as_ref().unwrap().0,
+        Verdict::Failed(_)
+    ));
+}
+
 #[test]
 fn multi_line_ignore_reasons_and_records_split_across_reads() {
     let mut p = BatchParser::new(&names(&["x::c", "x::d"]), true);
