@@ -17,7 +17,8 @@
 //!   span's figures.
 //!
 //! Only Linux has the per-process clock of another process and `/proc`; elsewhere a test
-//! in a process of its own gets `wait4`'s figures and a batch's tests get none.
+//! in a process of its own gets `wait4`'s figures (on Windows, the ended process's times
+//! and peak working set) and a batch's tests get none.
 
 use std::time::Duration;
 

@@ -134,7 +134,9 @@ pub fn spawn(p: &ProcessBuilder, log: LogVia, token: String) -> std::io::Result<
             #[cfg(not(unix))]
             let (status, usage) = {
                 let mut child = child;
-                (child.wait(), None)
+                let status = child.wait();
+                let usage = os::usage(&child).map(|(cpu, max_rss)| ChildUsage { cpu, max_rss });
+                (status, usage)
             };
             // `child` is waited for (by pid on Unix): dropping it does nothing more.
             #[cfg(unix)]

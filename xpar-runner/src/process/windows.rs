@@ -13,14 +13,16 @@ use std::os::windows::process::CommandExt;
 use std::process::{Child, ExitStatus};
 use std::sync::{Mutex, OnceLock};
 
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+use windows_sys::Win32::Foundation::{CloseHandle, FILETIME, HANDLE};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
+use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
-    OpenProcess, TerminateProcess, CREATE_NEW_PROCESS_GROUP, PROCESS_TERMINATE,
+    GetActiveProcessorCount, GetProcessTimes, OpenProcess, TerminateProcess, ALL_PROCESSOR_GROUPS,
+    CREATE_NEW_PROCESS_GROUP, PROCESS_TERMINATE,
 };
 
 /// No signals on Windows: a process ends with an exit code (an `NTSTATUS` when it
@@ -34,9 +36,43 @@ const KILLED_EXIT_CODE: u32 = 1;
 
 pub const SIGKILL: i32 = 9;
 
-/// `std::thread::available_parallelism` is the count used here.
+/// The logical CPUs of every processor group (std counts this process's group only).
 pub fn logical_cpus() -> Option<usize> {
-    None
+    // SAFETY: GetActiveProcessorCount takes a group number and nothing else.
+    let n = unsafe { GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) };
+    usize::try_from(n).ok().filter(|&n| n > 0)
+}
+
+/// What the ended process `child` used: its CPU time (user and kernel) and its peak
+/// working set in bytes. A Windows process starts with a memory of its own, so, unlike
+/// Linux's, its peak is the test's alone.
+pub fn usage(child: &Child) -> Option<(std::time::Duration, u64)> {
+    let handle = child.as_raw_handle() as HANDLE;
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: the handle is open while `child` lives; the four FILETIMEs are written.
+    let timed =
+        unsafe { GetProcessTimes(handle, &mut created, &mut exited, &mut kernel, &mut user) };
+    if timed == 0 {
+        return None;
+    }
+    // In units of 100 ns.
+    let ticks = |t: FILETIME| (u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime);
+    let cpu = std::time::Duration::from_nanos((ticks(kernel) + ticks(user)).saturating_mul(100));
+    // SAFETY: an all-zero PROCESS_MEMORY_COUNTERS is valid; `cb` gives its size.
+    let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
+    counters.cb = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+    // SAFETY: as above; the call writes at most `cb` bytes.
+    let read = unsafe { K32GetProcessMemoryInfo(handle, &mut counters, counters.cb) };
+    let peak = if read == 0 {
+        0
+    } else {
+        counters.PeakWorkingSetSize as u64
+    };
+    Some((cpu, peak))
 }
 
 /// A pipe's size is set when it is made on Windows; std makes it.
