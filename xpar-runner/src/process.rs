@@ -59,13 +59,11 @@ impl ProcessBuilder {
         self
     }
 
-    /// A copy whose arguments equal to `from` are `to`.
-    pub fn with_arg_replaced(&self, from: &str, to: impl AsRef<OsStr>) -> Self {
+    /// A copy whose first argument equal to `from` is `to`.
+    pub fn with_first_arg_replaced(&self, from: &str, to: impl AsRef<OsStr>) -> Self {
         let mut copy = self.clone();
-        for arg in &mut copy.args {
-            if arg == from {
-                *arg = to.as_ref().to_owned();
-            }
+        if let Some(arg) = copy.args.iter_mut().find(|a| *a == from) {
+            *arg = to.as_ref().to_owned();
         }
         copy
     }

@@ -294,9 +294,18 @@ fn finish(
         .unwrap_or_else(|| metadata.target_directory.clone().into_std_path_buf());
     let scripts = BuildScripts::new(&scripts, &target_dir, &sysroot);
     let mut binaries = test_binaries(&artifacts, &metadata, &scripts);
+    // Built for the target: under `target/<triple>/`. Cargo builds a proc-macro
+    // crate's tests for the host, and runs them without the target's runner.
     let runner = target_runner(opts);
-    for b in &mut binaries {
-        b.runner.clone_from(&runner);
+    if let Some(triple) = opts.target.as_deref().map(target_name) {
+        let for_target = |b: &TestBinary| {
+            b.path
+                .strip_prefix(&target_dir)
+                .is_ok_and(|rel| rel.starts_with(&triple))
+        };
+        for b in binaries.iter_mut().filter(|b| for_target(b)) {
+            b.runner.clone_from(&runner);
+        }
     }
     // The config's rustflags reach every binary alike: one tells (reading them all
     // would cost a tenth of a second on a large workspace).
@@ -326,11 +335,33 @@ pub(crate) fn target_runner(opts: &CargoOptions) -> Vec<String> {
     };
     let var = format!(
         "CARGO_TARGET_{}_RUNNER",
-        target.to_uppercase().replace(['-', '.'], "_")
+        target_name(target).to_uppercase().replace(['-', '.'], "_")
     );
-    std::env::var(var)
+    let mut runner: Vec<String> = std::env::var(var)
         .map(|v| v.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // A relative path is the invoking directory's, as for cargo; the tests start in
+    // their package's root.
+    if let Some(program) = runner.first_mut() {
+        let path = std::path::Path::new(program.as_str());
+        if path.is_relative() && path.components().count() > 1 {
+            if let Ok(cwd) = std::env::current_dir() {
+                *program = cwd.join(path).to_string_lossy().into_owned();
+            }
+        }
+    }
+    runner
+}
+
+/// The name cargo gives a `--target`: the triple, or a target spec file's stem
+/// (`--target specs/my-target.json` builds into `target/my-target/`).
+fn target_name(target: &str) -> String {
+    match target.strip_suffix(".json") {
+        Some(_) => std::path::Path::new(target)
+            .file_stem()
+            .map_or_else(|| target.to_owned(), |s| s.to_string_lossy().into_owned()),
+        None => target.to_owned(),
+    }
 }
 
 /// See [`BuildOutput::doctest_inputs`].
@@ -589,5 +620,14 @@ mod tests {
             package_name_from_id("path+file:///x/dir#alpha-b@0.1.0"),
             "alpha-b"
         );
+    }
+
+    #[test]
+    fn a_targets_name_is_its_triple_or_its_spec_files_stem() {
+        assert_eq!(
+            target_name("x86_64-pc-windows-gnu"),
+            "x86_64-pc-windows-gnu"
+        );
+        assert_eq!(target_name("specs/my-target.json"), "my-target");
     }
 }

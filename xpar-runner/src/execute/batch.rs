@@ -359,6 +359,9 @@ fn read_process(
     let mut read_once = false;
     // Tests decided after the process was gone, held for its figures.
     let mut late: Vec<Decided> = Vec::new();
+    // Where a running process cannot be read (not Linux), the one test of a process is
+    // held for what the process used in all, known at its end.
+    let alone = !meter.is_live() && parser.sent() == 1;
     while progress.open() {
         let received = match progress.deadline(ctx.exit_timeout) {
             Some(d) => process
@@ -408,7 +411,9 @@ fn read_process(
         match span {
             // Read too late: the process is gone, and what `wait4` says of it is
             // shared among these at its end.
-            None if meter.is_live() && (any || !late.is_empty()) => late.extend(decided),
+            None if (meter.is_live() || alone) && (any || !late.is_empty()) => {
+                late.extend(decided);
+            }
             _ => {
                 let durations: Vec<Duration> = decided.iter().map(|d| d.duration).collect();
                 let shares = span.map(|(cpu, peak)| Meter::share(cpu, peak, &durations));

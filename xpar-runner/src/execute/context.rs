@@ -144,10 +144,10 @@ impl BatchContext<'_> {
         let token = format!("{}.{}", run_token(), seq);
         let log = match (log, self.binary.runner.is_empty()) {
             (false, _) => LogVia::None,
-            (true, true) => LogVia::Pipe,
+            (true, true) => LogVia::Pipe(self.run_env.log_dir()),
             // Under a runner (wine, an emulator) the program may not see our pipe as a
             // path: a file it can.
-            (true, false) => LogVia::File,
+            (true, false) => LogVia::File(self.run_env.log_dir()),
         };
         let process = test_process::spawn(p, log, token)?;
         (self.on_spawn)(process.pid);

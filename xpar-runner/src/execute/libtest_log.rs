@@ -517,6 +517,11 @@ impl BatchParser {
     }
 
     /// Tests now decided (verdict and output in), in the order they ran, each once.
+    /// How many tests the process was sent.
+    pub fn sent(&self) -> usize {
+        self.tests.len()
+    }
+
     pub fn take_decided(&mut self) -> Vec<Decided> {
         let mut out = Vec::new();
         while self.cursor < self.tests.len() {

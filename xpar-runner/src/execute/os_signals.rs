@@ -70,12 +70,15 @@ mod console {
             _ => return 0,
         };
         match &*RUN.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(cancel) => {
-                cancel.cancel(CancelReason::Signal(sig));
-                1
-            }
-            None => 0,
+            Some(cancel) => cancel.cancel(CancelReason::Signal(sig)),
+            None => return 0,
         }
+        if event == CTRL_CLOSE_EVENT {
+            // Windows ends the process when this returns, and 5 s after the event in
+            // any case: the time left goes to stopping the tests and writing reports.
+            std::thread::sleep(std::time::Duration::from_millis(4500));
+        }
+        1
     }
 
     pub fn listen(cancel: CancelHandle) -> std::io::Result<()> {

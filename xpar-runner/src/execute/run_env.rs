@@ -68,6 +68,12 @@ impl RunEnv {
         }
     }
 
+    /// Where batch processes' result log files go where a pipe cannot be passed
+    /// (`test_process::LogVia::File`): the run's own, removed with it.
+    pub fn log_dir(&self) -> PathBuf {
+        self.root().join("logs")
+    }
+
     /// The directory kept after the run (`--keep-tmp`).
     pub fn kept(&self) -> Option<&Path> {
         self.kept.as_deref()

@@ -4,6 +4,7 @@
 //! thread of its own. The worker decides how long to wait for what.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -23,14 +24,14 @@ pub const LOG_FD: i32 = 3;
 pub const LOG_ARG: &str = "/dev/fd/3";
 
 /// How a process's result log reaches the runner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogVia {
     /// No result log (a test run alone, an opaque binary).
     None,
-    /// A pipe at [`LOG_FD`] (Unix), or else a file.
-    Pipe,
-    /// A file, read as it grows.
-    File,
+    /// A pipe at `LOG_FD` (Unix), or else a file in this directory.
+    Pipe(PathBuf),
+    /// A file in this directory (the run's own), read as it grows.
+    File(PathBuf),
 }
 
 /// How long the stream may stay open after the process exited: a child the test left
@@ -72,24 +73,25 @@ pub fn spawn(p: &ProcessBuilder, log: LogVia, token: String) -> std::io::Result<
     let (reader, writer) = std::io::pipe()?;
     os::widen_pipe(&reader);
     let log = match log {
-        LogVia::Pipe if cfg!(not(unix)) => LogVia::File,
+        LogVia::Pipe(dir) if cfg!(not(unix)) => LogVia::File(dir),
         other => other,
     };
     #[cfg(unix)]
-    let log_pipe = if log == LogVia::Pipe {
+    let log_pipe = if matches!(log, LogVia::Pipe(_)) {
         Some(std::io::pipe()?)
     } else {
         None
     };
-    let log_file = if log == LogVia::File {
-        Some(log_file::LogFile::create(&token)?)
-    } else {
-        None
+    let log_file = match &log {
+        LogVia::File(dir) => Some(log_file::LogFile::create(dir, &token)?),
+        _ => None,
     };
     let replaced;
     let p = match &log_file {
         Some(file) => {
-            replaced = p.with_arg_replaced(LOG_ARG, file.path());
+            // The first: the runner's own `--logfile` value comes before the user's
+            // arguments (`-- ARGS`), which may say anything.
+            replaced = p.with_first_arg_replaced(LOG_ARG, file.path());
             &replaced
         }
         None => p,
@@ -118,7 +120,7 @@ pub fn spawn(p: &ProcessBuilder, log: LogVia, token: String) -> std::io::Result<
         drop(w);
         read_in_thread(r, tx.clone(), Input::Log, Input::LogEnd)?;
     }
-    let exited = match log_file {
+    let log_reader = match log_file {
         Some(file) => Some(file.read_in_thread(tx.clone())?),
         None => None,
     };
@@ -132,21 +134,23 @@ pub fn spawn(p: &ProcessBuilder, log: LogVia, token: String) -> std::io::Result<
                 Err(e) => (Err(e), None),
             };
             #[cfg(not(unix))]
-            let (status, usage) = {
-                let mut child = child;
-                let status = child.wait();
-                let usage = os::usage(&child).map(|(cpu, max_rss)| ChildUsage { cpu, max_rss });
-                (status, usage)
-            };
-            // `child` is waited for (by pid on Unix): dropping it does nothing more.
-            #[cfg(unix)]
-            drop(child);
+            let mut child = child;
+            #[cfg(not(unix))]
+            let (status, usage) = (
+                child.wait(),
+                os::usage(&child).map(|(cpu, max_rss)| ChildUsage { cpu, max_rss }),
+            );
             // Whatever the test left in its process group would keep pipes open.
             os::kill_group(pid, os::SIGKILL);
             os::release(pid);
-            // The process is gone: what its libtest wrote is all in the log file.
-            if let Some(exited) = &exited {
-                exited.store(true, std::sync::atomic::Ordering::Release);
+            // Only now: on Windows the open handle keeps the pid from being reused (by
+            // another worker's process, whose job `release` would otherwise end). On
+            // Unix the child was waited for by pid: dropping it does nothing more.
+            drop(child);
+            // The process is gone: what its libtest wrote is all in the log file, and is
+            // read to its end (every result, then `LogEnd`) before `Exited` is sent.
+            if let Some(reader) = log_reader {
+                reader.finish();
             }
             let _ = tx.send((Input::Exited(status, usage), Instant::now()));
         })?;
@@ -205,49 +209,71 @@ mod log_file {
 
     use super::Input;
 
-    /// How long the reader waits for more when it reached the file's end.
-    const POLL: Duration = Duration::from_millis(1);
+    /// How long the reader waits for more when it reached the file's end: a millisecond
+    /// at first, backing off to this while nothing comes.
+    const MAX_POLL: Duration = Duration::from_millis(10);
 
+    /// How long the reaper waits for the reader to read to the end once the process is
+    /// gone (the file is complete then: a single read's work).
+    const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The file, removed when this is dropped (by the reader when it is done, or at
+    /// once if the process could not be started).
     pub struct LogFile {
         path: PathBuf,
-        file: std::fs::File,
+        file: Option<std::fs::File>,
     }
 
     impl LogFile {
-        /// An empty file in the temp directory, named by the process's token, open for
-        /// reading (libtest truncates and writes it; std shares files for both).
-        pub fn create(token: &str) -> std::io::Result<LogFile> {
-            let path = std::env::temp_dir().join(format!("xpar-log-{token}.txt"));
-            std::fs::File::create(&path)?;
-            let file = std::fs::File::open(&path)?;
-            Ok(LogFile { path, file })
+        /// A new empty file in `dir` (the run's own directory), named by the process's
+        /// token, open for reading; libtest truncates and writes it, std sharing files
+        /// for both.
+        pub fn create(dir: &Path, token: &str) -> std::io::Result<LogFile> {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join(format!("log-{token}.txt"));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            let mut log = LogFile { path, file: None };
+            log.file = Some(std::fs::File::open(&log.path)?);
+            Ok(log)
         }
 
         pub fn path(&self) -> &Path {
             &self.path
         }
 
-        /// Reads the file as it grows until the process has exited (the flag returned,
-        /// which the reaper sets) and all it wrote was read; then removes it.
+        /// Reads the file as it grows, in a thread, until [`Reader::finish`] says the
+        /// process is gone and all it wrote was read.
         pub fn read_in_thread(
             mut self,
             tx: mpsc::Sender<(Input, Instant)>,
-        ) -> std::io::Result<Arc<AtomicBool>> {
+        ) -> std::io::Result<Reader> {
             let exited = Arc::new(AtomicBool::new(false));
             let done = Arc::clone(&exited);
+            let (drained_tx, drained) = mpsc::channel();
+            let Some(mut file) = self.file.take() else {
+                return Err(std::io::Error::other("the log file is not open"));
+            };
             std::thread::Builder::new()
                 .name("xpar-log-reader".into())
                 .spawn(move || {
                     let mut buf = vec![0u8; 64 * 1024];
+                    let mut poll = Duration::from_millis(1);
                     loop {
-                        // Read before looking at the flag, so that what was written
-                        // before the process ended is read after the flag is seen.
+                        // The flag is looked at before the read: once it is seen, a
+                        // read that finds nothing means nothing more will come.
                         let gone = done.load(Ordering::Acquire);
-                        match self.file.read(&mut buf) {
+                        match file.read(&mut buf) {
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                             Ok(0) if gone => break,
-                            Ok(0) => std::thread::sleep(POLL),
+                            Ok(0) => {
+                                std::thread::sleep(poll);
+                                poll = (poll * 2).min(MAX_POLL);
+                            }
                             Ok(n) => {
+                                poll = Duration::from_millis(1);
                                 let chunk = buf[..n].to_vec();
                                 if tx.send((Input::Log(chunk), Instant::now())).is_err() {
                                     break;
@@ -257,10 +283,32 @@ mod log_file {
                         }
                     }
                     let _ = tx.send((Input::LogEnd, Instant::now()));
-                    drop(self.file);
-                    let _ = std::fs::remove_file(&self.path);
+                    drop(file);
+                    drop(self);
+                    let _ = drained_tx.send(());
                 })?;
-            Ok(exited)
+            Ok(Reader { exited, drained })
+        }
+    }
+
+    impl Drop for LogFile {
+        fn drop(&mut self) {
+            drop(self.file.take());
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    /// The reader of a log file, told by the reaper when the process is gone.
+    pub struct Reader {
+        exited: Arc<AtomicBool>,
+        drained: mpsc::Receiver<()>,
+    }
+
+    impl Reader {
+        /// The process is gone: waits until the reader read the file to its end.
+        pub fn finish(self) {
+            self.exited.store(true, Ordering::Release);
+            let _ = self.drained.recv_timeout(DRAIN_TIMEOUT);
         }
     }
 }

@@ -85,29 +85,32 @@ pub fn own_process_group(cmd: &mut std::process::Command) {
     cmd.creation_flags(CREATE_NEW_PROCESS_GROUP);
 }
 
-/// A job handle, closed (and with it, the job's processes ended) when dropped.
-struct Job(HANDLE);
+/// What ends a test process's tree: its job, or the process alone where no job could
+/// be made. The handle is closed when dropped; closing a job's last handle ends its
+/// processes.
+enum Tree {
+    Job(HANDLE),
+    Process(HANDLE),
+}
 
-// SAFETY: a job handle is a kernel object handle, usable from any thread.
-unsafe impl Send for Job {}
+// SAFETY: job and process handles are kernel object handles, usable from any thread.
+unsafe impl Send for Tree {}
 
-impl Drop for Job {
+impl Drop for Tree {
     fn drop(&mut self) {
+        let (Tree::Job(handle) | Tree::Process(handle)) = *self;
         // SAFETY: the handle is this value's own and closed once.
-        unsafe { CloseHandle(self.0) };
+        unsafe { CloseHandle(handle) };
     }
 }
 
-/// Every live test process's job, by the process's id. A pid is not reused while a
-/// handle to its process is open, and std's `Child` holds one until it is reaped, after
-/// which [`release`] drops the entry.
-fn jobs() -> &'static Mutex<HashMap<u32, Job>> {
-    static JOBS: OnceLock<Mutex<HashMap<u32, Job>>> = OnceLock::new();
-    JOBS.get_or_init(Default::default)
-}
-
-fn lock_jobs() -> std::sync::MutexGuard<'static, HashMap<u32, Job>> {
-    jobs()
+/// Every live test process's tree, by the process's id. The reaper removes the entry
+/// ([`release`]) before it lets go of its own handle to the process, so the id is not
+/// reused while the entry stands; a kill for an id without an entry does nothing.
+fn trees() -> std::sync::MutexGuard<'static, HashMap<u32, Tree>> {
+    static TREES: OnceLock<Mutex<HashMap<u32, Tree>>> = OnceLock::new();
+    TREES
+        .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -115,64 +118,84 @@ fn lock_jobs() -> std::sync::MutexGuard<'static, HashMap<u32, Job>> {
 /// Puts the process `child` into a job of its own, so that [`kill_group`] ends it and
 /// everything it starts. Processes it started before this call (in the microseconds
 /// since it was created) stay outside; nextest has the same window. Where no job can be
-/// made (a system without nested jobs, the runner inside a job that forbids them),
-/// [`kill_group`] ends the process alone, and the error says so.
+/// made (the runner inside a job that forbids nested ones), the process alone is ended
+/// by [`kill_group`], and the error is returned.
 pub fn adopt(child: &Child) -> std::io::Result<()> {
+    let job = make_job(child);
+    let tree = match &job {
+        Ok(handle) => Tree::Job(*handle),
+        Err(_) => {
+            // SAFETY: the child's handle is open while `child` lives, so its id is
+            // still its own; a null handle (no access) leaves the process untracked.
+            let process = unsafe { OpenProcess(PROCESS_TERMINATE, 0, child.id()) };
+            if process.is_null() {
+                return job.map(drop);
+            }
+            Tree::Process(process)
+        }
+    };
+    trees().insert(child.id(), tree);
+    job.map(drop)
+}
+
+/// A job ending its processes when its last handle closes, holding `child`.
+fn make_job(child: &Child) -> std::io::Result<HANDLE> {
     // SAFETY: both arguments may be null (no name, default security).
     let handle = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
     if handle.is_null() {
         return Err(std::io::Error::last_os_error());
     }
-    let job = Job(handle);
+    let fail = |handle: HANDLE| {
+        let err = std::io::Error::last_os_error();
+        // SAFETY: the job's handle, not handed out.
+        unsafe { CloseHandle(handle) };
+        Err(err)
+    };
     // SAFETY: an all-zero JOBOBJECT_EXTENDED_LIMIT_INFORMATION is valid (no limits).
     let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
     info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
     // SAFETY: `info` is the structure the class names, with its exact size.
     let set = unsafe {
         SetInformationJobObject(
-            job.0,
+            handle,
             JobObjectExtendedLimitInformation,
             std::ptr::from_ref(&info).cast(),
             std::mem::size_of_val(&info) as u32,
         )
     };
     if set == 0 {
-        return Err(std::io::Error::last_os_error());
+        return fail(handle);
     }
     // SAFETY: the child's handle is open while `child` lives.
-    let assigned = unsafe { AssignProcessToJobObject(job.0, child.as_raw_handle() as HANDLE) };
+    let assigned = unsafe { AssignProcessToJobObject(handle, child.as_raw_handle() as HANDLE) };
     if assigned == 0 {
-        return Err(std::io::Error::last_os_error());
+        return fail(handle);
     }
-    lock_jobs().insert(child.id(), job);
-    Ok(())
+    Ok(handle)
 }
 
-/// Forgets the job of the process `pid`, which has been reaped: closing the job's
-/// handle ends what the process left running.
+/// Forgets the tree of the process `pid`, which has been waited for: closing its job's
+/// handle ends what the process left running. Call it while the process's own handle
+/// is still open (see [`trees`]).
 pub fn release(pid: u32) {
-    let job = lock_jobs().remove(&pid);
-    drop(job);
+    let tree = trees().remove(&pid);
+    drop(tree);
 }
 
-/// Ends the process `pid` and everything it started (its job); a process without a job
-/// (see [`adopt`]) is ended alone. Windows has no gentler request that every program
-/// answers, so every `signal` ends the processes at once. One that is gone is not an
-/// error.
+/// Ends the process `pid` and everything it started (its job; the process alone where
+/// it has no job). Windows has no gentler request that every program answers, so every
+/// `signal` ends the processes at once. A process that is gone, or that this runner
+/// does not track, is left alone.
 pub fn kill_group(pid: u32, _signal: i32) {
-    if let Some(job) = lock_jobs().get(&pid) {
-        // SAFETY: the handle is open while it is in the table.
-        unsafe { TerminateJobObject(job.0, KILLED_EXIT_CODE) };
-        return;
-    }
-    // SAFETY: OpenProcess returns null for a process that is gone; the handle it returns
-    // is closed here.
-    unsafe {
-        let process = OpenProcess(PROCESS_TERMINATE, 0, pid);
-        if !process.is_null() {
-            TerminateProcess(process, KILLED_EXIT_CODE);
-            CloseHandle(process);
-        }
+    match trees().get(&pid) {
+        // SAFETY: the handles are open while they are in the table.
+        Some(Tree::Job(job)) => unsafe {
+            TerminateJobObject(*job, KILLED_EXIT_CODE);
+        },
+        Some(Tree::Process(process)) => unsafe {
+            TerminateProcess(*process, KILLED_EXIT_CODE);
+        },
+        None => {}
     }
 }
 
