@@ -33,6 +33,13 @@ pub(crate) fn run(cfg: &RunConfig) -> Result<i32, Error> {
             );
         }
     }
+    // Windows ends a test's processes at once (a job has no SIGTERM): a grace asked for
+    // would silently be none.
+    if cfg!(windows) && cfg.run.timeouts.grace != std::time::Duration::from_secs(5) {
+        eprintln!(
+            "warning: --timeout-grace has no effect on Windows: a test's processes are ended at once"
+        );
+    }
     let end = session::run(&cfg.run, &mut terminal)?;
     terminal.finish(&end.record);
     if end.signal.is_some() {
