@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
+pub use xpar_metadata::exit_code_text;
+
 /// A program, its arguments, extra environment and working directory.
 #[derive(Clone, Debug)]
 pub struct ProcessBuilder {
@@ -110,8 +112,6 @@ pub fn describe_status(status: ExitStatus) -> String {
         None => "an unknown status".to_owned(),
     }
 }
-
-pub use xpar_metadata::exit_code_text;
 
 /// The last `max_lines` lines of `text`, for error messages.
 pub fn tail(text: &str, max_lines: usize) -> String {

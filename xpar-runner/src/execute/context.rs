@@ -142,11 +142,11 @@ impl BatchContext<'_> {
     pub fn spawn(&self, p: &ProcessBuilder, log: bool) -> std::io::Result<TestProcess> {
         let seq = PROCESS_SEQ.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}.{}", run_token(), seq);
-        let log = match (log, self.binary.runner.is_empty()) {
+        let log = match (log, cfg!(unix) && self.binary.runner.is_empty()) {
             (false, _) => LogVia::None,
-            (true, true) => LogVia::Pipe(self.run_env.log_dir()),
-            // Under a runner (wine, an emulator) the program may not see our pipe as a
-            // path: a file it can.
+            (true, true) => LogVia::Pipe,
+            // Windows cannot pass a pipe as a path, and under a runner (wine, an
+            // emulator) the program may not see ours: a file it can.
             (true, false) => LogVia::File(self.run_env.log_dir()),
         };
         let process = test_process::spawn(p, log, token)?;

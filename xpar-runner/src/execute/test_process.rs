@@ -28,8 +28,8 @@ pub const LOG_ARG: &str = "/dev/fd/3";
 pub enum LogVia {
     /// No result log (a test run alone, an opaque binary).
     None,
-    /// A pipe at `LOG_FD` (Unix), or else a file in this directory.
-    Pipe(PathBuf),
+    /// A pipe at `LOG_FD` (Unix only).
+    Pipe,
     /// A file in this directory (the run's own), read as it grows.
     File(PathBuf),
 }
@@ -72,12 +72,8 @@ pub fn run_token() -> u32 {
 pub fn spawn(p: &ProcessBuilder, log: LogVia, token: String) -> std::io::Result<TestProcess> {
     let (reader, writer) = std::io::pipe()?;
     os::widen_pipe(&reader);
-    let log = match log {
-        LogVia::Pipe(dir) if cfg!(not(unix)) => LogVia::File(dir),
-        other => other,
-    };
     #[cfg(unix)]
-    let log_pipe = if matches!(log, LogVia::Pipe(_)) {
+    let log_pipe = if log == LogVia::Pipe {
         Some(std::io::pipe()?)
     } else {
         None
@@ -221,7 +217,7 @@ mod log_file {
     /// once if the process could not be started).
     pub struct LogFile {
         path: PathBuf,
-        file: Option<std::fs::File>,
+        file: std::fs::File,
     }
 
     impl LogFile {
@@ -235,9 +231,8 @@ mod log_file {
                 .write(true)
                 .create_new(true)
                 .open(&path)?;
-            let mut log = LogFile { path, file: None };
-            log.file = Some(std::fs::File::open(&log.path)?);
-            Ok(log)
+            let file = std::fs::File::open(&path)?;
+            Ok(LogFile { path, file })
         }
 
         pub fn path(&self) -> &Path {
@@ -253,9 +248,6 @@ mod log_file {
             let exited = Arc::new(AtomicBool::new(false));
             let done = Arc::clone(&exited);
             let (drained_tx, drained) = mpsc::channel();
-            let Some(mut file) = self.file.take() else {
-                return Err(std::io::Error::other("the log file is not open"));
-            };
             std::thread::Builder::new()
                 .name("xpar-log-reader".into())
                 .spawn(move || {
@@ -265,7 +257,7 @@ mod log_file {
                         // The flag is looked at before the read: once it is seen, a
                         // read that finds nothing means nothing more will come.
                         let gone = done.load(Ordering::Acquire);
-                        match file.read(&mut buf) {
+                        match self.file.read(&mut buf) {
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                             Ok(0) if gone => break,
                             Ok(0) => {
@@ -283,7 +275,6 @@ mod log_file {
                         }
                     }
                     let _ = tx.send((Input::LogEnd, Instant::now()));
-                    drop(file);
                     drop(self);
                     let _ = drained_tx.send(());
                 })?;
@@ -292,8 +283,9 @@ mod log_file {
     }
 
     impl Drop for LogFile {
+        /// Removes the file, still open here: Unix unlinks it, and Windows deletes it
+        /// once closed (std opens files shared for deletion).
         fn drop(&mut self) {
-            drop(self.file.take());
             let _ = std::fs::remove_file(&self.path);
         }
     }

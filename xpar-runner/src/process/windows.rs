@@ -4,8 +4,8 @@
 //! processes when its last handle closes, and only the runner holds it, so a runner that
 //! dies (killed, crashed) takes its tests with it, as `PR_SET_PDEATHSIG` does on Linux.
 //!
-//! Written on `windows-sys` (Microsoft's own bindings) rather than a job crate: the five
-//! calls used here are all of it, and each is checked.
+//! Written on `windows-sys` (Microsoft's own bindings) rather than a job crate: the
+//! handful of calls used here are all of it, and each is checked.
 
 use std::collections::HashMap;
 use std::os::windows::io::AsRawHandle;
